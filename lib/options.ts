@@ -1,0 +1,117 @@
+import { InvalidOptionError } from './errors.js'
+import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
+
+/** Options of the plugin; see the README for each one. */
+export interface FastifyWeappOptions {
+  /** The mini program's AppID. */
+  appId: string
+  /** Its AppSecret. Never logged, never in a reply or error message. */
+  appSecret: string
+  /** 32-byte key(s): the first seals, every key unseals (rotation). */
+  key: KeyInput | readonly KeyInput[]
+  /** Session lifetime: seconds, or a time span such as `'7d'`, `'12h'`. Default `'7d'`. */
+  expiresIn?: number | string
+  /** Where the routes live. Default `'/weapp'`. */
+  prefix?: string
+  /** WeChat API origin (a mock, a proxy). Default `'https://api.weixin.qq.com'`. */
+  apiBaseUrl?: string
+  /** Upstream request timeout in ms. Default `5000`. */
+  timeout?: number
+  /** Reject decrypted data whose `watermark.timestamp` is older than this many seconds. Default off. */
+  watermarkMaxAge?: number
+}
+
+/** Validated, normalised, frozen options. */
+export interface Settings {
+  readonly appId: string
+  readonly appSecret: string
+  readonly keys: readonly SessionKey[]
+  /** seconds */
+  readonly expiresIn: number
+  readonly prefix: string
+  /** without a trailing slash */
+  readonly apiBaseUrl: string
+  /** ms */
+  readonly timeout: number
+  /** seconds, or 0 for off */
+  readonly watermarkMaxAge: number
+}
+
+export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
+export const DEFAULT_TIMEOUT = 5000
+export const DEFAULT_PREFIX = '/weapp'
+export const DEFAULT_API_BASE_URL = 'https://api.weixin.qq.com'
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
+const SPAN = /^(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?)$/i
+
+/** Seconds in a time span such as `'7d'`, `'12 hours'`, `'90s'`; `undefined` when it is not one. */
+export function parseTimeSpan (text: string): number | undefined {
+  const match = SPAN.exec(text.trim())
+  if (match === null) return undefined
+  const unit = (match[2] as string).toLowerCase()
+  return Number(match[1]) * (UNIT_SECONDS[unit[0] as string] as number)
+}
+
+function requiredString (value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.trim() === '' || value !== value.trim()) {
+    throw new InvalidOptionError(`${name} is required: a non-empty string without surrounding spaces`)
+  }
+  return value
+}
+
+function positiveInteger (value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new InvalidOptionError(`${name} must be a whole number from 1 to ${max}`)
+  }
+  return value
+}
+
+function parseExpiresIn (value: unknown): number {
+  if (value === undefined) return DEFAULT_EXPIRES_IN
+  const seconds = typeof value === 'string' ? parseTimeSpan(value) : value
+  const max = 366 * 86400
+  if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds <= 0 || seconds > max) {
+    throw new InvalidOptionError(`expiresIn must be a number of seconds from 1 to ${max} or a time span such as '7d', '12h', '30m'`)
+  }
+  return seconds
+}
+
+function parsePrefix (value: unknown): string {
+  if (value === undefined) return DEFAULT_PREFIX
+  if (typeof value !== 'string' || (value !== '' && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value))) {
+    throw new InvalidOptionError("prefix must be a path starting with '/', such as '/weapp', or '' for none")
+  }
+  return value.replace(/\/+$/, '')
+}
+
+function parseApiBaseUrl (value: unknown): string {
+  if (value === undefined) return DEFAULT_API_BASE_URL
+  let url: URL | undefined
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined
+  } catch {}
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new InvalidOptionError("apiBaseUrl must be an http(s) URL without query, fragment or credentials, such as 'https://api.weixin.qq.com'")
+  }
+  return url.href.replace(/\/+$/, '')
+}
+
+/** Raw options to frozen settings; throws `WEAPP_INVALID_OPTION` naming the first bad option. */
+export function buildSettings (options: unknown): Settings {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options must be an object with appId, appSecret and key')
+  }
+  const o = options as Record<string, unknown>
+  return Object.freeze({
+    appId: requiredString(o.appId, 'appId'),
+    appSecret: requiredString(o.appSecret, 'appSecret'),
+    keys: parseKeys(o.key),
+    expiresIn: parseExpiresIn(o.expiresIn),
+    prefix: parsePrefix(o.prefix),
+    apiBaseUrl: parseApiBaseUrl(o.apiBaseUrl),
+    timeout: positiveInteger(o.timeout, 'timeout', DEFAULT_TIMEOUT, 120_000),
+    watermarkMaxAge: o.watermarkMaxAge === 0 ? 0 : positiveInteger(o.watermarkMaxAge, 'watermarkMaxAge', 0, 366 * 86400)
+  })
+}

@@ -1,0 +1,144 @@
+import type { FastifyInstance, FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
+import { InvalidCodeError, SignatureMismatchError, ValidationError } from './errors.js'
+import { MAX_CODE_LENGTH } from './wechat.js'
+
+/** Route bodies are small: a login code, or one blob of encrypted user data (WeRun is the largest). */
+export const LOGIN_BODY_LIMIT = 4 * 1024
+export const DECRYPT_BODY_LIMIT = 64 * 1024
+
+const BASE64 = '^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
+
+const errorResponse = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' }
+  }
+} as const
+
+const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, description: 'A fresh code from wx.login()' } as const
+
+export const loginSchema = {
+  summary: 'Log in with a wx.login() code',
+  description: 'Exchanges the code with WeChat (jscode2session) and answers a sealed session token.',
+  tags: ['weapp'],
+  body: {
+    type: 'object',
+    required: ['code'],
+    properties: { code }
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['session', 'expiresIn', 'openid'],
+      properties: {
+        session: { type: 'string', description: 'Send back as "Authorization: Bearer <session>"' },
+        expiresIn: { type: 'integer', description: 'Seconds until the session expires' },
+        openid: { type: 'string' },
+        unionid: { type: 'string' }
+      }
+    },
+    '4xx': errorResponse,
+    '5xx': errorResponse
+  }
+} as const
+
+export const decryptSchema = {
+  summary: 'Decrypt encryptedData from the mini program',
+  description: 'Decrypts encryptedData + iv with the session_key the bearer session holds (or, with code, a fresh one).',
+  tags: ['weapp'],
+  security: [{ weappSession: [] }],
+  body: {
+    type: 'object',
+    required: ['encryptedData', 'iv'],
+    properties: {
+      encryptedData: { type: 'string', minLength: 24, maxLength: DECRYPT_BODY_LIMIT, pattern: BASE64 },
+      iv: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$' },
+      rawData: { type: 'string', maxLength: 16 * 1024 },
+      signature: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' },
+      code
+    },
+    dependencies: { rawData: ['signature'], signature: ['rawData'] }
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['data'],
+      properties: {
+        data: { type: 'object', additionalProperties: true },
+        session: { type: 'string' },
+        expiresIn: { type: 'integer' }
+      }
+    },
+    '4xx': errorResponse,
+    '5xx': errorResponse
+  }
+} as const
+
+/**
+ * Fastify's Ajv coerces types (`{ "code": 42 }` would pass as `"42"` and reach WeChat). This runs
+ * before validation and refuses a top-level field whose JSON type is not the declared one.
+ */
+function exactTypes (schema: { properties: Record<string, { type: string }> }): preValidationAsyncHookHandler {
+  const fields = Object.entries(schema.properties).map(([name, s]) => [name, s.type] as const)
+  return async function exactTypesHook (request: FastifyRequest) {
+    const body = request.body
+    if (body === null || typeof body !== 'object') return // Ajv reports it
+    for (const [name, type] of fields) {
+      const value = (body as Record<string, unknown>)[name]
+      if (value !== undefined && typeof value !== type) {
+        const err = new ValidationError(`body/${name} must be ${type}`)
+        Object.assign(err, { validationContext: 'body' })
+        throw err
+      }
+    }
+  }
+}
+
+interface LoginBody { code: string }
+interface DecryptBody { encryptedData: string, iv: string, rawData?: string, signature?: string, code?: string }
+
+/** The login and decrypt routes; registered under `prefix` by the plugin. */
+export async function routes (fastify: FastifyInstance, { expiresIn }: { expiresIn: number }): Promise<void> {
+  const weapp = fastify.weapp
+
+  fastify.post<{ Body: LoginBody }>('/login', {
+    schema: loginSchema,
+    bodyLimit: LOGIN_BODY_LIMIT,
+    preValidation: exactTypes(loginSchema.body)
+  }, async (request, reply) => {
+    const identity = await weapp.code2Session(request.body.code)
+    const session = await weapp.seal(identity)
+    reply.header('cache-control', 'no-store')
+    return { session, expiresIn, openid: identity.openid, unionid: identity.unionid }
+  })
+
+  fastify.post<{ Body: DecryptBody }>('/decrypt', {
+    schema: decryptSchema,
+    bodyLimit: DECRYPT_BODY_LIMIT,
+    onRequest: weapp.authenticate,
+    preValidation: exactTypes(decryptSchema.body)
+  }, async (request, reply) => {
+    const current = request.weappSession as NonNullable<typeof request.weappSession>
+    const { encryptedData, iv, rawData, signature, code } = request.body
+    let sessionKey = current.sessionKey
+    let renewed: { session: string, expiresIn: number } | undefined
+    if (code !== undefined) {
+      // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
+      const identity = await weapp.code2Session(code)
+      if (identity.openid !== current.openid) {
+        throw new InvalidCodeError('This code belongs to another WeChat user than the session; log in again')
+      }
+      sessionKey = identity.sessionKey
+      renewed = { session: await weapp.seal({ ...identity, unionid: identity.unionid ?? current.unionid }), expiresIn }
+    }
+    if (rawData !== undefined && !weapp.verifySignature(rawData, signature as string, sessionKey)) {
+      throw new SignatureMismatchError()
+    }
+    const data = weapp.decrypt(sessionKey, encryptedData, iv)
+    reply.header('cache-control', 'no-store')
+    return renewed === undefined ? { data } : { data, ...renewed }
+  })
+}

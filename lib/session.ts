@@ -1,0 +1,112 @@
+import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose'
+import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
+import type { SessionKey } from './keys.js'
+
+/** Who is calling, as the session token says. */
+export interface WeappSession {
+  /** The user's openid for this mini program. */
+  openid: string
+  /** The user's unionid, when the mini program is bound to an Open Platform account. */
+  unionid?: string
+  /** The WeChat session_key (base64). Server-side only: never send it to a client or a log. */
+  sessionKey: string
+  /** When the session expires, in milliseconds since the epoch (compare with `Date.now()`). */
+  expiresAt: number
+}
+
+/** What a login yields and a session holds. */
+export interface WeappIdentity {
+  openid: string
+  sessionKey: string
+  unionid?: string
+}
+
+/** Longest token unseal looks at; the plugin's own tokens are about 400 characters. */
+export const MAX_TOKEN_LENGTH = 1024
+const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
+const MAX_ID_LENGTH = 128
+
+export interface SessionCodecOptions {
+  appId: string
+  keys: readonly SessionKey[]
+  /** seconds */
+  expiresIn: number
+}
+
+export interface SessionCodec {
+  seal (identity: WeappIdentity): Promise<string>
+  unseal (token: string): Promise<WeappSession>
+}
+
+function isId (value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH
+}
+
+/** Claims as sealed: `sub` openid, `aud` appId, `sk` session_key, `uid` unionid, `iat`, `exp`. */
+function toSession (payload: JWTPayload): WeappSession {
+  const { sub, sk, uid, exp } = payload
+  if (!isId(sub) || typeof sk !== 'string' || !SESSION_KEY.test(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number') {
+    throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
+  }
+  const session: WeappSession = { openid: sub, sessionKey: sk, expiresAt: exp * 1000 }
+  if (uid !== undefined) session.unionid = uid
+  return session
+}
+
+/**
+ * Seals identities into JWEs (`dir` + `A256GCM`, `kid` of the first key) and opens them with any
+ * key, picked by `kid`. Everything that does not open is `WEAPP_SESSION_INVALID`; a genuine token
+ * past `exp` is `WEAPP_SESSION_EXPIRED`.
+ */
+export function createSessionCodec ({ appId, keys, expiresIn }: SessionCodecOptions): SessionCodec {
+  const sealing = keys[0] as SessionKey
+  const byKid = new Map(keys.map((k) => [k.kid, k.secret]))
+  const decryptOptions = {
+    audience: appId,
+    keyManagementAlgorithms: ['dir'],
+    contentEncryptionAlgorithms: ['A256GCM'],
+    maxDecompressedLength: 0,
+    requiredClaims: ['exp', 'iat', 'sub']
+  }
+
+  function keyFor (header: { kid?: unknown }): Uint8Array {
+    const secret = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined
+    if (secret === undefined) throw new Error('no key has this kid')
+    return secret
+  }
+
+  return {
+    async seal (identity) {
+      if (identity === null || typeof identity !== 'object' || !isId(identity.openid) ||
+          typeof identity.sessionKey !== 'string' || !SESSION_KEY.test(identity.sessionKey) ||
+          (identity.unionid !== undefined && !isId(identity.unionid))) {
+        throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? }: openid a non-empty string, sessionKey the base64 of 16 bytes')
+      }
+      const now = Math.floor(Date.now() / 1000)
+      const claims: JWTPayload = { sk: identity.sessionKey }
+      if (identity.unionid !== undefined) claims.uid = identity.unionid
+      return await new EncryptJWT(claims)
+        .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: sealing.kid })
+        .setSubject(identity.openid)
+        .setAudience(appId)
+        .setIssuedAt(now)
+        .setExpirationTime(now + expiresIn)
+        .encrypt(sealing.secret)
+    },
+
+    async unseal (token) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+        throw new SessionInvalidError({ cause: new Error('the token is empty, not a string or longer than any session') })
+      }
+      let payload: JWTPayload
+      try {
+        ({ payload } = await jwtDecrypt(token, keyFor, decryptOptions))
+      } catch (err) {
+        // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
+        if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
+        throw new SessionInvalidError({ cause: safeCause(err, []) })
+      }
+      return toSession(payload)
+    }
+  }
+}

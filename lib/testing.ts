@@ -1,0 +1,268 @@
+/**
+ * `fastify-weapp/testing`: a mock of the WeChat server API on loopback, for tests and local
+ * development. It answers like WeChat does (errors as HTTP 200 with an `errcode`, success as JSON
+ * labelled `text/plain`), issues single-use login codes for identities you choose, encrypts user
+ * data the way WeChat does, and can be told to fail.
+ */
+import { createCipheriv, createHash, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface MockWechatOptions {
+  /** Default `'wx0123456789abcdef'`. */
+  appId?: string
+  /** Default a fixed test secret; read it back from `mock.appSecret`. */
+  appSecret?: string
+  /** How long a code stays valid, in ms. Default 5 minutes, as on WeChat. */
+  codeTtl?: number
+  /** Interface to listen on. Default `'127.0.0.1'`. */
+  host?: string
+}
+
+/** A WeChat user of the mini program. */
+export interface MockUser {
+  openid: string
+  unionid?: string
+  /** The current session_key (base64 of 16 bytes); a lapsed WeChat session gets a new one. */
+  sessionKey: string
+}
+
+/**
+ * What the next upstream request answers instead of the normal reply. Fields combine: `delay`
+ * first, then `destroy`, or an HTTP answer made of `status`/`body`/`contentType`, or `errcode`.
+ */
+export interface MockFault {
+  /** Only requests to this path take the fault (e.g. `'/sns/jscode2session'`). Default any. */
+  path?: string
+  /** Wait this many ms before answering. */
+  delay?: number
+  /** Reset the connection without an answer. */
+  destroy?: boolean
+  /** Answer WeChat's error shape: HTTP 200 `{ errcode, errmsg }`. */
+  errcode?: number
+  errmsg?: string
+  /** Answer this HTTP status (default 200) with `body` as is. */
+  status?: number
+  body?: string
+  contentType?: string
+}
+
+/** One request the mock received, for asserting exactly what the code under test sent. */
+export interface MockCall {
+  method: string
+  path: string
+  query: Record<string, string>
+  body: string
+}
+
+export interface EncryptedUserData {
+  encryptedData: string
+  iv: string
+}
+
+interface IssuedCode {
+  openid: string
+  expires: number
+  used: boolean
+}
+
+const ERRMSG: Record<number, string> = {
+  [-1]: 'system error',
+  40002: 'invalid grant_type',
+  40013: 'invalid appid',
+  40029: 'invalid code',
+  40125: 'invalid appsecret',
+  40163: 'code been used',
+  40226: 'high risk user',
+  41008: 'missing code',
+  45011: 'api minute-quota reach limit  mustslower  retry next minute'
+}
+
+function rid (): string {
+  return `${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}`
+}
+
+/** A random session_key: base64 of 16 bytes, as WeChat issues them. */
+export function randomSessionKey (): string {
+  return randomBytes(16).toString('base64')
+}
+
+/** Encrypts `data` the way WeChat does: AES-128-CBC, PKCS#7, key = the session_key's 16 bytes. */
+export function encryptUserData (sessionKey: string, data: unknown, iv: Buffer = randomBytes(16)): EncryptedUserData {
+  const cipher = createCipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv)
+  const encrypted = Buffer.concat([cipher.update(JSON.stringify(data), 'utf8'), cipher.final()])
+  return { encryptedData: encrypted.toString('base64'), iv: iv.toString('base64') }
+}
+
+/** WeChat's rawData signature: `sha1(rawData + session_key)` in hex. */
+export function signRawData (rawData: string, sessionKey: string): string {
+  return createHash('sha1').update(rawData + sessionKey, 'utf8').digest('hex')
+}
+
+export class MockWechat {
+  readonly appId: string
+  readonly appSecret: string
+  /** Every request received, oldest first. */
+  readonly calls: MockCall[] = []
+  readonly #server: Server
+  readonly #codeTtl: number
+  readonly #users = new Map<string, MockUser>()
+  readonly #codes = new Map<string, IssuedCode>()
+  readonly #faults: MockFault[] = []
+  #url = ''
+
+  /** Starts a mock on a free loopback port. */
+  static async start (options: MockWechatOptions = {}): Promise<MockWechat> {
+    const mock = new MockWechat(options)
+    await new Promise<void>((resolve, reject) => {
+      mock.#server.once('error', reject)
+      mock.#server.listen(0, options.host ?? '127.0.0.1', () => resolve())
+    })
+    const { address, port } = mock.#server.address() as AddressInfo
+    mock.#url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
+    return mock
+  }
+
+  private constructor (options: MockWechatOptions) {
+    this.appId = options.appId ?? 'wx0123456789abcdef'
+    this.appSecret = options.appSecret ?? 'mock-app-secret-0123456789abcdef'
+    this.#codeTtl = options.codeTtl ?? 5 * 60 * 1000
+    this.#server = createServer((req, res) => { this.#handle(req, res) })
+  }
+
+  /** The origin to pass as `apiBaseUrl`. */
+  get url (): string {
+    return this.#url
+  }
+
+  /** The user with this openid, created on first use (with `unionid` when given). */
+  user (openid: string, unionid?: string): MockUser {
+    let user = this.#users.get(openid)
+    if (user === undefined) {
+      user = { openid, sessionKey: randomSessionKey() }
+      this.#users.set(openid, user)
+    }
+    if (unionid !== undefined) user.unionid = unionid
+    return user
+  }
+
+  /**
+   * What `wx.login()` does for this user: a fresh single-use code. The session_key stays as it is
+   * while the WeChat session is valid; `rotate: true` models a login after it lapsed (a new key).
+   */
+  login (openid: string, options: { unionid?: string, rotate?: boolean } = {}): string {
+    const user = this.user(openid, options.unionid)
+    if (options.rotate === true) user.sessionKey = randomSessionKey()
+    const code = randomBytes(16).toString('hex')
+    this.#codes.set(code, { openid: user.openid, expires: Date.now() + this.#codeTtl, used: false })
+    return code
+  }
+
+  /** Gives the user a new session_key (their WeChat session lapsed) and returns it. */
+  rotateSessionKey (openid: string): string {
+    const user = this.user(openid)
+    user.sessionKey = randomSessionKey()
+    return user.sessionKey
+  }
+
+  /**
+   * Encrypted data as the mini program receives it for this user (`wx.getWeRunData`,
+   * `wx.getUserProfile`, share info): the data plus a watermark, under the current session_key.
+   */
+  encrypt (openid: string, data: Record<string, unknown>, watermark: { appid?: string, timestamp?: number } = {}): EncryptedUserData {
+    const user = this.user(openid)
+    const mark = { timestamp: watermark.timestamp ?? Math.floor(Date.now() / 1000), appid: watermark.appid ?? this.appId }
+    return encryptUserData(user.sessionKey, { ...data, watermark: mark })
+  }
+
+  /** `rawData` and its `signature` as `wx.getUserInfo` returns them for this user. */
+  signedRawData (openid: string, info: Record<string, unknown>): { rawData: string, signature: string } {
+    const rawData = JSON.stringify(info)
+    return { rawData, signature: signRawData(rawData, this.user(openid).sessionKey) }
+  }
+
+  /** Queues faults: each of the next matching requests takes one, in order. */
+  fail (...faults: MockFault[]): void {
+    this.#faults.push(...faults)
+  }
+
+  /** Calls received on one path. */
+  callsTo (path: string): MockCall[] {
+    return this.calls.filter((c) => c.path === path)
+  }
+
+  async close (): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
+    this.#server.closeAllConnections()
+    await closed
+  }
+
+  #handle (req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://mock')
+      const call: MockCall = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        body: Buffer.concat(chunks).toString('utf8')
+      }
+      this.calls.push(call)
+      const index = this.#faults.findIndex((f) => f.path === undefined || f.path === call.path)
+      const fault = index === -1 ? undefined : this.#faults.splice(index, 1)[0]
+      const answer = (): void => { this.#answer(call, fault, res) }
+      if (fault?.delay !== undefined) setTimeout(answer, fault.delay).unref()
+      else answer()
+    })
+  }
+
+  #answer (call: MockCall, fault: MockFault | undefined, res: ServerResponse): void {
+    if (res.destroyed) return
+    if (fault?.destroy === true) {
+      res.socket?.destroy()
+      return
+    }
+    if (fault?.errcode !== undefined) {
+      return send(res, 200, { errcode: fault.errcode, errmsg: `${fault.errmsg ?? ERRMSG[fault.errcode] ?? 'error'}, rid: ${rid()}` })
+    }
+    if (fault?.status !== undefined || fault?.body !== undefined) {
+      res.writeHead(fault.status ?? 200, { 'content-type': fault.contentType ?? 'text/plain' })
+      res.end(fault.body ?? '')
+      return
+    }
+    if (call.method === 'GET' && call.path === '/sns/jscode2session') return this.#jscode2session(call, res)
+    res.writeHead(404, { 'content-type': 'text/html' })
+    res.end('<html><body>404 Not Found</body></html>')
+  }
+
+  #error (res: ServerResponse, errcode: number): void {
+    send(res, 200, { errcode, errmsg: `${ERRMSG[errcode] ?? 'error'}, rid: ${rid()}` })
+  }
+
+  #jscode2session ({ query }: MockCall, res: ServerResponse): void {
+    if (query.appid !== this.appId) return this.#error(res, 40013)
+    if (query.secret !== this.appSecret) return this.#error(res, 40125)
+    if (query.grant_type !== 'authorization_code') return this.#error(res, 40002)
+    if (query.js_code === undefined || query.js_code === '') return this.#error(res, 41008)
+    const issued = this.#codes.get(query.js_code)
+    if (issued === undefined || issued.expires < Date.now()) return this.#error(res, 40029)
+    if (issued.used) return this.#error(res, 40163)
+    issued.used = true
+    const user = this.user(issued.openid)
+    const answer: Record<string, string> = { session_key: user.sessionKey, openid: user.openid }
+    if (user.unionid !== undefined) answer.unionid = user.unionid
+    send(res, 200, answer)
+  }
+}
+
+/** WeChat's way: JSON, labelled text/plain. */
+function send (res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'text/plain' })
+  res.end(JSON.stringify(body))
+}
+
+/** Starts a mock WeChat API on a free loopback port. */
+export async function createMockWechat (options?: MockWechatOptions): Promise<MockWechat> {
+  return await MockWechat.start(options)
+}

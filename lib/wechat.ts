@@ -1,0 +1,130 @@
+import {
+  InvalidCodeError, RateLimitedError, RiskyUserError, UpstreamError, UpstreamTimeoutError, safeCause
+} from './errors.js'
+import type { WeappIdentity } from './session.js'
+
+export interface WechatClientOptions {
+  appId: string
+  appSecret: string
+  apiBaseUrl: string
+  /** ms */
+  timeout: number
+}
+
+export interface WechatClient {
+  /** Exchanges a `wx.login()` code for the user's identity; see `code2Session` in the README. */
+  code2Session (code: string): Promise<WeappIdentity>
+}
+
+/** Largest upstream answer read; WeChat's are a few hundred bytes. */
+const MAX_BODY_BYTES = 64 * 1024
+export const MAX_CODE_LENGTH = 128
+
+/** errcodes that mean this server's credentials or network are wrong, not the user's request. */
+const MISCONFIGURED = new Set([40001, 40013, 40125, 40164, 41002, 41004, 61024])
+
+/** The contract's error for a non-zero WeChat errcode. */
+export function errorFor (errcode: number): Error {
+  switch (errcode) {
+    case 40029:
+    case 40163:
+      return new InvalidCodeError('The login code is invalid, expired or already used; call wx.login() again and send the new code')
+    case 45011:
+      return new RateLimitedError()
+    case 40226:
+      return new RiskyUserError()
+    case -1:
+      return new UpstreamError('WeChat is busy (errcode -1); retry in a moment')
+    default:
+      return MISCONFIGURED.has(errcode)
+        ? new UpstreamError(`WeChat refused this server's credentials (errcode ${errcode}): the server is misconfigured; check its appId, appSecret and WeChat's IP allow-list`)
+        : new UpstreamError(`WeChat answered errcode ${errcode}`)
+  }
+}
+
+/** Reads at most `limit` bytes of a body as UTF-8 text; undefined when it is longer. */
+async function readText (response: Response, limit: number): Promise<string | undefined> {
+  if (response.body === null) return ''
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of response.body) {
+    size += chunk.byteLength
+    if (size > limit) return undefined // leaving the loop cancels the stream
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+type Json = Record<string, unknown>
+
+/**
+ * One call to a WeChat API: the answer's JSON object, whatever its content type (WeChat labels JSON
+ * `text/plain`), or the contract's error. `secrets` are scrubbed from any cause; the URL is never
+ * part of an error, because it may hold the AppSecret.
+ */
+export async function callWechat (url: string, init: RequestInit, timeout: number, secrets: readonly string[]): Promise<Json> {
+  let response: Response
+  let text: string | undefined
+  try {
+    response = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(timeout) })
+    text = await readText(response, MAX_BODY_BYTES)
+  } catch (err) {
+    if ((err as { name?: unknown }).name === 'TimeoutError') throw new UpstreamTimeoutError(timeout)
+    throw new UpstreamError('Could not reach the WeChat API; retry in a moment', { cause: safeCause(err, secrets) })
+  }
+  if (response.status < 200 || response.status > 299) {
+    throw new UpstreamError(`WeChat answered HTTP ${response.status}; retry in a moment`)
+  }
+  let body: unknown
+  try {
+    body = text === undefined ? undefined : JSON.parse(text)
+  } catch {}
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new UpstreamError('WeChat answered something other than a JSON object')
+  }
+  const { errcode } = body as Json
+  if (errcode !== undefined && errcode !== 0) {
+    const err = errorFor(typeof errcode === 'number' ? errcode : Number.NaN)
+    const errmsg = (body as Json).errmsg
+    err.cause = safeCause({ name: 'WechatError', code: errcode, message: typeof errmsg === 'string' ? errmsg : '' }, secrets)
+    throw err
+  }
+  return body as Json
+}
+
+const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
+
+/** The WeChat API client: `jscode2session`, with single-flight for identical codes. */
+export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout }: WechatClientOptions): WechatClient {
+  const inFlight = new Map<string, Promise<WeappIdentity>>()
+
+  async function exchange (code: string): Promise<WeappIdentity> {
+    const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
+    const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
+    const body = await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets)
+    const { openid, session_key: sessionKey, unionid } = body
+    if (typeof openid !== 'string' || openid === '' || typeof sessionKey !== 'string' || !SESSION_KEY.test(sessionKey) ||
+        (unionid !== undefined && (typeof unionid !== 'string' || unionid === ''))) {
+      throw new UpstreamError('WeChat answered jscode2session without a usable openid and session_key')
+    }
+    const identity: WeappIdentity = { openid, sessionKey }
+    if (typeof unionid === 'string') identity.unionid = unionid
+    return identity
+  }
+
+  return {
+    code2Session (code) {
+      if (typeof code !== 'string') return Promise.reject(new TypeError('code2Session(code) needs the code from wx.login() as a string'))
+      if (code === '' || code.length > MAX_CODE_LENGTH) {
+        return Promise.reject(new InvalidCodeError('The login code is empty or too long; send the code from wx.login()'))
+      }
+      // A code is single-use: never retried, and identical codes in flight share one upstream call.
+      let pending = inFlight.get(code)
+      if (pending === undefined) {
+        pending = exchange(code).finally(() => inFlight.delete(code))
+        inFlight.set(code, pending)
+      }
+      return pending
+    }
+  }
+}
