@@ -109,6 +109,7 @@ export class MockWechat {
   readonly #users = new Map<string, MockUser>()
   readonly #codes = new Map<string, IssuedCode>()
   readonly #faults: MockFault[] = []
+  readonly #secrets = new Set<string>()
   #url = ''
 
   /** Starts a mock on a free loopback port. */
@@ -139,7 +140,7 @@ export class MockWechat {
   user (openid: string, unionid?: string): MockUser {
     let user = this.#users.get(openid)
     if (user === undefined) {
-      user = { openid, sessionKey: randomSessionKey() }
+      user = { openid, sessionKey: this.#newSessionKey() }
       this.#users.set(openid, user)
     }
     if (unionid !== undefined) user.unionid = unionid
@@ -152,8 +153,9 @@ export class MockWechat {
    */
   login (openid: string, options: { unionid?: string, rotate?: boolean } = {}): string {
     const user = this.user(openid, options.unionid)
-    if (options.rotate === true) user.sessionKey = randomSessionKey()
+    if (options.rotate === true) user.sessionKey = this.#newSessionKey()
     const code = randomBytes(16).toString('hex')
+    this.#secrets.add(code)
     this.#codes.set(code, { openid: user.openid, expires: Date.now() + this.#codeTtl, used: false })
     return code
   }
@@ -161,7 +163,7 @@ export class MockWechat {
   /** Gives the user a new session_key (their WeChat session lapsed) and returns it. */
   rotateSessionKey (openid: string): string {
     const user = this.user(openid)
-    user.sessionKey = randomSessionKey()
+    user.sessionKey = this.#newSessionKey()
     return user.sessionKey
   }
 
@@ -179,6 +181,20 @@ export class MockWechat {
   signedRawData (openid: string, info: Record<string, unknown>): { rawData: string, signature: string } {
     const rawData = JSON.stringify(info)
     return { rawData, signature: signRawData(rawData, this.user(openid).sessionKey) }
+  }
+
+  /**
+   * Everything that must never appear in a reply or a log line: the AppSecret, every session_key
+   * and every login code this mock has issued.
+   */
+  secrets (): string[] {
+    return [this.appSecret, ...this.#secrets]
+  }
+
+  #newSessionKey (): string {
+    const key = randomSessionKey()
+    this.#secrets.add(key)
+    return key
   }
 
   /** Queues faults: each of the next matching requests takes one, in order. */

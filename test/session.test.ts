@@ -1,0 +1,121 @@
+import t, { type Test } from 'tap'
+import { parseKeys } from '../lib/keys.js'
+import { createSessionCodec, MAX_TOKEN_LENGTH } from '../lib/session.js'
+import { KEY, OTHER_KEY } from './fixtures/app.js'
+import { claims, forge, kidOf, open } from './fixtures/jwe.js'
+
+const appId = 'wx0123456789abcdef'
+const identity = { openid: 'o-alice', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==', unionid: 'u-alice' }
+const codec = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600 })
+
+async function rejects (t: Test, token: unknown, code: string, name: string): Promise<void> {
+  await t.rejects(codec.unseal(token as string), { code, statusCode: 401 }, name)
+}
+
+t.test('seal and unseal round-trip', async (t) => {
+  const before = Date.now()
+  const token = await codec.seal(identity)
+  const session = await codec.unseal(token)
+  t.same({ ...session, expiresAt: 0 }, { ...identity, expiresAt: 0 })
+  t.ok(session.expiresAt >= Math.floor(before / 1000) * 1000 + 3600_000 && session.expiresAt <= Date.now() + 3600_000, 'expiresAt in ms')
+  const { unionid: _, ...withoutUnion } = identity
+  const plain = await codec.unseal(await codec.seal(withoutUnion))
+  t.notOk('unionid' in plain, 'no unionid when none was sealed')
+  t.ok(token.length < 400, `a token is short (${token.length} chars)`)
+})
+
+t.test('a token is ordinary JWE that another implementation opens with the key', async (t) => {
+  const token = await codec.seal(identity)
+  t.equal(token.split('.').length, 5)
+  t.equal(token.split('.')[1], '', 'dir: no encrypted key')
+  const { header, payload } = open(token, KEY)
+  t.same(header, { alg: 'dir', enc: 'A256GCM', kid: kidOf(KEY) }, 'exactly the header the plugin writes')
+  t.same(Object.keys(payload).sort(), ['aud', 'exp', 'iat', 'sk', 'sub', 'uid'])
+  t.equal(payload.sub, identity.openid)
+  t.equal(payload.sk, identity.sessionKey)
+  t.equal(payload.uid, identity.unionid)
+  t.equal(payload.aud, appId)
+  t.equal((payload.exp as number) - (payload.iat as number), 3600)
+  t.notOk(token.includes(identity.sessionKey), 'the session_key is not readable in the token')
+  t.notOk(Buffer.from(token.split('.')[3] ?? '', 'base64url').toString('latin1').includes('o-alice'), 'nor the openid')
+})
+
+t.test('every seal uses a fresh IV', async (t) => {
+  const ivs = new Set<string>()
+  for (let i = 0; i < 50; i++) ivs.add((await codec.seal(identity)).split('.')[2] ?? '')
+  t.equal(ivs.size, 50)
+})
+
+t.test('tokens the plugin\'s own key minted by hand are accepted', async (t) => {
+  const session = await codec.unseal(forge(KEY, claims(appId)))
+  t.equal(session.openid, 'o-forged')
+})
+
+t.test('a genuine token past exp is expired', async (t) => {
+  await rejects(t, forge(KEY, claims(appId, { exp: Math.floor(Date.now() / 1000) - 5 })), 'WEAPP_SESSION_EXPIRED', 'past exp')
+})
+
+t.test('anything else does not unseal', async (t) => {
+  const good = await codec.seal(identity)
+  const kid = kidOf(KEY)
+  const cases: Array<[string, unknown]> = [
+    ['empty', ''],
+    ['not a string', 42],
+    ['oversized', `${good}${'A'.repeat(MAX_TOKEN_LENGTH)}`],
+    ['garbage', 'not.a.token.at.all'],
+    ['JWS-shaped', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl'],
+    ['another key', forge(OTHER_KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid } })],
+    ['unknown kid', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid: 'nope' } })],
+    ['no kid', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM' } })],
+    ['another alg', forge(KEY, claims(appId), { header: { alg: 'A256KW', enc: 'A256GCM', kid } })],
+    ['another enc', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256CBC-HS512', kid } })],
+    ['zip', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid, zip: 'DEF' }, deflate: true })],
+    ['an encrypted key with dir', forge(KEY, claims(appId), { encryptedKey: 'AAAA' })],
+    ['another appId', forge(KEY, claims('wxanother'))],
+    ['no exp', forge(KEY, claims(appId, { exp: undefined }))],
+    ['no iat', forge(KEY, claims(appId, { iat: undefined }))],
+    ['no sub', forge(KEY, claims(appId, { sub: undefined }))],
+    ['future nbf', forge(KEY, claims(appId, { nbf: Math.floor(Date.now() / 1000) + 600 }))],
+    ['array claims', forge(KEY, [claims(appId)])],
+    ['no session_key', forge(KEY, claims(appId, { sk: undefined }))],
+    ['session_key not base64 of 16 bytes', forge(KEY, claims(appId, { sk: 'abc' }))],
+    ['numeric unionid', forge(KEY, claims(appId, { uid: 7 }))],
+    ['empty openid', forge(KEY, claims(appId, { sub: '' }))],
+    ['crit header', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid, crit: ['x'], x: 1 } })]
+  ]
+  for (const [name, token] of cases) await rejects(t, token, 'WEAPP_SESSION_INVALID', name)
+  const parts = good.split('.')
+  for (let i = 0; i < parts.length; i++) {
+    const changed = [...parts]
+    const part = changed[i] ?? ''
+    changed[i] = part === '' ? 'AA' : `${part.slice(0, -2)}${part.endsWith('AA') ? 'BA' : 'AA'}`
+    await rejects(t, changed.join('.'), 'WEAPP_SESSION_INVALID', `segment ${i} altered`)
+  }
+})
+
+t.test('rotation: [new, old] opens both and seals with new; dropping old rejects its tokens', async (t) => {
+  const oldCodec = createSessionCodec({ appId, keys: parseKeys(OTHER_KEY), expiresIn: 3600 })
+  const oldToken = await oldCodec.seal(identity)
+  const rotated = createSessionCodec({ appId, keys: parseKeys([KEY, OTHER_KEY]), expiresIn: 3600 })
+  t.equal((await rotated.unseal(oldToken)).openid, 'o-alice', 'old sessions still open')
+  const newToken = await rotated.seal(identity)
+  t.equal(open(newToken, KEY).header.kid, kidOf(KEY), 'new sessions are sealed with the first key')
+  t.equal((await codec.unseal(newToken)).openid, 'o-alice', 'an instance with only the new key opens them')
+  await t.rejects(codec.unseal(oldToken), { code: 'WEAPP_SESSION_INVALID' }, 'the old key is gone')
+})
+
+t.test('seal refuses what is not an identity', async (t) => {
+  for (const bad of [null, {}, { openid: 'o' }, { openid: '', sessionKey: identity.sessionKey }, { openid: 'o', sessionKey: 'short' }, { openid: 'o', sessionKey: identity.sessionKey, unionid: 5 }]) {
+    await t.rejects(codec.seal(bad as never), TypeError, JSON.stringify(bad))
+  }
+})
+
+t.test('errors carry no payload and no session_key', async (t) => {
+  const expired = forge(KEY, claims(appId, { exp: 1, sk: 'SECRETSECRETSECRETSECR==' }))
+  const err = await codec.unseal(expired).catch((e: Error) => e)
+  t.equal((err as { code?: string }).code, 'WEAPP_SESSION_EXPIRED')
+  t.equal((err as { cause?: unknown }).cause, undefined, 'no cause: jose\'s would hold the payload')
+  t.notOk(JSON.stringify(err).includes('SECRETSECRET'))
+  const invalid = await codec.unseal(forge(KEY, claims('wxother', { sk: 'SECRETSECRETSECRETSECR==' }))).catch((e: Error) => e)
+  t.notOk(`${String(invalid.stack)} ${String((invalid as { cause?: Error }).cause?.message)} ${JSON.stringify(invalid)}`.includes('SECRETSECRET'))
+})
