@@ -217,9 +217,9 @@ export class MockWechat {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://mock')
+      const url = new URL(req.url as string, 'http://mock')
       const call: MockCall = {
-        method: req.method ?? 'GET',
+        method: req.method as string,
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
         body: Buffer.concat(chunks).toString('utf8')

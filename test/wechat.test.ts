@@ -81,6 +81,7 @@ t.test('HTTP errors, bodies that are not a JSON object, answers without session_
   const faults = [
     { status: 500, body: '<html><body>Internal Server Error</body></html>', contentType: 'text/html' },
     { status: 404, body: '' },
+    { status: 204 },
     { body: '' },
     { body: 'not json' },
     { body: '[1,2]' },

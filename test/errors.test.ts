@@ -1,0 +1,20 @@
+import t from 'tap'
+import { InvalidCodeError, safeCause, SessionInvalidError, UpstreamTimeoutError } from '../lib/errors.js'
+
+t.test('errors carry code, statusCode and a message that says what to do', async (t) => {
+  t.match(new SessionInvalidError(), { code: 'WEAPP_SESSION_INVALID', statusCode: 401, message: /log in again/ })
+  t.match(new UpstreamTimeoutError(5000), { code: 'WEAPP_UPSTREAM_TIMEOUT', statusCode: 504, message: /5000 ms/ })
+  t.match(new InvalidCodeError('x'), { code: 'WEAPP_INVALID_CODE', statusCode: 401 })
+})
+
+t.test('safeCause keeps the chain and scrubs every secret', async (t) => {
+  const inner = Object.assign(new Error('connect ECONNREFUSED for s3cr3t'), { code: 'ECONNREFUSED', payload: { sk: 'KEY' } })
+  const outer = new TypeError('fetch failed: https://x/?secret=s3cr3t', { cause: inner })
+  const cause = safeCause(outer, ['s3cr3t', ''])
+  t.equal(cause.message, 'TypeError: fetch failed: https://x/?secret=[redacted] <- Error [ECONNREFUSED]: connect ECONNREFUSED for [redacted]')
+  t.notOk(JSON.stringify(cause).includes('KEY'), 'other properties are dropped')
+  t.notOk(String(cause.stack).includes('s3cr3t'))
+  t.equal(safeCause('plain s3cr3t', ['s3cr3t']).message, 'plain [redacted]')
+  t.equal(safeCause({ name: 'WechatError', code: 40125 }, []).message, 'WechatError [40125]: ')
+  t.equal(safeCause({}, []).message, 'Error: ')
+})
