@@ -1,0 +1,33 @@
+// Compile-time guarantees: `npm test` type-checks this file, so each @ts-expect-error fails the
+// build if the typing it pins stops catching the mistake.
+import Fastify from 'fastify'
+import t from 'tap'
+import fastifyWeapp, { type FastifyWeappOptions, type WeappApi, type WeappSession } from '../lib/index.js'
+import { KEY } from './fixtures/app.js'
+
+t.test('types merge into Fastify\'s', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const options: FastifyWeappOptions = { appId: 'wx1', appSecret: 's', key: [KEY, new Uint8Array(32)], expiresIn: '1d' }
+  await app.register(fastifyWeapp, options)
+  // @ts-expect-error appSecret is required
+  const missing: FastifyWeappOptions = { appId: 'wx1', key: KEY }
+  // @ts-expect-error timeout is a number of ms
+  const wrongType: FastifyWeappOptions = { ...options, timeout: '5s' }
+  t.ok(missing !== undefined && wrongType !== undefined)
+
+  app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => {
+    const session: WeappSession | null = request.weappSession
+    // @ts-expect-error weappSession may be null before authenticate
+    const openid: string = request.weappSession.openid
+    return { openid: session?.openid ?? openid }
+  })
+  const api: WeappApi = app.weapp
+  const identity = { openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }
+  const token: string = await api.seal(identity)
+  const session: WeappSession = await api.unseal(token)
+  const expiresAt: number = session.expiresAt
+  // @ts-expect-error decrypt takes (sessionKey, encryptedData, iv)
+  t.throws(() => api.decrypt({ encryptedData: 'x', iv: 'y' }))
+  t.ok(expiresAt > Date.now())
+})
