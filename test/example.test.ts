@@ -17,3 +17,29 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /session renewed: true/)
   t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery\./)
 })
+
+t.test('with credentials in the environment it serves the app instead', async (t) => {
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, ['example/run.js'], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, WEAPP_APP_ID: 'wx0123456789abcdef', WEAPP_APP_SECRET: 'example-secret-not-real', WEAPP_KEY: '', PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  t.teardown(() => { child.kill() })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening at http:\/\/[^:]+:(\d+)/.exec(out)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    child.on('exit', (code) => { reject(new Error(`exited ${code}: ${out}`)) })
+  })
+  t.match(err, /WEAPP_KEY is not set/, 'warns that sessions will not survive a restart')
+  const res = await fetch(`http://127.0.0.1:${port}/me`)
+  t.equal(res.status, 401)
+  t.equal((await res.json()).code, 'WEAPP_SESSION_MISSING')
+  t.notOk(out.includes('example-secret-not-real'), 'the secret is not logged')
+})
