@@ -40,6 +40,6 @@ t.test('with credentials in the environment it serves the app instead', async (t
   t.match(err, /WEAPP_KEY is not set/, 'warns that sessions will not survive a restart')
   const res = await fetch(`http://127.0.0.1:${port}/me`)
   t.equal(res.status, 401)
-  t.equal((await res.json()).code, 'WEAPP_SESSION_MISSING')
+  t.equal(((await res.json()) as { code: string }).code, 'WEAPP_SESSION_MISSING')
   t.notOk(out.includes('example-secret-not-real'), 'the secret is not logged')
 })

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import { parseKeys } from '../lib/keys.js'
-import { createSessionCodec, MAX_TOKEN_LENGTH } from '../lib/session.js'
+import { createSessionCodec } from '../lib/session.js'
 import { KEY, OTHER_KEY } from './fixtures/app.js'
-import { claims, forge, kidOf, open } from './fixtures/jwe.js'
+import { claims, forge, hostileTokens, kidOf, open } from './fixtures/jwe.js'
 
 const appId = 'wx0123456789abcdef'
 const identity = { openid: 'o-alice', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==', unionid: 'u-alice' }
@@ -57,40 +57,9 @@ t.test('a genuine token past exp is expired', async (t) => {
 
 t.test('anything else does not unseal', async (t) => {
   const good = await codec.seal(identity)
-  const kid = kidOf(KEY)
-  const cases: Array<[string, unknown]> = [
-    ['empty', ''],
-    ['not a string', 42],
-    ['oversized', `${good}${'A'.repeat(MAX_TOKEN_LENGTH)}`],
-    ['garbage', 'not.a.token.at.all'],
-    ['JWS-shaped', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl'],
-    ['another key', forge(OTHER_KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid } })],
-    ['unknown kid', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid: 'nope' } })],
-    ['no kid', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM' } })],
-    ['another alg', forge(KEY, claims(appId), { header: { alg: 'A256KW', enc: 'A256GCM', kid } })],
-    ['another enc', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256CBC-HS512', kid } })],
-    ['zip', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid, zip: 'DEF' }, deflate: true })],
-    ['an encrypted key with dir', forge(KEY, claims(appId), { encryptedKey: 'AAAA' })],
-    ['another appId', forge(KEY, claims('wxanother'))],
-    ['no exp', forge(KEY, claims(appId, { exp: undefined }))],
-    ['no iat', forge(KEY, claims(appId, { iat: undefined }))],
-    ['no sub', forge(KEY, claims(appId, { sub: undefined }))],
-    ['future nbf', forge(KEY, claims(appId, { nbf: Math.floor(Date.now() / 1000) + 600 }))],
-    ['array claims', forge(KEY, [claims(appId)])],
-    ['no session_key', forge(KEY, claims(appId, { sk: undefined }))],
-    ['session_key not base64 of 16 bytes', forge(KEY, claims(appId, { sk: 'abc' }))],
-    ['numeric unionid', forge(KEY, claims(appId, { uid: 7 }))],
-    ['empty openid', forge(KEY, claims(appId, { sub: '' }))],
-    ['crit header', forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid, crit: ['x'], x: 1 } })]
-  ]
+  const cases = hostileTokens(good, KEY, OTHER_KEY, appId)
+  t.ok(cases.length > 40)
   for (const [name, token] of cases) await rejects(t, token, 'WEAPP_SESSION_INVALID', name)
-  const parts = good.split('.')
-  for (let i = 0; i < parts.length; i++) {
-    const changed = [...parts]
-    const part = changed[i] ?? ''
-    changed[i] = part === '' ? 'AA' : `${part.slice(0, -2)}${part.endsWith('AA') ? 'BA' : 'AA'}`
-    await rejects(t, changed.join('.'), 'WEAPP_SESSION_INVALID', `segment ${i} altered`)
-  }
 })
 
 t.test('rotation: [new, old] opens both and seals with new; dropping old rejects its tokens', async (t) => {
