@@ -44,7 +44,7 @@ function bearerToken (header: string | undefined): string | undefined {
 const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWeapp (fastify, options) {
   const settings = buildSettings(options)
   const wechat = createWechatClient(settings)
-  const sessions = createSessionCodec(settings)
+  const sessions = createSessionCodec({ ...settings, cacheSize: settings.sessionCacheSize })
   const decryptOptions = { appId: settings.appId, watermarkMaxAge: settings.watermarkMaxAge }
 
   const api: WeappApi = {

@@ -19,6 +19,8 @@ export interface FastifyWeappOptions {
   timeout?: number
   /** Reject decrypted data whose `watermark.timestamp` is older than this many seconds. Default off. */
   watermarkMaxAge?: number
+  /** How many unsealed sessions to remember (a bounded memo keyed by token). Default 10000; 0 disables. */
+  sessionCacheSize?: number
 }
 
 /** Validated, normalised, frozen options. */
@@ -35,12 +37,15 @@ export interface Settings {
   readonly timeout: number
   /** seconds, or 0 for off */
   readonly watermarkMaxAge: number
+  /** entries, or 0 for no memo */
+  readonly sessionCacheSize: number
 }
 
 export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
 export const DEFAULT_TIMEOUT = 5000
 export const DEFAULT_PREFIX = '/weapp'
 export const DEFAULT_API_BASE_URL = 'https://api.weixin.qq.com'
+export const DEFAULT_SESSION_CACHE_SIZE = 10_000
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 const SPAN = /^(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?)$/i
@@ -112,6 +117,7 @@ export function buildSettings (options: unknown): Settings {
     prefix: parsePrefix(o.prefix),
     apiBaseUrl: parseApiBaseUrl(o.apiBaseUrl),
     timeout: positiveInteger(o.timeout, 'timeout', DEFAULT_TIMEOUT, 120_000),
-    watermarkMaxAge: o.watermarkMaxAge === 0 ? 0 : positiveInteger(o.watermarkMaxAge, 'watermarkMaxAge', 0, 366 * 86400)
+    watermarkMaxAge: o.watermarkMaxAge === 0 ? 0 : positiveInteger(o.watermarkMaxAge, 'watermarkMaxAge', 0, 366 * 86400),
+    sessionCacheSize: o.sessionCacheSize === 0 ? 0 : positiveInteger(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 10_000_000)
   })
 }

@@ -1,6 +1,8 @@
 import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose'
 import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
+import { createFastUnseal } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
+import { Memo } from './memo.js'
 
 /** Who is calling, as the session token says. */
 export interface WeappSession {
@@ -31,6 +33,8 @@ export interface SessionCodecOptions {
   keys: readonly SessionKey[]
   /** seconds */
   expiresIn: number
+  /** How many unsealed sessions to remember; 0 for none. */
+  cacheSize: number
 }
 
 export interface SessionCodec {
@@ -43,7 +47,7 @@ function isId (value: unknown): value is string {
 }
 
 /** Claims as sealed: `sub` openid, `aud` appId, `sk` session_key, `uid` unionid, `iat`, `exp`. */
-function toSession (payload: JWTPayload): WeappSession {
+export function toSession (payload: JWTPayload): WeappSession {
   const { sub, sk, uid, exp } = payload
   if (!isId(sub) || typeof sk !== 'string' || !SESSION_KEY.test(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number') {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
@@ -54,26 +58,40 @@ function toSession (payload: JWTPayload): WeappSession {
 }
 
 /**
- * Seals identities into JWEs (`dir` + `A256GCM`, `kid` of the first key) and opens them with any
- * key, picked by `kid`. Everything that does not open is `WEAPP_SESSION_INVALID`; a genuine token
- * past `exp` is `WEAPP_SESSION_EXPIRED`.
+ * jose's unseal, the authority on every token: `dir` + `A256GCM` only, no compression, the key by
+ * `kid`, `exp`/`iat`/`sub` required, `aud` = appId. It rejects with jose's own errors.
  */
-export function createSessionCodec ({ appId, keys, expiresIn }: SessionCodecOptions): SessionCodec {
-  const sealing = keys[0] as SessionKey
+export function createJoseUnseal (keys: readonly SessionKey[], appId: string): (token: string) => Promise<JWTPayload> {
   const byKid = new Map(keys.map((k) => [k.kid, k.secret]))
-  const decryptOptions = {
+  const options = {
     audience: appId,
     keyManagementAlgorithms: ['dir'],
     contentEncryptionAlgorithms: ['A256GCM'],
     maxDecompressedLength: 0,
     requiredClaims: ['exp', 'iat', 'sub']
   }
-
   function keyFor (header: { kid?: unknown }): Uint8Array {
     const secret = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined
     if (secret === undefined) throw new Error('no key has this kid')
     return secret
   }
+  return async (token) => (await jwtDecrypt(token, keyFor, options)).payload
+}
+
+/**
+ * Seals identities into JWEs (`dir` + `A256GCM`, `kid` of the first key) and opens them with any
+ * key, picked by `kid`. Everything that does not open is `WEAPP_SESSION_INVALID`; a genuine token
+ * past `exp` is `WEAPP_SESSION_EXPIRED`.
+ *
+ * Unsealing looks first in a bounded memo keyed by the exact token (with `exp` checked on every
+ * hit), then tries the node:crypto fast path for the shape the plugin writes, and leaves everything
+ * else, every rejection included, to jose.
+ */
+export function createSessionCodec ({ appId, keys, expiresIn, cacheSize }: SessionCodecOptions): SessionCodec {
+  const sealing = keys[0] as SessionKey
+  const memo = cacheSize > 0 ? new Memo<Readonly<WeappSession>>(cacheSize) : undefined
+  const fastUnseal = createFastUnseal(keys, appId)
+  const joseUnseal = createJoseUnseal(keys, appId)
 
   return {
     async seal (identity) {
@@ -98,15 +116,28 @@ export function createSessionCodec ({ appId, keys, expiresIn }: SessionCodecOpti
       if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
         throw new SessionInvalidError({ cause: new Error('the token is empty, not a string or longer than any session') })
       }
-      let payload: JWTPayload
-      try {
-        ({ payload } = await jwtDecrypt(token, keyFor, decryptOptions))
-      } catch (err) {
-        // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
-        if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
-        throw new SessionInvalidError({ cause: safeCause(err, []) })
+      const known = memo === undefined ? undefined : memo.get(token)
+      if (known !== undefined) {
+        // exp is enforced on every hit, exactly as jose would: expired when exp <= now (seconds).
+        if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {
+          (memo as Memo<Readonly<WeappSession>>).delete(token)
+          throw new SessionExpiredError()
+        }
+        return { ...known }
       }
-      return toSession(payload)
+      let payload = fastUnseal(token)
+      if (payload === undefined) {
+        try {
+          payload = await joseUnseal(token)
+        } catch (err) {
+          // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
+          if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
+          throw new SessionInvalidError({ cause: safeCause(err, []) })
+        }
+      }
+      const session = toSession(payload)
+      if (memo !== undefined) memo.set(token, Object.freeze({ ...session }))
+      return session
     }
   }
 }

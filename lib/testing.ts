@@ -66,7 +66,7 @@ interface IssuedCode {
   used: boolean
 }
 
-const ERRMSG: Record<number, string> = {
+const ERRMSG = {
   [-1]: 'system error',
   40002: 'invalid grant_type',
   40013: 'invalid appid',
@@ -76,7 +76,8 @@ const ERRMSG: Record<number, string> = {
   40226: 'high risk user',
   41008: 'missing code',
   45011: 'api minute-quota reach limit  mustslower  retry next minute'
-}
+} as const satisfies Record<number, string>
+type KnownErrcode = keyof typeof ERRMSG
 
 function rid (): string {
   return `${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}`
@@ -240,7 +241,7 @@ export class MockWechat {
       return
     }
     if (fault?.errcode !== undefined) {
-      return send(res, 200, { errcode: fault.errcode, errmsg: `${fault.errmsg ?? ERRMSG[fault.errcode] ?? 'error'}, rid: ${rid()}` })
+      return send(res, 200, { errcode: fault.errcode, errmsg: `${fault.errmsg ?? (ERRMSG as Record<number, string>)[fault.errcode] ?? 'error'}, rid: ${rid()}` })
     }
     if (fault?.status !== undefined || fault?.body !== undefined) {
       res.writeHead(fault.status ?? 200, { 'content-type': fault.contentType ?? 'text/plain' })
@@ -252,8 +253,8 @@ export class MockWechat {
     res.end('<html><body>404 Not Found</body></html>')
   }
 
-  #error (res: ServerResponse, errcode: number): void {
-    send(res, 200, { errcode, errmsg: `${ERRMSG[errcode] ?? 'error'}, rid: ${rid()}` })
+  #error (res: ServerResponse, errcode: KnownErrcode): void {
+    send(res, 200, { errcode, errmsg: `${ERRMSG[errcode]}, rid: ${rid()}` })
   }
 
   #jscode2session ({ query }: MockCall, res: ServerResponse): void {

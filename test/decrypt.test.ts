@@ -65,6 +65,19 @@ t.test('a rotated session_key: the decrypt fails, then a fresh code heals it and
   t.same(h.leaks(), [])
 })
 
+t.test('healing keeps the session\'s unionid when WeChat omits it, and has none when neither has one', async (t) => {
+  const h = await harness(t)
+  const { session } = await h.login('o-plain')
+  const healed = await h.post('/weapp/decrypt', { ...h.mock.encrypt('o-plain', werun), code: h.mock.login('o-plain') }, session)
+  const me = await h.app.inject({ url: '/me', headers: { authorization: `Bearer ${healed.json().session}` } })
+  t.equal(me.json().openid, 'o-plain')
+  t.notOk('unionid' in me.json())
+  const withUnion = await h.app.weapp.seal({ openid: 'o-plain', sessionKey: h.mock.user('o-plain').sessionKey, unionid: 'u-kept' })
+  const kept = await h.post('/weapp/decrypt', { ...h.mock.encrypt('o-plain', werun), code: h.mock.login('o-plain') }, withUnion)
+  const me2 = await h.app.inject({ url: '/me', headers: { authorization: `Bearer ${kept.json().session}` } })
+  t.equal(me2.json().unionid, 'u-kept')
+})
+
 t.test('a code of another user is refused', async (t) => {
   const h = await harness(t)
   const { session } = await h.login('o-alice')

@@ -6,7 +6,7 @@ import { claims, forge, hostileTokens, kidOf, open } from './fixtures/jwe.js'
 
 const appId = 'wx0123456789abcdef'
 const identity = { openid: 'o-alice', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==', unionid: 'u-alice' }
-const codec = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600 })
+const codec = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 1000 })
 
 async function rejects (t: Test, token: unknown, code: string, name: string): Promise<void> {
   await t.rejects(codec.unseal(token as string), { code, statusCode: 401 }, name)
@@ -51,21 +51,35 @@ t.test('tokens the plugin\'s own key minted by hand are accepted', async (t) => 
   t.equal(session.openid, 'o-forged')
 })
 
+t.test('tokens the fast path leaves to jose still open when jose accepts them', async (t) => {
+  const kid = kidOf(KEY)
+  const reordered = forge(KEY, claims(appId), { header: { enc: 'A256GCM', kid, alg: 'dir' } })
+  const audienceList = forge(KEY, claims(appId, { aud: ['wxother', appId] }))
+  const withTyp = forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid, typ: 'JWT' } })
+  for (const token of [reordered, audienceList, withTyp]) t.equal((await codec.unseal(token)).openid, 'o-forged')
+})
+
 t.test('a genuine token past exp is expired', async (t) => {
   await rejects(t, forge(KEY, claims(appId, { exp: Math.floor(Date.now() / 1000) - 5 })), 'WEAPP_SESSION_EXPIRED', 'past exp')
 })
 
-t.test('anything else does not unseal', async (t) => {
-  const good = await codec.seal(identity)
-  const cases = hostileTokens(good, KEY, OTHER_KEY, appId)
-  t.ok(cases.length > 40)
-  for (const [name, token] of cases) await rejects(t, token, 'WEAPP_SESSION_INVALID', name)
+t.test('anything else does not unseal, with the memo and without', async (t) => {
+  for (const cacheSize of [0, 1000]) {
+    const subject = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600, cacheSize })
+    const good = await subject.seal(identity)
+    t.equal((await subject.unseal(good)).openid, 'o-alice', 'the genuine token opens (and is memoized)')
+    const cases = hostileTokens(good, KEY, OTHER_KEY, appId)
+    t.ok(cases.length > 40)
+    for (const [name, token] of cases) {
+      await t.rejects(subject.unseal(token as string), { code: 'WEAPP_SESSION_INVALID', statusCode: 401 }, `${name} (cacheSize ${cacheSize})`)
+    }
+  }
 })
 
 t.test('rotation: [new, old] opens both and seals with new; dropping old rejects its tokens', async (t) => {
-  const oldCodec = createSessionCodec({ appId, keys: parseKeys(OTHER_KEY), expiresIn: 3600 })
+  const oldCodec = createSessionCodec({ appId, keys: parseKeys(OTHER_KEY), expiresIn: 3600, cacheSize: 0 })
   const oldToken = await oldCodec.seal(identity)
-  const rotated = createSessionCodec({ appId, keys: parseKeys([KEY, OTHER_KEY]), expiresIn: 3600 })
+  const rotated = createSessionCodec({ appId, keys: parseKeys([KEY, OTHER_KEY]), expiresIn: 3600, cacheSize: 0 })
   t.equal((await rotated.unseal(oldToken)).openid, 'o-alice', 'old sessions still open')
   const newToken = await rotated.seal(identity)
   t.equal(open(newToken, KEY).header.kid, kidOf(KEY), 'new sessions are sealed with the first key')

@@ -1,0 +1,68 @@
+import { createDecipheriv } from 'node:crypto'
+import { isUtf8 } from 'node:buffer'
+import type { JWTPayload } from 'jose'
+import type { SessionKey } from './keys.js'
+
+/** The protected header the plugin writes for a key, as its base64url segment. */
+export function headerSegment (kid: string): string {
+  return Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid })).toString('base64url')
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/
+const IV_CHARS = 16 // 12 bytes
+const TAG_CHARS = 22 // 16 bytes
+const DOT = 46
+
+/**
+ * Opens exactly the token shape the plugin issues, with node:crypto (about 15x cheaper than jose on
+ * WebCrypto), and checks the claims as jose would. It only ever accepts: for anything it is not
+ * sure of (another header, another shape, a failed tag, an expired or odd claim set) it answers
+ * `undefined` and jose decides. `test/fast-unseal.test.ts` checks it against jose on thousands of
+ * generated tokens.
+ */
+export function createFastUnseal (keys: readonly SessionKey[], appId: string): (token: string) => JWTPayload | undefined {
+  const byHeader = new Map(keys.map((k) => [headerSegment(k.kid), k.secret]))
+
+  return function fastUnseal (token) {
+    const headerEnd = token.indexOf('.')
+    const header = token.slice(0, headerEnd)
+    const secret = byHeader.get(header)
+    const ivStart = headerEnd + 2
+    const ivEnd = ivStart + IV_CHARS
+    const tagStart = token.length - TAG_CHARS
+    if (secret === undefined || token.charCodeAt(headerEnd + 1) !== DOT || token.charCodeAt(ivEnd) !== DOT ||
+        token.charCodeAt(tagStart - 1) !== DOT || tagStart - 1 <= ivEnd + 1) {
+      return undefined
+    }
+    const iv = token.slice(ivStart, ivEnd)
+    const ciphertext = token.slice(ivEnd + 1, tagStart - 1)
+    const tag = token.slice(tagStart)
+    // Strict base64url, and never a length base64 cannot have (Buffer would drop a stray character).
+    if (!B64URL.test(iv) || !B64URL.test(tag) || !B64URL.test(ciphertext) || ciphertext.length % 4 === 1) return undefined
+
+    let plain: Buffer
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', secret, Buffer.from(iv, 'base64url'), { authTagLength: 16 })
+      decipher.setAAD(Buffer.from(header, 'latin1'))
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+      plain = Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()])
+    } catch {
+      return undefined
+    }
+    if (!isUtf8(plain)) return undefined // jose decodes strictly
+    let claims: unknown
+    try {
+      claims = JSON.parse(plain.toString('utf8'))
+    } catch {
+      return undefined
+    }
+    if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return undefined
+    const { aud, exp, iat, nbf } = claims as JWTPayload
+    // What jose checks for this plugin's options, in the only form the plugin writes.
+    if (aud !== appId || typeof iat !== 'number' || typeof exp !== 'number' || nbf !== undefined ||
+        !Object.hasOwn(claims, 'sub') || exp <= Math.floor(Date.now() / 1000)) {
+      return undefined
+    }
+    return claims as JWTPayload
+  }
+}
