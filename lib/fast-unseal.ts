@@ -21,16 +21,19 @@ const DOT = 46
  * generated tokens.
  */
 export function createFastUnseal (keys: readonly SessionKey[], appId: string): (token: string) => JWTPayload | undefined {
-  const byHeader = new Map(keys.map((k) => [headerSegment(k.kid), k.secret]))
+  const byHeader = new Map(keys.map((k) => {
+    const header = headerSegment(k.kid)
+    return [header, { secret: k.secret, aad: Buffer.from(header, 'latin1') }]
+  }))
 
   return function fastUnseal (token) {
     const headerEnd = token.indexOf('.')
     const header = token.slice(0, headerEnd)
-    const secret = byHeader.get(header)
+    const known = byHeader.get(header)
     const ivStart = headerEnd + 2
     const ivEnd = ivStart + IV_CHARS
     const tagStart = token.length - TAG_CHARS
-    if (secret === undefined || token.charCodeAt(headerEnd + 1) !== DOT || token.charCodeAt(ivEnd) !== DOT ||
+    if (known === undefined || token.charCodeAt(headerEnd + 1) !== DOT || token.charCodeAt(ivEnd) !== DOT ||
         token.charCodeAt(tagStart - 1) !== DOT || tagStart - 1 <= ivEnd + 1) {
       return undefined
     }
@@ -42,10 +45,11 @@ export function createFastUnseal (keys: readonly SessionKey[], appId: string): (
 
     let plain: Buffer
     try {
-      const decipher = createDecipheriv('aes-256-gcm', secret, Buffer.from(iv, 'base64url'), { authTagLength: 16 })
-      decipher.setAAD(Buffer.from(header, 'latin1'))
+      const decipher = createDecipheriv('aes-256-gcm', known.secret, Buffer.from(iv, 'base64url'), { authTagLength: 16 })
+      decipher.setAAD(known.aad)
       decipher.setAuthTag(Buffer.from(tag, 'base64url'))
-      plain = Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()])
+      plain = decipher.update(Buffer.from(ciphertext, 'base64url'))
+      decipher.final() // GCM yields nothing more here; it checks the tag and throws if it fails
     } catch {
       return undefined
     }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, preValidationHookHandler } from 'fastify'
 import { InvalidCodeError, SignatureMismatchError, ValidationError } from './errors.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
@@ -67,7 +67,9 @@ export const decryptSchema = {
       type: 'object',
       required: ['data'],
       properties: {
-        data: { type: 'object', additionalProperties: true },
+        // Untyped on purpose: serialized with one JSON.stringify, not field by field (a third of
+        // the route's own CPU in the bench). The route only ever puts a decrypted JSON object here.
+        data: { description: 'The decrypted JSON object, watermark included' },
         session: { type: 'string' },
         expiresIn: { type: 'integer' }
       }
@@ -81,19 +83,21 @@ export const decryptSchema = {
  * Fastify's Ajv coerces types (`{ "code": 42 }` would pass as `"42"` and reach WeChat). This runs
  * before validation and refuses a top-level field whose JSON type is not the declared one.
  */
-function exactTypes (schema: { properties: Record<string, { type: string }> }): preValidationAsyncHookHandler {
+function exactTypes (schema: { properties: Record<string, { type: string }> }): preValidationHookHandler {
   const fields = Object.entries(schema.properties).map(([name, s]) => [name, s.type] as const)
-  return async function exactTypesHook (request: FastifyRequest) {
+  // A callback hook, not an async one: it runs on every request and never waits for anything.
+  return function exactTypesHook (request, _reply, done) {
     const body = request.body
-    if (body === null || typeof body !== 'object') return // Ajv reports it
-    for (const [name, type] of fields) {
-      const value = (body as Record<string, unknown>)[name]
-      if (value !== undefined && typeof value !== type) {
-        const err = new ValidationError(`body/${name} must be ${type}`)
-        Object.assign(err, { validationContext: 'body' })
-        throw err
+    if (body !== null && typeof body === 'object') { // otherwise Ajv reports it
+      for (const [name, type] of fields) {
+        const value = (body as Record<string, unknown>)[name]
+        if (value !== undefined && typeof value !== type) {
+          done(Object.assign(new ValidationError(`body/${name} must be ${type}`), { validationContext: 'body' }))
+          return
+        }
       }
     }
+    done()
   }
 }
 

@@ -1,0 +1,205 @@
+// npm run bench: fastify-weapp's hot paths side by side with bare Fastify and with the peers, in one
+// run, on loopback. Each scenario alternates with its baseline (B S B S ...) so that both see the
+// same machine; the table reports the median req/s of each and their ratio.
+//
+// BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (runs of each, default 3),
+// BENCH_CONNECTIONS (default 50), BENCH_CACHE (the plugin's sessionCacheSize, default 10000),
+// BENCH_COLD (sessions sealed for the cold rows, default 400000), BENCH_ONLY (a regular
+// expression: only the rows whose names match).
+import { spawn, execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
+import os from 'node:os'
+import autocannon from 'autocannon'
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import fastifyWeapp, { generateKey } from 'fastify-weapp'
+import { MockWechat } from 'fastify-weapp/testing'
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 3)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const CACHE = Number(process.env.BENCH_CACHE ?? 10000)
+const log = (...args) => console.error(...args)
+
+const key = generateKey()
+const jwtSecret = randomBytes(32).toString('base64url')
+const cookieKey = randomBytes(32).toString('base64url')
+const mock = await MockWechat.start()
+
+// Redis, where installed: a real redis-server on a free loopback port, without persistence.
+let redis
+let redisNote = ''
+try {
+  execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+  const port = await freePort()
+  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  await waitForPort(port)
+  redis.port = port
+} catch {
+  redisNote = 'redis-server is not installed (apt-get install redis-server): the Redis row is skipped'
+}
+
+const server = spawn(process.execPath, ['--expose-gc', new URL('./server.js', import.meta.url).pathname], {
+  env: {
+    ...process.env, APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEY: key, API: mock.url, CACHE_SIZE: String(CACHE),
+    JWT_SECRET: jwtSecret, COOKIE_KEY: cookieKey, ...(redis ? { REDIS_PORT: String(redis.port) } : {})
+  },
+  stdio: ['ignore', 'pipe', 'inherit']
+})
+const base = await new Promise((resolve, reject) => {
+  server.stdout.once('data', (chunk) => resolve(chunk.toString().trim()))
+  server.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
+})
+
+try {
+  await main()
+} finally {
+  server.kill('SIGTERM')
+  redis?.kill()
+  await mock.close()
+}
+
+async function main () {
+  log(`fastify-weapp bench: ${os.cpus().length} cores, Node ${process.version}, ${DURATION}s x ${ROUNDS} rounds per row, ${CONNECTIONS} connections, sessionCacheSize ${CACHE}`)
+
+  // Sessions as the login route issues them.
+  const login = await post('/weapp/login', { code: mock.login('o-bench') })
+  const session = login.session
+  const encrypted = mock.encrypt('o-bench', { stepInfoList: Array.from({ length: 5 }, (_, i) => ({ timestamp: 1700000000 + i * 86400, step: 1000 + i })) })
+
+  // Cold sessions: genuine tokens sealed by the plugin with the same key, each used once, many more
+  // than the memo holds.
+  const coldCount = Number(process.env.BENCH_COLD ?? 400_000)
+  log(`sealing ${coldCount} sessions for the cold rows...`)
+  const sealer = Fastify()
+  await sealer.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key })
+  const cold = []
+  for (let i = 0; i < coldCount; i++) cold.push(`Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`)
+  await sealer.close()
+  let coldCursor = 0
+  let bareCursor = 0
+
+  // Peers' credentials.
+  const signer = Fastify()
+  await signer.register(fastifyJwt, { secret: jwtSecret })
+  await signer.ready()
+  const jws = signer.jwt.sign({ sub: 'o-bench' })
+  await signer.close()
+  const cookieRes = await fetch(`${base}/peer/secure-session/login`, { method: 'POST' })
+  const cookie = cookieRes.headers.get('set-cookie').split(';')[0]
+  let sid = 0
+  const storeIds = { setupRequest: (req) => { req.headers['x-session-id'] = `sid-${sid++ % 1000}`; return req } }
+
+  const auth = { authorization: `Bearer ${session}` }
+  const json = { 'content-type': 'application/json' }
+  const body = JSON.stringify(encrypted)
+  const freshCode = (req) => { req.body = JSON.stringify({ code: mock.login(`o-${randomBytes(4).toString('hex')}`) }); return req }
+
+  const rows = [
+    { name: 'authenticated route, one session reused', target: 0.85,
+      run: { path: '/auth', headers: auth }, base: { path: '/bare', headers: auth } },
+    { name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`, target: 0.45,
+      run: { path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
+      base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
+    { name: 'decrypt route', target: 0.6,
+      run: { method: 'POST', path: '/weapp/decrypt', headers: { ...auth, ...json }, body }, base: { method: 'POST', path: '/bare-post', headers: { ...auth, ...json }, body } },
+    { name: 'login route (upstream: the mock WeChat API)',
+      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode }, base: { method: 'POST', path: '/relay', headers: json, setupRequest: freshCode } },
+    { name: 'peer: random id -> session in an in-process Map', peer: true,
+      run: { path: '/peer/map', ...storeIds }, base: { path: '/bare', ...storeIds } },
+    { name: 'peer: random id -> session in redis-server (ioredis)', peer: true, skip: redis ? undefined : redisNote,
+      run: { path: '/peer/redis', ...storeIds }, base: { path: '/bare', ...storeIds } },
+    { name: 'peer: @fastify/jwt HS256 verify', peer: true,
+      run: { path: '/peer/jwt', headers: { authorization: `Bearer ${jws}` } }, base: { path: '/bare', headers: { authorization: `Bearer ${jws}` } } },
+    { name: 'peer: @fastify/secure-session cookie', peer: true,
+      run: { path: '/peer/secure-session', headers: { cookie } }, base: { path: '/bare', headers: { cookie } } }
+  ]
+
+  // Memory first, on a fresh server with an empty memo: a flood of distinct sessions, twice what
+  // the memo holds (the cold rows then start where the flood stopped, so theirs are new too).
+  const flood = 2 * CACHE
+  await load({ path: '/bare' }, { duration: 1 })
+  const before = await stats()
+  await load({ path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } }, { amount: flood })
+  const after = await stats()
+  bareCursor = coldCursor
+
+  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, 'i') : undefined
+  const results = []
+  for (const row of rows.filter((r) => only === undefined || only.test(r.name))) {
+    if (row.skip) {
+      results.push({ ...row })
+      log(`- ${row.name}: skipped`)
+      continue
+    }
+    log(`- ${row.name}`)
+    const runs = { run: [], base: [] }
+    const problems = []
+    for (const which of ['base', 'run']) await load(row[which], { duration: 1 }) // warm-up, not counted
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const which of ['base', 'run']) {
+        const r = await load(row[which])
+        if (r.non2xx > 0 || r.errors > 0) problems.push(`${which}: ${r.non2xx} non-2xx, ${r.errors} errors`)
+        runs[which].push(r.requests.average)
+      }
+    }
+    results.push({ ...row, rps: median(runs.run), baseRps: median(runs.base), problems })
+  }
+
+  printTable(results, { flood, rss: (after.rss - before.rss) / 2 ** 20, heap: (after.heapUsed - before.heapUsed) / 2 ** 20 })
+}
+
+function printTable (results, memory) {
+  const fmt = (n) => Math.round(n).toLocaleString('en-US')
+  const lines = [
+    '',
+    `| scenario | req/s | baseline | baseline req/s | ratio | target |`,
+    '|---|---:|---|---:|---:|---:|'
+  ]
+  for (const r of results) {
+    if (r.skip) { lines.push(`| ${r.name} | — | — | — | skipped | ${r.skip} |`); continue }
+    const baseName = r.base.path === '/relay' ? 'relay (same upstream call)' : `bare ${r.base.method ?? 'GET'}, same headers${r.base.body ? ' and body' : ''}`
+    const ratio = r.rps / r.baseRps
+    const target = r.target ? `>= ${r.target}x ${ratio >= r.target ? 'met' : 'MISSED'}` : ''
+    lines.push(`| ${r.name} | ${fmt(r.rps)} | ${baseName} | ${fmt(r.baseRps)} | ${ratio.toFixed(2)}x | ${target}${r.problems.length ? ` (${r.problems.join('; ')})` : ''} |`)
+  }
+  lines.push('', `Memory: ${memory.flood.toLocaleString('en-US')} distinct sessions (2x sessionCacheSize) sent to a fresh server grew the server's RSS by ${memory.rss.toFixed(1)} MB and its live heap by ${memory.heap.toFixed(1)} MB, both read after a full GC (target: RSS < 64 MB).`)
+  console.log(lines.join('\n'))
+}
+
+async function load (request, extra = {}) {
+  const { path, ...rest } = request
+  return await autocannon({ url: base + path, connections: CONNECTIONS, duration: DURATION, ...extra, requests: [{ method: 'GET', ...rest }] })
+}
+
+async function post (path, data) {
+  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) })
+  return await res.json()
+}
+
+async function stats () {
+  return await (await fetch(`${base}/__stats`)).json()
+}
+
+function median (values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+async function freePort () {
+  return await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
+  })
+}
+
+async function waitForPort (port) {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      const socket = createServer().listen(port, '127.0.0.1', () => { socket.close(() => resolve(false)) }).on('error', () => resolve(true))
+    })
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error('redis-server did not start')
+}

@@ -1,0 +1,82 @@
+// The server under test for `npm run bench`: one process (one core) holding fastify-weapp's routes,
+// the baselines they are compared with, and the peers. Configured by the environment; prints its
+// address once listening.
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import fastifySecureSession from '@fastify/secure-session'
+import fastifyWeapp from 'fastify-weapp'
+
+const { APP_ID, APP_SECRET, KEY, API, REDIS_PORT, JWT_SECRET, COOKIE_KEY, CACHE_SIZE, STORE_SIZE = '1000' } = process.env
+const app = Fastify({ logger: false })
+
+await app.register(fastifyWeapp, {
+  appId: APP_ID, appSecret: APP_SECRET, key: KEY, apiBaseUrl: API, sessionCacheSize: Number(CACHE_SIZE ?? 10000)
+})
+
+// fastify-weapp: an app route behind the plugin's hook.
+app.get('/auth', { onRequest: app.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
+
+// Baselines: the same requests, answered without any session work.
+app.get('/bare', async () => ({ openid: 'o-baseline' }))
+app.post('/bare-post', async () => ({ data: { ok: true } }))
+// A relay: the login route's upstream call, nothing else.
+app.post('/relay', async (request) => {
+  const query = new URLSearchParams({ appid: APP_ID, secret: APP_SECRET, js_code: request.body.code, grant_type: 'authorization_code' })
+  const res = await fetch(`${API}/sns/jscode2session?${query}`, { signal: AbortSignal.timeout(5000) })
+  const body = JSON.parse(await res.text())
+  return { openid: body.openid }
+})
+
+// Peers. A server-side store: a random 3rd_session id -> session, in process and in Redis.
+const store = new Map()
+for (let i = 0; i < Number(STORE_SIZE); i++) store.set(`sid-${i}`, JSON.stringify({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }))
+app.get('/peer/map', async (request, reply) => {
+  const raw = store.get(request.headers['x-session-id'])
+  if (raw === undefined) return reply.code(401).send({ code: 'NO_SESSION' })
+  return { openid: JSON.parse(raw).openid }
+})
+if (REDIS_PORT) {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis({ port: Number(REDIS_PORT), host: '127.0.0.1', lazyConnect: true })
+  await redis.connect()
+  const pipeline = redis.pipeline()
+  for (const [id, raw] of store) pipeline.set(`sess:${id}`, raw)
+  await pipeline.exec()
+  app.addHook('onClose', async () => { redis.disconnect() })
+  app.get('/peer/redis', async (request, reply) => {
+    const raw = await redis.get(`sess:${request.headers['x-session-id']}`)
+    if (raw === null) return reply.code(401).send({ code: 'NO_SESSION' })
+    return { openid: JSON.parse(raw).openid }
+  })
+}
+// @fastify/jwt: HS256 verify of a signed (not encrypted) token.
+await app.register(async (scope) => {
+  await scope.register(fastifyJwt, { secret: JWT_SECRET })
+  scope.get('/peer/jwt', async (request) => {
+    await request.jwtVerify()
+    return { openid: request.user.sub }
+  })
+})
+// @fastify/secure-session: an encrypted cookie (libsodium secretbox).
+await app.register(async (scope) => {
+  await scope.register(fastifySecureSession, { key: Buffer.from(COOKIE_KEY, 'base64url'), cookie: { path: '/' } })
+  scope.post('/peer/secure-session/login', async (request) => {
+    request.session.set('openid', 'o-cookie')
+    return { ok: true }
+  })
+  scope.get('/peer/secure-session', async (request, reply) => {
+    const openid = request.session.get('openid')
+    if (openid === undefined) return reply.code(401).send({ code: 'NO_SESSION' })
+    return { openid }
+  })
+})
+
+// Memory after a full collection (the server runs with --expose-gc), so that readings compare.
+app.get('/__stats', async () => {
+  globalThis.gc?.()
+  const { rss, heapUsed } = process.memoryUsage()
+  return { rss, heapUsed }
+})
+
+process.stdout.write(`${await app.listen({ port: 0, host: '127.0.0.1' })}\n`)
+process.on('SIGTERM', () => { app.close().then(() => process.exit(0)) })
