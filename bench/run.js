@@ -1,6 +1,7 @@
 // npm run bench: fastify-weapp's hot paths side by side with bare Fastify and with the peers, in one
 // run, on loopback. Each scenario alternates with its baseline (B S B S ...) so that both see the
-// same machine; the table reports the median req/s of each and their ratio.
+// same machine; each round gives a paired ratio (the scenario over the baseline run just before
+// it), and the table reports the median of those ratios with their spread, beside the median req/s.
 //
 // BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (runs of each, default 3),
 // BENCH_CONNECTIONS (default 50), BENCH_CACHE (the plugin's sessionCacheSize, default 10000),
@@ -102,6 +103,9 @@ async function main () {
     { name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`, target: 0.45,
       run: { path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
+    { name: 'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
+      run: { path: '/jose-only', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
+      base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
     { name: 'decrypt route', target: 0.6,
       run: { method: 'POST', path: '/weapp/decrypt', headers: { ...auth, ...json }, body }, base: { method: 'POST', path: '/bare-post', headers: { ...auth, ...json }, body } },
     { name: 'login route (upstream: the mock WeChat API)',
@@ -134,17 +138,26 @@ async function main () {
       continue
     }
     log(`- ${row.name}`)
-    const runs = { run: [], base: [] }
+    const runs = { run: [], base: [], ratio: [], cpu: { run: [], base: [] }, cpuRatio: [] }
     const problems = []
     for (const which of ['base', 'run']) await load(row[which], { duration: 1 }) // warm-up, not counted
     for (let i = 0; i < ROUNDS; i++) {
       for (const which of ['base', 'run']) {
+        const cpuBefore = await cpu()
         const r = await load(row[which])
+        const cpuAfter = await cpu()
         if (r.non2xx > 0 || r.errors > 0) problems.push(`${which}: ${r.non2xx} non-2xx, ${r.errors} errors`)
         runs[which].push(r.requests.average)
+        runs.cpu[which].push((cpuAfter - cpuBefore) / r.requests.total)
       }
+      runs.ratio.push(runs.run[i] / runs.base[i])
+      runs.cpuRatio.push(runs.cpu.base[i] / runs.cpu.run[i])
+      log(`    round ${i + 1}: baseline ${Math.round(runs.base[i])} req/s ${runs.cpu.base[i].toFixed(1)} µs/req, scenario ${Math.round(runs.run[i])} req/s ${runs.cpu.run[i].toFixed(1)} µs/req, ratio ${runs.ratio[i].toFixed(2)}, CPU ratio ${runs.cpuRatio[i].toFixed(2)}`)
     }
-    results.push({ ...row, rps: median(runs.run), baseRps: median(runs.base), problems })
+    results.push({
+      ...row, rps: median(runs.run), baseRps: median(runs.base), ratio: median(runs.ratio), spread: [Math.min(...runs.ratio), Math.max(...runs.ratio)],
+      cpuRun: median(runs.cpu.run), cpuBase: median(runs.cpu.base), cpuRatio: median(runs.cpuRatio), problems
+    })
   }
 
   printTable(results, { flood, rss: (after.rss - before.rss) / 2 ** 20, heap: (after.heapUsed - before.heapUsed) / 2 ** 20 })
@@ -154,16 +167,17 @@ function printTable (results, memory) {
   const fmt = (n) => Math.round(n).toLocaleString('en-US')
   const lines = [
     '',
-    `| scenario | req/s | baseline | baseline req/s | ratio | target |`,
-    '|---|---:|---|---:|---:|---:|'
+    `| scenario | req/s | baseline | baseline req/s | ratio (median of rounds) | spread | CPU µs/req (baseline) | CPU ratio | target |`,
+    '|---|---:|---|---:|---:|---:|---:|---:|---|'
   ]
   for (const r of results) {
-    if (r.skip) { lines.push(`| ${r.name} | — | — | — | skipped | ${r.skip} |`); continue }
+    if (r.skip) { lines.push(`| ${r.name} | — | — | — | skipped | | | | ${r.skip} |`); continue }
     const baseName = r.base.path === '/relay' ? 'relay (same upstream call)' : `bare ${r.base.method ?? 'GET'}, same headers${r.base.body ? ' and body' : ''}`
-    const ratio = r.rps / r.baseRps
-    const target = r.target ? `>= ${r.target}x ${ratio >= r.target ? 'met' : 'MISSED'}` : ''
-    lines.push(`| ${r.name} | ${fmt(r.rps)} | ${baseName} | ${fmt(r.baseRps)} | ${ratio.toFixed(2)}x | ${target}${r.problems.length ? ` (${r.problems.join('; ')})` : ''} |`)
+    const target = r.target ? `>= ${r.target}x ${r.ratio >= r.target ? 'met' : 'MISSED'}` : ''
+    lines.push(`| ${r.name} | ${fmt(r.rps)} | ${baseName} | ${fmt(r.baseRps)} | ${r.ratio.toFixed(2)}x | ${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)} | ${r.cpuRun.toFixed(1)} (${r.cpuBase.toFixed(1)}) | ${r.cpuRatio.toFixed(2)}x | ${target}${r.problems.length ? ` (${r.problems.join('; ')})` : ''} |`)
   }
+  lines.push('', 'ratio: scenario req/s over the baseline run just before it, median of the rounds (spread: lowest and highest round).',
+    'CPU ratio: the baseline\'s CPU time per request over the scenario\'s, read from the server process; it leaves out time the host gave to others.')
   lines.push('', `Memory: ${memory.flood.toLocaleString('en-US')} distinct sessions (2x sessionCacheSize) sent to a fresh server grew the server's RSS by ${memory.rss.toFixed(1)} MB and its live heap by ${memory.heap.toFixed(1)} MB, both read after a full GC (target: RSS < 64 MB).`)
   console.log(lines.join('\n'))
 }
@@ -176,6 +190,10 @@ async function load (request, extra = {}) {
 async function post (path, data) {
   const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) })
   return await res.json()
+}
+
+async function cpu () {
+  return (await (await fetch(`${base}/__cpu`)).json()).cpu
 }
 
 async function stats () {

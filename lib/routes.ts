@@ -1,5 +1,6 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify'
 import { InvalidCodeError, SignatureMismatchError, ValidationError } from './errors.js'
+import { openUserData, type DecryptOptions } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
 /** Route bodies are small: a login code, or one blob of encrypted user data (WeRun is the largest). */
@@ -105,7 +106,7 @@ interface LoginBody { code: string }
 interface DecryptBody { encryptedData: string, iv: string, rawData?: string, signature?: string, code?: string }
 
 /** The login and decrypt routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn }: { expiresIn: number }): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions }: { expiresIn: number, decryptOptions: DecryptOptions }): Promise<void> {
   const weapp = fastify.weapp
 
   fastify.post<{ Body: LoginBody }>('/login', {
@@ -141,8 +142,12 @@ export async function routes (fastify: FastifyInstance, { expiresIn }: { expires
     if (rawData !== undefined && !weapp.verifySignature(rawData, signature as string, sessionKey)) {
       throw new SignatureMismatchError()
     }
-    const data = weapp.decrypt(sessionKey, encryptedData, iv)
-    reply.header('cache-control', 'no-store')
-    return renewed === undefined ? { data } : { data, ...renewed }
+    // The reply embeds the decrypted JSON text as is: it parsed as an object, so it is valid JSON,
+    // and it is exactly what WeChat encrypted. Parsing it again only to re-serialize the same
+    // object cost a tenth of the route. The fields added around it are built here, nothing else.
+    const { text } = openUserData(sessionKey, encryptedData, iv, decryptOptions)
+    const rest = renewed === undefined ? '' : `,"session":${JSON.stringify(renewed.session)},"expiresIn":${renewed.expiresIn}`
+    reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')
+    return `{"data":${text}${rest}}`
   })
 }

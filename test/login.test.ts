@@ -87,15 +87,6 @@ t.test('a wrong AppSecret: a 502 saying the server is misconfigured, logged with
   t.same(h.leaks(), [])
 })
 
-t.test('identical codes sent at once share one upstream call', async (t) => {
-  const h = await harness(t)
-  const code = h.mock.login('o-1')
-  h.mock.fail({ delay: 30 })
-  const results = await Promise.all(Array.from({ length: 5 }, async () => await h.post('/weapp/login', { code })))
-  t.ok(results.every((r) => r.statusCode === 200))
-  t.equal(h.mock.callsTo('/sns/jscode2session').length, 1)
-})
-
 t.test('routes live under prefix, also inside a prefixed plugin', async (t) => {
   const h = await harness(t, { plugin: { prefix: '/auth' } })
   t.equal((await h.post('/auth/login', { code: h.mock.login('o-1') })).statusCode, 200)
