@@ -8,11 +8,14 @@ import { createApi } from './miniprogram/api.js'
 import { buildServer } from './server.js'
 import { createWx } from './wx-shim.js'
 
-const { WEAPP_APP_ID, WEAPP_APP_SECRET, WEAPP_KEY, PORT = '3000' } = process.env
+import { randomBytes } from 'node:crypto'
+
+const { WEAPP_APP_ID, WEAPP_APP_SECRET, WEAPP_KEY, WEAPP_JWT_SECRET, PORT = '3000' } = process.env
+const jwtSecret = WEAPP_JWT_SECRET || randomBytes(32).toString('base64url')
 
 if (WEAPP_APP_ID && WEAPP_APP_SECRET) {
   if (!WEAPP_KEY) console.warn('WEAPP_KEY is not set: using a random key, so sessions end when the server stops (npx fastify-weapp keygen)')
-  const app = await buildServer({ appId: WEAPP_APP_ID, appSecret: WEAPP_APP_SECRET, key: WEAPP_KEY || generateKey(), logger: true })
+  const app = await buildServer({ appId: WEAPP_APP_ID, appSecret: WEAPP_APP_SECRET, key: WEAPP_KEY || generateKey(), jwtSecret, logger: true })
   await app.listen({ port: Number(PORT), host: '0.0.0.0' })
 } else {
   await replay()
@@ -24,7 +27,7 @@ async function replay () {
 
   console.log('fastify-weapp example: mock WeChat API + example server on loopback (no real AppID set)')
   const mock = await createMockWechat()
-  const app = await buildServer({ appId: mock.appId, appSecret: mock.appSecret, key: generateKey(), apiBaseUrl: mock.url })
+  const app = await buildServer({ appId: mock.appId, appSecret: mock.appSecret, key: generateKey(), jwtSecret, apiBaseUrl: mock.url })
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
   try {
     const wx = createWx(mock, 'o-example-user')
@@ -60,7 +63,15 @@ async function replay () {
     const again = await api.get('/me')
     show(`HTTP ${again.statusCode}`, again.data)
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery.')
+    step(7, '<button open-type="getPhoneNumber"> tapped -> POST /weapp/phone { code }')
+    const phone = await api.phone(wx.tapPhoneButton().detail.code)
+    show('phone', phone)
+
+    step(8, 'GET /orders, an existing @fastify/jwt route, with the token the login route also answered (jwt option)')
+    const orders = await api.get('/orders', { jwt: true })
+    show(`HTTP ${orders.statusCode}`, orders.data)
+
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route.')
   } finally {
     await app.close()
     await mock.close()

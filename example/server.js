@@ -1,20 +1,32 @@
-// The example app: fastify-weapp plus one protected route of the app's own.
+// The example app: fastify-weapp, one route protected by the plugin's hook, and one protected by
+// the app's own @fastify/jwt (which mini-program users reach through the jwt bridge).
 import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
 import fastifyWeapp from 'fastify-weapp'
 
 /**
- * @param {{ appId: string, appSecret: string, key: string | string[], apiBaseUrl?: string, logger?: boolean | object }} options
+ * @param {{ appId: string, appSecret: string, key: string | string[], jwtSecret: string, apiBaseUrl?: string, logger?: boolean | object }} options
  */
-export async function buildServer ({ appId, appSecret, key, apiBaseUrl, logger = false }) {
+export async function buildServer ({ appId, appSecret, key, jwtSecret, apiBaseUrl, logger = false }) {
   const app = Fastify({ logger })
 
-  // POST /weapp/login and POST /weapp/decrypt, plus app.weapp.*
-  await app.register(fastifyWeapp, { appId, appSecret, key, apiBaseUrl })
+  // The app's own JWT auth, registered first: with `jwt: true` the login route also answers a
+  // `token` signed by it, so existing request.jwtVerify() routes accept mini-program users.
+  await app.register(fastifyJwt, { secret: jwtSecret })
+
+  // POST /weapp/login, /weapp/decrypt and /weapp/phone, plus app.weapp.*
+  await app.register(fastifyWeapp, { appId, appSecret, key, apiBaseUrl, jwt: { expiresIn: '1h' } })
 
   // An app route protected by the plugin's hook: who is calling?
   app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => {
     const { openid, unionid, expiresAt } = request.weappSession
     return { openid, unionid, sessionExpiresAt: new Date(expiresAt).toISOString() }
+  })
+
+  // An existing route of the app that knows nothing of WeChat: @fastify/jwt as usual.
+  app.get('/orders', async (request) => {
+    await request.jwtVerify()
+    return { owner: request.user.sub, orders: [] }
   })
 
   return app

@@ -44,6 +44,11 @@ export function createWx (mock, openid) {
       }))
     },
 
+    /** What the bindgetphonenumber handler of <button open-type="getPhoneNumber"> receives. */
+    tapPhoneButton () {
+      return { detail: { code: mock.phoneCode(openid), errMsg: 'getPhoneNumber:ok' } }
+    },
+
     getStorageSync (key) { return storage.get(key) ?? '' },
     setStorageSync (key, value) { storage.set(key, value) }
   }

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { SessionMissingError } from './errors.js'
+import { createAccessTokens } from './access-token.js'
+import { InvalidOptionError, SessionMissingError } from './errors.js'
 import { buildSettings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
 import { createSessionCodec, type WeappIdentity, type WeappSession } from './session.js'
+import { createUserApi } from './user-api.js'
 import { decryptUserData, verifySignature } from './user-data.js'
-import { createWechatClient } from './wechat.js'
+import { createWechatClient, type WeappPhone } from './wechat.js'
 
 /** `fastify.weapp`: the hook and the building blocks the routes are made of. */
 export interface WeappApi {
@@ -21,6 +23,12 @@ export interface WeappApi {
   decrypt (sessionKey: string, encryptedData: string, iv: string): Record<string, unknown>
   /** Whether `signature` is `sha1(rawData + sessionKey)` in hex (constant-time). */
   verifySignature (rawData: string, signature: string, sessionKey: string): boolean
+  /** The access token from `cgi-bin/stable_token`, cached and shared; one fetch in flight at most. */
+  accessToken (): Promise<string>
+  /** The phone number behind a getPhoneNumber button code; with `openid`, WeChat checks the code is that user's. */
+  getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
+  /** Whether WeChat still takes `sessionKey` as the user's current session_key (`wxa/checksession`). */
+  checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
 }
 
 declare module 'fastify' {
@@ -43,7 +51,12 @@ function bearerToken (header: string | undefined): string | undefined {
 
 const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWeapp (fastify, options) {
   const settings = buildSettings(options)
+  if (settings.jwt !== undefined && !fastify.hasDecorator('jwt')) {
+    throw new InvalidOptionError('jwt needs @fastify/jwt: register it before fastify-weapp (app.register(fastifyJwt, { secret }))')
+  }
   const wechat = createWechatClient(settings)
+  const tokens = createAccessTokens(settings)
+  const userApi = createUserApi({ ...settings, tokens })
   const sessions = createSessionCodec({ ...settings, cacheSize: settings.sessionCacheSize })
   const decryptOptions = { appId: settings.appId, watermarkMaxAge: settings.watermarkMaxAge }
 
@@ -65,12 +78,15 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     seal: sessions.seal,
     unseal: sessions.unseal,
     decrypt: (sessionKey, encryptedData, iv) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
-    verifySignature
+    verifySignature,
+    accessToken: tokens.get,
+    getPhoneNumber: userApi.getPhoneNumber,
+    checkSessionKey: userApi.checkSessionKey
   }
 
   fastify.decorate('weapp', Object.freeze(api))
   fastify.decorateRequest('weappSession', null)
-  await fastify.register(routes, { prefix: settings.prefix, expiresIn: settings.expiresIn, decryptOptions })
+  await fastify.register(routes, { prefix: settings.prefix, expiresIn: settings.expiresIn, decryptOptions, jwt: settings.jwt })
 }
 
 /** The plugin. Register it with `{ appId, appSecret, key }`; see the README for every option. */
@@ -85,3 +101,4 @@ export {
 export { generateKey, type KeyInput } from './keys.js'
 export type { FastifyWeappOptions } from './options.js'
 export type { WeappIdentity, WeappSession } from './session.js'
+export type { WeappPhone } from './wechat.js'

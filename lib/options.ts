@@ -21,6 +21,12 @@ export interface FastifyWeappOptions {
   watermarkMaxAge?: number
   /** How many unsealed sessions to remember (a bounded memo keyed by token). Default 10000; 0 disables. */
   sessionCacheSize?: number
+  /**
+   * Bridge to @fastify/jwt (registered before this plugin): the login route also answers `token`,
+   * a JWS signed by the app's @fastify/jwt with `sub` = openid (and `unionid`). `true`, or the sign
+   * options to use (`{ expiresIn: '1h' }`). Default `false`.
+   */
+  jwt?: boolean | Record<string, unknown>
 }
 
 /** Validated, normalised, frozen options. */
@@ -39,6 +45,8 @@ export interface Settings {
   readonly watermarkMaxAge: number
   /** entries, or 0 for no memo */
   readonly sessionCacheSize: number
+  /** sign options for @fastify/jwt, or undefined when off */
+  readonly jwt: Readonly<Record<string, unknown>> | undefined
 }
 
 export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
@@ -103,6 +111,15 @@ function parseApiBaseUrl (value: unknown): string {
   return url.href.replace(/\/+$/, '')
 }
 
+function parseJwt (value: unknown): Readonly<Record<string, unknown>> | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return Object.freeze({})
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError('jwt must be true, false or the sign options for @fastify/jwt, such as { expiresIn: \'1h\' }')
+  }
+  return Object.freeze({ ...value })
+}
+
 /** Raw options to frozen settings; throws `WEAPP_INVALID_OPTION` naming the first bad option. */
 export function buildSettings (options: unknown): Settings {
   if (options === null || typeof options !== 'object') {
@@ -118,6 +135,7 @@ export function buildSettings (options: unknown): Settings {
     apiBaseUrl: parseApiBaseUrl(o.apiBaseUrl),
     timeout: positiveInteger(o.timeout, 'timeout', DEFAULT_TIMEOUT, 120_000),
     watermarkMaxAge: o.watermarkMaxAge === 0 ? 0 : positiveInteger(o.watermarkMaxAge, 'watermarkMaxAge', 0, 366 * 86400),
-    sessionCacheSize: o.sessionCacheSize === 0 ? 0 : positiveInteger(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 10_000_000)
+    sessionCacheSize: o.sessionCacheSize === 0 ? 0 : positiveInteger(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 10_000_000),
+    jwt: parseJwt(o.jwt)
   })
 }

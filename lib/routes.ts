@@ -19,7 +19,7 @@ const errorResponse = {
   }
 } as const
 
-const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, description: 'A fresh code from wx.login()' } as const
+const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern: '^[\\x21-\\x7e]+$', description: 'A fresh code from wx.login()' } as const
 
 export const loginSchema = {
   summary: 'Log in with a wx.login() code',
@@ -38,7 +38,8 @@ export const loginSchema = {
         session: { type: 'string', description: 'Send back as "Authorization: Bearer <session>"' },
         expiresIn: { type: 'integer', description: 'Seconds until the session expires' },
         openid: { type: 'string' },
-        unionid: { type: 'string' }
+        unionid: { type: 'string' },
+        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid)' }
       }
     },
     '4xx': errorResponse,
@@ -50,7 +51,6 @@ export const decryptSchema = {
   summary: 'Decrypt encryptedData from the mini program',
   description: 'Decrypts encryptedData + iv with the session_key the bearer session holds (or, with code, a fresh one).',
   tags: ['weapp'],
-  security: [{ weappSession: [] }],
   body: {
     type: 'object',
     required: ['encryptedData', 'iv'],
@@ -73,6 +73,36 @@ export const decryptSchema = {
         data: { description: 'The decrypted JSON object, watermark included' },
         session: { type: 'string' },
         expiresIn: { type: 'integer' }
+      }
+    },
+    '4xx': errorResponse,
+    '5xx': errorResponse
+  }
+} as const
+
+export const phoneSchema = {
+  summary: 'Get the user\'s phone number from a getPhoneNumber button code',
+  description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid.',
+  tags: ['weapp'],
+  body: {
+    type: 'object',
+    required: ['code'],
+    properties: { code: { ...code, description: 'The code from the getPhoneNumber button' } }
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['phone'],
+      properties: {
+        phone: {
+          type: 'object',
+          required: ['phoneNumber', 'purePhoneNumber', 'countryCode'],
+          properties: {
+            phoneNumber: { type: 'string', description: 'With the country code outside mainland China' },
+            purePhoneNumber: { type: 'string' },
+            countryCode: { type: 'string' }
+          }
+        }
       }
     },
     '4xx': errorResponse,
@@ -103,29 +133,48 @@ function exactTypes (schema: { properties: Record<string, { type: string }> }): 
 }
 
 interface LoginBody { code: string }
+/** What @fastify/jwt adds to the reply. */
+interface JwtReply { jwtSign (payload: Record<string, unknown>, options: Record<string, unknown>): Promise<string> }
 interface DecryptBody { encryptedData: string, iv: string, rawData?: string, signature?: string, code?: string }
 
-/** The login and decrypt routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions }: { expiresIn: number, decryptOptions: DecryptOptions }): Promise<void> {
-  const weapp = fastify.weapp
+export interface RouteOptions {
+  expiresIn: number
+  decryptOptions: DecryptOptions
+  /** Sign options for @fastify/jwt, or undefined when the jwt option is off. */
+  jwt: Record<string, unknown> | undefined
+}
 
-  fastify.post<{ Body: LoginBody }>('/login', {
-    schema: loginSchema,
-    bodyLimit: LOGIN_BODY_LIMIT,
-    preValidation: exactTypes(loginSchema.body)
-  }, async (request, reply) => {
+/** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
+export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions, jwt }: RouteOptions): Promise<void> {
+  const weapp = fastify.weapp
+  /** A route's options: its schema, a body limit, the exact-type check, and the session hook if it needs one. */
+  const options = <S extends { body: { properties: Record<string, { type: string }> } }>(schema: S, bodyLimit: number, authenticated: boolean) => ({
+    schema,
+    bodyLimit,
+    preValidation: exactTypes(schema.body),
+    ...(authenticated ? { onRequest: weapp.authenticate } : {})
+  })
+
+  fastify.post<{ Body: LoginBody }>('/login', options(loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
     const identity = await weapp.code2Session(request.body.code)
     const session = await weapp.seal(identity)
     reply.header('cache-control', 'no-store')
-    return { session, expiresIn, openid: identity.openid, unionid: identity.unionid }
+    const { openid, unionid } = identity
+    if (jwt === undefined) return { session, expiresIn, openid, unionid }
+    // A JWS from the app's own @fastify/jwt, so that request.jwtVerify() routes accept this user.
+    const claims = unionid === undefined ? { sub: openid } : { sub: openid, unionid }
+    const token = await (reply as unknown as JwtReply).jwtSign(claims, jwt)
+    return { session, expiresIn, openid, unionid, token }
   })
 
-  fastify.post<{ Body: DecryptBody }>('/decrypt', {
-    schema: decryptSchema,
-    bodyLimit: DECRYPT_BODY_LIMIT,
-    onRequest: weapp.authenticate,
-    preValidation: exactTypes(decryptSchema.body)
-  }, async (request, reply) => {
+  fastify.post<{ Body: LoginBody }>('/phone', options(phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
+    const { openid } = request.weappSession as NonNullable<typeof request.weappSession>
+    const phone = await weapp.getPhoneNumber(request.body.code, openid)
+    reply.header('cache-control', 'no-store')
+    return { phone }
+  })
+
+  fastify.post<{ Body: DecryptBody }>('/decrypt', options(decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as NonNullable<typeof request.weappSession>
     const { encryptedData, iv, rawData, signature, code } = request.body
     let sessionKey = current.sessionKey

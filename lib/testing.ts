@@ -4,7 +4,7 @@
  * labelled `text/plain`), issues single-use login codes for identities you choose, encrypts user
  * data the way WeChat does, and can be told to fail.
  */
-import { createCipheriv, createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -17,6 +17,15 @@ export interface MockWechatOptions {
   codeTtl?: number
   /** Interface to listen on. Default `'127.0.0.1'`. */
   host?: string
+  /** Lifetime of the access tokens `stable_token` issues, in seconds. Default 7200, as on WeChat. */
+  accessTokenTtl?: number
+}
+
+/** A phone number as getuserphonenumber answers it (WeChat sends countryCode as a number). */
+export interface MockPhone {
+  phoneNumber: string
+  purePhoneNumber: string
+  countryCode: string | number
 }
 
 /** A WeChat user of the mini program. */
@@ -68,6 +77,12 @@ interface IssuedCode {
 
 const ERRMSG = {
   [-1]: 'system error',
+  40001: 'invalid credential, access_token is invalid or not latest',
+  40003: 'invalid openid',
+  40097: 'invalid args',
+  42001: 'access_token expired',
+  47001: 'data format error',
+  87009: 'invalid signature',
   40002: 'invalid grant_type',
   40013: 'invalid appid',
   40029: 'invalid code',
@@ -111,6 +126,11 @@ export class MockWechat {
   readonly #codes = new Map<string, IssuedCode>()
   readonly #faults: MockFault[] = []
   readonly #secrets = new Set<string>()
+  readonly #accessTokenTtl: number
+  /** Issued access tokens and when they expire (ms); a revoked one is deleted. */
+  readonly #accessTokens = new Map<string, number>()
+  #currentAccessToken: string | undefined
+  readonly #phoneCodes = new Map<string, IssuedCode & { phone: MockPhone }>()
   #url = ''
 
   /** Starts a mock on a free loopback port. */
@@ -129,6 +149,7 @@ export class MockWechat {
     this.appId = options.appId ?? 'wx0123456789abcdef'
     this.appSecret = options.appSecret ?? 'mock-app-secret-0123456789abcdef'
     this.#codeTtl = options.codeTtl ?? 5 * 60 * 1000
+    this.#accessTokenTtl = options.accessTokenTtl ?? 7200
     this.#server = createServer((req, res) => { this.#handle(req, res) })
   }
 
@@ -185,8 +206,32 @@ export class MockWechat {
   }
 
   /**
-   * Everything that must never appear in a reply or a log line: the AppSecret, every session_key
-   * and every login code this mock has issued.
+   * A code as `<button open-type="getPhoneNumber">` gives it: single use, valid 5 minutes, for this
+   * user's phone (default a mainland number, with countryCode as the number WeChat sends).
+   */
+  phoneCode (openid: string, phone: Partial<MockPhone> = {}): string {
+    this.user(openid)
+    const code = randomBytes(32).toString('hex')
+    this.#secrets.add(code)
+    const full = { phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: 86, ...phone }
+    this.#phoneCodes.set(code, { openid, expires: Date.now() + this.#codeTtl, used: false, phone: full })
+    return code
+  }
+
+  /** Every access token issued stops working (40001), as after a force refresh elsewhere. */
+  revokeAccessTokens (): void {
+    this.#accessTokens.clear()
+    this.#currentAccessToken = undefined
+  }
+
+  /** Every access token issued expires now (42001). */
+  expireAccessTokens (): void {
+    for (const token of this.#accessTokens.keys()) this.#accessTokens.set(token, 0)
+  }
+
+  /**
+   * Everything that must never appear in a reply or a log line: the AppSecret, every session_key,
+   * login or phone code and access token this mock has issued.
    */
   secrets (): string[] {
     return [this.appSecret, ...this.#secrets]
@@ -249,6 +294,9 @@ export class MockWechat {
       return
     }
     if (call.method === 'GET' && call.path === '/sns/jscode2session') return this.#jscode2session(call, res)
+    if (call.method === 'POST' && call.path === '/cgi-bin/stable_token') return this.#stableToken(call, res)
+    if (call.method === 'POST' && call.path === '/wxa/business/getuserphonenumber') return this.#phoneNumber(call, res)
+    if (call.method === 'GET' && call.path === '/wxa/checksession') return this.#checkSession(call, res)
     res.writeHead(404, { 'content-type': 'text/html' })
     res.end('<html><body>404 Not Found</body></html>')
   }
@@ -270,6 +318,67 @@ export class MockWechat {
     const answer: Record<string, string> = { session_key: user.sessionKey, openid: user.openid }
     if (user.unionid !== undefined) answer.unionid = user.unionid
     send(res, 200, answer)
+  }
+  #stableToken ({ body }: MockCall, res: ServerResponse): void {
+    const request = parseJson(body)
+    if (request === undefined) return this.#error(res, 47001)
+    if (request.grant_type !== 'client_credential') return this.#error(res, 40002)
+    if (request.appid !== this.appId) return this.#error(res, 40013)
+    if (request.secret !== this.appSecret) return this.#error(res, 40125)
+    const now = Date.now()
+    let token = this.#currentAccessToken
+    const expires = token === undefined ? undefined : this.#accessTokens.get(token)
+    if (request.force_refresh === true || token === undefined || expires === undefined || expires <= now) {
+      if (request.force_refresh === true) this.revokeAccessTokens()
+      token = randomBytes(24).toString('base64url')
+      this.#secrets.add(token)
+      this.#accessTokens.set(token, now + this.#accessTokenTtl * 1000)
+      this.#currentAccessToken = token
+    }
+    const left = Math.round(((this.#accessTokens.get(token) as number) - now) / 1000)
+    send(res, 200, { access_token: token, expires_in: left })
+  }
+
+  /** 40001 for an unknown or revoked token, 42001 for an expired one, undefined when it is good. */
+  #tokenError (token: string | undefined): KnownErrcode | undefined {
+    const expires = token === undefined ? undefined : this.#accessTokens.get(token)
+    if (expires === undefined) return 40001
+    return expires <= Date.now() ? 42001 : undefined
+  }
+
+  #phoneNumber ({ query, body }: MockCall, res: ServerResponse): void {
+    const tokenError = this.#tokenError(query.access_token)
+    if (tokenError !== undefined) return this.#error(res, tokenError)
+    const request = parseJson(body)
+    if (request === undefined) return this.#error(res, 47001)
+    const issued = typeof request.code === 'string' ? this.#phoneCodes.get(request.code) : undefined
+    // An unknown, expired or used code, or one of another user than the openid sent: 40029.
+    if (issued === undefined || issued.expires < Date.now() || issued.used || (request.openid !== undefined && request.openid !== issued.openid)) {
+      return this.#error(res, 40029)
+    }
+    issued.used = true
+    send(res, 200, { errcode: 0, errmsg: 'ok', phone_info: { ...issued.phone, watermark: { timestamp: Math.floor(Date.now() / 1000), appid: this.appId } } })
+  }
+
+  #checkSession ({ query }: MockCall, res: ServerResponse): void {
+    const tokenError = this.#tokenError(query.access_token)
+    if (tokenError !== undefined) return this.#error(res, tokenError)
+    if (query.sig_method !== 'hmac_sha256' || query.signature === undefined) return this.#error(res, 40097)
+    const user = query.openid === undefined ? undefined : this.#users.get(query.openid)
+    if (user === undefined) return this.#error(res, 40003)
+    const expected = createHmac('sha256', user.sessionKey).update('').digest('hex')
+    if (query.signature !== expected) return this.#error(res, 87009)
+    send(res, 200, { errcode: 0, errmsg: 'ok' })
+  }
+
+}
+
+function parseJson (text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text)
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -1,7 +1,9 @@
 import {
   InvalidCodeError, RateLimitedError, RiskyUserError, UpstreamError, UpstreamTimeoutError, safeCause
 } from './errors.js'
+import { createHmac } from 'node:crypto'
 import type { WeappIdentity } from './session.js'
+import { singleFlight } from './single-flight.js'
 
 export interface WechatClientOptions {
   appId: string
@@ -11,9 +13,23 @@ export interface WechatClientOptions {
   timeout: number
 }
 
+/** A user's phone number, as `getuserphonenumber` gives it. */
+export interface WeappPhone {
+  /** With the country code for numbers outside mainland China. */
+  phoneNumber: string
+  /** Without the country code. */
+  purePhoneNumber: string
+  countryCode: string
+}
+
 export interface WechatClient {
   /** Exchanges a `wx.login()` code for the user's identity; see `code2Session` in the README. */
   code2Session (code: string): Promise<WeappIdentity>
+}
+
+/** The login-state signature WeChat's APIs take: hmac_sha256 keyed with the session_key string. */
+export function loginStateSignature (sessionKey: string, data = ''): string {
+  return createHmac('sha256', sessionKey).update(data).digest('hex')
 }
 
 /** Largest upstream answer read; WeChat's are a few hundred bytes. */
@@ -62,7 +78,7 @@ type Json = Record<string, unknown>
  * `text/plain`), or the contract's error. `secrets` are scrubbed from any cause; the URL is never
  * part of an error, because it may hold the AppSecret.
  */
-export async function callWechat (url: string, init: RequestInit, timeout: number, secrets: readonly string[]): Promise<Json> {
+export async function callWechat (url: string, init: RequestInit, timeout: number, secrets: readonly string[], mapErrcode: (errcode: number) => Error = errorFor): Promise<Json> {
   let response: Response
   let text: string | undefined
   try {
@@ -84,7 +100,7 @@ export async function callWechat (url: string, init: RequestInit, timeout: numbe
   }
   const { errcode } = body as Json
   if (errcode !== undefined && errcode !== 0) {
-    const err = errorFor(typeof errcode === 'number' ? errcode : Number.NaN)
+    const err = mapErrcode(typeof errcode === 'number' ? errcode : Number.NaN)
     const errmsg = (body as Json).errmsg
     err.cause = safeCause({ name: 'WechatError', code: errcode, message: typeof errmsg === 'string' ? errmsg : '' }, secrets)
     throw err
@@ -94,9 +110,17 @@ export async function callWechat (url: string, init: RequestInit, timeout: numbe
 
 const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
 
+/** A rejection for what is not a usable code (it never reaches WeChat), or undefined. */
+export function checkCode (code: unknown, typeMessage: string): Promise<never> | undefined {
+  if (typeof code !== 'string') return Promise.reject(new TypeError(typeMessage))
+  if (code === '' || code.length > MAX_CODE_LENGTH) {
+    return Promise.reject(new InvalidCodeError('The code is empty or too long; send the code the mini program got from WeChat'))
+  }
+  return undefined
+}
+
 /** The WeChat API client: `jscode2session`, with single-flight for identical codes. */
 export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout }: WechatClientOptions): WechatClient {
-  const inFlight = new Map<string, Promise<WeappIdentity>>()
 
   async function exchange (code: string): Promise<WeappIdentity> {
     const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
@@ -112,19 +136,12 @@ export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout }: W
     return identity
   }
 
+  // A code is single-use: never retried, and identical codes in flight share one upstream call.
+  const shared = singleFlight<WeappIdentity>()
   return {
     code2Session (code) {
-      if (typeof code !== 'string') return Promise.reject(new TypeError('code2Session(code) needs the code from wx.login() as a string'))
-      if (code === '' || code.length > MAX_CODE_LENGTH) {
-        return Promise.reject(new InvalidCodeError('The login code is empty or too long; send the code from wx.login()'))
-      }
-      // A code is single-use: never retried, and identical codes in flight share one upstream call.
-      let pending = inFlight.get(code)
-      if (pending === undefined) {
-        pending = exchange(code).finally(() => inFlight.delete(code))
-        inFlight.set(code, pending)
-      }
-      return pending
+      return checkCode(code, 'code2Session(code) needs the code from wx.login() as a string') ??
+        shared(code, async () => await exchange(code))
     }
   }
 }

@@ -15,7 +15,10 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /decrypted: \{"stepInfoList":\[\{"timestamp":\d+,"step":6120\}/)
   t.match(stdout, /5\. POST \/weapp\/decrypt fails with WEAPP_DECRYPT_FAILED/)
   t.match(stdout, /session renewed: true/)
-  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery\./)
+  t.match(stdout, /7\. <button open-type="getPhoneNumber"> tapped/)
+  t.match(stdout, /phone: \{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86"\}/)
+  t.match(stdout, /HTTP 200: \{"owner":"o-example-user","orders":\[\]\}/)
+  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route\./)
 })
 
 t.test('with credentials in the environment it serves the app instead', async (t) => {

@@ -8,7 +8,7 @@ import { claims, forge } from './fixtures/jwe.js'
  * and no reply may hold the AppSecret, a session_key, a login code or the upstream URL.
  */
 
-const FORBIDDEN_TEXT = ['/sns/jscode2session', 'secret=', 'js_code']
+const FORBIDDEN_TEXT = ['/sns/jscode2session', '/cgi-bin/stable_token', 'getuserphonenumber?', 'checksession?', 'secret=', 'access_token=', 'js_code']
 
 function assertClean (t: Test, h: Harness, extra: readonly string[] = []): void {
   const lines = [...h.logs, ...h.replies]
@@ -40,6 +40,20 @@ async function everyScenario (h: Harness): Promise<void> {
     mock.fail(fault)
     await post('/weapp/decrypt', { ...mock.encrypt('o-alice', {}), code: mock.login('o-alice') }, session)
   }
+  // Phone numbers and the access token.
+  await post('/weapp/phone', { code: mock.phoneCode('o-alice') }, session)
+  await post('/weapp/phone', { code: mock.phoneCode('o-bob') }, session)
+  mock.revokeAccessTokens()
+  await post('/weapp/phone', { code: mock.phoneCode('o-alice') }, session)
+  for (const fault of [{ errcode: -1 }, { errcode: 40001 }, { status: 500, body: 'down' }, { delay: 60_000 }]) {
+    mock.fail({ ...fault, path: '/wxa/business/getuserphonenumber' })
+    await post('/weapp/phone', { code: mock.phoneCode('o-alice') }, session)
+  }
+  mock.fail({ errcode: 40125, path: '/cgi-bin/stable_token' })
+  mock.expireAccessTokens()
+  await post('/weapp/phone', { code: mock.phoneCode('o-alice') }, session)
+  await app.weapp.checkSessionKey('o-alice', mock.user('o-alice').sessionKey)
+  await app.weapp.checkSessionKey('o-alice', 'AAAAAAAAAAAAAAAAAAAAAA==')
   await app.inject({ url: '/me', headers: { authorization: `Bearer ${forge(KEY, claims(mock.appId, { exp: 1 }))}` } })
   await app.inject({ url: '/me', headers: { authorization: `Bearer ${session.slice(0, -3)}` } })
   await app.inject({ url: '/me' })

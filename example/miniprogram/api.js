@@ -2,6 +2,7 @@
 // `wx`) and in Node (with the shim in ../wx-shim.js); `createApi` takes whichever `wx` it is given.
 
 const SESSION = 'weapp-session'
+const TOKEN = 'app-token'
 
 /** wx.* callback APIs as promises. */
 function call (wx, name, options = {}) {
@@ -37,19 +38,25 @@ export function createApi (wx, baseUrl) {
       const { code } = await call(wx, 'login')
       const body = await post('/weapp/login', { code })
       wx.setStorageSync(SESSION, body.session)
+      if (body.token) wx.setStorageSync(TOKEN, body.token) // the app's own JWT (jwt option)
       return body
+    },
+
+    /** The phone number behind the code of a <button open-type="getPhoneNumber"> tap. */
+    async phone (code) {
+      return (await post('/weapp/phone', { code }, this.session())).phone
     },
 
     session () {
       return wx.getStorageSync(SESSION) || undefined
     },
 
-    /** GET an app route with the session. */
-    async get (path) {
+    /** GET an app route with the session (or, with { jwt: true }, with the app's own JWT). */
+    async get (path, { jwt = false } = {}) {
       const res = await call(wx, 'request', {
         url: baseUrl + path,
         method: 'GET',
-        header: { Authorization: `Bearer ${this.session()}` }
+        header: { Authorization: `Bearer ${jwt ? wx.getStorageSync(TOKEN) : this.session()}` }
       })
       return { statusCode: res.statusCode, data: res.data }
     },
