@@ -3,10 +3,9 @@
 // loopback, replays the mini program's flow against them, prints each step and exits.
 // With them: serves the example app against the real WeChat API on PORT (default 3000).
 import { generateKey } from 'fastify-weapp'
-import { createMockWechat } from 'fastify-weapp/testing'
-import { createApi } from './miniprogram/api.js'
+import { createMockWechat, createWx } from 'fastify-weapp/testing'
+import { createPage } from './miniprogram/page.js'
 import { buildServer } from './server.js'
-import { createWx } from './wx-shim.js'
 
 import { randomBytes } from 'node:crypto'
 
@@ -30,46 +29,42 @@ async function replay () {
   const app = await buildServer({ appId: mock.appId, appSecret: mock.appSecret, key: generateKey(), jwtSecret, apiBaseUrl: mock.url })
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
   try {
-    const wx = createWx(mock, 'o-example-user')
-    const api = createApi(wx, baseUrl)
+    const wx = createWx(mock, 'o-example-user') // a wx for Node, backed by the mock
+    const page = createPage(wx, baseUrl) // the same code a mini program runs
 
-    step(1, 'wx.login() -> POST /weapp/login { code }')
-    const login = await api.login()
-    show('openid', login.openid)
-    show('session', `${login.session.slice(0, 32)}... (${login.session.length} chars, sealed JWE; stored with wx.setStorageSync)`)
-    show('expiresIn', `${login.expiresIn} s`)
+    step(1, 'onShow: api.ensureSession() -> no session yet: wx.login() -> POST /weapp/login { code }')
+    await page.onShow()
+    show('session', `${page.api.session().slice(0, 32)}... (${page.api.session().length} chars, sealed JWE; kept in wx storage)`)
+    show('wx.login() calls', wx.logins)
 
     step(2, 'GET /me with "Authorization: Bearer <session>" (an app route behind app.weapp.authenticate)')
-    const me = await api.get('/me')
-    show(`HTTP ${me.statusCode}`, me.data)
+    show('HTTP 200', await page.loadMe())
 
     step(3, 'wx.getWeRunData() -> POST /weapp/decrypt { encryptedData, iv }')
-    const steps = await api.decrypt(await promisify(wx.getWeRunData))
-    show('decrypted', steps)
+    show('decrypted', await page.loadSteps())
 
-    step(4, 'The WeChat session lapses and the app calls wx.login() again: WeChat now encrypts with a new session_key')
-    const { code: burned } = await promisify(wx.login, () => wx.lapseSession())
-    show('wx.login()', `a new code (${burned.slice(0, 8)}...) the app did not send anywhere`)
-    const stale = await promisify(wx.getWeRunData)
-    show('wx.getWeRunData()', 'encrypted with the new key; the stored session holds the old one')
+    step(4, 'onShow again: the session is fresh and WeChat\'s session valid, so no login')
+    await page.onShow()
+    show('wx.login() calls', wx.logins)
 
-    step(5, 'POST /weapp/decrypt fails with WEAPP_DECRYPT_FAILED; the client takes one fresh code and retries with it')
-    const before = api.session()
-    const healed = await api.decrypt(stale)
-    show('decrypted', healed)
-    show('session renewed', api.session() !== before)
+    step(5, 'WeChat\'s session lapses and the app calls wx.login() itself: WeChat now encrypts with a new session_key')
+    wx.lapse()
+    await promisify(wx.login)
+    show('wx.login()', 'a new code the app did not send anywhere; the stored session holds the old key')
 
-    step(6, 'GET /me with the renewed session')
-    const again = await api.get('/me')
-    show(`HTTP ${again.statusCode}`, again.data)
+    step(6, 'wx.getWeRunData() -> POST /weapp/decrypt fails with WEAPP_DECRYPT_FAILED; the client takes one fresh code and retries with it')
+    const before = page.api.session()
+    show('decrypted', await page.loadSteps())
+    show('session renewed', page.api.session() !== before)
 
-    step(7, '<button open-type="getPhoneNumber"> tapped -> POST /weapp/phone { code }')
-    const phone = await api.phone(wx.tapPhoneButton().detail.code)
-    show('phone', phone)
+    step(7, 'GET /me with the renewed session')
+    show('HTTP 200', await page.loadMe())
 
-    step(8, 'GET /orders, an existing @fastify/jwt route, with the token the login route also answered (jwt option)')
-    const orders = await api.get('/orders', { jwt: true })
-    show(`HTTP ${orders.statusCode}`, orders.data)
+    step(8, '<button open-type="getPhoneNumber"> tapped -> POST /weapp/phone { code }')
+    show('phone', await page.onGetPhoneNumber(wx.phoneButton()))
+
+    step(9, 'GET /orders, an existing @fastify/jwt route, with the token the login route also answered (jwt option)')
+    show('HTTP 200', await page.loadOrders())
 
     console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route.')
   } finally {
@@ -78,8 +73,7 @@ async function replay () {
   }
 }
 
-/** A wx.* callback API as a promise; `before` runs first. */
-function promisify (fn, before) {
-  before?.()
+/** A wx.* callback API as a promise. */
+function promisify (fn) {
   return new Promise((resolve, reject) => fn({ success: resolve, fail: reject }))
 }

@@ -7,6 +7,7 @@
 import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { WxLike } from './client.js'
 
 export interface MockWechatOptions {
   /** Default `'wx0123456789abcdef'`. */
@@ -391,4 +392,100 @@ function send (res: ServerResponse, status: number, body: unknown): void {
 /** Starts a mock WeChat API on a free loopback port. */
 export async function createMockWechat (options?: MockWechatOptions): Promise<MockWechat> {
   return await MockWechat.start(options)
+}
+
+/** A `wx` for Node, backed by a mock WeChat API: see `createWx`. */
+export interface MockWx extends WxLike {
+  /** WeChat's own session lapses: `checkSession` fails, and the next `login` gets a new session_key. */
+  lapse (): void
+  /** The next `wx.login()` fails with this errMsg. */
+  failNextLogin (errMsg?: string): void
+  /** The next `wx.request()` fails as a network error. */
+  failNextRequest (errMsg?: string): void
+  /** How many times `wx.login()` was called. */
+  readonly logins: number
+  /** What `wx.getWeRunData()` gives: steps, encrypted with the user's current session_key. */
+  getWeRunData (options: { success?: (res: EncryptedUserData & { errMsg: string }) => void, fail?: (err: { errMsg: string }) => void }): void
+  /** What a tap on `<button open-type="getPhoneNumber">` hands to its handler. */
+  phoneButton (): { detail: { code: string, errMsg: string } }
+  /** The storage behind get/set/removeStorageSync. */
+  readonly storage: Map<string, unknown>
+}
+
+/**
+ * A `wx` for one WeChat user of the mock, behaving like WeChat: `login` gives a fresh single-use
+ * code, and keeps the session_key while WeChat's session is valid (a new one after `lapse()`);
+ * `checkSession` fails before the first login and after a lapse; `request` is a real HTTP request
+ * (JSON in and out); callbacks run asynchronously. For testing mini-program code in Node.
+ */
+export function createWx (mock: MockWechat, openid: string): MockWx {
+  const storage = new Map<string, unknown>()
+  let valid = false // checkSession succeeds
+  let lapsed = false // the next login gets a new session_key
+  let logins = 0
+  let loginFailure: string | undefined
+  let requestFailure: string | undefined
+  const later = <T>(fn: () => T | Promise<T>, success?: (value: T) => void, fail?: (err: { errMsg: string }) => void): void => {
+    Promise.resolve().then(fn).then((value) => { success?.(value) }, (err: unknown) => { fail?.({ errMsg: String((err as Error).message) }) })
+  }
+  return {
+    storage,
+    get logins () { return logins },
+    lapse () {
+      valid = false
+      lapsed = true
+    },
+    failNextLogin (errMsg = 'login:fail network error') { loginFailure = errMsg },
+    failNextRequest (errMsg = 'request:fail timeout') { requestFailure = errMsg },
+
+    login ({ success, fail }) {
+      logins++
+      later(() => {
+        const failure = loginFailure
+        loginFailure = undefined
+        if (failure !== undefined) throw new Error(failure)
+        const code = mock.login(openid, { rotate: lapsed })
+        valid = true
+        lapsed = false
+        return { code, errMsg: 'login:ok' }
+      }, success, fail)
+    },
+
+    checkSession ({ success, fail }) {
+      later(() => {
+        if (!valid) throw new Error('checkSession:fail session time out')
+        return { errMsg: 'checkSession:ok' }
+      }, success, fail)
+    },
+
+    request ({ url, method = 'GET', data, header = {}, success, fail }) {
+      later(async () => {
+        const failure = requestFailure
+        requestFailure = undefined
+        if (failure !== undefined) throw new Error(failure)
+        const body = data === undefined || method === 'GET' ? undefined : typeof data === 'string' ? data : JSON.stringify(data)
+        const res = await fetch(url, { method, headers: header, body }).catch((err: Error) => { throw new Error(`request:fail ${err.message}`) })
+        const text = await res.text()
+        let parsed: string | Record<string, unknown> = text
+        try { parsed = JSON.parse(text) as Record<string, unknown> } catch {}
+        return { statusCode: res.status, data: parsed, header: Object.fromEntries(res.headers) }
+      }, success, fail)
+    },
+
+    getWeRunData ({ success, fail }) {
+      later(() => {
+        const day = 86400
+        const today = Math.floor(Date.now() / 1000 / day) * day
+        return { ...mock.encrypt(openid, { stepInfoList: [{ timestamp: today - day, step: 6120 }, { timestamp: today, step: 10342 }] }), errMsg: 'getWeRunData:ok' }
+      }, success, fail)
+    },
+
+    phoneButton () {
+      return { detail: { code: mock.phoneCode(openid), errMsg: 'getPhoneNumber:ok' } }
+    },
+
+    getStorageSync (key) { return storage.get(key) ?? '' },
+    setStorageSync (key, value) { storage.set(key, value) },
+    removeStorageSync (key) { storage.delete(key) }
+  }
 }

@@ -9,13 +9,12 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   delete env.WEAPP_APP_ID
   delete env.WEAPP_APP_SECRET
   const { stdout } = await run(process.execPath, ['example/run.js'], { cwd: new URL('..', import.meta.url), env, timeout: 30_000 })
-  t.match(stdout, /1\. wx\.login\(\) -> POST \/weapp\/login/)
-  t.match(stdout, /openid: o-example-user/)
+  t.match(stdout, /1\. onShow: api\.ensureSession\(\) -> no session yet: wx\.login\(\) -> POST \/weapp\/login/)
   t.match(stdout, /HTTP 200: \{"openid":"o-example-user"/)
   t.match(stdout, /decrypted: \{"stepInfoList":\[\{"timestamp":\d+,"step":6120\}/)
-  t.match(stdout, /5\. POST \/weapp\/decrypt fails with WEAPP_DECRYPT_FAILED/)
+  t.match(stdout, /4\. onShow again[^\n]*\n {3}wx\.login\(\) calls: 1\n/, 'no second login while fresh')
+  t.match(stdout, /6\. wx\.getWeRunData\(\) -> POST \/weapp\/decrypt fails with WEAPP_DECRYPT_FAILED/)
   t.match(stdout, /session renewed: true/)
-  t.match(stdout, /7\. <button open-type="getPhoneNumber"> tapped/)
   t.match(stdout, /phone: \{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86"\}/)
   t.match(stdout, /HTTP 200: \{"owner":"o-example-user","orders":\[\]\}/)
   t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route\./)

@@ -1,8 +1,10 @@
+/// <reference types="miniprogram-api-typings" />
 // Compile-time guarantees: `npm test` type-checks this file, so each @ts-expect-error fails the
 // build if the typing it pins stops catching the mistake.
 import Fastify from 'fastify'
 import t from 'tap'
 import fastifyWeapp, { type FastifyWeappOptions, type WeappApi, type WeappSession } from '../lib/index.js'
+import type { WxLike } from '../lib/client.js'
 import { KEY } from './fixtures/app.js'
 
 t.test('types merge into Fastify\'s', async (t) => {
@@ -30,4 +32,9 @@ t.test('types merge into Fastify\'s', async (t) => {
   // @ts-expect-error decrypt takes (sessionKey, encryptedData, iv)
   t.throws(() => api.decrypt({ encryptedData: 'x', iv: 'y' }))
   t.ok(expiresAt > Date.now())
+})
+
+t.test('the client is typed against miniprogram-api-typings: the real wx fits WxLike', async (t) => {
+  const fits = (wx: WechatMiniprogram.Wx): WxLike => wx
+  t.type(fits, 'function')
 })

@@ -1,0 +1,234 @@
+import Fastify from 'fastify'
+import t, { type Test } from 'tap'
+import weapp, { SessionInvalidError } from '../lib/index.js'
+import { createWeappClient, WeappClientError } from '../lib/client.js'
+import { createWx, MockWechat, type MockWx } from '../lib/testing.js'
+import { KEY } from './fixtures/app.js'
+
+interface Served { url: string, hasCode: boolean, auth: boolean }
+
+/** The real plugin on a loopback port, the mock WeChat API, and a record of every route call. */
+async function setup (t: Test): Promise<{ base: string, mock: MockWechat, wx: MockWx, served: Served[] }> {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const served: Served[] = []
+  app.addHook('preHandler', async (request) => {
+    served.push({ url: request.url, hasCode: typeof (request.body as { code?: unknown } | undefined)?.code === 'string', auth: request.headers.authorization !== undefined })
+  })
+  await app.register(weapp, { appId: mock.appId, appSecret: mock.appSecret, key: KEY, apiBaseUrl: mock.url })
+  app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => ({ openid: request.weappSession?.openid }))
+  app.post('/echo', { onRequest: app.weapp.authenticate }, async (request) => ({ got: request.body, type: request.headers['content-type'] }))
+  app.get('/always-invalid', async () => { throw new SessionInvalidError() })
+  app.get('/slow-me', { onRequest: async () => { await new Promise((resolve) => setTimeout(resolve, 150)) }, preHandler: app.weapp.authenticate }, async (request) => ({ openid: request.weappSession?.openid }))
+  app.post('/raw', async (request) => ({ body: request.body }))
+  app.get('/plain-error', async (_request, reply) => await reply.code(503).type('text/plain').send('down'))
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { base, mock, wx: createWx(mock, 'o-alice'), served }
+}
+
+t.test('login, then requests with the session; the session survives a restart of the client', async (t) => {
+  const { base, wx, mock } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  const login = await api.login()
+  t.equal(login.openid, 'o-alice')
+  t.match(wx.storage.get('fastify-weapp:session'), { session: login.session, expiresAt: Number })
+  t.same(await api.request({ url: '/me' }), { openid: 'o-alice' })
+  const again = createWeappClient({ baseUrl: `${base}/`, wx })
+  t.equal(again.session(), login.session, 'restored from storage')
+  t.same(await again.request({ url: '/me' }), { openid: 'o-alice' })
+  t.equal(wx.logins, 1, 'no new login')
+  t.equal(mock.callsTo('/sns/jscode2session').length, 1)
+})
+
+t.test('concurrent first calls cause one login', async (t) => {
+  const { base, wx, mock } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  const results = await Promise.all(Array.from({ length: 8 }, async () => await api.request<{ openid: string }>({ url: '/me' })))
+  t.ok(results.every((r) => r.openid === 'o-alice'))
+  t.equal(wx.logins, 1)
+  t.equal(mock.callsTo('/sns/jscode2session').length, 1)
+})
+
+t.test('a refused session is renewed once, transparently; concurrent refusals share the login', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  await api.login()
+  wx.setStorageSync('fastify-weapp:session', { session: 'not-a-session', expiresAt: Date.now() + 3600_000 })
+  const stale = createWeappClient({ baseUrl: base, wx })
+  const results = await Promise.all([1, 2, 3].map(async () => await stale.request<{ openid: string }>({ url: '/me' })))
+  t.ok(results.every((r) => r.openid === 'o-alice'))
+  t.equal(wx.logins, 2, 'one more login for all three')
+})
+
+t.test('a second session failure surfaces with the server\'s code', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  const err = await api.request({ url: '/always-invalid' }).catch((e: unknown) => e)
+  t.ok(err instanceof WeappClientError)
+  t.match(err, { code: 'WEAPP_SESSION_INVALID', statusCode: 401, message: /log in again/ })
+  t.equal(wx.logins, 2, 'the first login, then exactly one renewal')
+})
+
+t.test('an expired stored session is renewed before it is sent', async (t) => {
+  const { base, wx, served } = await setup(t)
+  wx.setStorageSync('fastify-weapp:session', { session: 'old', expiresAt: Date.now() - 1 })
+  const api = createWeappClient({ baseUrl: base, wx })
+  t.equal(api.session(), undefined)
+  await api.request({ url: '/me' })
+  t.same(served.map((s) => s.url), ['/weapp/login', '/me'])
+})
+
+t.test('ensureSession logs in only when needed: no session, expired, or WeChat\'s session lapsed', async (t) => {
+  const { base, wx, mock, served } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  await api.ensureSession()
+  t.equal(wx.logins, 1, 'no session: logged in')
+  await api.ensureSession()
+  t.equal(wx.logins, 1, 'fresh session and WeChat session: nothing to do')
+  wx.lapse()
+  await api.ensureSession()
+  t.equal(wx.logins, 2, 'WeChat\'s session lapsed: logged in again, and the server holds the new key')
+  // The order that works: the data fetched now opens with the session's key at the first attempt.
+  const data = await api.decrypt(await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string })
+  t.match(data, { stepInfoList: [{ step: 6120 }, { step: 10342 }], watermark: { appid: mock.appId } })
+  t.same(served.filter((s) => s.url === '/weapp/decrypt').map((s) => s.hasCode), [false], 'one decrypt, no healing needed')
+})
+
+t.test('decrypt: never a wx.login before the first attempt; a rotated key healed by one fresh code', async (t) => {
+  const { base, wx, served } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  await api.login()
+  const before = api.session()
+  // The app's mistake: WeChat's session lapsed and something called wx.login() directly.
+  wx.lapse()
+  await new Promise((resolve) => { wx.login({ success: resolve }) })
+  const encrypted = await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string }
+  const loginsBefore = wx.logins
+  const data = await api.decrypt(encrypted)
+  t.match(data, { stepInfoList: [{ step: 6120 }, { step: 10342 }] })
+  t.equal(wx.logins, loginsBefore + 1, 'exactly one fresh code')
+  const decrypts = served.filter((s) => s.url === '/weapp/decrypt')
+  t.same(decrypts.map((s) => s.hasCode), [false, true], 'first without a code, then once with one')
+  t.not(api.session(), before, 'the renewed session is stored')
+  t.same(wx.storage.get('fastify-weapp:session'), { session: api.session(), expiresAt: (wx.storage.get('fastify-weapp:session') as { expiresAt: number }).expiresAt })
+  const again = await api.decrypt(await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string })
+  t.ok(again, 'and later data opens at the first attempt')
+  t.equal(served.filter((s) => s.url === '/weapp/decrypt').length, 3)
+})
+
+t.test('decrypt that cannot be healed surfaces the server\'s code', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  await api.login()
+  const err = await api.decrypt({ encryptedData: Buffer.alloc(32).toString('base64'), iv: Buffer.alloc(16).toString('base64') }).catch((e: unknown) => e)
+  t.match(err, { code: 'WEAPP_DECRYPT_FAILED', statusCode: 400 })
+  const bad = await api.decrypt({ encryptedData: 'not base64', iv: 'x' }).catch((e: unknown) => e)
+  t.match(bad, { code: 'FST_ERR_VALIDATION', statusCode: 400 })
+})
+
+t.test('phone numbers', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  t.same(await api.phone(wx.phoneButton().detail.code), { phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: '86' })
+})
+
+t.test('JSON bodies only, so base64 keeps its +', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  const res = await api.request<{ got: unknown, type: string }>({ url: '/echo', method: 'POST', data: { encryptedData: 'a+b/c==', n: 1 }, header: { 'x-extra': '1' } })
+  t.same(res.got, { encryptedData: 'a+b/c==', n: 1 })
+  t.equal(res.type, 'application/json')
+})
+
+t.test('clear errors: wx.login failures, network failures, non-JSON errors', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  wx.failNextLogin('login:fail system error')
+  await t.rejects(api.login(), { code: 'WX_LOGIN_FAILED', message: /wx\.login\(\) failed: login:fail system error/ })
+  t.same(await api.request({ url: '/me' }), { openid: 'o-alice' }, 'the next login works')
+  wx.failNextRequest()
+  await t.rejects(api.request({ url: '/me' }), { code: 'NETWORK_ERROR', message: /GET \/me failed: request:fail timeout/ })
+  await t.rejects(api.request({ url: '/plain-error' }), { code: 'HTTP_503', statusCode: 503 })
+  const nowhere = createWeappClient({ baseUrl: 'http://127.0.0.1:1', wx: createWx(await MockWechat.start().then((m) => { t.teardown(() => m.close()); return m }), 'o-x') })
+  await t.rejects(nowhere.login(), { code: 'NETWORK_ERROR' })
+})
+
+t.test('a login route answering without a session is a clear error', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.post('/weapp/login', async () => ({ ok: true }))
+  const api = createWeappClient({ baseUrl: await app.listen({ port: 0, host: '127.0.0.1' }), wx: createWx(mock, 'o-1') })
+  await t.rejects(api.login(), { code: 'BAD_RESPONSE' })
+})
+
+t.test('prefix, full URLs, logout, and bad options', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx, prefix: '/weapp/', storageKey: 'mine' })
+  await api.login()
+  t.ok(wx.storage.has('mine'))
+  t.same(await api.request({ url: `${base}/me` }), { openid: 'o-alice' })
+  api.logout()
+  t.notOk(wx.storage.has('mine'))
+  t.equal(api.session(), undefined)
+  t.throws(() => createWeappClient({ baseUrl: 'api.example.com', wx }), TypeError)
+  t.throws(() => createWeappClient(null as never), TypeError)
+  t.throws(() => createWeappClient({ baseUrl: base }), { message: /no wx/ })
+  ;(globalThis as { wx?: unknown }).wx = wx
+  t.teardown(() => { delete (globalThis as { wx?: unknown }).wx })
+  t.ok(createWeappClient({ baseUrl: base }), 'the global wx in a mini program')
+})
+
+t.test('the mini-program build (CommonJS, ES2017) is the same client', async (t) => {
+  const { createRequire } = await import('node:module')
+  const require = createRequire(import.meta.url)
+  const cjs = require('../dist/miniprogram/index.js') as typeof import('../lib/client.js')
+  t.equal(typeof cjs.createWeappClient, 'function')
+  t.equal(typeof (require('../dist/miniprogram/client.js') as typeof cjs).createWeappClient, 'function', 'fastify-weapp/client in a mini program')
+  const { base, wx } = await setup(t)
+  const api = cjs.createWeappClient({ baseUrl: base, wx })
+  t.same(await api.request({ url: '/me' }), { openid: 'o-alice' })
+  const { readFile } = await import('node:fs/promises')
+  const source = await readFile(new URL('../dist/miniprogram/client.js', import.meta.url), 'utf8')
+  t.notMatch(source, /\?\?=|\?\.|globalThis|require\(/, 'no syntax or globals older mini-program engines lack, and no dependencies')
+})
+
+t.test('token(): the app JWT from the login, kept across a healed session; your Authorization header wins', async (t) => {
+  const { base, wx } = await setup(t)
+  const api = createWeappClient({ baseUrl: base, wx })
+  await api.login()
+  t.equal(api.token(), undefined, 'no jwt option on this server')
+  wx.setStorageSync('fastify-weapp:session', { ...(wx.storage.get('fastify-weapp:session') as object), token: 'app-jwt' })
+  const withToken = createWeappClient({ baseUrl: base, wx })
+  t.equal(withToken.token(), 'app-jwt')
+  const err = await withToken.request({ url: '/me', header: { Authorization: 'Bearer app-jwt' } }).catch((e: unknown) => e)
+  t.match(err, { code: 'WEAPP_SESSION_INVALID' }, 'the header sent was the one given, not the session')
+  wx.lapse()
+  await new Promise((resolve) => { wx.login({ success: resolve }) })
+  await withToken.decrypt(await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string })
+  t.equal(withToken.token(), 'app-jwt', 'kept when decrypt renewed the session')
+  withToken.logout()
+  t.equal(withToken.token(), undefined)
+})
+
+t.test('a refusal that arrives after another call renewed the session reuses the renewed one', async (t) => {
+  const { base, wx } = await setup(t)
+  await createWeappClient({ baseUrl: base, wx }).login()
+  wx.setStorageSync('fastify-weapp:session', { session: 'stale', expiresAt: Date.now() + 3600_000 })
+  const api = createWeappClient({ baseUrl: base, wx })
+  const slow = api.request<{ openid: string }>({ url: '/slow-me' }) // refused after 150 ms
+  t.same(await api.request({ url: '/me' }), { openid: 'o-alice' }, 'refused at once, renewed')
+  t.same(await slow, { openid: 'o-alice' })
+  t.equal(wx.logins, 2, 'the first login and one renewal: the slow call reused it')
+})
+
+t.test('the wx shim sends string bodies as they are', async (t) => {
+  const { base, wx } = await setup(t)
+  const res = await new Promise<{ data: unknown }>((resolve, reject) => {
+    wx.request({ url: `${base}/raw`, method: 'POST', data: '{"a":1}', header: { 'content-type': 'application/json' }, success: resolve, fail: reject })
+  })
+  t.same(res.data, { body: { a: 1 } })
+})
