@@ -25,7 +25,8 @@ export interface WeappIdentity {
 
 /** Longest token unseal looks at; the plugin's own tokens are about 400 characters. */
 export const MAX_TOKEN_LENGTH = 1024
-const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
+/** A WeChat session_key: the base64 of 16 bytes. */
+export const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
 const MAX_ID_LENGTH = 128
 
 export interface SessionCodecOptions {
@@ -47,7 +48,7 @@ function isId (value: unknown): value is string {
 }
 
 /** Claims as sealed: `sub` openid, `aud` appId, `sk` session_key, `uid` unionid, `iat`, `exp`. */
-export function toSession (payload: JWTPayload): WeappSession {
+function toSession (payload: JWTPayload): WeappSession {
   const { sub, sk, uid, exp } = payload
   if (!isId(sub) || typeof sk !== 'string' || !SESSION_KEY.test(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number') {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })

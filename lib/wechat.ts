@@ -2,7 +2,7 @@ import {
   InvalidCodeError, RateLimitedError, RiskyUserError, UpstreamError, UpstreamTimeoutError, safeCause
 } from './errors.js'
 import { createHmac } from 'node:crypto'
-import type { WeappIdentity } from './session.js'
+import { SESSION_KEY, type WeappIdentity } from './session.js'
 import { singleFlight } from './single-flight.js'
 
 export interface WechatClientOptions {
@@ -108,7 +108,6 @@ export async function callWechat (url: string, init: RequestInit, timeout: numbe
   return body as Json
 }
 
-const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
 
 /** A rejection for what is not a usable code (it never reaches WeChat), or undefined. */
 export function checkCode (code: unknown, typeMessage: string): Promise<never> | undefined {
