@@ -38,12 +38,18 @@ export interface MockUser {
 }
 
 /**
- * What the next upstream request answers instead of the normal reply. Fields combine: `delay`
- * first, then `destroy`, or an HTTP answer made of `status`/`body`/`contentType`, or `errcode`.
+ * What the next upstream request answers instead of the normal reply. Fields combine: `until`
+ * and `delay` first, then `destroy`, or an HTTP answer made of `status`/`body`/`contentType`, or
+ * `errcode`. A fault with only `until` or `delay` answers normally, later.
  */
 export interface MockFault {
   /** Only requests to this path take the fault (e.g. `'/sns/jscode2session'`). Default any. */
   path?: string
+  /**
+   * Hold the answer until this settles (either way): keeps a call in flight for exactly as long
+   * as a test needs, e.g. until every concurrent request has joined it. Applied before `delay`.
+   */
+  until?: PromiseLike<unknown>
   /** Wait this many ms before answering. */
   delay?: number
   /** Reset the connection without an answer. */
@@ -275,8 +281,12 @@ export class MockWechat {
       const index = this.#faults.findIndex((f) => f.path === undefined || f.path === call.path)
       const fault = index === -1 ? undefined : this.#faults.splice(index, 1)[0]
       const answer = (): void => { this.#answer(call, fault, res) }
-      if (fault?.delay !== undefined) setTimeout(answer, fault.delay).unref()
-      else answer()
+      const later = (): void => {
+        if (fault?.delay !== undefined) setTimeout(answer, fault.delay).unref()
+        else answer()
+      }
+      if (fault?.until !== undefined) Promise.resolve(fault.until).then(later, later)
+      else later()
     })
   }
 

@@ -22,10 +22,22 @@ t.test('200 logins at once all succeed with distinct sessions and distinct IVs',
 })
 
 t.test('200 identical codes in flight share one upstream call', async (t) => {
-  const h = await harness(t)
+  // WeChat's answer is held until all 200 requests have reached the login handler, so the test
+  // says the same thing however fast or loaded the machine is.
+  let arrived = 0
+  let allArrived!: () => void
+  const gate = new Promise<void>((resolve) => { allArrived = resolve })
+  const h = await harness(t, {
+    before: (app) => {
+      app.addHook('preHandler', async () => {
+        if (++arrived === 200) setImmediate(allArrived) // after the 200th handler's synchronous start
+      })
+    }
+  })
   const code = h.mock.login('o-same')
-  h.mock.fail({ delay: 50 })
+  h.mock.fail({ until: gate })
   const results = await Promise.all(Array.from({ length: 200 }, async () => await h.post('/weapp/login', { code })))
+  t.equal(arrived, 200)
   t.ok(results.every((r) => r.statusCode === 200))
   t.equal(h.mock.callsTo('/sns/jscode2session').length, 1)
   t.equal(new Set(results.map((r) => r.json().session)).size, 200, 'each caller still gets its own sealed session')

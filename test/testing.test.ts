@@ -58,6 +58,24 @@ t.test('faults are taken in order by matching requests', async (t) => {
   t.same(mock.callsTo('/b').map((c) => c.method), ['GET', 'GET'])
 })
 
+t.test('until holds an answer back until the promise settles, whichever way', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  let release!: () => void
+  let refuse!: (err: Error) => void
+  mock.fail({ until: new Promise<void>((resolve) => { release = resolve }) }, { until: new Promise<void>((_resolve, reject) => { refuse = reject }), errcode: 45011 })
+  let answered = false
+  const held = get(`${mock.url}/x`).then((res) => { answered = true; return res })
+  const refused = get(`${mock.url}/x`)
+  while (mock.calls.length < 2) await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.notOk(answered, 'held while the promise is pending')
+  release()
+  t.equal((await held).status, 404, 'then the normal answer')
+  refuse(new Error('a rejected gate still lets the answer through'))
+  t.match(JSON.parse((await refused).text), { errcode: 45011 }, 'then the rest of the fault')
+})
+
 t.test('listens on IPv6 loopback too', async (t) => {
   const mock = await MockWechat.start({ host: '::1' })
   t.teardown(() => mock.close())
