@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAccessTokens } from './access-token.js'
 import { InvalidOptionError, SessionMissingError } from './errors.js'
-import { buildSettings, type FastifyWeappOptions } from './options.js'
+import { buildSettings, cleartextWarning, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
 import { createSessionCodec, type WeappIdentity, type WeappSession } from './session.js'
 import { createUserApi } from './user-api.js'
@@ -50,7 +50,12 @@ function bearerToken (header: string | undefined): string | undefined {
 }
 
 const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWeapp (fastify, options) {
+  if (fastify.hasDecorator('weapp')) {
+    throw new InvalidOptionError('fastify-weapp is already registered in this context: register it once per app (give each registration its own encapsulated context with app.register(async (child) => { ... }), or serve several mini programs with one registration)')
+  }
   const settings = buildSettings(options)
+  const cleartext = cleartextWarning(settings.apiBaseUrl)
+  if (cleartext !== undefined) fastify.log.warn(cleartext)
   if (settings.jwt !== undefined && !fastify.hasDecorator('jwt')) {
     throw new InvalidOptionError('jwt needs @fastify/jwt: register it before fastify-weapp (app.register(fastifyJwt, { secret }))')
   }

@@ -26,6 +26,28 @@ export function deriveKid (secret: Uint8Array): string {
   return createHash('sha256').update('fastify-weapp kid v1\0').update(secret).digest('base64url').slice(0, 16)
 }
 
+/** Whether the bytes repeat with a period of 16 or less (`abcabc…`, two equal halves). */
+function periodic (key: Uint8Array): boolean {
+  for (let period = 1; period <= KEY_BYTES / 2; period++) {
+    let repeats = true
+    for (let i = period; i < key.length && repeats; i++) repeats = key[i] === key[i - period]
+    if (repeats) return true
+  }
+  return false
+}
+
+/**
+ * Refuses key material that is plainly not random: 32 random bytes hold about 30 distinct values
+ * (fewer than 16 happens by chance about once in 3 * 10^16 keys) and never repeat a short pattern.
+ * It catches an all-zero buffer, a repeated byte, a pasted pattern, most keys typed by hand.
+ */
+function random (key: Uint8Array, name: string): Uint8Array {
+  if (new Set(key).size < 16 || periodic(key)) {
+    throw new InvalidOptionError(`${name} is not random (a repeated byte or a short pattern); generate one with "npx fastify-weapp keygen"`)
+  }
+  return key
+}
+
 function decodeKey (input: unknown, name: string): Uint8Array {
   if (typeof input === 'string') {
     const text = input.trim()
@@ -35,13 +57,13 @@ function decodeKey (input: unknown, name: string): Uint8Array {
     if (bytes === undefined || bytes.length !== KEY_BYTES || bytes.toString('base64url') !== url) {
       throw new InvalidOptionError(`${name} must be the base64 or base64url text of exactly 32 bytes (generate one with "npx fastify-weapp keygen")`)
     }
-    return new Uint8Array(bytes)
+    return random(new Uint8Array(bytes), name)
   }
   if (input instanceof Uint8Array) {
     if (input.byteLength !== KEY_BYTES) {
       throw new InvalidOptionError(`${name} must be exactly 32 bytes, got ${input.byteLength}`)
     }
-    return new Uint8Array(input) // a copy: later changes to the caller's buffer do not change the key
+    return random(new Uint8Array(input), name) // a copy: later changes to the caller's buffer do not change the key
   }
   throw new InvalidOptionError(`${name} must be a string or a Uint8Array of 32 bytes`)
 }

@@ -73,10 +73,21 @@ function requiredString (value: unknown, name: string): string {
   return value
 }
 
-function positiveInteger (value: unknown, name: string, fallback: number, max: number): number {
+/** AppIDs are short ASCII identifiers (WeChat's `wx` + 16 hex digits); a session token names its app. */
+const APP_ID = /^[A-Za-z0-9_-]{1,64}$/
+
+function appIdString (value: unknown): string {
+  if (typeof value !== 'string' || !APP_ID.test(value)) {
+    throw new InvalidOptionError("appId is required: the mini program's AppID, such as 'wx0123456789abcdef' (letters, digits, '-' and '_', at most 64)")
+  }
+  return value
+}
+
+/** A whole number from `min` to `max`, or `fallback` when not given. */
+function wholeNumber (value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
-    throw new InvalidOptionError(`${name} must be a whole number from 1 to ${max}`)
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be a whole number from ${min} to ${max}${min === 0 ? ' (0 turns it off)' : ''}`)
   }
   return value
 }
@@ -91,10 +102,16 @@ function parseExpiresIn (value: unknown): number {
   return seconds
 }
 
+/**
+ * Path segments of unreserved characters only: Fastify's router reads `:`, `*`, `(` and `)` as
+ * parameters, wildcards and patterns, so a prefix such as '/*' would fail deep in the router.
+ */
+const PREFIX = /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/
+
 function parsePrefix (value: unknown): string {
   if (value === undefined) return DEFAULT_PREFIX
-  if (typeof value !== 'string' || (value !== '' && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value))) {
-    throw new InvalidOptionError("prefix must be a path starting with '/', such as '/weapp', or '' for none")
+  if (typeof value !== 'string' || !PREFIX.test(value)) {
+    throw new InvalidOptionError("prefix must be a path of letters, digits, '-', '_', '.' and '~' segments starting with '/', such as '/weapp' or '/api/v1/wx', or '' for none")
   }
   return value.replace(/\/+$/, '')
 }
@@ -103,9 +120,10 @@ function parseApiBaseUrl (value: unknown): string {
   if (value === undefined) return DEFAULT_API_BASE_URL
   let url: URL | undefined
   try {
-    url = typeof value === 'string' ? new URL(value) : undefined
+    // URL drops an empty '?' or '#', which would then swallow the path every call appends.
+    url = typeof value === 'string' && !/[?#]/.test(value) ? new URL(value) : undefined
   } catch {}
-  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '') {
     throw new InvalidOptionError("apiBaseUrl must be an http(s) URL without query, fragment or credentials, such as 'https://api.weixin.qq.com'")
   }
   return url.href.replace(/\/+$/, '')
@@ -120,6 +138,18 @@ function parseJwt (value: unknown): Readonly<Record<string, unknown>> | undefine
   return Object.freeze({ ...value })
 }
 
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
+
+/**
+ * The warning to log at registration when the AppSecret would cross a network in clear (an
+ * `http:` origin that is not on loopback), or undefined.
+ */
+export function cleartextWarning (apiBaseUrl: string): string | undefined {
+  const url = new URL(apiBaseUrl)
+  if (url.protocol !== 'http:' || LOOPBACK.test(url.hostname)) return undefined
+  return `fastify-weapp: apiBaseUrl ${url.origin} is plain http: the AppSecret and every session_key cross the network in clear; use https unless this is a trusted proxy on your own host`
+}
+
 /** Raw options to frozen settings; throws `WEAPP_INVALID_OPTION` naming the first bad option. */
 export function buildSettings (options: unknown): Settings {
   if (options === null || typeof options !== 'object') {
@@ -127,15 +157,15 @@ export function buildSettings (options: unknown): Settings {
   }
   const o = options as Record<string, unknown>
   return Object.freeze({
-    appId: requiredString(o.appId, 'appId'),
+    appId: appIdString(o.appId),
     appSecret: requiredString(o.appSecret, 'appSecret'),
     keys: parseKeys(o.key),
     expiresIn: parseExpiresIn(o.expiresIn),
     prefix: parsePrefix(o.prefix),
     apiBaseUrl: parseApiBaseUrl(o.apiBaseUrl),
-    timeout: positiveInteger(o.timeout, 'timeout', DEFAULT_TIMEOUT, 120_000),
-    watermarkMaxAge: o.watermarkMaxAge === 0 ? 0 : positiveInteger(o.watermarkMaxAge, 'watermarkMaxAge', 0, 366 * 86400),
-    sessionCacheSize: o.sessionCacheSize === 0 ? 0 : positiveInteger(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 10_000_000),
+    timeout: wholeNumber(o.timeout, 'timeout', DEFAULT_TIMEOUT, 1, 120_000),
+    watermarkMaxAge: wholeNumber(o.watermarkMaxAge, 'watermarkMaxAge', 0, 0, 366 * 86400),
+    sessionCacheSize: wholeNumber(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 0, 10_000_000),
     jwt: parseJwt(o.jwt)
   })
 }

@@ -43,13 +43,13 @@ t.test('time spans', async (t) => {
 })
 
 t.test('does not mutate the caller\'s options', async (t) => {
-  const keyBytes = Buffer.alloc(32, 1)
+  const keyBytes = Buffer.from(KEY, 'base64url')
   const options = { ...valid, key: [keyBytes] }
   const copy = structuredClone(options)
   const s = buildSettings(options)
   t.same(options, copy)
   keyBytes.fill(2)
-  t.equal(s.keys[0]?.secret[0], 1, 'the key is copied, not referenced')
+  t.same(Buffer.from(s.keys[0]?.secret ?? []), Buffer.from(KEY, 'base64url'), 'the key is copied, not referenced')
 })
 
 const bad: Array<[string, Record<string, unknown>]> = [
@@ -84,7 +84,27 @@ const bad: Array<[string, Record<string, unknown>]> = [
   ['timeout', { timeout: Infinity }],
   ['timeout', { timeout: 10 ** 9 }],
   ['watermarkMaxAge', { watermarkMaxAge: -5 }],
-  ['watermarkMaxAge', { watermarkMaxAge: '1h' }]
+  ['watermarkMaxAge', { watermarkMaxAge: '1h' }],
+  ['sessionCacheSize', { sessionCacheSize: -1 }],
+  // An empty query or fragment is dropped by URL, then swallows every path a call appends.
+  ['apiBaseUrl', { apiBaseUrl: 'https://api.weixin.qq.com/?' }],
+  ['apiBaseUrl', { apiBaseUrl: 'https://api.weixin.qq.com#' }],
+  ['apiBaseUrl', { apiBaseUrl: 'https://api.weixin.qq.com/proxy/#' }],
+  // Route syntax in a prefix would fail in the router with no code.
+  ['prefix', { prefix: '/*' }],
+  ['prefix', { prefix: '/:tenant/weapp' }],
+  ['prefix', { prefix: '/weapp(a|b)' }],
+  ['prefix', { prefix: '/a//b' }],
+  ['prefix', { prefix: '/.well-known/../x' }],
+  // Keys that are plainly not random.
+  ['key', { key: Buffer.alloc(32) }],
+  ['key', { key: Buffer.alloc(32).toString('base64') }],
+  ['key', { key: Buffer.alloc(32, 7).toString('base64url') }],
+  ['key', { key: Buffer.from('0123456789abcdef0123456789abcdef') }],
+  ['key[1]', { key: [KEY, Buffer.alloc(32, 0xff)] }],
+  // A session names its app: an AppID is a short ASCII identifier.
+  ['appId', { appId: 'wx'.padEnd(65, '0') }],
+  ['appId', { appId: '小程序' }]
 ]
 
 t.test('a bad option fails registration with an error naming it', async (t) => {
@@ -103,4 +123,60 @@ t.test('a bad option fails registration with an error naming it', async (t) => {
 t.test('options must be an object', async (t) => {
   t.throws(() => buildSettings(undefined), { code: 'WEAPP_INVALID_OPTION' })
   t.throws(() => buildSettings('x'), { code: 'WEAPP_INVALID_OPTION' })
+})
+
+t.test('options that take 0 say so in their message', async (t) => {
+  for (const name of ['watermarkMaxAge', 'sessionCacheSize']) {
+    t.throws(() => buildSettings({ ...valid, [name]: -1 }), { message: new RegExp(`${name} must be a whole number from 0 to \\d+ \\(0 turns it off\\)`) })
+    t.equal((buildSettings({ ...valid, [name]: 0 }) as unknown as Record<string, number>)[name], 0)
+  }
+  t.throws(() => buildSettings({ ...valid, timeout: 0 }), { message: /timeout must be a whole number from 1 to/ })
+})
+
+t.test('prefixes that are plain paths are kept', async (t) => {
+  t.equal(buildSettings({ ...valid, prefix: '/api/v1.2/wx-login_~' }).prefix, '/api/v1.2/wx-login_~')
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(weapp, { ...valid, prefix: '/api/v1.2/wx' })
+  await app.ready()
+  t.ok(app.hasRoute({ method: 'POST', url: '/api/v1.2/wx/login' }))
+})
+
+t.test('plain http to anything but loopback is logged as a warning at registration', async (t) => {
+  const cases: Array<[string, boolean]> = [
+    ['http://api.example.com', true],
+    ['http://10.0.0.8:8080/wx', true],
+    ['http://127.0.0.1:3000', false],
+    ['http://localhost:3000', false],
+    ['http://[::1]:3000', false],
+    ['https://api.weixin.qq.com', false]
+  ]
+  for (const [apiBaseUrl, warns] of cases) {
+    const lines: string[] = []
+    const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+    await app.register(weapp, { ...valid, apiBaseUrl })
+    await app.ready()
+    await app.close()
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.level === 40 && /plain http/.test(l.msg))
+    t.equal(warning !== undefined, warns, `${apiBaseUrl}: ${warns ? 'warns' : 'quiet'}`)
+    t.notOk(lines.some((l) => l.includes(valid.appSecret)), 'the warning names no secret')
+  }
+})
+
+t.test('registering twice in one context says what to do instead', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(weapp, valid)
+  app.register(weapp, { ...valid, appId: 'wxother' })
+  const err = await app.ready().then(() => undefined, (e: Error & { code?: string }) => e)
+  t.equal(err?.code, 'WEAPP_INVALID_OPTION')
+  t.match(err?.message, /already registered in this context/)
+  t.match(err?.message, /encapsulated context/)
+
+  const separate = Fastify()
+  t.teardown(() => separate.close())
+  await separate.register(async (child) => { await child.register(weapp, { ...valid, prefix: '/a' }) })
+  await separate.register(async (child) => { await child.register(weapp, { ...valid, appId: 'wxother', prefix: '/b' }) })
+  await separate.ready()
+  t.ok(separate.hasRoute({ method: 'POST', url: '/b/login' }), 'separate contexts work')
 })
