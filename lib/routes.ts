@@ -1,5 +1,6 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify'
-import { InvalidCodeError, SignatureMismatchError, ValidationError } from './errors.js'
+import { InvalidCodeError, SignatureMismatchError, UpstreamError, ValidationError } from './errors.js'
+import { IdentityTooLargeError, type WeappIdentity } from './session.js'
 import { openUserData, type DecryptOptions } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
@@ -147,6 +148,19 @@ export interface RouteOptions {
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
 export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions, jwt }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
+
+  /** Seals what WeChat answered; an identity too large for any session is WeChat's fault (502), not ours. */
+  async function sealUpstream (identity: WeappIdentity): Promise<string> {
+    try {
+      return await weapp.seal(identity)
+    } catch (err) {
+      if (err instanceof IdentityTooLargeError) {
+        throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error(err.message) })
+      }
+      throw err
+    }
+  }
+
   /** A route's options: its schema, a body limit, the exact-type check, and the session hook if it needs one. */
   const options = <S extends { body: { properties: Record<string, { type: string }> } }>(schema: S, bodyLimit: number, authenticated: boolean) => ({
     schema,
@@ -157,7 +171,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
 
   fastify.post<{ Body: LoginBody }>('/login', options(loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
     const identity = await weapp.code2Session(request.body.code)
-    const session = await weapp.seal(identity)
+    const session = await sealUpstream(identity)
     reply.header('cache-control', 'no-store')
     const { openid, unionid } = identity
     if (jwt === undefined) return { session, expiresIn, openid, unionid }
@@ -186,7 +200,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
         throw new InvalidCodeError('This code belongs to another WeChat user than the session; log in again')
       }
       sessionKey = identity.sessionKey
-      renewed = { session: await weapp.seal({ ...identity, unionid: identity.unionid ?? current.unionid }), expiresIn }
+      renewed = { session: await sealUpstream({ ...identity, unionid: identity.unionid ?? current.unionid }), expiresIn }
     }
     if (rawData !== undefined && !weapp.verifySignature(rawData, signature as string, sessionKey)) {
       throw new SignatureMismatchError()

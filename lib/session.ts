@@ -3,6 +3,7 @@ import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js
 import { createFastUnseal } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
 import { Memo } from './memo.js'
+import { isBase64, isBase64url } from './base64.js'
 
 /** Who is calling, as the session token says. */
 export interface WeappSession {
@@ -23,11 +24,28 @@ export interface WeappIdentity {
   unionid?: string
 }
 
-/** Longest token unseal looks at; the plugin's own tokens are about 400 characters. */
+/**
+ * Longest token unseal looks at, and so the longest seal issues; the plugin's own tokens are about
+ * 400 characters (a 28-character openid and unionid).
+ */
 export const MAX_TOKEN_LENGTH = 1024
-/** A WeChat session_key: the base64 of 16 bytes. */
-export const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
-const MAX_ID_LENGTH = 128
+
+/** A WeChat session_key: the canonical base64 of 16 bytes. */
+export function isSessionKey (value: unknown): value is string {
+  return typeof value === 'string' && value.length === 24 && isBase64(value)
+}
+
+/**
+ * An identity too large for a session token (long openids, unionids or appId): seal refuses it
+ * rather than issue a token that unseal would refuse. The login route answers it as a 502: the
+ * identity came from WeChat.
+ */
+export class IdentityTooLargeError extends TypeError {
+  constructor (length: number) {
+    super(`seal(identity): the identity makes a token of ${length} characters, over the ${MAX_TOKEN_LENGTH} a session may have`)
+    this.name = 'IdentityTooLargeError'
+  }
+}
 
 export interface SessionCodecOptions {
   appId: string
@@ -43,14 +61,21 @@ export interface SessionCodec {
   unseal (token: string): Promise<WeappSession>
 }
 
+/** openid, unionid: non-empty strings; the token's length, not theirs, is bounded. */
 function isId (value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH
+  return typeof value === 'string' && value.length > 0
+}
+
+/** A compact JWE of the shape `dir` gives (empty encrypted key), every segment canonical base64url. */
+function isCanonicalJwe (token: string): boolean {
+  const parts = token.split('.')
+  return parts.length === 5 && parts[1] === '' && parts.every(isBase64url)
 }
 
 /** Claims as sealed: `sub` openid, `aud` appId, `sk` session_key, `uid` unionid, `iat`, `exp`. */
 function toSession (payload: JWTPayload): WeappSession {
   const { sub, sk, uid, exp } = payload
-  if (!isId(sub) || typeof sk !== 'string' || !SESSION_KEY.test(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number') {
+  if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number') {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
   }
   const session: WeappSession = { openid: sub, sessionKey: sk, expiresAt: exp * 1000 }
@@ -96,21 +121,22 @@ export function createSessionCodec ({ appId, keys, expiresIn, cacheSize }: Sessi
 
   return {
     async seal (identity) {
-      if (identity === null || typeof identity !== 'object' || !isId(identity.openid) ||
-          typeof identity.sessionKey !== 'string' || !SESSION_KEY.test(identity.sessionKey) ||
+      if (identity === null || typeof identity !== 'object' || !isId(identity.openid) || !isSessionKey(identity.sessionKey) ||
           (identity.unionid !== undefined && !isId(identity.unionid))) {
         throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? }: openid a non-empty string, sessionKey the base64 of 16 bytes')
       }
       const now = Math.floor(Date.now() / 1000)
       const claims: JWTPayload = { sk: identity.sessionKey }
       if (identity.unionid !== undefined) claims.uid = identity.unionid
-      return await new EncryptJWT(claims)
+      const token = await new EncryptJWT(claims)
         .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: sealing.kid })
         .setSubject(identity.openid)
         .setAudience(appId)
         .setIssuedAt(now)
         .setExpirationTime(now + expiresIn)
         .encrypt(sealing.secret)
+      if (token.length > MAX_TOKEN_LENGTH) throw new IdentityTooLargeError(token.length)
+      return token
     },
 
     async unseal (token) {
@@ -125,6 +151,11 @@ export function createSessionCodec ({ appId, keys, expiresIn, cacheSize }: Sessi
           throw new SessionExpiredError()
         }
         return { ...known }
+      }
+      // One session, one string: jose would also open a token with '=' padding, whitespace or
+      // stray low bits, each a new memo entry. Only the canonical spelling (what seal writes) opens.
+      if (!isCanonicalJwe(token)) {
+        throw new SessionInvalidError({ cause: new Error('the token is not a compact JWE in canonical base64url') })
       }
       let payload = fastUnseal(token)
       if (payload === undefined) {

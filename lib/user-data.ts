@@ -1,4 +1,5 @@
 import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto'
+import { isBase64 } from './base64.js'
 import { DecryptFailedError } from './errors.js'
 
 export interface DecryptOptions {
@@ -8,11 +9,9 @@ export interface DecryptOptions {
   watermarkMaxAge: number
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-/** Standard base64 text of exactly `length` bytes (or any whole number of AES blocks when 0). */
+/** Canonical standard base64 text of exactly `length` bytes (or any whole number of AES blocks when 0). */
 function bytesOf (text: unknown, length: number): Buffer | undefined {
-  if (typeof text !== 'string' || text === '' || !BASE64.test(text)) return undefined
+  if (typeof text !== 'string' || text === '' || !isBase64(text)) return undefined
   const bytes = Buffer.from(text, 'base64')
   if (length === 0 ? bytes.length % 16 !== 0 : bytes.length !== length) return undefined
   return bytes

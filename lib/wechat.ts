@@ -2,7 +2,7 @@ import {
   InvalidCodeError, RateLimitedError, RiskyUserError, UpstreamError, UpstreamTimeoutError, safeCause
 } from './errors.js'
 import { createHmac } from 'node:crypto'
-import { SESSION_KEY, type WeappIdentity } from './session.js'
+import { isSessionKey, type WeappIdentity } from './session.js'
 import { singleFlight } from './single-flight.js'
 
 export interface WechatClientOptions {
@@ -126,7 +126,7 @@ export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout }: W
     const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
     const body = await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets)
     const { openid, session_key: sessionKey, unionid } = body
-    if (typeof openid !== 'string' || openid === '' || typeof sessionKey !== 'string' || !SESSION_KEY.test(sessionKey) ||
+    if (typeof openid !== 'string' || openid === '' || !isSessionKey(sessionKey) ||
         (unionid !== undefined && (typeof unionid !== 'string' || unionid === ''))) {
       throw new UpstreamError('WeChat answered jscode2session without a usable openid and session_key')
     }
