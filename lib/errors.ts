@@ -12,9 +12,10 @@ export const InvalidCodeError = createError(
   401
 )
 
+/** WeChat's rate limit (45011), or the decrypt route's budget of failures: the message says which. */
 export const RateLimitedError = createError(
   'WEAPP_RATE_LIMITED',
-  'WeChat is rate limiting this mini program (errcode 45011); wait a moment, then call wx.login() again and retry',
+  '%s',
   429
 )
 

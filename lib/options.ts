@@ -19,6 +19,11 @@ export interface FastifyWeappOptions {
   timeout?: number
   /** Reject decrypted data whose `watermark.timestamp` is older than this many seconds. Default off. */
   watermarkMaxAge?: number
+  /**
+   * Failed decrypts (bad data or signature) one user may make in a minute on the decrypt route
+   * before a minute of 429 `WEAPP_RATE_LIMITED`. Default 10; 0 turns the budget off.
+   */
+  decryptFailureLimit?: number
   /** How many unsealed sessions to remember (a bounded memo keyed by token). Default 10000; 0 disables. */
   sessionCacheSize?: number
   /**
@@ -43,6 +48,8 @@ export interface Settings {
   readonly timeout: number
   /** seconds, or 0 for off */
   readonly watermarkMaxAge: number
+  /** failures a minute per user on the decrypt route, or 0 for no limit */
+  readonly decryptFailureLimit: number
   /** entries, or 0 for no memo */
   readonly sessionCacheSize: number
   /** sign options for @fastify/jwt, or undefined when off */
@@ -54,6 +61,7 @@ export const DEFAULT_TIMEOUT = 5000
 export const DEFAULT_PREFIX = '/weapp'
 export const DEFAULT_API_BASE_URL = 'https://api.weixin.qq.com'
 export const DEFAULT_SESSION_CACHE_SIZE = 10_000
+export const DEFAULT_DECRYPT_FAILURE_LIMIT = 10
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 const SPAN = /^(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?)$/i
@@ -165,6 +173,7 @@ export function buildSettings (options: unknown): Settings {
     apiBaseUrl: parseApiBaseUrl(o.apiBaseUrl),
     timeout: wholeNumber(o.timeout, 'timeout', DEFAULT_TIMEOUT, 1, 120_000),
     watermarkMaxAge: wholeNumber(o.watermarkMaxAge, 'watermarkMaxAge', 0, 0, 366 * 86400),
+    decryptFailureLimit: wholeNumber(o.decryptFailureLimit, 'decryptFailureLimit', DEFAULT_DECRYPT_FAILURE_LIMIT, 0, 1_000_000),
     sessionCacheSize: wholeNumber(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 0, 10_000_000),
     jwt: parseJwt(o.jwt)
   })

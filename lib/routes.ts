@@ -1,12 +1,23 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify'
-import { InvalidCodeError, SignatureMismatchError, UpstreamError, ValidationError } from './errors.js'
+import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UpstreamError, ValidationError } from './errors.js'
+import { createFailureBudget } from './failure-budget.js'
 import { IdentityTooLargeError, type WeappIdentity } from './session.js'
 import { openUserData, type DecryptOptions } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
-/** Route bodies are small: a login code, or one blob of encrypted user data (WeRun is the largest). */
+/**
+ * The longest `encryptedData` accepted, in base64 characters: four times the largest WeChat sends
+ * (WeRun's 31 days of steps, about 2 KB). A cap, because a long ciphertext is what makes a timing
+ * difference in its last block measurable.
+ */
+export const MAX_ENCRYPTED_DATA = 8 * 1024
+/** `rawData` is the user-info JSON `wx.getUserInfo` signs: a few hundred bytes. */
+export const MAX_RAW_DATA = 2 * 1024
+/** Route bodies are small: a login code, or one blob of encrypted user data. */
 export const LOGIN_BODY_LIMIT = 4 * 1024
-export const DECRYPT_BODY_LIMIT = 64 * 1024
+export const DECRYPT_BODY_LIMIT = 12 * 1024
+/** The decrypt route's budget of failures counts a minute, and blocks for a minute. */
+const DECRYPT_FAILURE_WINDOW = 60_000
 
 const BASE64 = '^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
 
@@ -56,13 +67,14 @@ export const decryptSchema = {
     type: 'object',
     required: ['encryptedData', 'iv'],
     properties: {
-      encryptedData: { type: 'string', minLength: 24, maxLength: DECRYPT_BODY_LIMIT, pattern: BASE64 },
+      encryptedData: { type: 'string', minLength: 24, maxLength: MAX_ENCRYPTED_DATA, pattern: BASE64 },
       iv: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$' },
-      rawData: { type: 'string', maxLength: 16 * 1024 },
-      signature: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' },
+      rawData: { type: 'string', maxLength: MAX_RAW_DATA, description: 'With signature: wx.getUserInfo\'s rawData, checked against it' },
+      signature: { type: 'string', pattern: '^[0-9a-fA-F]{40}$', description: 'With rawData: sha1(rawData + session_key) in hex' },
       code
-    },
-    dependencies: { rawData: ['signature'], signature: ['rawData'] }
+    }
+    // rawData and signature come together: checked by the route, since OpenAPI 3.0 has no
+    // `dependencies` keyword and a generated document with it is invalid.
   },
   response: {
     200: {
@@ -143,11 +155,16 @@ export interface RouteOptions {
   decryptOptions: DecryptOptions
   /** Sign options for @fastify/jwt, or undefined when the jwt option is off. */
   jwt: Record<string, unknown> | undefined
+  /** Failed decrypts a minute per user before 429s; 0 for no limit. */
+  decryptFailureLimit: number
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions, jwt }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions, jwt, decryptFailureLimit }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
+  const failures = decryptFailureLimit === 0
+    ? undefined
+    : createFailureBudget({ limit: decryptFailureLimit, window: DECRYPT_FAILURE_WINDOW, size: 10_000 })
 
   /** Seals what WeChat answered; an identity too large for any session is WeChat's fault (502), not ours. */
   async function sealUpstream (identity: WeappIdentity): Promise<string> {
@@ -191,6 +208,15 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
   fastify.post<{ Body: DecryptBody }>('/decrypt', options(decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as NonNullable<typeof request.weappSession>
     const { encryptedData, iv, rawData, signature, code } = request.body
+    if ((rawData === undefined) !== (signature === undefined)) {
+      throw Object.assign(new ValidationError('body must have rawData and signature together, or neither'), { validationContext: 'body' })
+    }
+    const wait = failures === undefined ? 0 : failures.blockedFor(current.openid)
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000)
+      reply.header('retry-after', String(seconds))
+      throw new RateLimitedError(`Too many failed decryptions for this user; wait ${seconds} s, then call wx.login(), log in again and fetch the encrypted data anew`)
+    }
     let sessionKey = current.sessionKey
     let renewed: { session: string, expiresIn: number } | undefined
     if (code !== undefined) {
@@ -202,13 +228,20 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
       sessionKey = identity.sessionKey
       renewed = { session: await sealUpstream({ ...identity, unionid: identity.unionid ?? current.unionid }), expiresIn }
     }
-    if (rawData !== undefined && !weapp.verifySignature(rawData, signature as string, sessionKey)) {
-      throw new SignatureMismatchError()
+    let text: string
+    try {
+      if (rawData !== undefined && !weapp.verifySignature(rawData, signature as string, sessionKey)) {
+        throw new SignatureMismatchError()
+      }
+      // The reply embeds the decrypted JSON text as is: it parsed as an object, so it is valid JSON,
+      // and it is exactly what WeChat encrypted. Parsing it again only to re-serialize the same
+      // object cost a tenth of the route. The fields added around it are built here, nothing else.
+      text = openUserData(sessionKey, encryptedData, iv, decryptOptions).text
+    } catch (err) {
+      // Every failure that a secret decided counts against this user's budget.
+      failures?.fail(current.openid)
+      throw err
     }
-    // The reply embeds the decrypted JSON text as is: it parsed as an object, so it is valid JSON,
-    // and it is exactly what WeChat encrypted. Parsing it again only to re-serialize the same
-    // object cost a tenth of the route. The fields added around it are built here, nothing else.
-    const { text } = openUserData(sessionKey, encryptedData, iv, decryptOptions)
     const rest = renewed === undefined ? '' : `,"session":${JSON.stringify(renewed.session)},"expiresIn":${renewed.expiresIn}`
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return `{"data":${text}${rest}}`

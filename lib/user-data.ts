@@ -30,37 +30,66 @@ export function decryptUserData (sessionKey: string, encryptedData: string, iv: 
   return openUserData(sessionKey, encryptedData, iv, options).value
 }
 
-/** The decrypted object and the JSON text it was parsed from (what the decrypt route replies). */
+/** How far in the future a watermark may be (clock skew between WeChat and this server), in seconds. */
+export const WATERMARK_SKEW = 300
+
+/**
+ * 1 when the last block of `plain` holds valid PKCS#7 padding, else 0, in constant time: the same
+ * 16 bytes are read and the same operations run whatever the padding is. `plain` is whole blocks.
+ */
+function paddingValid (plain: Buffer): number {
+  const end = plain.length - 1
+  const pad = plain[end] as number
+  // pad must be 1..16: (pad - 1) and (16 - pad) are both non-negative.
+  let bad = ((pad - 1) | (16 - pad)) >>> 31
+  for (let i = 0; i < 16; i++) {
+    const inPadding = (i - pad) >>> 31 // 1 while i < pad
+    const differs = (((plain[end - i] as number) ^ pad) + 0xff) >>> 8 // 1 when the byte is not pad
+    bad |= inPadding & differs
+  }
+  return bad ^ 1
+}
+
+/**
+ * The decrypted object and the JSON text it was parsed from (what the decrypt route replies).
+ *
+ * No padding oracle: whether the padding is valid is computed in constant time, and the same work
+ * follows either way (the whole plaintext is decoded and parsed, the watermark read) before one
+ * uniform failure. Without that, a long ciphertext costs measurably more to refuse when only its
+ * last block's padding is valid, which is enough to forge "WeChat-encrypted" data (CBC-R).
+ */
 export function openUserData (sessionKey: string, encryptedData: string, iv: string, options: DecryptOptions): { value: Record<string, unknown>, text: string } {
   const key = bytesOf(sessionKey, 16)
   const ivBytes = bytesOf(iv, 16)
   const data = bytesOf(encryptedData, 0)
+  // Only the input's shape is judged here, never anything the key decides.
   if (key === undefined || ivBytes === undefined || data === undefined) throw failed('malformed input')
 
   // Whole blocks in, whole blocks out: PKCS#7 is checked here rather than by final(), which saves a
-  // copy of the plaintext on every request. A bad padding is the same error as everything else.
-  const decipher = createDecipheriv('aes-128-cbc', key, ivBytes).setAutoPadding(false)
-  const plain = decipher.update(data)
-  const pad = plain[plain.length - 1] as number
-  let badPadding = pad < 1 || pad > 16 ? 1 : 0
-  for (let i = plain.length - Math.min(pad, 16); i < plain.length; i++) badPadding |= (plain[i] as number) ^ pad
-  if (badPadding !== 0) throw failed('bad padding')
-  const text = plain.toString('utf8', 0, plain.length - pad)
+  // copy of the plaintext and keeps the check's cost independent of the verdict.
+  const plain = createDecipheriv('aes-128-cbc', key, ivBytes).setAutoPadding(false).update(data)
+  const valid = paddingValid(plain)
+  // With bad padding, the whole plaintext is decoded and parsed all the same (it then fails).
+  const length = plain.length - ((plain[plain.length - 1] as number) & -valid)
+  const text = plain.toString('utf8', 0, length)
   let value: unknown
   try {
     value = JSON.parse(text)
-  } catch {
-    throw failed('not JSON')
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw failed('not a JSON object')
-  const watermark = (value as { watermark?: unknown }).watermark
-  if (watermark === null || typeof watermark !== 'object' || (watermark as { appid?: unknown }).appid !== options.appId) {
-    throw failed('watermark of another appid')
-  }
+  } catch {}
+  const watermark = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as { watermark?: unknown }).watermark : undefined
+  const mark = watermark !== null && typeof watermark === 'object' ? watermark as { appid?: unknown, timestamp?: unknown } : {}
+  const { appid, timestamp } = mark
+  let fresh = true
   if (options.watermarkMaxAge > 0) {
-    const timestamp = (watermark as { timestamp?: unknown }).timestamp
-    if (typeof timestamp !== 'number' || Date.now() / 1000 - timestamp > options.watermarkMaxAge) throw failed('stale watermark')
+    const age = Date.now() / 1000 - (typeof timestamp === 'number' ? timestamp : Number.NaN)
+    // Neither stale nor from the future: a forged future timestamp would stay "fresh" forever.
+    fresh = age <= options.watermarkMaxAge && age >= -WATERMARK_SKEW
   }
+  // One error for every reason: the reason is only a cause for the server log.
+  if (valid !== 1) throw failed('bad padding')
+  if (watermark === undefined) throw failed('not a JSON object with a watermark')
+  if (appid !== options.appId) throw failed('watermark of another appid')
+  if (!fresh) throw failed('watermark too old or in the future')
   return { value: value as Record<string, unknown>, text }
 }
 

@@ -46,7 +46,7 @@ export function errorFor (errcode: number): Error {
     case 40163:
       return new InvalidCodeError('The login code is invalid, expired or already used; call wx.login() again and send the new code')
     case 45011:
-      return new RateLimitedError()
+      return new RateLimitedError('WeChat is rate limiting this mini program (errcode 45011); wait a moment, then call wx.login() again and retry')
     case 40226:
       return new RiskyUserError()
     case -1:

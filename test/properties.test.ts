@@ -32,14 +32,14 @@ t.test('a mutated session never gives a 500 or a new error shape, and never anot
   await fc.assert(fc.asyncProperty(mutated(session, B64URL), async (token) => {
     const res = await h.app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
     const body = res.json()
-    if (res.statusCode === 200) return body.openid === 'o-alice' // a change only in base64 padding bits
+    if (res.statusCode === 200) return token === session // one session, one string
     return res.statusCode === 401 && errorShape(body) && ['WEAPP_SESSION_INVALID', 'WEAPP_SESSION_MISSING'].includes(body.code)
   }), runs)
   t.same(h.leaks(), [])
 })
 
 t.test('mutated iv and encryptedData never give a 500 or a new error shape', async (t) => {
-  const h = await harness(t)
+  const h = await harness(t, { plugin: { decryptFailureLimit: 0 } })
   const { session } = await h.login('o-alice')
   const good = h.mock.encrypt('o-alice', { stepInfoList: [{ timestamp: 1, step: 2 }] })
   const payloads = fc.oneof(
@@ -79,7 +79,7 @@ t.test('...and through the route, as the client receives it', async (t) => {
 })
 
 t.test('random bodies and headers never give a 500', async (t) => {
-  const h = await harness(t)
+  const h = await harness(t, { plugin: { decryptFailureLimit: 0 } })
   const { session } = await h.login('o-alice')
   const contentTypes = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/octet-stream', '', 'x')
   const authorizations = fc.oneof(fc.constant(undefined), fc.constant(`Bearer ${session}`), fc.string().map((s) => `Bearer ${s}`), fc.string())

@@ -5,12 +5,12 @@ import Fastify from 'fastify'
 import t from 'tap'
 import fastifyWeapp, { type FastifyWeappOptions, type WeappApi, type WeappSession } from '../lib/index.js'
 import type { WxLike } from '../lib/client.js'
-import { KEY } from './fixtures/app.js'
+import { KEY, OTHER_KEY } from './fixtures/app.js'
 
 t.test('types merge into Fastify\'s', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  const options: FastifyWeappOptions = { appId: 'wx1', appSecret: 's', key: [KEY, new Uint8Array(32)], expiresIn: '1d' }
+  const options: FastifyWeappOptions = { appId: 'wx1', appSecret: 's', key: [KEY, Buffer.from(OTHER_KEY, 'base64url')], expiresIn: '1d' }
   await app.register(fastifyWeapp, options)
   // @ts-expect-error appSecret is required
   const missing: FastifyWeappOptions = { appId: 'wx1', key: KEY }

@@ -1,0 +1,175 @@
+// The decrypt route must not be a padding oracle: the verdict on PKCS#7 padding is computed in
+// constant time and followed by the same work either way; ciphertexts are capped; a forged future
+// watermark is not "fresh"; and each user has a small budget of failures.
+import { createCipheriv, randomBytes } from 'node:crypto'
+import t from 'tap'
+import { createFailureBudget } from '../lib/failure-budget.js'
+import { MAX_ENCRYPTED_DATA } from '../lib/routes.js'
+import { decryptUserData, WATERMARK_SKEW } from '../lib/user-data.js'
+import { encryptUserData } from '../lib/testing.js'
+import { harness, isError } from './fixtures/app.js'
+
+const appId = 'wx0123456789abcdef'
+const key = 'AAECAwQFBgcICQoLDA0ODw=='
+const options = { appId, watermarkMaxAge: 0 }
+
+/** AES-128-CBC of `plain` as is (the caller lays out the padding). */
+function encryptRaw (plain: Buffer, iv = randomBytes(16)): { encryptedData: string, iv: string } {
+  const cipher = createCipheriv('aes-128-cbc', Buffer.from(key, 'base64'), iv).setAutoPadding(false)
+  return { encryptedData: Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64'), iv: iv.toString('base64') }
+}
+
+/** Valid JSON followed by `padding` bytes, laid out to whole blocks by JSON whitespace before it. */
+function jsonWith (padding: number[]): Buffer {
+  let json = JSON.stringify({ watermark: { appid: appId, timestamp: 1 } })
+  while ((json.length + padding.length) % 16 !== 0) json = ` ${json}`
+  return Buffer.concat([Buffer.from(json), Buffer.from(padding)])
+}
+
+t.test('PKCS#7 is checked byte by byte: valid JSON under a wrong padding does not decrypt', async (t) => {
+  for (let pad = 1; pad <= 16; pad++) {
+    const good = encryptRaw(jsonWith(Array(pad).fill(pad)))
+    t.same(decryptUserData(key, good.encryptedData, good.iv, options), { watermark: { appid: appId, timestamp: 1 } }, `padding ${pad} is valid`)
+  }
+  const wrong: Array<[string, number[]]> = [
+    ['a zero padding byte', [0]],
+    ['a padding byte over 16', [17]],
+    ['fill bytes that differ from the count', [1, 3, 3]],
+    ['the first fill byte wrong', [2, 4, 4, 4]],
+    ['16 claimed, one wrong', [15, ...Array(15).fill(16)]],
+    ['0x80 (a sign bit)', [0x80]],
+    ['0xff', [0xff]]
+  ]
+  for (const [name, padding] of wrong) {
+    const bad = encryptRaw(jsonWith(padding))
+    t.throws(() => decryptUserData(key, bad.encryptedData, bad.iv, options), { code: 'WEAPP_DECRYPT_FAILED' }, name)
+  }
+})
+
+t.test('the same work follows a good and a bad padding: the whole plaintext is decoded and parsed', async (t) => {
+  // A long ciphertext of garbage whose last block's padding is valid, and the same with it invalid:
+  // what the attack needs to tell apart.
+  const filler = randomBytes(4096)
+  const last = (lastByte: number): { encryptedData: string, iv: string } => {
+    const plain = Buffer.concat([filler, randomBytes(15), Buffer.from([lastByte])])
+    return encryptRaw(plain)
+  }
+  const parsed: number[] = []
+  const original = JSON.parse
+  t.teardown(() => { JSON.parse = original })
+  JSON.parse = function spy (text: string, reviver?: (this: unknown, key: string, value: unknown) => unknown) {
+    parsed.push(text.length)
+    return original(text, reviver)
+  } as typeof JSON.parse
+  for (const lastByte of [0x01, 0x00, 0x11]) {
+    parsed.length = 0
+    const { encryptedData, iv } = last(lastByte)
+    t.throws(() => decryptUserData(key, encryptedData, iv, options), { code: 'WEAPP_DECRYPT_FAILED' })
+    t.equal(parsed.length, 1, `padding byte ${lastByte}: parsed once`)
+    t.ok((parsed[0] ?? 0) >= 2048, `padding byte ${lastByte}: the whole plaintext was decoded and handed to the parser (${parsed[0]} characters)`)
+  }
+})
+
+t.test('encryptedData is capped at what WeChat sends', async (t) => {
+  const h = await harness(t)
+  const { session } = await h.login('o-alice')
+  // Garbage of exactly the cap, then one block over it.
+  const atCap = encryptRaw(randomBytes(MAX_ENCRYPTED_DATA * 3 / 4))
+  t.equal(atCap.encryptedData.length, MAX_ENCRYPTED_DATA)
+  isError(t, await h.post('/weapp/decrypt', atCap, session), 400, 'WEAPP_DECRYPT_FAILED')
+  const over = encryptRaw(randomBytes(MAX_ENCRYPTED_DATA * 3 / 4 + 16))
+  isError(t, await h.post('/weapp/decrypt', over, session), 400, 'FST_ERR_VALIDATION')
+  // A WeRun answer of 31 days fits with room to spare.
+  const month = h.mock.encrypt('o-alice', { stepInfoList: Array.from({ length: 31 }, (_, i) => ({ timestamp: 1700000000 + i * 86400, step: 100000 + i })) })
+  t.ok(month.encryptedData.length * 3 < MAX_ENCRYPTED_DATA, `31 days of WeRun: ${month.encryptedData.length} characters`)
+  t.equal((await h.post('/weapp/decrypt', month, session)).statusCode, 200)
+})
+
+t.test('a watermark from the future is not fresh (beyond the clock skew allowed)', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const strict = { appId, watermarkMaxAge: 600 }
+  const at = (timestamp: number): Record<string, unknown> => {
+    const { encryptedData, iv } = encryptUserData(key, { watermark: { appid: appId, timestamp } })
+    return decryptUserData(key, encryptedData, iv, strict)
+  }
+  t.ok(at(now - 60), 'a minute ago')
+  t.ok(at(now + 60), 'a minute ahead (clock skew)')
+  t.throws(() => at(now + WATERMARK_SKEW + 60), { code: 'WEAPP_DECRYPT_FAILED' }, 'beyond the skew')
+  t.throws(() => at(now + 10 * 365 * 86400), { code: 'WEAPP_DECRYPT_FAILED' }, 'years ahead: a forgery that would stay fresh forever')
+  const { encryptedData, iv } = encryptUserData(key, { watermark: { appid: appId, timestamp: now + 86400 } })
+  t.ok(decryptUserData(key, encryptedData, iv, options), 'without watermarkMaxAge the timestamp is not judged')
+})
+
+t.test('only canonical base64 decrypts', async (t) => {
+  const h = await harness(t)
+  const { session } = await h.login('o-alice')
+  const good = h.mock.encrypt('o-alice', { a: 1 })
+  // The iv's last data character carries 4 unused bits; set one.
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  const last = good.iv.charAt(21)
+  const iv = good.iv.slice(0, 21) + chars.charAt(chars.indexOf(last) | 1) + '=='
+  t.not(iv, good.iv)
+  t.same(Buffer.from(iv, 'base64'), Buffer.from(good.iv, 'base64'), 'the same bytes')
+  isError(t, await h.post('/weapp/decrypt', { ...good, iv }, session), 400, 'WEAPP_DECRYPT_FAILED')
+  t.equal((await h.post('/weapp/decrypt', good, session)).statusCode, 200)
+})
+
+t.test('a user who keeps failing is refused with 429 for a while; other users are not', async (t) => {
+  const h = await harness(t)
+  const { session } = await h.login('o-mallory')
+  const { session: alice } = await h.login('o-alice')
+  const sessionKey = h.mock.user('o-mallory').sessionKey
+  const probe = encryptRaw(Buffer.alloc(64)) // under another key than mallory's: never decrypts
+  for (let i = 0; i < 10; i++) isError(t, await h.post('/weapp/decrypt', probe, session), 400, 'WEAPP_DECRYPT_FAILED')
+  const genuine = h.mock.encrypt('o-mallory', { a: 1 })
+  t.ok(sessionKey !== undefined && genuine.encryptedData !== '')
+  const blocked = await h.post('/weapp/decrypt', genuine, session)
+  isError(t, blocked, 429, 'WEAPP_RATE_LIMITED')
+  t.match(blocked.json().message, /Too many failed decryptions/)
+  t.ok(Number(blocked.headers['retry-after']) > 0 && Number(blocked.headers['retry-after']) <= 60, 'retry-after in seconds')
+  const { session: again } = await h.login('o-mallory')
+  isError(t, await h.post('/weapp/decrypt', genuine, again), 429, 'WEAPP_RATE_LIMITED')
+  t.equal((await h.post('/weapp/decrypt', h.mock.encrypt('o-alice', { a: 1 }), alice)).statusCode, 200, 'another user decrypts')
+
+  // Signatures count too.
+  const { session: eve } = await h.login('o-eve')
+  const data = h.mock.encrypt('o-eve', { a: 1 })
+  for (let i = 0; i < 10; i++) isError(t, await h.post('/weapp/decrypt', { ...data, rawData: '{}', signature: '0'.repeat(40) }, eve), 400, 'WEAPP_SIGNATURE_MISMATCH')
+  isError(t, await h.post('/weapp/decrypt', data, eve), 429, 'WEAPP_RATE_LIMITED')
+  t.same(h.leaks(), [])
+})
+
+t.test('nine failures are within the budget, and decryptFailureLimit: 0 turns it off', async (t) => {
+  const h = await harness(t)
+  const { session } = await h.login('o-bob')
+  const probe = encryptRaw(Buffer.alloc(64))
+  for (let i = 0; i < 9; i++) await h.post('/weapp/decrypt', probe, session)
+  t.equal((await h.post('/weapp/decrypt', h.mock.encrypt('o-bob', { a: 1 }), session)).statusCode, 200)
+
+  const off = await harness(t, { plugin: { decryptFailureLimit: 0 } })
+  const { session: s } = await off.login('o-bob')
+  for (let i = 0; i < 30; i++) isError(t, await off.post('/weapp/decrypt', probe, s), 400, 'WEAPP_DECRYPT_FAILED')
+  t.equal((await off.post('/weapp/decrypt', off.mock.encrypt('o-bob', { a: 1 }), s)).statusCode, 200)
+})
+
+t.test('the budget: a window of failures, a block that ends, bounded memory', async (t) => {
+  let now = 1_000_000
+  const budget = createFailureBudget({ limit: 3, window: 60_000, size: 100, now: () => now })
+  budget.fail('a')
+  budget.fail('a')
+  t.equal(budget.blockedFor('a'), 0)
+  now += 60_000 // a new window: the count starts again
+  budget.fail('a')
+  budget.fail('a')
+  t.equal(budget.blockedFor('a'), 0)
+  budget.fail('a')
+  t.equal(budget.blockedFor('a'), 60_000, 'the third failure in one window blocks for a window')
+  now += 59_000
+  t.equal(budget.blockedFor('a'), 1000)
+  now += 1000
+  t.equal(budget.blockedFor('a'), 0, 'the block ends')
+  t.equal(budget.blockedFor('b'), 0, 'keys are separate')
+  for (let i = 0; i < 1000; i++) budget.fail(`flood-${i}`)
+  t.equal(budget.blockedFor('flood-999'), 0)
+})
+
