@@ -91,7 +91,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
 
   fastify.decorate('weapp', Object.freeze(api))
   fastify.decorateRequest('weappSession', null)
-  await fastify.register(routes, { prefix: settings.prefix, expiresIn: settings.expiresIn, decryptOptions, jwt: settings.jwt, decryptFailureLimit: settings.decryptFailureLimit })
+  await fastify.register(routes, { prefix: settings.prefix, expiresIn: settings.expiresIn, decryptOptions, jwt: settings.jwt, decryptFailureLimit: settings.decryptFailureLimit, appId: settings.appId })
 }
 
 /** The plugin. Register it with `{ appId, appSecret, key }`; see the README for every option. */

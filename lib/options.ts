@@ -28,8 +28,9 @@ export interface FastifyWeappOptions {
   sessionCacheSize?: number
   /**
    * Bridge to @fastify/jwt (registered before this plugin): the login route also answers `token`,
-   * a JWS signed by the app's @fastify/jwt with `sub` = openid (and `unionid`). `true`, or the sign
-   * options to use (`{ expiresIn: '1h' }`). Default `false`.
+   * a JWS signed by the app's @fastify/jwt with `sub` = openid (and `unionid`) and `aud` = appId,
+   * expiring no later than the session. `true`, or the sign options to use (`{ expiresIn: '1h' }`:
+   * seconds or a time span, capped at the session's lifetime). Default `false`.
    */
   jwt?: boolean | Record<string, unknown>
 }
@@ -52,8 +53,8 @@ export interface Settings {
   readonly decryptFailureLimit: number
   /** entries, or 0 for no memo */
   readonly sessionCacheSize: number
-  /** sign options for @fastify/jwt, or undefined when off */
-  readonly jwt: Readonly<Record<string, unknown>> | undefined
+  /** the @fastify/jwt bridge, or undefined when off */
+  readonly jwt: JwtSettings | undefined
 }
 
 export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
@@ -137,13 +138,29 @@ function parseApiBaseUrl (value: unknown): string {
   return url.href.replace(/\/+$/, '')
 }
 
-function parseJwt (value: unknown): Readonly<Record<string, unknown>> | undefined {
+/** The jwt bridge's settings: sign options for @fastify/jwt, and the JWS lifetime they asked for. */
+export interface JwtSettings {
+  /** Passed on to `reply.jwtSign`, without `expiresIn` and `aud` (the plugin sets both). */
+  readonly sign: Readonly<Record<string, unknown>>
+  /** seconds, or undefined for the session's own lifetime; never more than what is left of the session */
+  readonly expiresIn: number | undefined
+}
+
+function parseJwt (value: unknown): JwtSettings | undefined {
   if (value === undefined || value === false) return undefined
-  if (value === true) return Object.freeze({})
+  if (value === true) return Object.freeze({ sign: Object.freeze({}), expiresIn: undefined })
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidOptionError('jwt must be true, false or the sign options for @fastify/jwt, such as { expiresIn: \'1h\' }')
   }
-  return Object.freeze({ ...value })
+  const { expiresIn, aud: _aud, ...sign } = value as Record<string, unknown>
+  let seconds: number | undefined
+  if (expiresIn !== undefined) {
+    seconds = typeof expiresIn === 'string' ? parseTimeSpan(expiresIn) : expiresIn as number
+    if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds <= 0) {
+      throw new InvalidOptionError("jwt.expiresIn must be a number of seconds from 1 or a time span such as '1h', '30m' (the JWS never outlives its session anyway)")
+    }
+  }
+  return Object.freeze({ sign: Object.freeze(sign), expiresIn: seconds })
 }
 
 const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i

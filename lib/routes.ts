@@ -1,6 +1,7 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify'
 import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UpstreamError, ValidationError } from './errors.js'
 import { createFailureBudget } from './failure-budget.js'
+import type { JwtSettings } from './options.js'
 import { IdentityTooLargeError, type WeappIdentity } from './session.js'
 import { openUserData, type DecryptOptions } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
@@ -153,14 +154,16 @@ interface DecryptBody { encryptedData: string, iv: string, rawData?: string, sig
 export interface RouteOptions {
   expiresIn: number
   decryptOptions: DecryptOptions
-  /** Sign options for @fastify/jwt, or undefined when the jwt option is off. */
-  jwt: Record<string, unknown> | undefined
+  /** The @fastify/jwt bridge, or undefined when the jwt option is off. */
+  jwt: JwtSettings | undefined
+  /** The app the sessions are for: the JWS's `aud`. */
+  appId: string
   /** Failed decrypts a minute per user before 429s; 0 for no limit. */
   decryptFailureLimit: number
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions, jwt, decryptFailureLimit }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions, jwt, decryptFailureLimit, appId }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -188,13 +191,21 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
 
   fastify.post<{ Body: LoginBody }>('/login', options(loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
     const identity = await weapp.code2Session(request.body.code)
+    // The session expires no earlier than this (seal reads the clock after it).
+    const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
     const session = await sealUpstream(identity)
     reply.header('cache-control', 'no-store')
     const { openid, unionid } = identity
     if (jwt === undefined) return { session, expiresIn, openid, unionid }
     // A JWS from the app's own @fastify/jwt, so that request.jwtVerify() routes accept this user.
+    // It never outlives its session (exp at most the session's, whatever @fastify/jwt's own
+    // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
+    const now = Date.now()
+    const left = Math.max(0, expiresBy - Math.floor(now / 1000))
     const claims = unionid === undefined ? { sub: openid } : { sub: openid, unionid }
-    const token = await (reply as unknown as JwtReply).jwtSign(claims, jwt)
+    const token = await (reply as unknown as JwtReply).jwtSign(claims, {
+      ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
+    })
     return { session, expiresIn, openid, unionid, token }
   })
 
