@@ -22,6 +22,14 @@ const DECRYPT_FAILURE_WINDOW = 60_000
 
 const BASE64 = '^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
 
+/**
+ * The OpenAPI security scheme the authenticated routes name. Declare it in @fastify/swagger's
+ * options (`components.securitySchemes.weappSession: { type: 'http', scheme: 'bearer' }`) and
+ * Swagger UI can call them.
+ */
+export const SECURITY_SCHEME = 'weappSession'
+const security = [{ [SECURITY_SCHEME]: [] }]
+
 const errorResponse = {
   type: 'object',
   properties: {
@@ -64,6 +72,7 @@ export const decryptSchema = {
   summary: 'Decrypt encryptedData from the mini program',
   description: 'Decrypts encryptedData + iv with the session_key the bearer session holds (or, with code, a fresh one).',
   tags: ['weapp'],
+  security,
   body: {
     type: 'object',
     required: ['encryptedData', 'iv'],
@@ -98,6 +107,7 @@ export const phoneSchema = {
   summary: 'Get the user\'s phone number from a getPhoneNumber button code',
   description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid.',
   tags: ['weapp'],
+  security,
   body: {
     type: 'object',
     required: ['code'],

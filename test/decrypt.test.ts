@@ -139,7 +139,10 @@ t.test('malformed requests are 400 validation errors; no session is 401 before a
     { ...good, encryptedData: 42 },
     { ...good, iv: 7 },
     { ...good, code: '' },
-    { ...good, code: 12345 }
+    { ...good, code: 12345 },
+    // rawData and signature come together
+    { ...good, rawData: '{"nickName":"a"}' },
+    { ...good, signature: 'a'.repeat(40) }
   ]
   for (const payload of bad) isError(t, await h.post('/weapp/decrypt', payload, session), 400, 'FST_ERR_VALIDATION')
   isError(t, await h.post('/weapp/decrypt', {}, undefined), 401, 'WEAPP_SESSION_MISSING')

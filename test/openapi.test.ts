@@ -1,14 +1,18 @@
 import Fastify from 'fastify'
 import swagger from '@fastify/swagger'
+import SwaggerParser from '@apidevtools/swagger-parser'
 import t from 'tap'
 import weapp from '../lib/index.js'
 import { KEY } from './fixtures/app.js'
 
+const plugin = { appId: 'wx0123456789abcdef', appSecret: 's', key: KEY }
+const bearer = { type: 'http', scheme: 'bearer', description: 'The session from POST /weapp/login' } as const
+
 t.test('@fastify/swagger documents every route, with tags, summaries, bodies and responses', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(swagger, { openapi: { info: { title: 'test', version: '1' } } })
-  await app.register(weapp, { appId: 'wx1', appSecret: 's', key: KEY })
+  await app.register(swagger, { openapi: { info: { title: 'test', version: '1' }, components: { securitySchemes: { weappSession: bearer } } } })
+  await app.register(weapp, plugin)
   await app.ready()
   const spec = app.swagger() as unknown as { paths: Record<string, Record<string, Record<string, any>>> }
   for (const path of ['/weapp/login', '/weapp/decrypt', '/weapp/phone']) {
@@ -22,4 +26,24 @@ t.test('@fastify/swagger documents every route, with tags, summaries, bodies and
   }
   t.ok(spec.paths['/weapp/login']?.post?.responses['200'].content['application/json'].schema.properties.session)
   t.ok(spec.paths['/weapp/phone']?.post?.responses['200'].content['application/json'].schema.properties.phone)
+  t.same(spec.paths['/weapp/decrypt']?.post?.security, [{ weappSession: [] }], 'decrypt needs the session')
+  t.same(spec.paths['/weapp/phone']?.post?.security, [{ weappSession: [] }], 'phone needs the session')
+  t.equal(spec.paths['/weapp/login']?.post?.security, undefined, 'login does not')
+})
+
+t.test('the generated documents are valid OpenAPI 3 and Swagger 2.0', async (t) => {
+  for (const options of [
+    { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' }, components: { securitySchemes: { weappSession: bearer } } } },
+    { openapi: { openapi: '3.1.0', info: { title: 'test', version: '1' }, components: { securitySchemes: { weappSession: bearer } } } },
+    { swagger: { info: { title: 'test', version: '1' }, securityDefinitions: { weappSession: { type: 'apiKey', name: 'authorization', in: 'header' } } } }
+  ] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(swagger, options as never)
+    await app.register(weapp, plugin)
+    await app.ready()
+    const document = structuredClone(app.swagger()) as never
+    const name = 'openapi' in options ? `OpenAPI ${options.openapi?.openapi ?? ''}` : 'Swagger 2.0'
+    await t.resolves(SwaggerParser.validate(document), `${name} validates`)
+  }
 })
