@@ -2,6 +2,8 @@
 // Without WEAPP_APP_ID / WEAPP_APP_SECRET: starts the mock WeChat API and the example server on
 // loopback, replays the mini program's flow against them, prints each step and exits.
 // With them: serves the example app against the real WeChat API on PORT (default 3000).
+// WEAPP_KEY holds the session key, or several comma-separated keys during a rotation: the new key
+// first (it seals), the old ones after it (they still open the sessions they sealed).
 import { generateKey } from 'fastify-weapp'
 import { createMockWechat, createWx } from 'fastify-weapp/testing'
 import { createPage } from './miniprogram/page.js'
@@ -14,7 +16,8 @@ const jwtSecret = WEAPP_JWT_SECRET || randomBytes(32).toString('base64url')
 
 if (WEAPP_APP_ID && WEAPP_APP_SECRET) {
   if (!WEAPP_KEY) console.warn('WEAPP_KEY is not set: using a random key, so sessions end when the server stops (npx fastify-weapp keygen)')
-  const app = await buildServer({ appId: WEAPP_APP_ID, appSecret: WEAPP_APP_SECRET, key: WEAPP_KEY || generateKey(), jwtSecret, logger: true })
+  const keys = (WEAPP_KEY ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '')
+  const app = await buildServer({ appId: WEAPP_APP_ID, appSecret: WEAPP_APP_SECRET, key: keys.length > 0 ? keys : generateKey(), jwtSecret, logger: true })
   await app.listen({ port: Number(PORT), host: '0.0.0.0' })
 } else {
   await replay()

@@ -12,7 +12,8 @@ export async function buildServer ({ appId, appSecret, key, jwtSecret, apiBaseUr
 
   // The app's own JWT auth, registered first: with `jwt: true` the login route also answers a
   // `token` signed by it, so existing request.jwtVerify() routes accept mini-program users.
-  await app.register(fastifyJwt, { secret: jwtSecret })
+  // Its JWSs name their app (aud = appId): allowedAud refuses another app's.
+  await app.register(fastifyJwt, { secret: jwtSecret, verify: { allowedAud: appId } })
 
   // POST /weapp/login, /weapp/decrypt and /weapp/phone, plus app.weapp.*
   await app.register(fastifyWeapp, { appId, appSecret, key, apiBaseUrl, jwt: { expiresIn: '1h' } })

@@ -1,4 +1,11 @@
-import createError from '@fastify/error'
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+
+/**
+ * The type of one error class. Spelled out with a named type import, so that the published
+ * declarations never refer to `createError.…` through the default import of an `export =` module,
+ * which consumers compiling with `moduleResolution: bundler` (and no esModuleInterop) cannot read.
+ */
+export type WeappErrorClass<C extends string, S extends number> = FastifyErrorConstructor<{ code: C, statusCode: S }, [unknown?, unknown?, unknown?]>
 
 /**
  * Every error fastify-weapp raises, defined once. Each is a FastifyError: it carries `code` and
@@ -6,69 +13,69 @@ import createError from '@fastify/error'
  * `instanceof` works across the app because the classes are module-level.
  */
 
-export const InvalidCodeError = createError(
+export const InvalidCodeError: WeappErrorClass<'WEAPP_INVALID_CODE', 401> = createError(
   'WEAPP_INVALID_CODE',
   '%s',
   401
 )
 
 /** WeChat's rate limit (45011), or the decrypt route's budget of failures: the message says which. */
-export const RateLimitedError = createError(
+export const RateLimitedError: WeappErrorClass<'WEAPP_RATE_LIMITED', 429> = createError(
   'WEAPP_RATE_LIMITED',
   '%s',
   429
 )
 
-export const RiskyUserError = createError(
+export const RiskyUserError: WeappErrorClass<'WEAPP_RISKY_USER', 403> = createError(
   'WEAPP_RISKY_USER',
   'WeChat refused this login because it judged the user risky (errcode 40226)',
   403
 )
 
-export const UpstreamError = createError(
+export const UpstreamError: WeappErrorClass<'WEAPP_UPSTREAM_ERROR', 502> = createError(
   'WEAPP_UPSTREAM_ERROR',
   '%s',
   502
 )
 
-export const UpstreamTimeoutError = createError(
+export const UpstreamTimeoutError: WeappErrorClass<'WEAPP_UPSTREAM_TIMEOUT', 504> = createError(
   'WEAPP_UPSTREAM_TIMEOUT',
   'WeChat did not answer within %d ms; call wx.login() again and retry',
   504
 )
 
-export const SessionMissingError = createError(
+export const SessionMissingError: WeappErrorClass<'WEAPP_SESSION_MISSING', 401> = createError(
   'WEAPP_SESSION_MISSING',
   'No session: send the session from the login route as "Authorization: Bearer <session>"',
   401
 )
 
-export const SessionInvalidError = createError(
+export const SessionInvalidError: WeappErrorClass<'WEAPP_SESSION_INVALID', 401> = createError(
   'WEAPP_SESSION_INVALID',
   'The session is not valid; log in again (wx.login() then the login route)',
   401
 )
 
-export const SessionExpiredError = createError(
+export const SessionExpiredError: WeappErrorClass<'WEAPP_SESSION_EXPIRED', 401> = createError(
   'WEAPP_SESSION_EXPIRED',
   'The session has expired; log in again (wx.login() then the login route)',
   401
 )
 
-export const DecryptFailedError = createError(
+export const DecryptFailedError: WeappErrorClass<'WEAPP_DECRYPT_FAILED', 400> = createError(
   'WEAPP_DECRYPT_FAILED',
   'The encrypted data could not be decrypted with this session; call wx.login(), log in again, then fetch the encrypted data anew (or send a fresh code with it)',
   400
 )
 
-export const SignatureMismatchError = createError(
+export const SignatureMismatchError: WeappErrorClass<'WEAPP_SIGNATURE_MISMATCH', 400> = createError(
   'WEAPP_SIGNATURE_MISMATCH',
   'rawData does not match its signature; fetch the user data again after logging in',
   400
 )
 
 /** A bad plugin option: registration fails (`app.ready()` rejects) and the message names the option. */
-export const InvalidOptionError = createError(
+export const InvalidOptionError: WeappErrorClass<'WEAPP_INVALID_OPTION', 500> = createError(
   'WEAPP_INVALID_OPTION',
   'fastify-weapp: %s',
   500,
@@ -79,7 +86,7 @@ export const InvalidOptionError = createError(
  * The shape of Fastify's own request-validation error, used where the plugin checks a body more
  * strictly than Ajv's type coercion allows (a number is not a login code).
  */
-export const ValidationError = createError('FST_ERR_VALIDATION', '%s', 400)
+export const ValidationError: WeappErrorClass<'FST_ERR_VALIDATION', 400> = createError('FST_ERR_VALIDATION', '%s', 400)
 
 /** Every error code this package can answer with. */
 export type WeappErrorCode =

@@ -2,7 +2,7 @@ import type { FastifyInstance, preValidationHookHandler } from 'fastify'
 import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UpstreamError, ValidationError } from './errors.js'
 import { createFailureBudget } from './failure-budget.js'
 import type { JwtSettings } from './options.js'
-import { IdentityTooLargeError, type WeappIdentity } from './session.js'
+import type { WeappIdentity } from './session.js'
 import { openUserData, type DecryptOptions } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
@@ -179,15 +179,15 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
     ? undefined
     : createFailureBudget({ limit: decryptFailureLimit, window: DECRYPT_FAILURE_WINDOW, size: 10_000 })
 
-  /** Seals what WeChat answered; an identity too large for any session is WeChat's fault (502), not ours. */
+  /**
+   * Seals what WeChat answered. Seal refuses only identities it cannot hold (too large for a token:
+   * `IdentityTooLargeError`), and this identity came from WeChat: a 502, not a 500.
+   */
   async function sealUpstream (identity: WeappIdentity): Promise<string> {
     try {
       return await weapp.seal(identity)
     } catch (err) {
-      if (err instanceof IdentityTooLargeError) {
-        throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error(err.message) })
-      }
-      throw err
+      throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error((err as Error).message) })
     }
   }
 

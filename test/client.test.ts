@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import weapp, { SessionInvalidError } from '../lib/index.js'
-import { createWeappClient, WeappClientError } from '../lib/client.js'
+import { createWeappClient, WeappClientError } from '../client/src/index.js'
 import { createWx, MockWechat, type MockWx } from '../lib/testing.js'
 import { KEY } from './fixtures/app.js'
 
@@ -112,7 +112,7 @@ t.test('decrypt: never a wx.login before the first attempt; a rotated key healed
   const decrypts = served.filter((s) => s.url === '/weapp/decrypt')
   t.same(decrypts.map((s) => s.hasCode), [false, true], 'first without a code, then once with one')
   t.not(api.session(), before, 'the renewed session is stored')
-  t.same(wx.storage.get('fastify-weapp:session'), { session: api.session(), expiresAt: (wx.storage.get('fastify-weapp:session') as { expiresAt: number }).expiresAt })
+  t.match(wx.storage.get('fastify-weapp:session'), { session: api.session(), expiresAt: Number, refreshAt: Number })
   const again = await api.decrypt(await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string })
   t.ok(again, 'and later data opens at the first attempt')
   t.equal(served.filter((s) => s.url === '/weapp/decrypt').length, 3)
@@ -149,7 +149,7 @@ t.test('clear errors: wx.login failures, network failures, non-JSON errors', asy
   await t.rejects(api.login(), { code: 'WX_LOGIN_FAILED', message: /wx\.login\(\) failed: login:fail system error/ })
   t.same(await api.request({ url: '/me' }), { openid: 'o-alice' }, 'the next login works')
   wx.failNextRequest()
-  await t.rejects(api.request({ url: '/me' }), { code: 'NETWORK_ERROR', message: /GET \/me failed: request:fail timeout/ })
+  await t.rejects(api.request({ url: '/me' }), { code: 'NETWORK_ERROR', message: /GET \S+\/me failed: request:fail timeout/ })
   await t.rejects(api.request({ url: '/plain-error' }), { code: 'HTTP_503', statusCode: 503 })
   const nowhere = createWeappClient({ baseUrl: 'http://127.0.0.1:1', wx: createWx(await MockWechat.start().then((m) => { t.teardown(() => m.close()); return m }), 'o-x') })
   await t.rejects(nowhere.login(), { code: 'NETWORK_ERROR' })
@@ -182,18 +182,27 @@ t.test('prefix, full URLs, logout, and bad options', async (t) => {
   t.ok(createWeappClient({ baseUrl: base }), 'the global wx in a mini program')
 })
 
-t.test('the mini-program build (CommonJS, ES2017) is the same client', async (t) => {
+t.test('the client package: the same client from every entry, ES2017 only, no dependencies', async (t) => {
   const { createRequire } = await import('node:module')
-  const require = createRequire(import.meta.url)
-  const cjs = require('../dist/miniprogram/index.js') as typeof import('../lib/client.js')
-  t.equal(typeof cjs.createWeappClient, 'function')
-  t.equal(typeof (require('../dist/miniprogram/client.js') as typeof cjs).createWeappClient, 'function', 'fastify-weapp/client in a mini program')
-  const { base, wx } = await setup(t)
-  const api = cjs.createWeappClient({ baseUrl: base, wx })
-  t.same(await api.request({ url: '/me' }), { openid: 'o-alice' })
   const { readFile } = await import('node:fs/promises')
-  const source = await readFile(new URL('../dist/miniprogram/client.js', import.meta.url), 'utf8')
-  t.notMatch(source, /\?\?=|\?\.|globalThis|require\(/, 'no syntax or globals older mini-program engines lack, and no dependencies')
+  const acorn = await import('acorn')
+  const require = createRequire(import.meta.url)
+  const cjs = require('fastify-weapp-client') as typeof import('../client/src/index.js')
+  const esm = await import('fastify-weapp-client')
+  const reexport = await import('../lib/client.js')
+  t.equal(typeof cjs.createWeappClient, 'function', 'require()')
+  t.equal(esm.createWeappClient, reexport.createWeappClient, 'fastify-weapp/client re-exports the package')
+  const pkg = JSON.parse(await readFile(new URL('../client/package.json', import.meta.url), 'utf8')) as Record<string, any>
+  t.same(pkg.dependencies ?? {}, {}, 'zero dependencies: "Build npm" packs nothing of the server')
+  t.equal(pkg.miniprogram, 'dist', 'a miniprogram field')
+  const { base, wx } = await setup(t)
+  t.same(await cjs.createWeappClient({ baseUrl: base, wx }).request({ url: '/me' }), { openid: 'o-alice' })
+  for (const [file, sourceType] of [['../client/dist/index.js', 'script'], ['../client/dist/esm/index.js', 'module']] as const) {
+    const source = await readFile(new URL(file, import.meta.url), 'utf8')
+    t.doesNotThrow(() => acorn.parse(source, { ecmaVersion: 2017, sourceType }), `${file} parses as ES2017`)
+    t.throws(() => acorn.parse('a ??= 1', { ecmaVersion: 2017 }), 'and the check would catch later syntax')
+    t.notMatch(source, /\.finally\(|globalThis|Object\.fromEntries|\.flat\(|\.matchAll\(|\.at\(|structuredClone|\batob\(|\bURL\(|require\(/, `${file}: no later built-ins, no dependencies`)
+  }
 })
 
 t.test('token(): the app JWT from the login, kept across a healed session; your Authorization header wins', async (t) => {
@@ -204,8 +213,10 @@ t.test('token(): the app JWT from the login, kept across a healed session; your 
   wx.setStorageSync('fastify-weapp:session', { ...(wx.storage.get('fastify-weapp:session') as object), token: 'app-jwt' })
   const withToken = createWeappClient({ baseUrl: base, wx })
   t.equal(withToken.token(), 'app-jwt')
+  const logins = wx.logins
   const err = await withToken.request({ url: '/me', header: { Authorization: 'Bearer app-jwt' } }).catch((e: unknown) => e)
   t.match(err, { code: 'WEAPP_SESSION_INVALID' }, 'the header sent was the one given, not the session')
+  t.equal(wx.logins, logins, 'a refusal of your own credential is yours: no login, no retry')
   wx.lapse()
   await new Promise((resolve) => { wx.login({ success: resolve }) })
   await withToken.decrypt(await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string })

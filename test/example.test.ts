@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 const run = promisify(execFile)
 
@@ -20,11 +20,12 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route\./)
 })
 
-t.test('with credentials in the environment it serves the app instead', async (t) => {
+/** Starts the example in its real-credentials mode; resolves its port and what it printed. */
+async function serve (t: Test, key: string): Promise<{ port: string, out: () => string, err: () => string }> {
   const { spawn } = await import('node:child_process')
   const child = spawn(process.execPath, ['example/run.js'], {
     cwd: new URL('..', import.meta.url),
-    env: { ...process.env, WEAPP_APP_ID: 'wx0123456789abcdef', WEAPP_APP_SECRET: 'example-secret-not-real', WEAPP_KEY: '', PORT: '0' },
+    env: { ...process.env, WEAPP_APP_ID: 'wx0123456789abcdef', WEAPP_APP_SECRET: 'example-secret-not-real', WEAPP_KEY: key, PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { child.kill() })
@@ -37,11 +38,24 @@ t.test('with credentials in the environment it serves the app instead', async (t
       const match = /listening at http:\/\/[^:]+:(\d+)/.exec(out)
       if (match?.[1] !== undefined) resolve(match[1])
     })
-    child.on('exit', (code) => { reject(new Error(`exited ${code}: ${out}`)) })
+    child.on('exit', (code) => { reject(new Error(`exited ${code}: ${out} ${err}`)) })
   })
-  t.match(err, /WEAPP_KEY is not set/, 'warns that sessions will not survive a restart')
+  return { port, out: () => out, err: () => err }
+}
+
+t.test('with credentials in the environment it serves the app instead', async (t) => {
+  const { port, out, err } = await serve(t, '')
+  t.match(err(), /WEAPP_KEY is not set/, 'warns that sessions will not survive a restart')
   const res = await fetch(`http://127.0.0.1:${port}/me`)
   t.equal(res.status, 401)
   t.equal(((await res.json()) as { code: string }).code, 'WEAPP_SESSION_MISSING')
-  t.notOk(out.includes('example-secret-not-real'), 'the secret is not logged')
+  t.notOk(out().includes('example-secret-not-real'), 'the secret is not logged')
+})
+
+t.test('WEAPP_KEY takes several comma-separated keys for a rotation', async (t) => {
+  const { generateKey } = await import('../lib/keys.js')
+  const { port, err } = await serve(t, ` ${generateKey()}, ${generateKey()} `)
+  t.notMatch(err(), /WEAPP_KEY is not set/)
+  const res = await fetch(`http://127.0.0.1:${port}/me`)
+  t.equal(res.status, 401, 'serving')
 })
