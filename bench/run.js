@@ -6,7 +6,8 @@
 // BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (runs of each, default 3),
 // BENCH_CONNECTIONS (default 50), BENCH_CACHE (the plugin's sessionCacheSize, default 10000),
 // BENCH_COLD (sessions sealed for the cold rows, default 400000), BENCH_ONLY (a regular
-// expression: only the rows whose names match).
+// expression: only the rows whose names match), BENCH_SMOKE=1 (a few-second run that only shows
+// the script still works and prints every row: npm test runs it; its numbers mean nothing).
 import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
@@ -17,10 +18,11 @@ import fastifyJwt from '@fastify/jwt'
 import fastifyWeapp, { generateKey } from 'fastify-weapp'
 import { MockWechat } from 'fastify-weapp/testing'
 
+const SMOKE = process.env.BENCH_SMOKE === '1'
 const DURATION = Number(process.env.BENCH_DURATION ?? 3)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
-const CACHE = Number(process.env.BENCH_CACHE ?? 10000)
+const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3)
+const CONNECTIONS = SMOKE ? 10 : Number(process.env.BENCH_CONNECTIONS ?? 50)
+const CACHE = SMOKE ? 500 : Number(process.env.BENCH_CACHE ?? 10000)
 const log = (...args) => console.error(...args)
 
 const key = generateKey()
@@ -62,7 +64,7 @@ try {
 }
 
 async function main () {
-  log(`fastify-weapp bench: ${os.cpus().length} cores, Node ${process.version}, ${DURATION}s x ${ROUNDS} rounds per row, ${CONNECTIONS} connections, sessionCacheSize ${CACHE}`)
+  log(`fastify-weapp bench: ${os.cpus().length} cores, Node ${process.version}, ${SMOKE ? 'smoke: 200 requests' : `${DURATION}s`} x ${ROUNDS} rounds per row, ${CONNECTIONS} connections, sessionCacheSize ${CACHE}`)
 
   // Sessions as the login route issues them.
   const login = await post('/weapp/login', { code: mock.login('o-bench') })
@@ -71,7 +73,7 @@ async function main () {
 
   // Cold sessions: genuine tokens sealed by the plugin with the same key, each used once, many more
   // than the memo holds.
-  const coldCount = Number(process.env.BENCH_COLD ?? 400_000)
+  const coldCount = SMOKE ? 2000 : Number(process.env.BENCH_COLD ?? 400_000)
   log(`sealing ${coldCount} sessions for the cold rows...`)
   const sealer = Fastify()
   await sealer.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key })
@@ -140,7 +142,7 @@ async function main () {
     log(`- ${row.name}`)
     const runs = { run: [], base: [], ratio: [], cpu: { run: [], base: [] }, cpuRatio: [] }
     const problems = []
-    for (const which of ['base', 'run']) await load(row[which], { duration: 1 }) // warm-up, not counted
+    if (!SMOKE) for (const which of ['base', 'run']) await load(row[which], { duration: 1 }) // warm-up, not counted
     for (let i = 0; i < ROUNDS; i++) {
       for (const which of ['base', 'run']) {
         const cpuBefore = await cpu()
@@ -179,12 +181,15 @@ function printTable (results, memory) {
   lines.push('', 'ratio: scenario req/s over the baseline run just before it, median of the rounds (spread: lowest and highest round).',
     'CPU ratio: the baseline\'s CPU time per request over the scenario\'s, read from the server process; it leaves out time the host gave to others.')
   lines.push('', `Memory: ${memory.flood.toLocaleString('en-US')} distinct sessions (2x sessionCacheSize) sent to a fresh server grew the server's RSS by ${memory.rss.toFixed(1)} MB and its live heap by ${memory.heap.toFixed(1)} MB, both read after a full GC (target: RSS < 64 MB).`)
+  if (SMOKE) lines.push('', '(smoke run: a few seconds to show the script works; these numbers mean nothing)')
   console.log(lines.join('\n'))
 }
 
 async function load (request, extra = {}) {
   const { path, ...rest } = request
-  return await autocannon({ url: base + path, connections: CONNECTIONS, duration: DURATION, ...extra, requests: [{ method: 'GET', ...rest }] })
+  // The smoke run counts requests instead of seconds (autocannon still takes a second a run).
+  const span = SMOKE && extra.amount === undefined ? { amount: 200 } : { duration: DURATION, ...extra }
+  return await autocannon({ url: base + path, connections: CONNECTIONS, ...span, requests: [{ method: 'GET', ...rest }] })
 }
 
 async function post (path, data) {

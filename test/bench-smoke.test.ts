@@ -1,0 +1,40 @@
+// The benchmarks cannot rot: npm test runs each in its smoke mode (a few seconds) and checks that
+// it completes and prints every row. It asserts no timing: the numbers of a smoke run mean nothing.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import t from 'tap'
+
+const run = promisify(execFile)
+const cwd = new URL('..', import.meta.url)
+
+/** The table rows a script printed: `| name | ...` lines after the header. */
+function rows (stdout: string): string[] {
+  return stdout.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| scenario') && !l.startsWith('| route')).map((l) => l.split(' | ')[0]?.slice(2) ?? '')
+}
+
+t.test('npm run bench completes in smoke mode and prints every row', async (t) => {
+  const { stdout } = await run(process.execPath, ['bench/run.js'], { cwd, env: { ...process.env, BENCH_SMOKE: '1' }, timeout: 120_000 })
+  t.same(rows(stdout), [
+    'authenticated route, one session reused',
+    'authenticated route, cold sessions (each new, 2000 > cache 500)',
+    'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
+    'decrypt route',
+    'login route (upstream: the mock WeChat API)',
+    'peer: random id -> session in an in-process Map',
+    'peer: random id -> session in redis-server (ioredis)',
+    'peer: @fastify/jwt HS256 verify',
+    'peer: @fastify/secure-session cookie'
+  ])
+  t.notMatch(stdout, /non-2xx|errors\)/, 'every request of every row was answered 2xx')
+  t.match(stdout, /Memory: 1,000 distinct sessions/)
+})
+
+t.test('npm run bench:oracle completes in smoke mode and prints every row', async (t) => {
+  const { stdout } = await run(process.execPath, ['bench/oracle.js'], { cwd, env: { ...process.env, ORACLE_SMOKE: '1' }, timeout: 120_000 })
+  t.same(rows(stdout), [
+    'before the fix, ~46 KB ciphertext (the reported attack)',
+    'before the fix, at the new 8 KiB cap (6 KB)',
+    'fastify-weapp, at its cap (6 KB)'
+  ])
+  t.match(stdout, /\d+\.\d%/, 'accuracies printed')
+})
