@@ -52,3 +52,12 @@ t.test('refuses what is not exactly 32 bytes', async (t) => {
     t.throws(() => parseKeys(bad), { code: 'WEAPP_INVALID_OPTION' }, String(bad))
   }
 })
+
+t.test('the README shows no usable key: nothing in it parses as one', async (t) => {
+  const { readFile } = await import('node:fs/promises')
+  for (const file of ['../README.md', '../client/README.md']) {
+    const text = await readFile(new URL(file, import.meta.url), 'utf8')
+    const candidates = text.match(/[A-Za-z0-9+/_-]{43}=?/g) ?? []
+    for (const candidate of candidates) t.throws(() => parseKeys(candidate), { code: 'WEAPP_INVALID_OPTION' }, `${file}: ${candidate}`)
+  }
+})
