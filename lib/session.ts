@@ -87,7 +87,7 @@ function toSession (payload: JWTPayload): WeappSession {
  * jose's unseal, the authority on every token: `dir` + `A256GCM` only, no compression, the key by
  * `kid`, `exp`/`iat`/`sub` required, `aud` = appId. It rejects with jose's own errors.
  */
-export function createJoseUnseal (keys: readonly SessionKey[], appId: string): (token: string) => Promise<JWTPayload> {
+export function createJoseUnseal (keys: readonly SessionKey[], appId: string): (token: string, currentDate?: Date) => Promise<JWTPayload> {
   const byKid = new Map(keys.map((k) => [k.kid, k.secret]))
   const options = {
     audience: appId,
@@ -101,7 +101,7 @@ export function createJoseUnseal (keys: readonly SessionKey[], appId: string): (
     if (secret === undefined) throw new Error('no key has this kid')
     return secret
   }
-  return async (token) => (await jwtDecrypt(token, keyFor, options)).payload
+  return async (token, currentDate) => (await jwtDecrypt(token, keyFor, currentDate === undefined ? options : { ...options, currentDate })).payload
 }
 
 /**

@@ -22,10 +22,12 @@ const now = (): number => Math.floor(Date.now() / 1000)
 
 const stats = { fastAccepted: 0, joseAccepted: 0, both: 0, total: 0 }
 
+/** Both paths judge the token at one and the same instant (exp falls in the current second too). */
 async function agree (token: string): Promise<boolean> {
   stats.total++
-  const quick = fast(token)
-  const slow = await jose(token).catch(() => undefined)
+  const clock = Date.now()
+  const quick = fast(token, Math.floor(clock / 1000))
+  const slow = await jose(token, new Date(clock)).catch(() => undefined)
   if (slow !== undefined) stats.joseAccepted++
   if (quick === undefined) return true
   stats.fastAccepted++
