@@ -1,11 +1,11 @@
-// The mini-program side, on fastify-weapp/client. In a mini program (after "Build npm"):
+// The mini-program side, on fastify-weapp-client. In a mini program (npm i fastify-weapp-client, then "Build npm"):
 //
 //   import { createPage } from './page.js'
 //   Page(createPage(wx, 'https://api.example.com'))
 //
 // with <button open-type="getPhoneNumber" bindgetphonenumber="onGetPhoneNumber"> in the page.
 // In Node, the example runs the same code with the wx of fastify-weapp/testing.
-import { createWeappClient } from 'fastify-weapp/client'
+import { createWeappClient } from 'fastify-weapp-client'
 
 /** wx.* callback APIs as promises. */
 function call (wx, name, options = {}) {
