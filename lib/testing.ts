@@ -61,6 +61,8 @@ export interface MockFault {
   status?: number
   body?: string
   contentType?: string
+  /** More response headers with `status`/`body` (a `location` for a redirect, say). */
+  headers?: Record<string, string>
 }
 
 /** One request the mock received, for asserting exactly what the code under test sent. */
@@ -300,7 +302,7 @@ export class MockWechat {
       return send(res, 200, { errcode: fault.errcode, errmsg: `${fault.errmsg ?? (ERRMSG as Record<number, string>)[fault.errcode] ?? 'error'}, rid: ${rid()}` })
     }
     if (fault?.status !== undefined || fault?.body !== undefined) {
-      res.writeHead(fault.status ?? 200, { 'content-type': fault.contentType ?? 'text/plain' })
+      res.writeHead(fault.status ?? 200, { ...fault.headers, 'content-type': fault.contentType ?? 'text/plain' })
       res.end(fault.body ?? '')
       return
     }

@@ -150,3 +150,17 @@ t.test('malformed requests are 400 validation errors; no session is 401 before a
   t.equal(huge.statusCode, 413)
   t.equal(h.mock.callsTo('/sns/jscode2session').length, 1, 'only the login reached WeChat')
 })
+
+t.test('healing with a fresh code checks rawData against the fresh session_key', async (t) => {
+  const h = await harness(t)
+  const { session } = await h.login('o-alice')
+  const freshCode = h.mock.login('o-alice', { rotate: true })
+  const encrypted = h.mock.encrypt('o-alice', werun)
+  // wx.getUserInfo signed rawData with the key WeChat holds now: the fresh one, not the session's.
+  const signed = h.mock.signedRawData('o-alice', { nickName: 'Alice' })
+  const healed = await h.post('/weapp/decrypt', { ...encrypted, ...signed, code: freshCode }, session)
+  t.equal(healed.statusCode, 200, 'the signature made with the fresh key matches')
+  const forged = { rawData: signed.rawData, signature: '0'.repeat(40) }
+  isError(t, await h.post('/weapp/decrypt', { ...h.mock.encrypt('o-alice', werun), ...forged, code: h.mock.login('o-alice') }, healed.json().session), 400, 'WEAPP_SIGNATURE_MISMATCH')
+  t.same(h.leaks(), [])
+})

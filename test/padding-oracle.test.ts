@@ -173,3 +173,25 @@ t.test('the budget: a window of failures, a block that ends, bounded memory', as
   t.equal(budget.blockedFor('flood-999'), 0)
 })
 
+
+t.test('through the route: valid JSON under a wrong padding is the uniform failure', async (t) => {
+  const h = await harness(t)
+  const { session } = await h.login('o-alice')
+  const sessionKey = Buffer.from(h.mock.user('o-alice').sessionKey, 'base64')
+  const json = (padding: number[]): Buffer => {
+    let text = JSON.stringify({ phoneNumber: '13800138000', watermark: { appid: h.mock.appId, timestamp: Math.floor(Date.now() / 1000) } })
+    while ((text.length + padding.length) % 16 !== 0) text = ` ${text}`
+    return Buffer.concat([Buffer.from(text), Buffer.from(padding)])
+  }
+  const encrypt = (plain: Buffer): { encryptedData: string, iv: string } => {
+    const iv = randomBytes(16)
+    const cipher = createCipheriv('aes-128-cbc', sessionKey, iv).setAutoPadding(false)
+    return { encryptedData: Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64'), iv: iv.toString('base64') }
+  }
+  t.equal((await h.post('/weapp/decrypt', encrypt(json([2, 2])), session)).statusCode, 200, 'a valid padding decrypts')
+  const good = (await h.post('/weapp/decrypt', encrypt(json([3, 3, 3])), session)).json()
+  t.equal(good.data.phoneNumber, '13800138000')
+  for (const padding of [[1, 3, 3], [0], [4, 4, 4, 3], [17]]) {
+    isError(t, await h.post('/weapp/decrypt', encrypt(json(padding)), session), 400, 'WEAPP_DECRYPT_FAILED')
+  }
+})

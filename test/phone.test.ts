@@ -91,3 +91,34 @@ t.test('getPhoneNumber as a building block', async (t) => {
   await t.rejects(h.app.weapp.getPhoneNumber('c', '' as never), TypeError)
   await t.rejects(h.app.weapp.getPhoneNumber(''), { code: 'WEAPP_INVALID_CODE' })
 })
+
+t.test('a phone code in flight for one user is never shared with another user\'s request', async (t) => {
+  const h = await harness(t)
+  const code = h.mock.phoneCode('o-alice', { phoneNumber: '13900000001', purePhoneNumber: '13900000001' })
+  await h.app.weapp.accessToken() // the token first, so both calls below start in the same tick
+  // Both calls start before either answers: the second one must not join the first one's call.
+  const alice = h.app.weapp.getPhoneNumber(code, 'o-alice')
+  const mallory = h.app.weapp.getPhoneNumber(code, 'o-mallory').catch((e: unknown) => e)
+  t.equal((await alice).phoneNumber, '13900000001')
+  t.match(await mallory, { code: 'WEAPP_INVALID_CODE' }, 'the other user gets WeChat\'s own refusal, not alice\'s number')
+  t.equal(h.mock.callsTo('/wxa/business/getuserphonenumber').length, 2, 'two upstream calls, one per user')
+
+  // Through the routes, with both requests held in flight by the mock until both have arrived.
+  const { session: aliceSession } = await h.login('o-alice')
+  const { session: mallorySession } = await h.login('o-mallory')
+  const code2 = h.mock.phoneCode('o-alice', { phoneNumber: '13900000002', purePhoneNumber: '13900000002' })
+  let release: () => void = () => {}
+  h.mock.fail({ path: '/wxa/business/getuserphonenumber', until: new Promise<void>((resolve) => { release = resolve }) })
+  const calls = (): number => h.mock.callsTo('/wxa/business/getuserphonenumber').length
+  const before = calls()
+  const first = h.post('/weapp/phone', { code: code2 }, aliceSession)
+  while (calls() < before + 1) await new Promise((resolve) => setImmediate(resolve))
+  const second = h.post('/weapp/phone', { code: code2 }, mallorySession)
+  // A correct plugin sends mallory's own call (a 4th); a plugin that shares by code alone never
+  // does, so the wait is bounded. Either way the assertions below decide, not the wait.
+  const deadline = Date.now() + 5000
+  while (calls() < before + 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
+  release()
+  t.equal((await first).json().phone.phoneNumber, '13900000002')
+  isError(t, await second, 401, 'WEAPP_INVALID_CODE')
+})

@@ -61,7 +61,11 @@ t.test('every kind of failure is one identical error', async (t) => {
     ['not whole blocks', key, Buffer.alloc(20).toString('base64'), good.iv],
     ['empty', key, '', good.iv],
     ['short iv', key, good.encryptedData, Buffer.alloc(8).toString('base64')],
-    ['session_key not 16 bytes', 'abc', good.encryptedData, good.iv]
+    ['session_key not 16 bytes', 'abc', good.encryptedData, good.iv],
+    // Canonical base64 of 15 and 17 bytes: AES-128 would throw a raw RangeError, not the uniform failure.
+    ['a 15-byte session_key', Buffer.alloc(15, 1).toString('base64'), good.encryptedData, good.iv],
+    ['a 17-byte session_key', Buffer.alloc(17, 1).toString('base64'), good.encryptedData, good.iv],
+    ['an iv of 15 bytes', key, good.encryptedData, Buffer.alloc(15, 1).toString('base64')]
   ]
   const messages = new Set<string>()
   for (const [name, k, data, v] of cases) {

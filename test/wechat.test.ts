@@ -150,3 +150,32 @@ t.test('empty, oversized and non-string codes never reach WeChat', async (t) => 
   await t.rejects(client.code2Session(42 as never), TypeError)
   t.equal(mock.calls.length, 0)
 })
+
+t.test('a redirect is not followed: 502, one request, and the secret goes nowhere else', async (t) => {
+  const { mock, client } = await setup(t)
+  const code = mock.login('o-1')
+  // A redirect to a place that would answer a perfectly good identity.
+  const query = new URLSearchParams({ appid: mock.appId, secret: mock.appSecret, js_code: mock.login('o-1'), grant_type: 'authorization_code' })
+  mock.fail({ status: 302, headers: { location: `${mock.url}/sns/jscode2session?${query.toString()}` }, body: '' })
+  const err = await client.code2Session(code).catch((e: unknown) => e)
+  t.match(err, { code: 'WEAPP_UPSTREAM_ERROR', statusCode: 502 })
+  t.equal(mock.callsTo('/sns/jscode2session').length, 1, 'the redirect was not followed')
+  t.notOk(visible(err).includes(mock.appSecret))
+})
+
+t.test('an answer over 64 KiB is not read, even a well-formed one', async (t) => {
+  const { mock, client } = await setup(t)
+  const body = JSON.stringify({ openid: 'o-big', session_key: 'tiihtNczf5v6AKRyjwEUhQ==', padding: 'x'.repeat(65 * 1024) })
+  mock.fail({ body })
+  await t.rejects(client.code2Session(mock.login('o-1')), { code: 'WEAPP_UPSTREAM_ERROR', message: /other than a JSON object/ })
+  mock.fail({ body: JSON.stringify({ openid: 'o-small', session_key: 'tiihtNczf5v6AKRyjwEUhQ==', padding: 'x'.repeat(60 * 1024) }) })
+  t.match(await client.code2Session(mock.login('o-1')), { openid: 'o-small' }, 'under the cap it is read')
+})
+
+t.test('a network failure\'s own message stays in the cause, out of the reply\'s message', async (t) => {
+  const { mock, client } = await setup(t)
+  mock.fail({ destroy: true })
+  const err = await client.code2Session(mock.login('o-1')).catch((e: unknown) => e) as Error & { cause?: Error }
+  t.equal(err.message, 'Could not reach the WeChat API; retry in a moment', 'a fixed message')
+  t.match(err.cause?.message, /socket|fetch failed|ECONNRESET|other side closed/i, 'what happened is in the cause, for the log')
+})
