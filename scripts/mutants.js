@@ -5,7 +5,7 @@ const decryptTests = ['test/user-data.test.ts', 'test/decrypt.test.ts', 'test/pa
 const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concurrency.test.ts', 'test/secrets.test.ts', 'test/errors.test.ts']
 const routeTests = ['test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
-const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/plugin.test.ts', 'test/login.test.ts']
+const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
 const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts']
 
 const byFile = {

@@ -7,8 +7,8 @@
 //
 // MUTATE_ONLY=<regex> runs the mutants whose id or file matches. Not part of npm test: it takes
 // several minutes.
-import { spawn } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,11 +18,11 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const only = process.env.MUTATE_ONLY ? new RegExp(process.env.MUTATE_ONLY) : undefined
 const selected = mutants.filter((m) => only === undefined || only.test(m.id) || only.test(m.file))
 
-// The scratch copy: sources and tests, with the installed node_modules linked in.
+// The scratch copy: the committed sources and tests (HEAD, so that uncommitted edits never skew a
+// score), with the installed node_modules and the built client linked in.
 const work = mkdtempSync(join(tmpdir(), 'fastify-weapp-mutate-'))
-for (const path of ['lib', 'client/src', 'client/package.json', 'client/README.md', 'test', 'example', 'package.json', 'tsconfig.json', 'README.md']) {
-  cpSync(join(root, path), join(work, path), { recursive: true })
-}
+const paths = ['lib', 'client/src', 'client/package.json', 'client/README.md', 'test', 'example', 'package.json', 'tsconfig.json', 'README.md']
+execFileSync('tar', ['-x', '-C', work], { input: execFileSync('git', ['-C', root, 'archive', '--format=tar', 'HEAD', ...paths], { maxBuffer: 256 * 2 ** 20 }) })
 // What the tests read but nothing mutates: the installed packages and the built client.
 symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'))
 symlinkSync(join(root, 'client/dist'), join(work, 'client/dist'))
