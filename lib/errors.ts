@@ -74,6 +74,19 @@ export const SignatureMismatchError: WeappErrorClass<'WEAPP_SIGNATURE_MISMATCH',
   400
 )
 
+export const UnknownAppError: WeappErrorClass<'WEAPP_UNKNOWN_APP', 400> = createError(
+  'WEAPP_UNKNOWN_APP',
+  '%s',
+  400
+)
+
+/** The `apps` lookup function threw or answered something that is not an app: logged, retried later. */
+export const AppLookupError: WeappErrorClass<'WEAPP_APP_LOOKUP_FAILED', 503> = createError(
+  'WEAPP_APP_LOOKUP_FAILED',
+  '%s',
+  503
+)
+
 /** A bad plugin option: registration fails (`app.ready()` rejects) and the message names the option. */
 export const InvalidOptionError: WeappErrorClass<'WEAPP_INVALID_OPTION', 500> = createError(
   'WEAPP_INVALID_OPTION',
@@ -100,6 +113,8 @@ export type WeappErrorCode =
   | 'WEAPP_SESSION_EXPIRED'
   | 'WEAPP_DECRYPT_FAILED'
   | 'WEAPP_SIGNATURE_MISMATCH'
+  | 'WEAPP_UNKNOWN_APP'
+  | 'WEAPP_APP_LOOKUP_FAILED'
 
 /**
  * A cause that is safe to log: the name, code and message of an error and of its causes, with

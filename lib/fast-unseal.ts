@@ -20,7 +20,8 @@ const DOT = 46
  * `undefined` and jose decides. `test/fast-unseal.test.ts` checks it against jose on thousands of
  * generated tokens.
  */
-export function createFastUnseal (keys: readonly SessionKey[], appId: string): (token: string, now?: number) => JWTPayload | undefined {
+export function createFastUnseal (keys: readonly SessionKey[], audience: readonly string[] | undefined): (token: string, now?: number) => JWTPayload | undefined {
+  const apps = audience === undefined ? undefined : new Set(audience)
   const byHeader = new Map(keys.map((k) => {
     const header = headerSegment(k.kid)
     return [header, { secret: k.secret, aad: Buffer.from(header, 'latin1') }]
@@ -64,7 +65,7 @@ export function createFastUnseal (keys: readonly SessionKey[], appId: string): (
     if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return undefined
     const { aud, exp, iat, nbf } = claims as JWTPayload
     // What jose checks for this plugin's options, in the only form the plugin writes.
-    if (aud !== appId || typeof iat !== 'number' || typeof exp !== 'number' || nbf !== undefined ||
+    if (typeof aud !== 'string' || aud === '' || (apps !== undefined && !apps.has(aud)) || typeof iat !== 'number' || typeof exp !== 'number' || nbf !== undefined ||
         !Object.hasOwn(claims, 'sub') || exp <= now) {
       return undefined
     }

@@ -1,12 +1,28 @@
+import { appConfigProblem, type WeappAppConfig, type WeappAppLookup } from './apps.js'
 import { InvalidOptionError } from './errors.js'
 import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
 
-/** Options of the plugin; see the README for each one. */
-export interface FastifyWeappOptions {
+/** One mini program: `appId` + `appSecret`. */
+export interface OneApp {
   /** The mini program's AppID. */
   appId: string
   /** Its AppSecret. Never logged, never in a reply or error message. */
   appSecret: string
+  apps?: undefined
+}
+
+/** Several mini programs: a list, or a function that looks one up (its answers cached for a minute). */
+export interface SeveralApps {
+  apps: readonly WeappAppConfig[] | WeappAppLookup
+  appId?: undefined
+  appSecret?: undefined
+}
+
+/** Options of the plugin; see the README for each one. */
+export type FastifyWeappOptions = (OneApp | SeveralApps) & WeappCommonOptions
+
+/** The options every registration takes, whatever its apps. */
+export interface WeappCommonOptions {
   /** 32-byte key(s): the first seals, every key unseals (rotation). */
   key: KeyInput | readonly KeyInput[]
   /** Session lifetime: seconds, or a time span such as `'7d'`, `'12h'`. Default `'7d'`. */
@@ -37,8 +53,8 @@ export interface FastifyWeappOptions {
 
 /** Validated, normalised, frozen options. */
 export interface Settings {
-  readonly appId: string
-  readonly appSecret: string
+  /** The apps: a validated list (one for the `appId` shorthand), or the lookup function. */
+  readonly apps: readonly WeappAppConfig[] | WeappAppLookup
   readonly keys: readonly SessionKey[]
   /** seconds */
   readonly expiresIn: number
@@ -90,6 +106,29 @@ function appIdString (value: unknown): string {
     throw new InvalidOptionError("appId is required: the mini program's AppID, such as 'wx0123456789abcdef' (letters, digits, '-' and '_', at most 64)")
   }
   return value
+}
+
+/** `apps`, or the `appId` + `appSecret` shorthand, as one list or the lookup function. */
+function parseApps (o: Record<string, unknown>): readonly WeappAppConfig[] | WeappAppLookup {
+  if (o.apps === undefined) {
+    return Object.freeze([Object.freeze({ appId: appIdString(o.appId), appSecret: requiredString(o.appSecret, 'appSecret') })])
+  }
+  if (o.appId !== undefined || o.appSecret !== undefined) {
+    throw new InvalidOptionError('apps and appId/appSecret are two ways to say the same: give apps alone (several mini programs) or appId + appSecret (one)')
+  }
+  if (typeof o.apps === 'function') return o.apps as WeappAppLookup
+  if (!Array.isArray(o.apps) || o.apps.length === 0) {
+    throw new InvalidOptionError('apps must be a non-empty array of { appId, appSecret }, or a function (appId) => config | undefined')
+  }
+  const seen = new Set<string>()
+  return Object.freeze(o.apps.map((config: unknown, i) => {
+    const problem = appConfigProblem(config)
+    if (problem !== undefined) throw new InvalidOptionError(`apps[${i}]: ${problem}`)
+    const { appId, appSecret } = config as WeappAppConfig
+    if (seen.has(appId)) throw new InvalidOptionError(`apps[${i}] repeats the appId ${appId}`)
+    seen.add(appId)
+    return Object.freeze({ appId, appSecret })
+  }))
 }
 
 /** A whole number from `min` to `max`, or `fallback` when not given. */
@@ -182,8 +221,7 @@ export function buildSettings (options: unknown): Settings {
   }
   const o = options as Record<string, unknown>
   return Object.freeze({
-    appId: appIdString(o.appId),
-    appSecret: requiredString(o.appSecret, 'appSecret'),
+    apps: parseApps(o),
     keys: parseKeys(o.key),
     expiresIn: parseExpiresIn(o.expiresIn),
     prefix: parsePrefix(o.prefix),

@@ -1,9 +1,10 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify'
-import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UpstreamError, ValidationError } from './errors.js'
+import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UpstreamError, ValidationError } from './errors.js'
 import { createFailureBudget } from './failure-budget.js'
+import type { App, Registry } from './apps.js'
 import type { JwtSettings } from './options.js'
-import type { WeappIdentity } from './session.js'
-import { openUserData, type DecryptOptions } from './user-data.js'
+import type { SessionCodec, WeappIdentity } from './session.js'
+import { openUserData } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
 /**
@@ -49,15 +50,19 @@ export const loginSchema = {
   body: {
     type: 'object',
     required: ['code'],
-    properties: { code }
+    properties: {
+      code,
+      appId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' }
+    }
   },
   response: {
     200: {
       type: 'object',
-      required: ['session', 'expiresIn', 'openid'],
+      required: ['session', 'expiresIn', 'appId', 'openid'],
       properties: {
         session: { type: 'string', description: 'Send back as "Authorization: Bearer <session>"' },
         expiresIn: { type: 'integer', description: 'Seconds until the session expires' },
+        appId: { type: 'string', description: 'The app the session is for' },
         openid: { type: 'string' },
         unionid: { type: 'string' },
         token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid)' }
@@ -156,24 +161,41 @@ function exactTypes (schema: { properties: Record<string, { type: string }> }): 
   }
 }
 
-interface LoginBody { code: string }
+interface LoginBody { code: string, appId?: string }
+interface PhoneBody { code: string }
 /** What @fastify/jwt adds to the reply. */
 interface JwtReply { jwtSign (payload: Record<string, unknown>, options: Record<string, unknown>): Promise<string> }
 interface DecryptBody { encryptedData: string, iv: string, rawData?: string, signature?: string, code?: string }
 
 export interface RouteOptions {
+  /** seconds */
   expiresIn: number
-  decryptOptions: DecryptOptions
+  /** seconds, or 0 for no limit */
+  watermarkMaxAge: number
   /** The @fastify/jwt bridge, or undefined when the jwt option is off. */
   jwt: JwtSettings | undefined
-  /** The app the sessions are for: the JWS's `aud`. */
-  appId: string
   /** Failed decrypts a minute per user before 429s; 0 for no limit. */
   decryptFailureLimit: number
+  registry: Registry
+  sessions: SessionCodec
+}
+
+/** The AppID in the Referer WeChat's `wx.request` sends: `https://servicewechat.com/{appid}/{version}/page-frame.html`. */
+const REFERER = /^https:\/\/servicewechat\.com\/([A-Za-z0-9_-]{1,64})\//
+
+/**
+ * The app a login is for: the body's `appId`; without one, the Referer's; without either, the one
+ * app configured. Never a "current app": each request names its own.
+ */
+async function appOfLogin (registry: Registry, body: LoginBody, referer: string | undefined): Promise<App> {
+  const appId = body.appId ?? (referer === undefined ? undefined : REFERER.exec(referer)?.[1])
+  if (appId !== undefined) return await registry.get(appId)
+  if (registry.single !== undefined) return registry.single
+  throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, decryptOptions, jwt, decryptFailureLimit, appId }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -183,9 +205,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
    * Seals what WeChat answered. Seal refuses only identities it cannot hold (too large for a token:
    * `IdentityTooLargeError`), and this identity came from WeChat: a 502, not a 500.
    */
-  async function sealUpstream (identity: WeappIdentity): Promise<string> {
+  async function sealUpstream (identity: WeappIdentity, appId: string): Promise<string> {
     try {
-      return await weapp.seal(identity)
+      return await sessions.seal(identity, appId)
     } catch (err) {
       throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error((err as Error).message) })
     }
@@ -200,13 +222,15 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
   })
 
   fastify.post<{ Body: LoginBody }>('/login', options(loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
-    const identity = await weapp.code2Session(request.body.code)
+    const app = await appOfLogin(registry, request.body, request.headers.referer)
+    const { appId } = app
+    const identity = await app.code2Session(request.body.code)
     // The session expires no earlier than this (seal reads the clock after it).
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
-    const session = await sealUpstream(identity)
+    const session = await sealUpstream(identity, appId)
     reply.header('cache-control', 'no-store')
     const { openid, unionid } = identity
-    if (jwt === undefined) return { session, expiresIn, openid, unionid }
+    if (jwt === undefined) return { session, expiresIn, appId, openid, unionid }
     // A JWS from the app's own @fastify/jwt, so that request.jwtVerify() routes accept this user.
     // It never outlives its session (exp at most the session's, whatever @fastify/jwt's own
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
@@ -216,12 +240,13 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
     const token = await (reply as unknown as JwtReply).jwtSign(claims, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
-    return { session, expiresIn, openid, unionid, token }
+    return { session, expiresIn, appId, openid, unionid, token }
   })
 
-  fastify.post<{ Body: LoginBody }>('/phone', options(phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
-    const { openid } = request.weappSession as NonNullable<typeof request.weappSession>
-    const phone = await weapp.getPhoneNumber(request.body.code, openid)
+  fastify.post<{ Body: PhoneBody }>('/phone', options(phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
+    const { appId, openid } = request.weappSession as NonNullable<typeof request.weappSession>
+    // The session's own app: its access token, its phone codes.
+    const phone = await (await registry.get(appId)).getPhoneNumber(request.body.code, openid)
     reply.header('cache-control', 'no-store')
     return { phone }
   })
@@ -232,7 +257,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
     if ((rawData === undefined) !== (signature === undefined)) {
       throw Object.assign(new ValidationError('body must have rawData and signature together, or neither'), { validationContext: 'body' })
     }
-    const wait = failures === undefined ? 0 : failures.blockedFor(current.openid)
+    // Per user of an app: openids are per app.
+    const user = `${current.appId}\n${current.openid}`
+    const wait = failures === undefined ? 0 : failures.blockedFor(user)
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
       reply.header('retry-after', String(seconds))
@@ -242,12 +269,12 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
     let renewed: { session: string, expiresIn: number } | undefined
     if (code !== undefined) {
       // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
-      const identity = await weapp.code2Session(code)
+      const identity = await (await registry.get(current.appId)).code2Session(code)
       if (identity.openid !== current.openid) {
         throw new InvalidCodeError('This code belongs to another WeChat user than the session; log in again')
       }
       sessionKey = identity.sessionKey
-      renewed = { session: await sealUpstream({ ...identity, unionid: identity.unionid ?? current.unionid }), expiresIn }
+      renewed = { session: await sealUpstream({ ...identity, unionid: identity.unionid ?? current.unionid }, current.appId), expiresIn }
     }
     let text: string
     try {
@@ -257,10 +284,11 @@ export async function routes (fastify: FastifyInstance, { expiresIn, decryptOpti
       // The reply embeds the decrypted JSON text as is: it parsed as an object, so it is valid JSON,
       // and it is exactly what WeChat encrypted. Parsing it again only to re-serialize the same
       // object cost a tenth of the route. The fields added around it are built here, nothing else.
-      text = openUserData(sessionKey, encryptedData, iv, decryptOptions).text
+      // The watermark must name the session's app.
+      text = openUserData(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge }).text
     } catch (err) {
       // Every failure that a secret decided counts against this user's budget.
-      failures?.fail(current.openid)
+      failures?.fail(user)
       throw err
     }
     const rest = renewed === undefined ? '' : `,"session":${JSON.stringify(renewed.session)},"expiresIn":${renewed.expiresIn}`

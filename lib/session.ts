@@ -7,6 +7,8 @@ import { isBase64, isBase64url } from './base64.js'
 
 /** Who is calling, as the session token says. */
 export interface WeappSession {
+  /** The AppID of the mini program the session was issued for (its `aud`). */
+  appId: string
   /** The user's openid for this mini program. */
   openid: string
   /** The user's unionid, when the mini program is bound to an Open Platform account. */
@@ -47,8 +49,15 @@ export class IdentityTooLargeError extends TypeError {
   }
 }
 
+/**
+ * The apps a session may name: a list (the `apps` option's, or the one `appId`), or `undefined` when
+ * a lookup function decides which apps exist. Then any `aud` is accepted: only this plugin's key
+ * seals sessions, and it seals them for apps the lookup knew at login; unsealing never looks up.
+ */
+export type Audience = readonly string[] | undefined
+
 export interface SessionCodecOptions {
-  appId: string
+  audience: Audience
   keys: readonly SessionKey[]
   /** seconds */
   expiresIn: number
@@ -57,7 +66,8 @@ export interface SessionCodecOptions {
 }
 
 export interface SessionCodec {
-  seal (identity: WeappIdentity): Promise<string>
+  /** Seals an identity into a session for the app `appId`. */
+  seal (identity: WeappIdentity, appId: string): Promise<string>
   unseal (token: string): Promise<WeappSession>
 }
 
@@ -74,27 +84,28 @@ function isCanonicalJwe (token: string): boolean {
 
 /** Claims as sealed: `sub` openid, `aud` appId, `sk` session_key, `uid` unionid, `iat`, `exp`. */
 function toSession (payload: JWTPayload): WeappSession {
-  const { sub, sk, uid, exp } = payload
-  if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number') {
+  const { sub, sk, uid, exp, aud } = payload
+  if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number' || !isId(aud)) {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
   }
-  const session: WeappSession = { openid: sub, sessionKey: sk, expiresAt: exp * 1000 }
+  const session: WeappSession = { appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000 }
   if (uid !== undefined) session.unionid = uid
   return session
 }
 
 /**
  * jose's unseal, the authority on every token: `dir` + `A256GCM` only, no compression, the key by
- * `kid`, `exp`/`iat`/`sub` required, `aud` = appId. It rejects with jose's own errors.
+ * `kid`, `exp`/`iat`/`sub`/`aud` required, `aud` one of the audience's apps (any app, without a
+ * list). It rejects with jose's own errors.
  */
-export function createJoseUnseal (keys: readonly SessionKey[], appId: string): (token: string, currentDate?: Date) => Promise<JWTPayload> {
+export function createJoseUnseal (keys: readonly SessionKey[], audience: Audience): (token: string, currentDate?: Date) => Promise<JWTPayload> {
   const byKid = new Map(keys.map((k) => [k.kid, k.secret]))
   const options = {
-    audience: appId,
+    ...(audience === undefined ? {} : { audience: [...audience] }),
     keyManagementAlgorithms: ['dir'],
     contentEncryptionAlgorithms: ['A256GCM'],
     maxDecompressedLength: 0,
-    requiredClaims: ['exp', 'iat', 'sub']
+    requiredClaims: ['exp', 'iat', 'sub', 'aud']
   }
   function keyFor (header: { kid?: unknown }): Uint8Array {
     const secret = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined
@@ -113,14 +124,14 @@ export function createJoseUnseal (keys: readonly SessionKey[], appId: string): (
  * hit), then tries the node:crypto fast path for the shape the plugin writes, and leaves everything
  * else, every rejection included, to jose.
  */
-export function createSessionCodec ({ appId, keys, expiresIn, cacheSize }: SessionCodecOptions): SessionCodec {
+export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: SessionCodecOptions): SessionCodec {
   const sealing = keys[0] as SessionKey
   const memo = cacheSize > 0 ? new Memo<Readonly<WeappSession>>(cacheSize) : undefined
-  const fastUnseal = createFastUnseal(keys, appId)
-  const joseUnseal = createJoseUnseal(keys, appId)
+  const fastUnseal = createFastUnseal(keys, audience)
+  const joseUnseal = createJoseUnseal(keys, audience)
 
   return {
-    async seal (identity) {
+    async seal (identity, appId) {
       if (identity === null || typeof identity !== 'object' || !isId(identity.openid) || !isSessionKey(identity.sessionKey) ||
           (identity.unionid !== undefined && !isId(identity.unionid))) {
         throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? }: openid a non-empty string, sessionKey the base64 of 16 bytes')

@@ -10,10 +10,12 @@ import type { AddressInfo } from 'node:net'
 import type { WxLike } from './client.js'
 
 export interface MockWechatOptions {
-  /** Default `'wx0123456789abcdef'`. */
+  /** The first (default) mini program. Default `'wx0123456789abcdef'`. */
   appId?: string
   /** Default a fixed test secret; read it back from `mock.appSecret`. */
   appSecret?: string
+  /** More mini programs served by the same mock (see `mock.app(appId)`); a secret is made up when none is given. */
+  apps?: Array<{ appId: string, appSecret?: string }>
   /** How long a code stays valid, in ms. Default 5 minutes, as on WeChat. */
   codeTtl?: number
   /** Interface to listen on. Default `'127.0.0.1'`. */
@@ -78,7 +80,26 @@ export interface EncryptedUserData {
   iv: string
 }
 
+/** One mini program of the mock: what `wx.login()` and WeChat's encryption do for its users. */
+export interface MockApp {
+  readonly appId: string
+  readonly appSecret: string
+  /** The user with this openid in this app, created on first use (with `unionid` when given). */
+  user (openid: string, unionid?: string): MockUser
+  /** What `wx.login()` does in this app: a fresh single-use code (see `MockWechat.login`). */
+  login (openid: string, options?: { unionid?: string, rotate?: boolean }): string
+  /** Gives the user a new session_key and returns it. */
+  rotateSessionKey (openid: string): string
+  /** Encrypted data as this app's mini program receives it (watermark.appid is this app's). */
+  encrypt (openid: string, data: Record<string, unknown>, watermark?: { appid?: string, timestamp?: number }): EncryptedUserData
+  /** `rawData` and its `signature` as `wx.getUserInfo` returns them. */
+  signedRawData (openid: string, info: Record<string, unknown>): { rawData: string, signature: string }
+  /** A getPhoneNumber button code of this app. */
+  phoneCode (openid: string, phone?: Partial<MockPhone>): string
+}
+
 interface IssuedCode {
+  appId: string
   openid: string
   expires: number
   used: boolean
@@ -131,14 +152,18 @@ export class MockWechat {
   readonly calls: MockCall[] = []
   readonly #server: Server
   readonly #codeTtl: number
+  /** Users by app and openid (openids are per app, as on WeChat). */
   readonly #users = new Map<string, MockUser>()
+  /** Every app's AppSecret, by AppID. */
+  readonly #apps = new Map<string, string>()
   readonly #codes = new Map<string, IssuedCode>()
   readonly #faults: MockFault[] = []
   readonly #secrets = new Set<string>()
   readonly #accessTokenTtl: number
-  /** Issued access tokens and when they expire (ms); a revoked one is deleted. */
-  readonly #accessTokens = new Map<string, number>()
-  #currentAccessToken: string | undefined
+  /** Issued access tokens, their app and when they expire (ms); a revoked one is deleted. */
+  readonly #accessTokens = new Map<string, { appId: string, expires: number }>()
+  /** The current access token of each app. */
+  readonly #currentAccessToken = new Map<string, string>()
   readonly #phoneCodes = new Map<string, IssuedCode & { phone: MockPhone }>()
   #url = ''
 
@@ -157,6 +182,8 @@ export class MockWechat {
   private constructor (options: MockWechatOptions) {
     this.appId = options.appId ?? 'wx0123456789abcdef'
     this.appSecret = options.appSecret ?? 'mock-app-secret-0123456789abcdef'
+    this.#apps.set(this.appId, this.appSecret)
+    for (const app of options.apps ?? []) this.addApp(app.appId, app.appSecret)
     this.#codeTtl = options.codeTtl ?? 5 * 60 * 1000
     this.#accessTokenTtl = options.accessTokenTtl ?? 7200
     this.#server = createServer((req, res) => { this.#handle(req, res) })
@@ -167,35 +194,82 @@ export class MockWechat {
     return this.#url
   }
 
-  /** The user with this openid, created on first use (with `unionid` when given). */
-  user (openid: string, unionid?: string): MockUser {
-    let user = this.#users.get(openid)
+  /** Serves one more mini program (its AppSecret made up when not given) and returns it. */
+  addApp (appId: string, appSecret = `mock-secret-${appId}-${randomBytes(8).toString('hex')}`): MockApp {
+    if (this.#apps.has(appId) && this.#apps.get(appId) !== appSecret) throw new Error(`the mock already serves ${appId} with another secret`)
+    this.#apps.set(appId, appSecret)
+    return this.app(appId)
+  }
+
+  /** One of the mock's mini programs: its users, codes and encrypted data. */
+  app (appId: string): MockApp {
+    const appSecret = this.#apps.get(appId)
+    if (appSecret === undefined) throw new Error(`the mock serves no app ${appId}; addApp() it first`)
+    return {
+      appId,
+      appSecret,
+      user: (openid, unionid) => this.#user(appId, openid, unionid),
+      login: (openid, options = {}) => {
+        const user = this.#user(appId, openid, options.unionid)
+        if (options.rotate === true) user.sessionKey = this.#newSessionKey()
+        const code = randomBytes(16).toString('hex')
+        this.#secrets.add(code)
+        this.#codes.set(code, { appId, openid: user.openid, expires: Date.now() + this.#codeTtl, used: false })
+        return code
+      },
+      rotateSessionKey: (openid) => {
+        const user = this.#user(appId, openid)
+        user.sessionKey = this.#newSessionKey()
+        return user.sessionKey
+      },
+      encrypt: (openid, data, watermark = {}) => {
+        const user = this.#user(appId, openid)
+        const mark = { timestamp: watermark.timestamp ?? Math.floor(Date.now() / 1000), appid: watermark.appid ?? appId }
+        return encryptUserData(user.sessionKey, { ...data, watermark: mark })
+      },
+      signedRawData: (openid, info) => {
+        const rawData = JSON.stringify(info)
+        return { rawData, signature: signRawData(rawData, this.#user(appId, openid).sessionKey) }
+      },
+      phoneCode: (openid, phone = {}) => {
+        this.#user(appId, openid)
+        const code = randomBytes(32).toString('hex')
+        this.#secrets.add(code)
+        const full = { phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: 86, ...phone }
+        this.#phoneCodes.set(code, { appId, openid, expires: Date.now() + this.#codeTtl, used: false, phone: full })
+        return code
+      }
+    }
+  }
+
+  #user (appId: string, openid: string, unionid?: string): MockUser {
+    const key = `${appId}\n${openid}`
+    let user = this.#users.get(key)
     if (user === undefined) {
       user = { openid, sessionKey: this.#newSessionKey() }
-      this.#users.set(openid, user)
+      this.#users.set(key, user)
     }
     if (unionid !== undefined) user.unionid = unionid
     return user
   }
 
+  /** The user with this openid in the default app, created on first use (with `unionid` when given). */
+  user (openid: string, unionid?: string): MockUser {
+    return this.app(this.appId).user(openid, unionid)
+  }
+
   /**
-   * What `wx.login()` does for this user: a fresh single-use code. The session_key stays as it is
-   * while the WeChat session is valid; `rotate: true` models a login after it lapsed (a new key).
+   * What `wx.login()` does for this user of the default app: a fresh single-use code. The
+   * session_key stays as it is while the WeChat session is valid; `rotate: true` models a login
+   * after it lapsed (a new key). For another app, `mock.app(appId).login(...)`.
    */
   login (openid: string, options: { unionid?: string, rotate?: boolean } = {}): string {
-    const user = this.user(openid, options.unionid)
-    if (options.rotate === true) user.sessionKey = this.#newSessionKey()
-    const code = randomBytes(16).toString('hex')
-    this.#secrets.add(code)
-    this.#codes.set(code, { openid: user.openid, expires: Date.now() + this.#codeTtl, used: false })
-    return code
+    return this.app(this.appId).login(openid, options)
   }
 
   /** Gives the user a new session_key (their WeChat session lapsed) and returns it. */
   rotateSessionKey (openid: string): string {
-    const user = this.user(openid)
-    user.sessionKey = this.#newSessionKey()
-    return user.sessionKey
+    return this.app(this.appId).rotateSessionKey(openid)
   }
 
   /**
@@ -203,15 +277,12 @@ export class MockWechat {
    * `wx.getUserProfile`, share info): the data plus a watermark, under the current session_key.
    */
   encrypt (openid: string, data: Record<string, unknown>, watermark: { appid?: string, timestamp?: number } = {}): EncryptedUserData {
-    const user = this.user(openid)
-    const mark = { timestamp: watermark.timestamp ?? Math.floor(Date.now() / 1000), appid: watermark.appid ?? this.appId }
-    return encryptUserData(user.sessionKey, { ...data, watermark: mark })
+    return this.app(this.appId).encrypt(openid, data, watermark)
   }
 
   /** `rawData` and its `signature` as `wx.getUserInfo` returns them for this user. */
   signedRawData (openid: string, info: Record<string, unknown>): { rawData: string, signature: string } {
-    const rawData = JSON.stringify(info)
-    return { rawData, signature: signRawData(rawData, this.user(openid).sessionKey) }
+    return this.app(this.appId).signedRawData(openid, info)
   }
 
   /**
@@ -219,23 +290,19 @@ export class MockWechat {
    * user's phone (default a mainland number, with countryCode as the number WeChat sends).
    */
   phoneCode (openid: string, phone: Partial<MockPhone> = {}): string {
-    this.user(openid)
-    const code = randomBytes(32).toString('hex')
-    this.#secrets.add(code)
-    const full = { phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: 86, ...phone }
-    this.#phoneCodes.set(code, { openid, expires: Date.now() + this.#codeTtl, used: false, phone: full })
-    return code
+    return this.app(this.appId).phoneCode(openid, phone)
   }
 
-  /** Every access token issued stops working (40001), as after a force refresh elsewhere. */
-  revokeAccessTokens (): void {
-    this.#accessTokens.clear()
-    this.#currentAccessToken = undefined
+  /** Every access token issued (of one app, or of all) stops working (40001), as after a force refresh elsewhere. */
+  revokeAccessTokens (appId?: string): void {
+    for (const [token, issued] of this.#accessTokens) if (appId === undefined || issued.appId === appId) this.#accessTokens.delete(token)
+    if (appId === undefined) this.#currentAccessToken.clear()
+    else this.#currentAccessToken.delete(appId)
   }
 
-  /** Every access token issued expires now (42001). */
-  expireAccessTokens (): void {
-    for (const token of this.#accessTokens.keys()) this.#accessTokens.set(token, 0)
+  /** Every access token issued (of one app, or of all) expires now (42001). */
+  expireAccessTokens (appId?: string): void {
+    for (const issued of this.#accessTokens.values()) if (appId === undefined || issued.appId === appId) issued.expires = 0
   }
 
   /**
@@ -243,7 +310,7 @@ export class MockWechat {
    * login or phone code and access token this mock has issued.
    */
   secrets (): string[] {
-    return [this.appSecret, ...this.#secrets]
+    return [...this.#apps.values(), ...this.#secrets]
   }
 
   #newSessionKey (): string {
@@ -319,15 +386,17 @@ export class MockWechat {
   }
 
   #jscode2session ({ query }: MockCall, res: ServerResponse): void {
-    if (query.appid !== this.appId) return this.#error(res, 40013)
-    if (query.secret !== this.appSecret) return this.#error(res, 40125)
+    const secret = query.appid === undefined ? undefined : this.#apps.get(query.appid)
+    if (secret === undefined) return this.#error(res, 40013)
+    if (query.secret !== secret) return this.#error(res, 40125)
     if (query.grant_type !== 'authorization_code') return this.#error(res, 40002)
     if (query.js_code === undefined || query.js_code === '') return this.#error(res, 41008)
     const issued = this.#codes.get(query.js_code)
-    if (issued === undefined || issued.expires < Date.now()) return this.#error(res, 40029)
+    // A code is only good for the app whose mini program got it.
+    if (issued === undefined || issued.expires < Date.now() || issued.appId !== query.appid) return this.#error(res, 40029)
     if (issued.used) return this.#error(res, 40163)
     issued.used = true
-    const user = this.user(issued.openid)
+    const user = this.#user(issued.appId, issued.openid)
     const answer: Record<string, string> = { session_key: user.sessionKey, openid: user.openid }
     if (user.unionid !== undefined) answer.unionid = user.unionid
     send(res, 200, answer)
@@ -336,48 +405,52 @@ export class MockWechat {
     const request = parseJson(body)
     if (request === undefined) return this.#error(res, 47001)
     if (request.grant_type !== 'client_credential') return this.#error(res, 40002)
-    if (request.appid !== this.appId) return this.#error(res, 40013)
-    if (request.secret !== this.appSecret) return this.#error(res, 40125)
+    const appId = typeof request.appid === 'string' ? request.appid : ''
+    const secret = this.#apps.get(appId)
+    if (secret === undefined) return this.#error(res, 40013)
+    if (request.secret !== secret) return this.#error(res, 40125)
     const now = Date.now()
-    let token = this.#currentAccessToken
-    const expires = token === undefined ? undefined : this.#accessTokens.get(token)
+    let token = this.#currentAccessToken.get(appId)
+    const expires = token === undefined ? undefined : this.#accessTokens.get(token)?.expires
     if (request.force_refresh === true || token === undefined || expires === undefined || expires <= now) {
-      if (request.force_refresh === true) this.revokeAccessTokens()
+      if (request.force_refresh === true) this.revokeAccessTokens(appId)
       token = randomBytes(24).toString('base64url')
       this.#secrets.add(token)
-      this.#accessTokens.set(token, now + this.#accessTokenTtl * 1000)
-      this.#currentAccessToken = token
+      this.#accessTokens.set(token, { appId, expires: now + this.#accessTokenTtl * 1000 })
+      this.#currentAccessToken.set(appId, token)
     }
-    const left = Math.round(((this.#accessTokens.get(token) as number) - now) / 1000)
+    const left = Math.round(((this.#accessTokens.get(token)?.expires as number) - now) / 1000)
     send(res, 200, { access_token: token, expires_in: left })
   }
 
-  /** 40001 for an unknown or revoked token, 42001 for an expired one, undefined when it is good. */
-  #tokenError (token: string | undefined): KnownErrcode | undefined {
-    const expires = token === undefined ? undefined : this.#accessTokens.get(token)
-    if (expires === undefined) return 40001
-    return expires <= Date.now() ? 42001 : undefined
+  /** 40001 for an unknown or revoked token, 42001 for an expired one, else the token's app. */
+  #tokenApp (token: string | undefined): { error: KnownErrcode } | { appId: string } {
+    const issued = token === undefined ? undefined : this.#accessTokens.get(token)
+    if (issued === undefined) return { error: 40001 }
+    return issued.expires <= Date.now() ? { error: 42001 } : { appId: issued.appId }
   }
 
   #phoneNumber ({ query, body }: MockCall, res: ServerResponse): void {
-    const tokenError = this.#tokenError(query.access_token)
-    if (tokenError !== undefined) return this.#error(res, tokenError)
+    const token = this.#tokenApp(query.access_token)
+    if ('error' in token) return this.#error(res, token.error)
     const request = parseJson(body)
     if (request === undefined) return this.#error(res, 47001)
     const issued = typeof request.code === 'string' ? this.#phoneCodes.get(request.code) : undefined
-    // An unknown, expired or used code, or one of another user than the openid sent: 40029.
-    if (issued === undefined || issued.expires < Date.now() || issued.used || (request.openid !== undefined && request.openid !== issued.openid)) {
+    // An unknown, expired or used code, one of another app than the token's, or of another user
+    // than the openid sent: 40029.
+    if (issued === undefined || issued.expires < Date.now() || issued.used || issued.appId !== token.appId ||
+        (request.openid !== undefined && request.openid !== issued.openid)) {
       return this.#error(res, 40029)
     }
     issued.used = true
-    send(res, 200, { errcode: 0, errmsg: 'ok', phone_info: { ...issued.phone, watermark: { timestamp: Math.floor(Date.now() / 1000), appid: this.appId } } })
+    send(res, 200, { errcode: 0, errmsg: 'ok', phone_info: { ...issued.phone, watermark: { timestamp: Math.floor(Date.now() / 1000), appid: issued.appId } } })
   }
 
   #checkSession ({ query }: MockCall, res: ServerResponse): void {
-    const tokenError = this.#tokenError(query.access_token)
-    if (tokenError !== undefined) return this.#error(res, tokenError)
+    const token = this.#tokenApp(query.access_token)
+    if ('error' in token) return this.#error(res, token.error)
     if (query.sig_method !== 'hmac_sha256' || query.signature === undefined) return this.#error(res, 40097)
-    const user = query.openid === undefined ? undefined : this.#users.get(query.openid)
+    const user = query.openid === undefined ? undefined : this.#users.get(`${token.appId}\n${query.openid}`)
     if (user === undefined) return this.#error(res, 40003)
     const expected = createHmac('sha256', user.sessionKey).update('').digest('hex')
     if (query.signature !== expected) return this.#error(res, 87009)
@@ -430,7 +503,7 @@ export interface MockWx extends WxLike {
  * `checkSession` fails before the first login and after a lapse; `request` is a real HTTP request
  * (JSON in and out); callbacks run asynchronously. For testing mini-program code in Node.
  */
-export function createWx (mock: MockWechat, openid: string): MockWx {
+export function createWx (mock: MockWechat | MockApp, openid: string): MockWx {
   const storage = new Map<string, unknown>()
   let valid = false // checkSession succeeds
   let lapsed = false // the next login gets a new session_key

@@ -15,9 +15,9 @@ import { forge, kidOf } from './fixtures/jwe.js'
 
 const appId = 'wx0123456789abcdef'
 const keys = parseKeys([KEY, OTHER_KEY])
-const fast = createFastUnseal(keys, appId)
-const jose = createJoseUnseal(keys, appId)
-const codec = createSessionCodec({ appId, keys, expiresIn: 3600, cacheSize: 0 })
+const fast = createFastUnseal(keys, [appId])
+const jose = createJoseUnseal(keys, [appId])
+const codec = createSessionCodec({ audience: [appId], keys, expiresIn: 3600, cacheSize: 0 })
 const now = (): number => Math.floor(Date.now() / 1000)
 
 const stats = { fastAccepted: 0, joseAccepted: 0, both: 0, total: 0 }
@@ -92,7 +92,7 @@ function mutate (token: string): fc.Arbitrary<string> {
 t.test('genuine sessions: the fast path opens every one, exactly as jose does', async (t) => {
   for (let i = 0; i < 300; i++) {
     const identity = { openid: `o-${i}-${'x'.repeat(i % 40)}`, sessionKey: Buffer.alloc(16, i).toString('base64'), ...(i % 2 === 0 ? { unionid: `u-${i}` } : {}) }
-    const token = await codec.seal(identity)
+    const token = await codec.seal(identity, appId)
     const quick = fast(token)
     if (quick === undefined) t.fail(`the fast path deferred a genuine token (${i})`)
     if (!await agree(token)) t.fail(`disagreement on a genuine token (${i})`)
@@ -107,7 +107,7 @@ t.test('forged claim sets, headers and plaintexts under real keys', async (t) =>
 })
 
 t.test('mutations of genuine tokens', async (t) => {
-  const tokens = await Promise.all(Array.from({ length: 20 }, async (_, i) => await codec.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })))
+  const tokens = await Promise.all(Array.from({ length: 20 }, async (_, i) => await codec.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }, appId)))
   await fc.assert(fc.asyncProperty(fc.constantFrom(...tokens).chain(mutate), agree), { numRuns: 2500 })
   t.pass('never accepted what jose rejected')
 })
@@ -138,7 +138,7 @@ t.test('the boundary second of exp', async (t) => {
 })
 
 t.test('the header the fast path knows is the one seal writes', async (t) => {
-  const token = await codec.seal({ openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })
+  const token = await codec.seal({ openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }, appId)
   t.equal(token.split('.')[0], headerSegment(kidOf(KEY)))
 })
 

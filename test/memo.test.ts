@@ -32,7 +32,7 @@ t.test('a hit in the older generation survives the next flip', async (t) => {
 })
 
 t.test('a memoized session still expires, checked on every hit', async (t) => {
-  const codec = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 100 })
+  const codec = createSessionCodec({ audience: [appId], keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 100 })
   const exp = Math.floor(Date.now() / 1000) + 60
   const token = forge(KEY, claims(appId, { exp }))
   t.equal((await codec.unseal(token)).expiresAt, exp * 1000)
@@ -46,8 +46,8 @@ t.test('a memoized session still expires, checked on every hit', async (t) => {
 })
 
 t.test('memoized sessions are copies: changing one changes nothing else', async (t) => {
-  const codec = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 100 })
-  const token = await codec.seal({ openid: 'o-1', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })
+  const codec = createSessionCodec({ audience: [appId], keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 100 })
+  const token = await codec.seal({ openid: 'o-1', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }, appId)
   const first = await codec.unseal(token)
   first.openid = 'o-evil'
   ;(first as unknown as Record<string, unknown>).extra = 1
@@ -59,7 +59,7 @@ t.test('memoized sessions are copies: changing one changes nothing else', async 
 })
 
 t.test('with cacheSize 0 every unseal opens the token', async (t) => {
-  const codec = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 0 })
+  const codec = createSessionCodec({ audience: [appId], keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 0 })
   const exp = Math.floor(Date.now() / 1000) + 60
   const token = forge(KEY, claims(appId, { exp }))
   t.equal((await codec.unseal(token)).openid, 'o-forged')

@@ -42,13 +42,13 @@ t.test('one session, one string: other spellings of a genuine token are refused 
 })
 
 t.test('seal never issues what unseal refuses: the token is bounded, not the characters', async (t) => {
-  const codec = createSessionCodec({ appId: 'wx0123456789abcdef', keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 0 })
+  const codec = createSessionCodec({ audience: ['wx0123456789abcdef'], keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 0 })
   const sessionKey = 'tiihtNczf5v6AKRyjwEUhQ=='
   let opened = 0
   let refused = 0
   for (let n = 1; n <= 400; n += 9) {
     for (const identity of [{ openid: '用'.repeat(n), sessionKey }, { openid: `o-${n}`, unionid: '户'.repeat(n), sessionKey }, { openid: 'o'.repeat(3 * n), sessionKey }]) {
-      const token = await codec.seal(identity).catch((err: unknown) => err)
+      const token = await codec.seal(identity, 'wx0123456789abcdef').catch((err: unknown) => err)
       if (token instanceof IdentityTooLargeError) {
         refused++
         t.ok(token instanceof TypeError, 'a TypeError for the caller')
@@ -62,7 +62,7 @@ t.test('seal never issues what unseal refuses: the token is bounded, not the cha
     }
   }
   t.ok(opened > 20 && refused > 20, `both sides of the bound are exercised (${opened} opened, ${refused} refused)`)
-  const long = await codec.seal({ openid: 'o'.repeat(200), sessionKey })
+  const long = await codec.seal({ openid: 'o'.repeat(200), sessionKey }, 'wx0123456789abcdef')
   t.equal((await codec.unseal(long)).openid, 'o'.repeat(200), 'an openid longer than 128 characters fits and opens')
 })
 

@@ -104,7 +104,16 @@ const bad: Array<[string, Record<string, unknown>]> = [
   ['key[1]', { key: [KEY, Buffer.alloc(32, 0xff)] }],
   // A session names its app: an AppID is a short ASCII identifier.
   ['appId', { appId: 'wx'.padEnd(65, '0') }],
-  ['appId', { appId: '小程序' }]
+  ['appId', { appId: '小程序' }],
+  // Several apps: a list or a function, never beside appId/appSecret.
+  ['apps', { apps: [{ appId: 'wx1', appSecret: 's' }] }],
+  ['apps', { appId: undefined, appSecret: undefined, apps: [] }],
+  ['apps', { appId: undefined, appSecret: undefined, apps: 'wx1' }],
+  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [null] }],
+  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1' }] }],
+  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: ' s ' }] }],
+  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'not an id', appSecret: 's' }] }],
+  ['apps[1]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: 's' }, { appId: 'wx1', appSecret: 't' }] }]
 ]
 
 t.test('a bad option fails registration with an error naming it', async (t) => {

@@ -6,7 +6,7 @@ import { claims, forge, hostileTokens, kidOf, open } from './fixtures/jwe.js'
 
 const appId = 'wx0123456789abcdef'
 const identity = { openid: 'o-alice', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==', unionid: 'u-alice' }
-const codec = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 1000 })
+const codec = createSessionCodec({ audience: [appId], keys: parseKeys(KEY), expiresIn: 3600, cacheSize: 1000 })
 
 async function rejects (t: Test, token: unknown, code: string, name: string): Promise<void> {
   await t.rejects(codec.unseal(token as string), { code, statusCode: 401 }, name)
@@ -14,18 +14,18 @@ async function rejects (t: Test, token: unknown, code: string, name: string): Pr
 
 t.test('seal and unseal round-trip', async (t) => {
   const before = Date.now()
-  const token = await codec.seal(identity)
+  const token = await codec.seal(identity, appId)
   const session = await codec.unseal(token)
-  t.same({ ...session, expiresAt: 0 }, { ...identity, expiresAt: 0 })
+  t.same({ ...session, expiresAt: 0 }, { ...identity, appId, expiresAt: 0 })
   t.ok(session.expiresAt >= Math.floor(before / 1000) * 1000 + 3600_000 && session.expiresAt <= Date.now() + 3600_000, 'expiresAt in ms')
   const { unionid: _, ...withoutUnion } = identity
-  const plain = await codec.unseal(await codec.seal(withoutUnion))
+  const plain = await codec.unseal(await codec.seal(withoutUnion, appId))
   t.notOk('unionid' in plain, 'no unionid when none was sealed')
   t.ok(token.length < 400, `a token is short (${token.length} chars)`)
 })
 
 t.test('a token is ordinary JWE that another implementation opens with the key', async (t) => {
-  const token = await codec.seal(identity)
+  const token = await codec.seal(identity, appId)
   t.equal(token.split('.').length, 5)
   t.equal(token.split('.')[1], '', 'dir: no encrypted key')
   const { header, payload } = open(token, KEY)
@@ -42,7 +42,7 @@ t.test('a token is ordinary JWE that another implementation opens with the key',
 
 t.test('every seal uses a fresh IV', async (t) => {
   const ivs = new Set<string>()
-  for (let i = 0; i < 50; i++) ivs.add((await codec.seal(identity)).split('.')[2] ?? '')
+  for (let i = 0; i < 50; i++) ivs.add((await codec.seal(identity, appId)).split('.')[2] ?? '')
   t.equal(ivs.size, 50)
 })
 
@@ -54,9 +54,10 @@ t.test('tokens the plugin\'s own key minted by hand are accepted', async (t) => 
 t.test('tokens the fast path leaves to jose still open when jose accepts them', async (t) => {
   const kid = kidOf(KEY)
   const reordered = forge(KEY, claims(appId), { header: { enc: 'A256GCM', kid, alg: 'dir' } })
-  const audienceList = forge(KEY, claims(appId, { aud: ['wxother', appId] }))
   const withTyp = forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid, typ: 'JWT' } })
-  for (const token of [reordered, audienceList, withTyp]) t.equal((await codec.unseal(token)).openid, 'o-forged')
+  for (const token of [reordered, withTyp]) t.equal((await codec.unseal(token)).openid, 'o-forged')
+  // A session names exactly one app: an audience list (which jose would accept) is not a session.
+  await rejects(t, forge(KEY, claims(appId, { aud: ['wxother', appId] })), 'WEAPP_SESSION_INVALID', 'an audience list')
 })
 
 t.test('a genuine token past exp is expired', async (t) => {
@@ -65,8 +66,8 @@ t.test('a genuine token past exp is expired', async (t) => {
 
 t.test('anything else does not unseal, with the memo and without', async (t) => {
   for (const cacheSize of [0, 1000]) {
-    const subject = createSessionCodec({ appId, keys: parseKeys(KEY), expiresIn: 3600, cacheSize })
-    const good = await subject.seal(identity)
+    const subject = createSessionCodec({ audience: [appId], keys: parseKeys(KEY), expiresIn: 3600, cacheSize })
+    const good = await subject.seal(identity, appId)
     t.equal((await subject.unseal(good)).openid, 'o-alice', 'the genuine token opens (and is memoized)')
     const cases = hostileTokens(good, KEY, OTHER_KEY, appId)
     t.ok(cases.length > 40)
@@ -77,11 +78,11 @@ t.test('anything else does not unseal, with the memo and without', async (t) => 
 })
 
 t.test('rotation: [new, old] opens both and seals with new; dropping old rejects its tokens', async (t) => {
-  const oldCodec = createSessionCodec({ appId, keys: parseKeys(OTHER_KEY), expiresIn: 3600, cacheSize: 0 })
-  const oldToken = await oldCodec.seal(identity)
-  const rotated = createSessionCodec({ appId, keys: parseKeys([KEY, OTHER_KEY]), expiresIn: 3600, cacheSize: 0 })
+  const oldCodec = createSessionCodec({ audience: [appId], keys: parseKeys(OTHER_KEY), expiresIn: 3600, cacheSize: 0 })
+  const oldToken = await oldCodec.seal(identity, appId)
+  const rotated = createSessionCodec({ audience: [appId], keys: parseKeys([KEY, OTHER_KEY]), expiresIn: 3600, cacheSize: 0 })
   t.equal((await rotated.unseal(oldToken)).openid, 'o-alice', 'old sessions still open')
-  const newToken = await rotated.seal(identity)
+  const newToken = await rotated.seal(identity, appId)
   t.equal(open(newToken, KEY).header.kid, kidOf(KEY), 'new sessions are sealed with the first key')
   t.equal((await codec.unseal(newToken)).openid, 'o-alice', 'an instance with only the new key opens them')
   await t.rejects(codec.unseal(oldToken), { code: 'WEAPP_SESSION_INVALID' }, 'the old key is gone')
@@ -89,7 +90,7 @@ t.test('rotation: [new, old] opens both and seals with new; dropping old rejects
 
 t.test('seal refuses what is not an identity', async (t) => {
   for (const bad of [null, {}, { openid: 'o' }, { openid: '', sessionKey: identity.sessionKey }, { openid: 'o', sessionKey: 'short' }, { openid: 'o', sessionKey: identity.sessionKey, unionid: 5 }]) {
-    await t.rejects(codec.seal(bad as never), TypeError, JSON.stringify(bad))
+    await t.rejects(codec.seal(bad as never, appId), TypeError, JSON.stringify(bad))
   }
 })
 
@@ -112,4 +113,19 @@ t.test('the length cap holds for a token that is otherwise genuine', async (t) =
   const fits = forge(KEY, { sub: `o-${'x'.repeat(500)}`, aud: appId, iat: now, exp: now + 600, sk: 'tiihtNczf5v6AKRyjwEUhQ==' })
   t.ok(fits.length <= 1024)
   t.equal((await codec.unseal(fits)).openid.length, 502, 'under the cap the same shape opens')
+})
+
+t.test('genuine tokens under the right key, with an alg or enc jose could open, are refused', async (t) => {
+  const { EncryptJWT } = await import('jose')
+  const secret = Buffer.from(KEY, 'base64url')
+  const now = Math.floor(Date.now() / 1000)
+  const claimsOf = { sub: 'o-alice', aud: appId, iat: now, exp: now + 600, sk: 'tiihtNczf5v6AKRyjwEUhQ==' }
+  for (const header of [
+    { alg: 'dir', enc: 'A128CBC-HS256' }, // a 32-byte key is exactly what A128CBC-HS256 takes
+    { alg: 'A256KW', enc: 'A256GCM' }, // the key wraps a fresh content key
+    { alg: 'A256GCMKW', enc: 'A256GCM' }
+  ]) {
+    const token = await new EncryptJWT(claimsOf).setProtectedHeader({ ...header, kid: kidOf(KEY) }).encrypt(secret)
+    await rejects(t, token, 'WEAPP_SESSION_INVALID', `${header.alg} + ${header.enc}`)
+  }
 })

@@ -147,3 +147,43 @@ t.test('stable_token, getuserphonenumber and checksession answer WeChat\'s errco
   t.match(await check('openid=o-1&signature=x&sig_method=hmac_sha256'), { errcode: 87009, errmsg: /invalid signature/ })
   t.ok(mock.secrets().includes(String(fresh.access_token)), 'access tokens are among the secrets')
 })
+
+t.test('several apps: codes, users, tokens and phone codes are each app\'s own', async (t) => {
+  const mock = await createMockWechat({ appId: 'wxone', appSecret: 'secret-one', apps: [{ appId: 'wxtwo', appSecret: 'secret-two' }] })
+  t.teardown(() => mock.close())
+  const three = mock.addApp('wxthree')
+  t.match(three.appSecret, /^mock-secret-wxthree-/, 'a secret is made up')
+  t.equal(mock.addApp('wxtwo', 'secret-two').appId, 'wxtwo', 'adding an app again with its secret is harmless')
+  t.throws(() => mock.addApp('wxtwo', 'another'), /another secret/)
+  t.throws(() => mock.app('wxnone'), /serves no app wxnone/)
+  t.ok(mock.secrets().includes('secret-two') && mock.secrets().includes(three.appSecret), 'every app\'s secret is a secret')
+  const q = (appid: string, secret: string, code: string): string => `${mock.url}/sns/jscode2session?appid=${appid}&secret=${secret}&js_code=${code}&grant_type=authorization_code`
+  const two = mock.app('wxtwo')
+  const code = two.login('o-1')
+  t.equal(JSON.parse((await get(q('wxone', 'secret-one', code))).text).errcode, 40029, 'a code of another app')
+  const ok = JSON.parse((await get(q('wxtwo', 'secret-two', code))).text)
+  t.equal(ok.session_key, two.user('o-1').sessionKey)
+  t.not(two.user('o-1').sessionKey, mock.user('o-1').sessionKey, 'the same openid in two apps: two users')
+  t.equal(two.rotateSessionKey('o-1'), two.user('o-1').sessionKey)
+
+  const token = async (appid: string, secret: string): Promise<string> => {
+    const res = await fetch(`${mock.url}/cgi-bin/stable_token`, { method: 'POST', body: JSON.stringify({ grant_type: 'client_credential', appid, secret }) })
+    return (JSON.parse(await res.text()) as { access_token: string }).access_token
+  }
+  const phone = async (accessToken: string, phoneCode: string): Promise<Record<string, any>> => {
+    const res = await fetch(`${mock.url}/wxa/business/getuserphonenumber?access_token=${accessToken}`, { method: 'POST', body: JSON.stringify({ code: phoneCode }) })
+    return JSON.parse(await res.text())
+  }
+  const oneToken = await token('wxone', 'secret-one')
+  const twoToken = await token('wxtwo', 'secret-two')
+  t.not(oneToken, twoToken)
+  t.equal((await phone(oneToken, two.phoneCode('o-1'))).errcode, 40029, 'a phone code of another app than the token\'s')
+  t.equal((await phone(twoToken, two.phoneCode('o-1'))).phone_info.watermark.appid, 'wxtwo')
+  mock.expireAccessTokens('wxtwo')
+  t.equal((await phone(twoToken, two.phoneCode('o-1'))).errcode, 42001, 'expired: that app\'s only')
+  t.equal((await phone(oneToken, mock.phoneCode('o-1'))).errcode, 0)
+  mock.revokeAccessTokens('wxone')
+  t.equal((await phone(oneToken, mock.phoneCode('o-1'))).errcode, 40001, 'revoked')
+  t.not(await token('wxone', 'secret-one'), oneToken, 'a new one after a revocation')
+  t.equal(two.signedRawData('o-1', { a: 1 }).rawData, '{"a":1}')
+})
