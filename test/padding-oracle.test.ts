@@ -38,7 +38,10 @@ t.test('PKCS#7 is checked byte by byte: valid JSON under a wrong padding does no
     ['the first fill byte wrong', [2, 4, 4, 4]],
     ['16 claimed, one wrong', [15, ...Array(15).fill(16)]],
     ['0x80 (a sign bit)', [0x80]],
-    ['0xff', [0xff]]
+    ['0xff', [0xff]],
+    // Counts over 16 whose fill matches in the last block: stripping them would leave valid JSON.
+    ['17 bytes of 0x11', Array(17).fill(17)],
+    ['32 spaces (0x20 is JSON whitespace)', Array(32).fill(32)]
   ]
   for (const [name, padding] of wrong) {
     const bad = encryptRaw(jsonWith(padding))
