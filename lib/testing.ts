@@ -501,7 +501,8 @@ export interface MockWx extends WxLike {
  * A `wx` for one WeChat user of the mock, behaving like WeChat: `login` gives a fresh single-use
  * code, and keeps the session_key while WeChat's session is valid (a new one after `lapse()`);
  * `checkSession` fails before the first login and after a lapse; `request` is a real HTTP request
- * (JSON in and out); callbacks run asynchronously. For testing mini-program code in Node.
+ * (JSON in and out); callbacks run asynchronously; `getAccountInfoSync` names the mock app's AppID.
+ * For testing mini-program code in Node (pass `mock.app(appId)` for another app of the mock).
  */
 export function createWx (mock: MockWechat | MockApp, openid: string): MockWx {
   const storage = new Map<string, unknown>()
@@ -568,6 +569,8 @@ export function createWx (mock: MockWechat | MockApp, openid: string): MockWx {
     phoneButton () {
       return { detail: { code: mock.phoneCode(openid), errMsg: 'getPhoneNumber:ok' } }
     },
+
+    getAccountInfoSync () { return { miniProgram: { appId: mock.appId, envVersion: 'develop', version: '' } } },
 
     getStorageSync (key) { return storage.get(key) ?? '' },
     setStorageSync (key, value) { storage.set(key, value) },

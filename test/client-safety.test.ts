@@ -243,3 +243,27 @@ t.test('Taro- and uni-app-shaped APIs: every failure handled, no unhandled rejec
     t.same(unhandled, [], `${name}: no unhandled rejection`)
   }
 })
+
+t.test('the client sends its own appId: from wx.getAccountInfoSync(), or the appId option', async (t) => {
+  const A = 'wxaaaaaaaaaaaaaaaa'
+  const B = 'wxbbbbbbbbbbbbbbbb'
+  const mock = await MockWechat.start({ appId: A, apps: [{ appId: B }] })
+  t.teardown(() => mock.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const bodies: unknown[] = []
+  app.addHook('preHandler', async (request) => { if (request.url === '/weapp/login') bodies.push(request.body) })
+  await app.register(weapp, { apps: [{ appId: A, appSecret: mock.appSecret }, { appId: B, appSecret: mock.app(B).appSecret }], key: KEY, apiBaseUrl: mock.url })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+
+  const b = await createWeappClient({ baseUrl: base, wx: createWx(mock.app(B), 'o-bob') }).login()
+  t.equal(b.appId, B, 'the runtime\'s own AppID picked the app')
+  const wxA = createWx(mock, 'o-alice')
+  t.equal((await createWeappClient({ baseUrl: base, wx: wxA, storageKey: 'a' }).login()).appId, A)
+  const { getAccountInfoSync: _, ...bare } = createWx(mock.app(B), 'o-carol')
+  const withOption = createWeappClient({ baseUrl: base, wx: bare as WxLike, appId: B, storageKey: 'c' })
+  t.equal((await withOption.login()).appId, B, 'the option, where the runtime has no getAccountInfoSync')
+  const throwing = { ...bare, getAccountInfoSync: () => { throw new Error('not supported') } } as WxLike
+  await t.rejects(createWeappClient({ baseUrl: base, wx: throwing, storageKey: 'd' }).login(), { code: 'WEAPP_UNKNOWN_APP', statusCode: 400 }, 'no appId sent: the server says which is missing')
+  t.same(bodies.map((body) => (body as { appId?: string }).appId), [B, A, B, undefined])
+})

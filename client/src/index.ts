@@ -36,6 +36,8 @@ export interface WxLike {
   getStorageSync (key: string): any
   setStorageSync (key: string, data: any): void
   removeStorageSync (key: string): void
+  /** Where available (WeChat, and Taro/uni-app on WeChat): the mini program's own AppID. */
+  getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
 }
 
 export interface WeappClientOptions {
@@ -50,6 +52,11 @@ export interface WeappClientOptions {
   wx?: WxLike
   /** Storage key for the session. Default `'fastify-weapp:session'`. */
   storageKey?: string
+  /**
+   * The mini program's AppID, sent with each login so that a backend serving several apps knows
+   * which. Default `wx.getAccountInfoSync().miniProgram.appId` where the runtime has it.
+   */
+  appId?: string
 }
 
 export interface WeappRequestOptions {
@@ -64,6 +71,8 @@ export interface WeappRequestOptions {
 export interface WeappLogin {
   session: string
   expiresIn: number
+  /** The app the session is for. */
+  appId: string
   openid: string
   unionid?: string
   /** With the server's jwt option. */
@@ -192,6 +201,16 @@ function callApi (result: unknown): void {
   }
 }
 
+/** The mini program's own AppID, where the runtime tells it; undefined elsewhere (or if it throws). */
+function ownAppId (api: WxLike): string | undefined {
+  try {
+    const appId = api.getAccountInfoSync?.().miniProgram?.appId
+    return typeof appId === 'string' && appId !== '' ? appId : undefined
+  } catch {
+    return undefined
+  }
+}
+
 function hasAuthorization (header: Record<string, string> | undefined): boolean {
   return header !== undefined && Object.keys(header).some((name) => name.toLowerCase() === 'authorization')
 }
@@ -209,6 +228,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient {
   const root = base.origin + base.path.replace(/\/+$/, '')
   const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
   const storageKey = options.storageKey !== undefined ? options.storageKey : 'fastify-weapp:session'
+  const appId = options.appId !== undefined ? options.appId : ownAppId(api)
 
   // Restored from storage on start; kept in memory after that.
   const restored: unknown = api.getStorageSync(storageKey)
@@ -297,7 +317,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient {
     if (loggingIn === undefined) {
       const attempt = (async () => {
         const code = await wxLogin()
-        const body = await send<WeappLogin>('POST', `${root}${prefix}/login`, { code }, undefined)
+        const body = await send<WeappLogin>('POST', `${root}${prefix}/login`, appId === undefined ? { code } : { code, appId }, undefined)
         if (body === null || typeof body !== 'object' || typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
           throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
         }
