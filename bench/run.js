@@ -79,7 +79,16 @@ async function main () {
   await sealer.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key })
   const cold = []
   for (let i = 0; i < coldCount; i++) cold.push(`Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`)
+  // Sessions spread over 100 apps (one registration serving them all), and as many of the one app.
+  const multi = Fastify()
+  const appIds = Array.from({ length: 100 }, (_, i) => `wxbench${String(i).padStart(11, '0')}`)
+  await multi.register(fastifyWeapp, { apps: appIds.map((appId, i) => ({ appId, appSecret: `secret-${i}` })), key })
+  const spread = await Promise.all(appIds.map(async (appId, i) => `Bearer ${await (await multi.weapp.app(appId)).seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`))
+  const single = await Promise.all(appIds.map(async (_, i) => `Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`))
+  await multi.close()
   await sealer.close()
+  let spreadCursor = 0
+  let singleCursor = 0
   let coldCursor = 0
   let bareCursor = 0
 
@@ -105,6 +114,9 @@ async function main () {
     { name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`, target: 0.45,
       run: { path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
+    { name: 'authenticated route, 100 apps in one registration, sessions spread over them', target: 0.95,
+      run: { path: '/multi-auth', setupRequest: (req) => { req.headers.authorization = spread[spreadCursor++ % spread.length]; return req } },
+      base: { path: '/auth', setupRequest: (req) => { req.headers.authorization = single[singleCursor++ % single.length]; return req } } },
     { name: 'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
       run: { path: '/jose-only', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
@@ -174,7 +186,7 @@ function printTable (results, memory) {
   ]
   for (const r of results) {
     if (r.skip) { lines.push(`| ${r.name} | — | — | — | skipped | | | | ${r.skip} |`); continue }
-    const baseName = r.base.path === '/relay' ? 'relay (same upstream call)' : `bare ${r.base.method ?? 'GET'}, same headers${r.base.body ? ' and body' : ''}`
+    const baseName = r.base.path === '/relay' ? 'relay (same upstream call)' : r.base.path === '/auth' ? 'the same route, one app, 100 sessions' : `bare ${r.base.method ?? 'GET'}, same headers${r.base.body ? ' and body' : ''}`
     const target = r.target ? `>= ${r.target}x ${r.ratio >= r.target ? 'met' : 'MISSED'}` : ''
     lines.push(`| ${r.name} | ${fmt(r.rps)} | ${baseName} | ${fmt(r.baseRps)} | ${r.ratio.toFixed(2)}x | ${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)} | ${r.cpuRun.toFixed(1)} (${r.cpuBase.toFixed(1)}) | ${r.cpuRatio.toFixed(2)}x | ${target}${r.problems.length ? ` (${r.problems.join('; ')})` : ''} |`)
   }

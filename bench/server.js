@@ -10,12 +10,22 @@ import fastifyWeapp from 'fastify-weapp'
 const { APP_ID, APP_SECRET, KEY, API, REDIS_PORT, JWT_SECRET, COOKIE_KEY, CACHE_SIZE, STORE_SIZE = '1000' } = process.env
 const app = Fastify({ logger: false })
 
-await app.register(fastifyWeapp, {
-  appId: APP_ID, appSecret: APP_SECRET, key: KEY, apiBaseUrl: API, sessionCacheSize: Number(CACHE_SIZE ?? 10000)
+// fastify-weapp and an app route behind the plugin's hook, in a context of their own (the 100-app
+// registration below has another).
+await app.register(async (scope) => {
+  await scope.register(fastifyWeapp, {
+    appId: APP_ID, appSecret: APP_SECRET, key: KEY, apiBaseUrl: API, sessionCacheSize: Number(CACHE_SIZE ?? 10000)
+  })
+  scope.get('/auth', { onRequest: scope.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
 })
 
-// fastify-weapp: an app route behind the plugin's hook.
-app.get('/auth', { onRequest: app.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
+// The same route where one registration serves 100 apps (the bench's app among them), in its own
+// encapsulated context: sessions of every app, one authenticate.
+await app.register(async (scope) => {
+  const apps = Array.from({ length: 100 }, (_, i) => ({ appId: `wxbench${String(i).padStart(11, '0')}`, appSecret: `secret-${i}` }))
+  await scope.register(fastifyWeapp, { apps, key: KEY, apiBaseUrl: API, prefix: '/multi', sessionCacheSize: Number(CACHE_SIZE ?? 10000) })
+  scope.get('/multi-auth', { onRequest: scope.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
+})
 
 // What the plugin would cost without its memo and fast path: jose's jwtDecrypt on every request,
 // with the plugin's own options, on the same tokens.
