@@ -179,3 +179,28 @@ t.test('a network failure\'s own message stays in the cause, out of the reply\'s
   t.equal(err.message, 'Could not reach the WeChat API; retry in a moment', 'a fixed message')
   t.match(err.cause?.message, /socket|fetch failed|ECONNRESET|other side closed/i, 'what happened is in the cause, for the log')
 })
+
+t.test('an HTTP error is an error even with a well-formed body', async (t) => {
+  const { mock, client } = await setup(t)
+  for (const status of [500, 503, 404]) {
+    mock.fail({ status, body: JSON.stringify({ openid: 'o-1', session_key: 'tiihtNczf5v6AKRyjwEUhQ==' }) })
+    await t.rejects(client.code2Session(mock.login('o-1')), { code: 'WEAPP_UPSTREAM_ERROR', message: new RegExp(`HTTP ${status}`) }, String(status))
+  }
+})
+
+t.test('errcode -1 is WeChat being busy, not an answer', async (t) => {
+  const { mock, client } = await setup(t)
+  mock.fail({ errcode: -1, body: undefined })
+  await t.rejects(client.code2Session(mock.login('o-1')), { code: 'WEAPP_UPSTREAM_ERROR', message: /busy \(errcode -1\)/ })
+})
+
+t.test('an upstream that echoes the AppSecret or the code in its errmsg: scrubbed from the cause', async (t) => {
+  const { mock, client } = await setup(t)
+  const code = mock.login('o-1')
+  mock.fail({ errcode: 40125, errmsg: `invalid appsecret ${mock.appSecret} for code ${code} (${encodeURIComponent(mock.appSecret)})` })
+  const err = await client.code2Session(code).catch((e: unknown) => e)
+  t.match(err, { code: 'WEAPP_UPSTREAM_ERROR' })
+  t.match((err as { cause?: Error }).cause?.message, /\[redacted\]/, 'the cause keeps the rest of the message')
+  t.notOk(visible(err).includes(mock.appSecret), 'no secret')
+  t.notOk(visible(err).includes(code), 'no code')
+})
