@@ -17,7 +17,7 @@ const jwtSecret = WEAPP_JWT_SECRET || randomBytes(32).toString('base64url')
 if (WEAPP_APP_ID && WEAPP_APP_SECRET) {
   if (!WEAPP_KEY) console.warn('WEAPP_KEY is not set: using a random key, so sessions end when the server stops (npx fastify-weapp keygen)')
   const keys = (WEAPP_KEY ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '')
-  const app = await buildServer({ appId: WEAPP_APP_ID, appSecret: WEAPP_APP_SECRET, key: keys.length > 0 ? keys : generateKey(), jwtSecret, logger: true })
+  const app = await buildServer({ apps: [{ appId: WEAPP_APP_ID, appSecret: WEAPP_APP_SECRET }], key: keys.length > 0 ? keys : generateKey(), jwtSecret, logger: true })
   await app.listen({ port: Number(PORT), host: '0.0.0.0' })
 } else {
   await replay()
@@ -28,8 +28,11 @@ async function replay () {
   const show = (label, value) => console.log(`   ${label}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
 
   console.log('fastify-weapp example: mock WeChat API + example server on loopback (no real AppID set)')
-  const mock = await createMockWechat()
-  const app = await buildServer({ appId: mock.appId, appSecret: mock.appSecret, key: generateKey(), jwtSecret, apiBaseUrl: mock.url })
+  // Two mini programs on one backend: the customer app, and a merchant app.
+  const mock = await createMockWechat({ apps: [{ appId: 'wxmerchant0000000' }] })
+  const merchant = mock.app('wxmerchant0000000')
+  const apps = [{ appId: mock.appId, appSecret: mock.appSecret }, { appId: merchant.appId, appSecret: merchant.appSecret }]
+  const app = await buildServer({ apps, key: generateKey(), jwtSecret, apiBaseUrl: mock.url })
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
   try {
     const wx = createWx(mock, 'o-example-user') // a wx for Node, backed by the mock
@@ -69,7 +72,12 @@ async function replay () {
     step(9, 'GET /orders, an existing @fastify/jwt route, with the token the login route also answered (jwt option)')
     show('HTTP 200', await page.loadOrders())
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route.')
+    step(10, 'A second mini program, the merchant app, on the same backend: its client sends its own appId with the login')
+    const merchantPage = createPage(createWx(merchant, 'o-merchant-user'), baseUrl)
+    await merchantPage.onShow()
+    show('HTTP 200', await merchantPage.loadMe())
+
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app.')
   } finally {
     await app.close()
     await mock.close()

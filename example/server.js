@@ -5,23 +5,24 @@ import fastifyJwt from '@fastify/jwt'
 import fastifyWeapp from 'fastify-weapp'
 
 /**
- * @param {{ appId: string, appSecret: string, key: string | string[], jwtSecret: string, apiBaseUrl?: string, logger?: boolean | object }} options
+ * @param {{ apps: Array<{ appId: string, appSecret: string }>, key: string | string[], jwtSecret: string, apiBaseUrl?: string, logger?: boolean | object }} options
  */
-export async function buildServer ({ appId, appSecret, key, jwtSecret, apiBaseUrl, logger = false }) {
+export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = false }) {
   const app = Fastify({ logger })
 
   // The app's own JWT auth, registered first: with `jwt: true` the login route also answers a
   // `token` signed by it, so existing request.jwtVerify() routes accept mini-program users.
-  // Its JWSs name their app (aud = appId): allowedAud refuses another app's.
-  await app.register(fastifyJwt, { secret: jwtSecret, verify: { allowedAud: appId } })
+  // Its JWSs name their app (aud = appId): allowedAud refuses any other's.
+  await app.register(fastifyJwt, { secret: jwtSecret, verify: { allowedAud: apps.map((a) => a.appId) } })
 
-  // POST /weapp/login, /weapp/decrypt and /weapp/phone, plus app.weapp.*
-  await app.register(fastifyWeapp, { appId, appSecret, key, apiBaseUrl, jwt: { expiresIn: '1h' } })
+  // POST /weapp/login, /weapp/decrypt and /weapp/phone, plus app.weapp.*, for every mini program
+  // in `apps` (one, or several: each login says which, and each session remembers it).
+  await app.register(fastifyWeapp, { apps, key, apiBaseUrl, jwt: { expiresIn: '1h' } })
 
   // An app route protected by the plugin's hook: who is calling?
   app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => {
-    const { openid, unionid, expiresAt } = request.weappSession
-    return { openid, unionid, sessionExpiresAt: new Date(expiresAt).toISOString() }
+    const { appId, openid, unionid, expiresAt } = request.weappSession
+    return { appId, openid, unionid, sessionExpiresAt: new Date(expiresAt).toISOString() }
   })
 
   // An existing route of the app that knows nothing of WeChat: @fastify/jwt as usual.

@@ -10,14 +10,15 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   delete env.WEAPP_APP_SECRET
   const { stdout } = await run(process.execPath, ['example/run.js'], { cwd: new URL('..', import.meta.url), env, timeout: 30_000 })
   t.match(stdout, /1\. onShow: api\.ensureSession\(\) -> no session yet: wx\.login\(\) -> POST \/weapp\/login/)
-  t.match(stdout, /HTTP 200: \{"openid":"o-example-user"/)
+  t.match(stdout, /HTTP 200: \{"appId":"wx0123456789abcdef","openid":"o-example-user"/)
   t.match(stdout, /decrypted: \{"stepInfoList":\[\{"timestamp":\d+,"step":6120\}/)
   t.match(stdout, /4\. onShow again[^\n]*\n {3}wx\.login\(\) calls: 1\n/, 'no second login while fresh')
   t.match(stdout, /6\. wx\.getWeRunData\(\) -> POST \/weapp\/decrypt fails with WEAPP_DECRYPT_FAILED/)
   t.match(stdout, /session renewed: true/)
   t.match(stdout, /phone: \{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86"\}/)
   t.match(stdout, /HTTP 200: \{"owner":"o-example-user","orders":\[\]\}/)
-  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route\./)
+  t.match(stdout, /HTTP 200: \{"appId":"wxmerchant0000000","openid":"o-merchant-user"/, 'a second app: its session says which')
+  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app\./)
 })
 
 /** Starts the example in its real-credentials mode; resolves its port and what it printed. */
