@@ -3,7 +3,7 @@
 const sessionTests = ['test/session.test.ts', 'test/fast-unseal.test.ts', 'test/one-session-one-string.test.ts', 'test/hostile-sessions.test.ts', 'test/authenticate.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts', 'test/memo.test.ts']
 const decryptTests = ['test/user-data.test.ts', 'test/decrypt.test.ts', 'test/padding-oracle.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts']
 const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concurrency.test.ts', 'test/secrets.test.ts', 'test/errors.test.ts']
-const routeTests = ['test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
+const routeTests = ['test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
 const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts']
@@ -17,6 +17,7 @@ const byFile = {
   'lib/errors.ts': upstreamTests,
   'lib/routes.ts': routeTests,
   'lib/failure-budget.ts': ['test/padding-oracle.test.ts'],
+  'lib/apps.ts': ['test/apps.test.ts', 'test/login.test.ts'],
   'lib/user-api.ts': tokenTests,
   'lib/access-token.ts': tokenTests,
   'lib/keys.ts': optionTests,
@@ -41,14 +42,15 @@ export const mutants = [
   m('memo-copy', 'lib/session.ts', 'a memo hit returns the shared object', 'return { ...known }', 'return known as WeappSession'),
   m('expired-code', 'lib/session.ts', 'an expired token is reported as invalid', "if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()", ''),
   m('jose-cause', 'lib/session.ts', "jose's error (with the decrypted payload) kept as the cause", 'throw new SessionInvalidError({ cause: safeCause(err, []) })', 'throw new SessionInvalidError({ cause: err as Error })'),
-  m('jose-audience', 'lib/session.ts', 'jose without the audience check', 'audience: appId,', ''),
+  m('jose-audience', 'lib/session.ts', 'jose without the audience check', '...(audience === undefined ? {} : { audience: [...audience] }),', ''),
   m('jose-enc', 'lib/session.ts', 'jose accepts any content encryption', "contentEncryptionAlgorithms: ['A256GCM'],", ''),
   m('jose-alg', 'lib/session.ts', 'jose accepts any key management', "keyManagementAlgorithms: ['dir'],", '',
     'the codec refuses any token whose encrypted-key segment is not empty before jose sees it, and of the algorithms with an empty one only dir works with a symmetric key: jose never meets another alg (session.test.ts checks A256KW and A256GCMKW tokens under the right key are refused)'),
   m('jose-zip', 'lib/session.ts', 'jose inflates compressed tokens', 'maxDecompressedLength: 0,', ''),
-  m('jose-claims', 'lib/session.ts', 'no claims required', "requiredClaims: ['exp', 'iat', 'sub']", 'requiredClaims: []'),
+  m('jose-claims', 'lib/session.ts', 'no claims required', "requiredClaims: ['exp', 'iat', 'sub', 'aud']", 'requiredClaims: []'),
   m('session-sk', 'lib/session.ts', 'a token without a session_key is a session', '!isId(sub) || !isSessionKey(sk) ||', '!isId(sub) ||'),
-  m('fast-aud', 'lib/fast-unseal.ts', 'the fast path ignores aud', 'if (aud !== appId || typeof iat', 'if (typeof iat'),
+  m('fast-aud', 'lib/fast-unseal.ts', 'the fast path ignores aud', "(apps !== undefined && !apps.has(aud)) || ", ''),
+  m('session-aud-list', 'lib/session.ts', 'a session names an audience list', "typeof exp !== 'number' || !isId(aud)) {", "typeof exp !== 'number') {"),
   m('fast-exp', 'lib/fast-unseal.ts', 'the fast path ignores exp', "!Object.hasOwn(claims, 'sub') || exp <= now) {", "!Object.hasOwn(claims, 'sub')) {"),
   m('fast-nbf', 'lib/fast-unseal.ts', 'the fast path ignores nbf', "typeof exp !== 'number' || nbf !== undefined ||", "typeof exp !== 'number' ||"),
   m('fast-sub', 'lib/fast-unseal.ts', 'the fast path does not require sub', "!Object.hasOwn(claims, 'sub') || exp", 'exp'),
@@ -85,8 +87,15 @@ export const mutants = [
   m('scrub-list', 'lib/wechat.ts', 'nothing scrubbed from causes', 'const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]', 'const secrets: string[] = []'),
   m('scrub', 'lib/errors.ts', 'safeCause keeps secrets', "if (secret !== '') text = text.split(secret).join('[redacted]')", ''),
   // Routes
-  m('budget-check', 'lib/routes.ts', 'no budget of failed decrypts', 'const wait = failures === undefined ? 0 : failures.blockedFor(current.openid)', 'const wait = 0'),
-  m('budget-count', 'lib/routes.ts', 'failed decrypts not counted', 'failures?.fail(current.openid)', ''),
+  m('budget-check', 'lib/routes.ts', 'no budget of failed decrypts', 'const wait = failures === undefined ? 0 : failures.blockedFor(user)', 'const wait = 0'),
+  m('budget-count', 'lib/routes.ts', 'failed decrypts not counted', 'failures?.fail(user)', ''),
+  m('budget-per-app', 'lib/routes.ts', 'the budget counts an openid across apps', 'const user = `${current.appId}\\n${current.openid}`', 'const user = current.openid'),
+  m('phone-app', 'lib/routes.ts', 'the phone route uses the login app, not the session\'s', 'await (await registry.get(appId)).getPhoneNumber', 'await (await registry.get(registry.audience?.[0] ?? appId)).getPhoneNumber'),
+  m('decrypt-watermark-app', 'lib/routes.ts', "decrypt checks the first app's watermark, not the session's", 'openUserData(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge })', 'openUserData(sessionKey, encryptedData, iv, { appId: registry.audience?.[0] ?? current.appId, watermarkMaxAge })'),
+  m('login-app', 'lib/routes.ts', 'the Referer is ignored', "const appId = body.appId ?? (referer === undefined ? undefined : REFERER.exec(referer)?.[1])", 'const appId = body.appId'),
+  m('lookup-cache', 'lib/apps.ts', 'every login looks the app up again', 'known !== undefined && known.until > now() ? known.app', 'known !== undefined && known.until < 0 ? known.app'),
+  m('lookup-validate', 'lib/apps.ts', "a lookup answer for another app accepted", "((config as WeappAppConfig).appId === appId ? undefined : 'it is the config of another appId')", 'undefined'),
+  m('lookup-token-kept', 'lib/apps.ts', 'a new App (and token) on every lookup', 'previous?.app !== undefined && previous.appSecret === appSecret ? previous.app : ', ''),
   m('heal-user', 'lib/routes.ts', "another user's code heals a session", 'if (identity.openid !== current.openid) {', 'if (false) {'),
   m('heal-key', 'lib/routes.ts', 'heal decrypts with the old key', '      sessionKey = identity.sessionKey\n', ''),
   m('heal-signature', 'lib/routes.ts', "heal checks rawData with the old key", '!weapp.verifySignature(rawData, signature as string, sessionKey)', '!weapp.verifySignature(rawData, signature as string, current.sessionKey)'),
@@ -94,7 +103,7 @@ export const mutants = [
   m('exact-types', 'lib/routes.ts', 'coerced body types accepted', 'if (value !== undefined && typeof value !== type) {', 'if (false) {'),
   m('jwt-aud', 'lib/routes.ts', 'the JWS names no app', '...jwt.sign, aud: appId, clockTimestamp', '...jwt.sign, clockTimestamp'),
   m('jwt-exp', 'lib/routes.ts', 'the JWS outlives its session', ', expiresIn: Math.min(jwt.expiresIn ?? left, left)', ', ...(jwt.expiresIn === undefined ? {} : { expiresIn: jwt.expiresIn })'),
-  m('phone-openid', 'lib/routes.ts', "the phone route does not bind the code to the caller", 'weapp.getPhoneNumber(request.body.code, openid)', 'weapp.getPhoneNumber(request.body.code)'),
+  m('phone-openid', 'lib/routes.ts', "the phone route does not bind the code to the caller", '.getPhoneNumber(request.body.code, openid)', '.getPhoneNumber(request.body.code)'),
   m('seal-502', 'lib/routes.ts', 'an unsealable identity is a 500', "throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error((err as Error).message) })", 'throw err'),
   // Tokens and phone numbers
   m('phone-flight', 'lib/user-api.ts', 'phone single-flight keyed by the code alone', 'shared(JSON.stringify([code, openid]), async', 'shared(code, async'),
