@@ -3,7 +3,7 @@
 // build if the typing it pins stops catching the mistake.
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyWeapp, { type FastifyWeappOptions, type WeappApi, type WeappSession } from '../lib/index.js'
+import fastifyWeapp, { type FastifyWeappOptions, type WeappApi, type WeappAppApi, type WeappSession } from '../lib/index.js'
 import type { WxLike } from '../lib/client.js'
 import { KEY, OTHER_KEY } from './fixtures/app.js'
 
@@ -24,11 +24,20 @@ t.test('types merge into Fastify\'s', async (t) => {
     const openid: string = request.weappSession.openid
     return { openid: session?.openid ?? openid }
   })
+  const several: FastifyWeappOptions = { apps: [{ appId: 'wx1', appSecret: 's' }], key: KEY }
+  const looked: FastifyWeappOptions = { apps: async (appId) => appId === 'wx1' ? { appId, appSecret: 's' } : undefined, key: KEY }
+  // @ts-expect-error apps or appId + appSecret, not both
+  const both: FastifyWeappOptions = { apps: [{ appId: 'wx1', appSecret: 's' }], appId: 'wx1', appSecret: 's', key: KEY }
+  t.ok(several !== undefined && looked !== undefined && both !== undefined)
   const api: WeappApi = app.weapp
   const identity = { openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }
   const token: string = await api.seal(identity)
   const session: WeappSession = await api.unseal(token)
   const expiresAt: number = session.expiresAt
+  const appId: string = session.appId
+  const one: WeappAppApi = await api.app(appId)
+  const sealed: Promise<string> = one.seal(identity)
+  t.type(sealed.then, 'function')
   // @ts-expect-error decrypt takes (sessionKey, encryptedData, iv)
   t.throws(() => api.decrypt({ encryptedData: 'x', iv: 'y' }))
   t.ok(expiresAt > Date.now())
