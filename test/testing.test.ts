@@ -186,4 +186,7 @@ t.test('several apps: codes, users, tokens and phone codes are each app\'s own',
   t.equal((await phone(oneToken, mock.phoneCode('o-1'))).errcode, 40001, 'revoked')
   t.not(await token('wxone', 'secret-one'), oneToken, 'a new one after a revocation')
   t.equal(two.signedRawData('o-1', { a: 1 }).rawData, '{"a":1}')
+  t.equal(JSON.parse((await get(`${mock.url}/sns/jscode2session?secret=x&js_code=y&grant_type=authorization_code`)).text).errcode, 40013, 'no appid')
+  const numeric = await fetch(`${mock.url}/cgi-bin/stable_token`, { method: 'POST', body: JSON.stringify({ grant_type: 'client_credential', appid: 42, secret: 'x' }) })
+  t.equal(JSON.parse(await numeric.text()).errcode, 40013, 'an appid that is not a string')
 })
