@@ -40,7 +40,8 @@ const APP_ID = /^[A-Za-z0-9_-]{1,64}$/
 /** Why a config is not one app's, or undefined when it is. */
 export function appConfigProblem (config: unknown): string | undefined {
   if (config === null || typeof config !== 'object') return 'not an object'
-  const { appId, appSecret } = config as Record<string, unknown>
+  const { appId, appSecret, wecom, component } = config as Record<string, unknown>
+  if (wecom !== undefined || component !== undefined) return 'WeCom (wecom) and third-party platform (component) apps are not supported by this version: only { appId, appSecret }'
   if (typeof appId !== 'string' || !APP_ID.test(appId)) return "appId is not an AppID such as 'wx0123456789abcdef'"
   if (typeof appSecret !== 'string' || appSecret.trim() === '' || appSecret !== appSecret.trim()) return 'appSecret is not a non-empty string without surrounding spaces'
   return undefined

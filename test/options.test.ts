@@ -113,7 +113,9 @@ const bad: Array<[string, Record<string, unknown>]> = [
   ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1' }] }],
   ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: ' s ' }] }],
   ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'not an id', appSecret: 's' }] }],
-  ['apps[1]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: 's' }, { appId: 'wx1', appSecret: 't' }] }]
+  ['apps[1]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: 's' }, { appId: 'wx1', appSecret: 't' }] }],
+  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', wecom: { corpId: 'ww1', corpSecret: 's' } }] }],
+  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: 's', component: { appId: 'wxc', accessToken: async () => 't' } }] }]
 ]
 
 t.test('a bad option fails registration with an error naming it', async (t) => {
