@@ -45,7 +45,7 @@ export const mutants = [
   m('jose-audience', 'lib/session.ts', 'jose without the audience check', '...(audience === undefined ? {} : { audience: [...audience] }),', ''),
   m('jose-enc', 'lib/session.ts', 'jose accepts any content encryption', "contentEncryptionAlgorithms: ['A256GCM'],", ''),
   m('jose-alg', 'lib/session.ts', 'jose accepts any key management', "keyManagementAlgorithms: ['dir'],", '',
-    'the codec refuses any token whose encrypted-key segment is not empty before jose sees it, and of the algorithms with an empty one only dir works with a symmetric key: jose never meets another alg (session.test.ts checks A256KW and A256GCMKW tokens under the right key are refused)'),
+    'the codec refuses any token whose encrypted-key segment is not empty before jose sees it, and of the algorithms with an empty one only dir works with a symmetric key: jose never meets another alg (session.test.ts checks that A256KW and A256GCMKW tokens under the right key are refused)'),
   m('jose-zip', 'lib/session.ts', 'jose inflates compressed tokens', 'maxDecompressedLength: 0,', ''),
   m('jose-claims', 'lib/session.ts', 'no claims required', "requiredClaims: ['exp', 'iat', 'sub', 'aud']", 'requiredClaims: []'),
   m('session-sk', 'lib/session.ts', 'a token without a session_key is a session', '!isId(sub) || !isSessionKey(sk) ||', '!isId(sub) ||'),
