@@ -35,7 +35,9 @@ export const APP_CACHE_TTL = 60_000
 /** How many looked-up apps are remembered at most. */
 export const APP_CACHE_SIZE = 1000
 
-const APP_ID = /^[A-Za-z0-9_-]{1,64}$/
+/** An AppID: short ASCII (WeChat's `wx` + 16 hex digits). One definition for options, routes and lookups. */
+export const APP_ID_PATTERN = '[A-Za-z0-9_-]{1,64}'
+export const APP_ID = new RegExp(`^${APP_ID_PATTERN}$`)
 
 /** Why a config is not one app's, or undefined when it is. */
 export function appConfigProblem (config: unknown): string | undefined {

@@ -1,4 +1,4 @@
-import { appConfigProblem, type WeappAppConfig, type WeappAppLookup } from './apps.js'
+import { APP_ID, appConfigProblem, type WeappAppConfig, type WeappAppLookup } from './apps.js'
 import { InvalidOptionError } from './errors.js'
 import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
 
@@ -98,8 +98,6 @@ function requiredString (value: unknown, name: string): string {
   return value
 }
 
-/** AppIDs are short ASCII identifiers (WeChat's `wx` + 16 hex digits); a session token names its app. */
-const APP_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 function appIdString (value: unknown): string {
   if (typeof value !== 'string' || !APP_ID.test(value)) {

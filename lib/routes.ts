@@ -1,7 +1,7 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify'
 import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UpstreamError, ValidationError } from './errors.js'
 import { createFailureBudget } from './failure-budget.js'
-import type { App, Registry } from './apps.js'
+import { APP_ID_PATTERN, type App, type Registry } from './apps.js'
 import type { JwtSettings } from './options.js'
 import type { SessionCodec, WeappIdentity } from './session.js'
 import { openUserData } from './user-data.js'
@@ -52,7 +52,7 @@ export const loginSchema = {
     required: ['code'],
     properties: {
       code,
-      appId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' }
+      appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' }
     }
   },
   response: {
@@ -181,7 +181,7 @@ export interface RouteOptions {
 }
 
 /** The AppID in the Referer WeChat's `wx.request` sends: `https://servicewechat.com/{appid}/{version}/page-frame.html`. */
-const REFERER = /^https:\/\/servicewechat\.com\/([A-Za-z0-9_-]{1,64})\//
+const REFERER = new RegExp(`^https://servicewechat\\.com/(${APP_ID_PATTERN})/`)
 
 /**
  * The app a login is for: the body's `appId`; without one, the Referer's; without either, the one
