@@ -46,7 +46,7 @@ t.test('the app comes from the body, else the Referer WeChat sends; without eith
   const neither = await h.post('/weapp/login', { code: h.mock.app(A).login('o-bob') })
   isError(t, neither, 400, 'WEAPP_UNKNOWN_APP')
   t.match(neither.json().message, /send your appId/)
-  for (const referer of ['https://evil.example/wxaaaaaaaaaaaaaaaa/1/page-frame.html', 'http://servicewechat.com/wxaaaaaaaaaaaaaaaa/1/']) {
+  for (const referer of ['https://evil.example/wxaaaaaaaaaaaaaaaa/1/page-frame.html', 'http://servicewechat.com/wxaaaaaaaaaaaaaaaa/1/', 'https://servicewechatXcom/wxaaaaaaaaaaaaaaaa/1/']) {
     isError(t, await h.app.inject({ method: 'POST', url: '/weapp/login', payload: { code: h.mock.app(A).login('o-bob') }, headers: { referer } }), 400, 'WEAPP_UNKNOWN_APP')
   }
   const unknown = await h.post('/weapp/login', { code: h.mock.app(A).login('o-bob'), appId: 'wxcccccccccccccccc' })
