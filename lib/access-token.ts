@@ -9,53 +9,57 @@ export interface AccessTokenOptions {
   timeout: number
 }
 
-/** errcodes that mean the access token itself was refused: invalid, not the latest, expired. */
-const TOKEN_REJECTED = new Set([40001, 40014, 42001])
+/** errcodes with which WeChat refuses the access token itself: invalid, not the latest, expired. */
+export const WECHAT_TOKEN_REJECTED: ReadonlySet<number> = new Set([40001, 40014, 42001])
 
 /** An API call refused the access token it was given (internal: it never reaches a reply). */
 export class AccessTokenRejected extends Error {
   constructor (readonly errcode: number) {
-    super(`WeChat refused the access token (errcode ${errcode})`)
+    super(`the access token was refused (errcode ${errcode})`)
   }
 }
 
-/** The errcode mapping for API calls made with an access token. */
-export function tokenCallErrors (errcode: number): Error {
-  return TOKEN_REJECTED.has(errcode) ? new AccessTokenRejected(errcode) : errorFor(errcode)
+/** The errcode mapping for API calls made with a token: `rejected` ones mean "fetch a new token". */
+export function tokenErrors (rejected: ReadonlySet<number>, otherwise: (errcode: number) => Error = errorFor): (errcode: number) => Error {
+  return (errcode) => rejected.has(errcode) ? new AccessTokenRejected(errcode) : otherwise(errcode)
 }
 
+/** The errcode mapping for WeChat API calls made with an access token. */
+export const tokenCallErrors = tokenErrors(WECHAT_TOKEN_REJECTED)
+
 export interface AccessTokens {
-  /** The current access token, fetched when there is none or it is about to expire. */
+  /** The current token, fetched when there is none or it is about to expire. */
   get (): Promise<string>
   /**
-   * Runs an API call with the current token. If WeChat refuses the token (40001, 40014, 42001),
-   * the token is dropped, fetched once more and the call retried once.
+   * Runs an API call with the current token. If the service refuses the token (the call throws
+   * `AccessTokenRejected`), the token is dropped, fetched once more and the call retried once.
    */
   use<T> (call: (token: string) => Promise<T>): Promise<T>
 }
 
+/** A fetched token and its lifetime in seconds; without one, the token is not kept (a getter of the user's). */
+export interface FetchedToken { token: string, expiresIn?: number }
+
+export interface TokenCacheOptions {
+  fetch: () => Promise<FetchedToken>
+  /** What a second refusal means and what to do about it, for the 502's message. */
+  refusedTwice: string
+}
+
 /**
- * The access token from `cgi-bin/stable_token` (normal mode: it does not invalidate the token other
- * instances hold), cached until shortly before it expires, with one fetch in flight at most however
- * many requests need it.
+ * One token, cached until shortly before it expires, with one fetch in flight at most however
+ * many requests need it; a refused token is dropped and fetched once more. Every token this
+ * package uses (a mini program's, a third-party platform's, a WeCom app's) is one of these.
  */
-export function createAccessTokens ({ appId, appSecret, apiBaseUrl, timeout }: AccessTokenOptions): AccessTokens {
+export function createTokenCache ({ fetch, refusedTwice }: TokenCacheOptions): AccessTokens {
   let current: { token: string, refreshAt: number } | undefined
   let fetching: Promise<string> | undefined
 
   async function fetchToken (): Promise<string> {
-    const body = await callWechat(`${apiBaseUrl}/cgi-bin/stable_token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: false })
-    }, timeout, [appSecret])
-    const { access_token: token, expires_in: expiresIn } = body
-    if (typeof token !== 'string' || token === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
-      throw new UpstreamError('WeChat answered stable_token without a usable access_token')
-    }
-    // WeChat renews a stable token 5 minutes before it expires, and both work meanwhile: take the
-    // new one from then on (or halfway, for a short-lived token).
-    current = { token, refreshAt: Date.now() + Math.max(expiresIn - 300, expiresIn / 2) * 1000 }
+    const { token, expiresIn } = await fetch()
+    // Renewed 5 minutes before it expires (WeChat's stable tokens overlap that long), or halfway
+    // through a short-lived one.
+    if (expiresIn !== undefined) current = { token, refreshAt: Date.now() + Math.max(expiresIn - 300, expiresIn / 2) * 1000 }
     return token
   }
 
@@ -79,11 +83,36 @@ export function createAccessTokens ({ appId, appSecret, apiBaseUrl, timeout }: A
           return await call(await get())
         } catch (again) {
           if (again instanceof AccessTokenRejected) {
-            throw new UpstreamError(`WeChat refused a fresh access token too (errcode ${again.errcode}); if another system force-refreshes this mini program's token, stop it`)
+            throw new UpstreamError(`A fresh token was refused too (errcode ${again.errcode}); ${refusedTwice}`)
           }
           throw again
         }
       }
     }
   }
+}
+
+/** `token`/`expires_in` of an answer under the given names, or a 502 naming the API. */
+export function readToken (body: Record<string, unknown>, tokenField: string, api: string): Required<FetchedToken> {
+  const token = body[tokenField]
+  const expiresIn = body.expires_in
+  if (typeof token !== 'string' || token === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
+    throw new UpstreamError(`${api} answered without a usable ${tokenField}`)
+  }
+  return { token, expiresIn }
+}
+
+/**
+ * A mini program's access token from `cgi-bin/stable_token` (normal mode: it does not invalidate
+ * the token other instances hold).
+ */
+export function createAccessTokens ({ appId, appSecret, apiBaseUrl, timeout }: AccessTokenOptions): AccessTokens {
+  return createTokenCache({
+    refusedTwice: 'if another system force-refreshes this mini program\'s token, stop it',
+    fetch: async () => readToken(await callWechat(`${apiBaseUrl}/cgi-bin/stable_token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: false })
+    }, timeout, [appSecret]), 'access_token', 'WeChat\'s stable_token')
+  })
 }

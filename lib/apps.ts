@@ -1,31 +1,69 @@
-import { createAccessTokens } from './access-token.js'
-import { AppLookupError, UnknownAppError, safeCause } from './errors.js'
+import { createAccessTokens, type AccessTokens } from './access-token.js'
+import { createAuthorizerTokens, createComponentClient, createComponentTokens, type ComponentConfig } from './component.js'
+import { AppLookupError, UnknownAppError, UnsupportedError, safeCause } from './errors.js'
 import { Memo } from './memo.js'
-import type { WeappIdentity } from './session.js'
+import type { AnyIdentity } from './session.js'
 import { singleFlight } from './single-flight.js'
 import { createUserApi } from './user-api.js'
 import { createWechatClient, type WeappPhone } from './wechat.js'
+import { createWecomClient, createWecomTokens, type WecomCredentials } from './wecom.js'
 
-/** One WeChat mini program: its AppID and AppSecret. */
-export interface WeappAppConfig {
+export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
+export type { WecomCredentials } from './wecom.js'
+
+/** A WeChat mini program: its AppID and AppSecret. */
+export interface WeappWechatAppConfig {
   appId: string
   appSecret: string
+  component?: undefined
+  wecom?: undefined
 }
+
+/** A mini program hosted by a WeChat Open Platform third-party platform (it has no AppSecret of its own here). */
+export interface WeappComponentAppConfig {
+  appId: string
+  component: ComponentConfig
+  appSecret?: undefined
+  wecom?: undefined
+}
+
+/** A mini program linked to a WeCom (企业微信) app, used by that company's members. */
+export interface WeappWecomAppConfig {
+  appId: string
+  wecom: WecomCredentials
+  appSecret?: undefined
+  component?: undefined
+}
+
+/** One app: a WeChat mini program, one hosted by a third-party platform, or a WeCom one. */
+export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | WeappWecomAppConfig
 
 /** Looks an app up (in a database, say): its config, or undefined when there is no such app. */
 export type WeappAppLookup = (appId: string) => WeappAppConfig | undefined | null | Promise<WeappAppConfig | undefined | null>
 
-/** One app's upstream building blocks: each app has its own WeChat client and access token. */
+/** Which upstream an app logs in through. */
+export type AppKind = 'wechat' | 'component' | 'wecom'
+
+/** One app's upstream building blocks: each app has its own client and access token. */
 export interface App {
   readonly appId: string
-  code2Session (code: string): Promise<WeappIdentity>
+  readonly kind: AppKind
+  code2Session (code: string): Promise<AnyIdentity>
   accessToken (): Promise<string>
   getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
   checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
 }
 
+/** One origin per platform, without a trailing slash. */
+export interface ApiBaseUrls {
+  readonly wechat: string
+  readonly wecom: string
+  readonly qq: string
+  readonly douyin: string
+}
+
 export interface UpstreamSettings {
-  apiBaseUrl: string
+  apiBaseUrl: ApiBaseUrls
   /** ms */
   timeout: number
 }
@@ -39,22 +77,138 @@ export const APP_CACHE_SIZE = 1000
 export const APP_ID_PATTERN = '[A-Za-z0-9_-]{1,64}'
 export const APP_ID = new RegExp(`^${APP_ID_PATTERN}$`)
 
-/** Why a config is not one app's, or undefined when it is. */
-export function appConfigProblem (config: unknown): string | undefined {
-  if (config === null || typeof config !== 'object') return 'not an object'
-  const { appId, appSecret, wecom, component } = config as Record<string, unknown>
-  if (wecom !== undefined || component !== undefined) return 'WeCom (wecom) and third-party platform (component) apps are not supported by this version: only { appId, appSecret }'
-  if (typeof appId !== 'string' || !APP_ID.test(appId)) return "appId is not an AppID such as 'wx0123456789abcdef'"
-  if (typeof appSecret !== 'string' || appSecret.trim() === '' || appSecret !== appSecret.trim()) return 'appSecret is not a non-empty string without surrounding spaces'
+type Fields = Record<string, unknown>
+
+function isObject (value: unknown): value is Fields {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function isSecret (value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '' && value === value.trim()
+}
+
+const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === 'function'
+
+function componentProblem (component: unknown): string | undefined {
+  if (!isObject(component)) return 'component is not an object'
+  const { appId, appSecret, verifyTicket, accessToken, authorizerAccessToken } = component
+  if (typeof appId !== 'string' || !APP_ID.test(appId)) return 'component.appId is not the third-party platform\'s AppID'
+  if (authorizerAccessToken !== undefined && !isFunction(authorizerAccessToken)) return 'component.authorizerAccessToken is not a function (appId) => token'
+  if (accessToken !== undefined) {
+    if (!isFunction(accessToken)) return 'component.accessToken is not a function () => token'
+    if (appSecret !== undefined || verifyTicket !== undefined) return 'component takes accessToken, or appSecret + verifyTicket, not both'
+    return undefined
+  }
+  if (!isSecret(appSecret)) return 'component needs accessToken (the platform\'s own component token getter), or appSecret (a non-empty string without surrounding spaces) + verifyTicket'
+  if (!isFunction(verifyTicket)) return 'component.verifyTicket is not a function () => the latest component_verify_ticket'
   return undefined
 }
 
-export function createApp ({ appId, appSecret }: WeappAppConfig, upstream: UpstreamSettings): App {
-  const wechat = createWechatClient({ appId, appSecret, ...upstream })
-  const tokens = createAccessTokens({ appId, appSecret, ...upstream })
-  const user = createUserApi({ appId, ...upstream, tokens })
+function wecomProblem (wecom: unknown): string | undefined {
+  if (!isObject(wecom)) return 'wecom is not an object'
+  if (typeof wecom.corpId !== 'string' || !APP_ID.test(wecom.corpId)) return "wecom.corpId is not a corpid such as 'ww0123456789abcdef'"
+  if (!isSecret(wecom.corpSecret)) return 'wecom.corpSecret is not a non-empty string without surrounding spaces'
+  return undefined
+}
+
+/** Why a config is not one app's, or undefined when it is. */
+export function appConfigProblem (config: unknown): string | undefined {
+  if (!isObject(config)) return 'not an object'
+  const { appId, appSecret, wecom, component, platform } = config
+  if (platform !== undefined && platform !== 'wechat') return "platform must be 'wechat' (other platforms are not supported by this version)"
+  if (typeof appId !== 'string' || !APP_ID.test(appId)) return "appId is not an AppID such as 'wx0123456789abcdef'"
+  const kinds = [appSecret, component, wecom].filter((v) => v !== undefined).length
+  if (kinds !== 1) return 'give exactly one of appSecret (a WeChat mini program), component (hosted by a third-party platform) or wecom (linked to a WeCom app)'
+  if (component !== undefined) return componentProblem(component)
+  if (wecom !== undefined) return wecomProblem(wecom)
+  if (!isSecret(appSecret)) return 'appSecret is not a non-empty string without surrounding spaces'
+  return undefined
+}
+
+/** A frozen copy of a valid config with only the fields the plugin reads (the caller checked it). */
+export function normalizeAppConfig (config: WeappAppConfig): WeappAppConfig {
+  const { appId } = config
+  if (config.component !== undefined) {
+    const { appId: componentAppId, appSecret, verifyTicket, accessToken, authorizerAccessToken } = config.component
+    const component = accessToken !== undefined
+      ? { appId: componentAppId, accessToken, authorizerAccessToken }
+      : { appId: componentAppId, appSecret: appSecret as string, verifyTicket: verifyTicket as () => string, authorizerAccessToken }
+    return Object.freeze({ appId, component: Object.freeze(component) })
+  }
+  if (config.wecom !== undefined) return Object.freeze({ appId, wecom: Object.freeze({ corpId: config.wecom.corpId, corpSecret: config.wecom.corpSecret }) })
+  return Object.freeze({ appId, appSecret: config.appSecret })
+}
+
+/** Whether two normalized configs say the same (functions by identity). */
+function sameConfig (a: unknown, b: unknown): boolean {
+  if (!isObject(a) || !isObject(b)) return a === b
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((key) => sameConfig(a[key], b[key]))
+}
+
+/**
+ * Token caches shared by every app of a registration that uses the same credentials: the hosted
+ * mini programs of one platform share its component token, the mini programs of one WeCom app its
+ * token. Keyed by the credentials, so a changed secret is a new cache.
+ */
+type TokenPool = (key: string, make: () => AccessTokens) => AccessTokens
+
+function tokenPool (size: number | undefined): TokenPool {
+  const caches = size === undefined ? new Map<string, AccessTokens>() : new Memo<AccessTokens>(size)
+  return (key, make) => {
+    let tokens = caches.get(key)
+    if (tokens === undefined) {
+      tokens = make()
+      caches.set(key, tokens)
+    }
+    return tokens
+  }
+}
+
+const unsupported = (message: string) => async (): Promise<never> => { throw new UnsupportedError(message) }
+
+export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool = tokenPool(undefined)): App {
+  const { appId } = config
+  const settings = { timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.wechat }
+  if (config.wecom !== undefined) {
+    const { corpId, corpSecret } = config.wecom
+    const wecom = { timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.wecom }
+    const tokens = pool(`wecom\n${corpId}\n${corpSecret}`, () => createWecomTokens({ corpId, corpSecret }, wecom))
+    const client = createWecomClient(tokens, wecom)
+    const none = `Mini program ${appId} runs in WeCom, which has no phone-number-by-code or checksession API for its members`
+    return Object.freeze({
+      appId,
+      kind: 'wecom',
+      code2Session: client.code2Session,
+      accessToken: tokens.get,
+      getPhoneNumber: unsupported(`${none}; read the member's mobile from WeCom's own APIs`),
+      checkSessionKey: unsupported(none)
+    })
+  }
+  if (config.component !== undefined) {
+    const component = config.component
+    const componentTokens = component.accessToken !== undefined
+      ? createComponentTokens(component, settings)
+      : pool(`component\n${component.appId}\n${component.appSecret}`, () => createComponentTokens(component, settings))
+    const client = createComponentClient(appId, component.appId, componentTokens, settings)
+    const tokens = createAuthorizerTokens(appId, component)
+    const user = createUserApi({ appId, ...settings, tokens })
+    return Object.freeze({
+      appId,
+      kind: 'component',
+      code2Session: client.code2Session,
+      accessToken: tokens.get,
+      getPhoneNumber: user.getPhoneNumber,
+      checkSessionKey: user.checkSessionKey
+    })
+  }
+  const { appSecret } = config
+  const wechat = createWechatClient({ appId, appSecret, ...settings })
+  const tokens = pool(`wechat\n${appId}\n${appSecret}`, () => createAccessTokens({ appId, appSecret, ...settings }))
+  const user = createUserApi({ appId, ...settings, tokens })
   return Object.freeze({
     appId,
+    kind: 'wechat',
     code2Session: wechat.code2Session,
     accessToken: tokens.get,
     getPhoneNumber: user.getPhoneNumber,
@@ -79,11 +233,12 @@ function unknown (appId: string): Error {
   return new UnknownAppError(`No mini program ${appId} is served here; send the appId of a configured app`)
 }
 
-interface Looked { app: App | undefined, appSecret: string | undefined, until: number }
+interface Looked { app: App | undefined, config: WeappAppConfig | undefined, until: number }
 
 export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup, upstream: UpstreamSettings, now: () => number = Date.now): Registry {
   if (typeof apps !== 'function') {
-    const byId = new Map(apps.map((config) => [config.appId, createApp(config, upstream)]))
+    const pool = tokenPool(undefined)
+    const byId = new Map(apps.map((config) => [config.appId, createApp(config, upstream, pool)]))
     return {
       single: byId.size === 1 ? byId.values().next().value : undefined,
       audience: Object.freeze([...byId.keys()]),
@@ -96,31 +251,32 @@ export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup
   }
 
   // A lookup function: answers (apps and "no such app") cached for APP_CACHE_TTL in a bounded
-  // memo, one lookup in flight per appId, failures not cached. An app whose secret is unchanged
-  // keeps its App, and so its access token, across lookups.
+  // memo, one lookup in flight per appId, failures not cached. An app whose config is unchanged
+  // keeps its App; tokens live in a pool keyed by credentials, so they survive a new App too.
   const find = apps
   const cache = new Memo<Looked>(APP_CACHE_SIZE)
+  const pool = tokenPool(APP_CACHE_SIZE * 2)
   const shared = singleFlight<App | undefined>()
 
   async function lookup (appId: string): Promise<App | undefined> {
-    let config: unknown
+    let answer: unknown
     try {
-      config = await find(appId)
+      answer = await find(appId)
     } catch (err) {
       throw new AppLookupError(`The apps lookup failed for ${appId}; retry in a moment`, { cause: safeCause(err, []) })
     }
-    if (config === undefined || config === null) {
-      cache.set(appId, { app: undefined, appSecret: undefined, until: now() + APP_CACHE_TTL })
+    if (answer === undefined || answer === null) {
+      cache.set(appId, { app: undefined, config: undefined, until: now() + APP_CACHE_TTL })
       return undefined
     }
-    const problem = appConfigProblem(config) ?? ((config as WeappAppConfig).appId === appId ? undefined : 'it is the config of another appId')
+    const problem = appConfigProblem(answer) ?? ((answer as WeappAppConfig).appId === appId ? undefined : 'it is the config of another appId')
     if (problem !== undefined) {
       throw new AppLookupError(`The apps lookup answered an unusable config for ${appId}: ${problem}`)
     }
-    const { appSecret } = config as WeappAppConfig
+    const config = normalizeAppConfig(answer as WeappAppConfig)
     const previous = cache.get(appId)
-    const app = previous?.app !== undefined && previous.appSecret === appSecret ? previous.app : createApp({ appId, appSecret }, upstream)
-    cache.set(appId, { app, appSecret, until: now() + APP_CACHE_TTL })
+    const app = previous?.app !== undefined && sameConfig(previous.config, config) ? previous.app : createApp(config, upstream, pool)
+    cache.set(appId, { app, config, until: now() + APP_CACHE_TTL })
     return app
   }
 

@@ -87,6 +87,16 @@ export const AppLookupError: WeappErrorClass<'WEAPP_APP_LOOKUP_FAILED', 503> = c
   503
 )
 
+/**
+ * What this kind of app cannot do: phone numbers for a WeCom member, or for a hosted mini program
+ * whose platform gave no authorizer token getter. The message says which, and what would make it work.
+ */
+export const UnsupportedError: WeappErrorClass<'WEAPP_UNSUPPORTED', 400> = createError(
+  'WEAPP_UNSUPPORTED',
+  '%s',
+  400
+)
+
 /** A bad plugin option: registration fails (`app.ready()` rejects) and the message names the option. */
 export const InvalidOptionError: WeappErrorClass<'WEAPP_INVALID_OPTION', 500> = createError(
   'WEAPP_INVALID_OPTION',
@@ -115,6 +125,7 @@ export type WeappErrorCode =
   | 'WEAPP_SIGNATURE_MISMATCH'
   | 'WEAPP_UNKNOWN_APP'
   | 'WEAPP_APP_LOOKUP_FAILED'
+  | 'WEAPP_UNSUPPORTED'
 
 /**
  * A cause that is safe to log: the name, code and message of an error and of its causes, with

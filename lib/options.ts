@@ -1,4 +1,4 @@
-import { APP_ID, appConfigProblem, type WeappAppConfig, type WeappAppLookup } from './apps.js'
+import { APP_ID, appConfigProblem, normalizeAppConfig, type ApiBaseUrls, type WeappAppConfig, type WeappAppLookup } from './apps.js'
 import { InvalidOptionError } from './errors.js'
 import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
 
@@ -29,8 +29,12 @@ export interface WeappCommonOptions {
   expiresIn?: number | string
   /** Where the routes live. Default `'/weapp'`. */
   prefix?: string
-  /** WeChat API origin (a mock, a proxy). Default `'https://api.weixin.qq.com'`. */
-  apiBaseUrl?: string
+  /**
+   * The API origin (a mock, a proxy) for every platform, or one per platform: `{ wechat, wecom, qq,
+   * douyin }`, each defaulting to the platform's own (`'https://api.weixin.qq.com'`,
+   * `'https://qyapi.weixin.qq.com'`, `'https://api.q.qq.com'`, `'https://developer.toutiao.com'`).
+   */
+  apiBaseUrl?: string | { wechat?: string, wecom?: string, qq?: string, douyin?: string }
   /** Upstream request timeout in ms. Default `5000`. */
   timeout?: number
   /** Reject decrypted data whose `watermark.timestamp` is older than this many seconds. Default off. */
@@ -59,8 +63,8 @@ export interface Settings {
   /** seconds */
   readonly expiresIn: number
   readonly prefix: string
-  /** without a trailing slash */
-  readonly apiBaseUrl: string
+  /** one origin per platform, without a trailing slash */
+  readonly apiBaseUrl: ApiBaseUrls
   /** ms */
   readonly timeout: number
   /** seconds, or 0 for off */
@@ -77,6 +81,13 @@ export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
 export const DEFAULT_TIMEOUT = 5000
 export const DEFAULT_PREFIX = '/weapp'
 export const DEFAULT_API_BASE_URL = 'https://api.weixin.qq.com'
+/** Each platform's own API origin. */
+export const DEFAULT_API_BASE_URLS: ApiBaseUrls = Object.freeze({
+  wechat: DEFAULT_API_BASE_URL,
+  wecom: 'https://qyapi.weixin.qq.com',
+  qq: 'https://api.q.qq.com',
+  douyin: 'https://developer.toutiao.com'
+})
 export const DEFAULT_SESSION_CACHE_SIZE = 10_000
 export const DEFAULT_DECRYPT_FAILURE_LIMIT = 10
 
@@ -116,16 +127,16 @@ function parseApps (o: Record<string, unknown>): readonly WeappAppConfig[] | Wea
   }
   if (typeof o.apps === 'function') return o.apps as WeappAppLookup
   if (!Array.isArray(o.apps) || o.apps.length === 0) {
-    throw new InvalidOptionError('apps must be a non-empty array of { appId, appSecret }, or a function (appId) => config | undefined')
+    throw new InvalidOptionError('apps must be a non-empty array of app configs ({ appId, appSecret }, { appId, component } or { appId, wecom }), or a function (appId) => config | undefined')
   }
   const seen = new Set<string>()
   return Object.freeze(o.apps.map((config: unknown, i) => {
     const problem = appConfigProblem(config)
     if (problem !== undefined) throw new InvalidOptionError(`apps[${i}]: ${problem}`)
-    const { appId, appSecret } = config as WeappAppConfig
+    const { appId } = config as WeappAppConfig
     if (seen.has(appId)) throw new InvalidOptionError(`apps[${i}] repeats the appId ${appId}`)
     seen.add(appId)
-    return Object.freeze({ appId, appSecret })
+    return normalizeAppConfig(config as WeappAppConfig)
   }))
 }
 
@@ -162,17 +173,36 @@ function parsePrefix (value: unknown): string {
   return value.replace(/\/+$/, '')
 }
 
-function parseApiBaseUrl (value: unknown): string {
-  if (value === undefined) return DEFAULT_API_BASE_URL
+function parseOrigin (value: unknown, name: string): string {
   let url: URL | undefined
   try {
     // URL drops an empty '?' or '#', which would then swallow the path every call appends.
     url = typeof value === 'string' && !/[?#]/.test(value) ? new URL(value) : undefined
   } catch {}
   if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '') {
-    throw new InvalidOptionError("apiBaseUrl must be an http(s) URL without query, fragment or credentials, such as 'https://api.weixin.qq.com'")
+    throw new InvalidOptionError(`${name} must be an http(s) URL without query, fragment or credentials, such as 'https://api.weixin.qq.com'`)
   }
   return url.href.replace(/\/+$/, '')
+}
+
+/** One origin for every platform (a mock, a proxy), or one per platform with the others' defaults. */
+function parseApiBaseUrl (value: unknown): ApiBaseUrls {
+  if (value === undefined) return DEFAULT_API_BASE_URLS
+  if (typeof value === 'string') {
+    const origin = parseOrigin(value, 'apiBaseUrl')
+    return Object.freeze({ wechat: origin, wecom: origin, qq: origin, douyin: origin })
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError("apiBaseUrl must be a URL, or an object with one per platform: { wechat?, wecom?, qq?, douyin? }")
+  }
+  const given = value as Record<string, unknown>
+  const extra = Object.keys(given).find((name) => !Object.hasOwn(DEFAULT_API_BASE_URLS, name))
+  if (extra !== undefined) throw new InvalidOptionError(`apiBaseUrl.${extra} is not a platform: give wechat, wecom, qq or douyin`)
+  const urls = { ...DEFAULT_API_BASE_URLS }
+  for (const name of Object.keys(urls) as Array<keyof ApiBaseUrls>) {
+    if (given[name] !== undefined) urls[name] = parseOrigin(given[name], `apiBaseUrl.${name}`)
+  }
+  return Object.freeze(urls)
 }
 
 /** The jwt bridge's settings: sign options for @fastify/jwt, and the JWS lifetime they asked for. */
@@ -203,13 +233,17 @@ function parseJwt (value: unknown): JwtSettings | undefined {
 const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
 
 /**
- * The warning to log at registration when the AppSecret would cross a network in clear (an
- * `http:` origin that is not on loopback), or undefined.
+ * The warnings to log at registration, one per origin where the AppSecret would cross a network in
+ * clear (an `http:` origin that is not on loopback).
  */
-export function cleartextWarning (apiBaseUrl: string): string | undefined {
-  const url = new URL(apiBaseUrl)
-  if (url.protocol !== 'http:' || LOOPBACK.test(url.hostname)) return undefined
-  return `fastify-weapp: apiBaseUrl ${url.origin} is plain http: the AppSecret and every session_key cross the network in clear; use https unless this is a trusted proxy on your own host`
+export function cleartextWarnings (apiBaseUrl: ApiBaseUrls): string[] {
+  const warnings = new Set<string>()
+  for (const href of Object.values(apiBaseUrl)) {
+    const url = new URL(href)
+    if (url.protocol !== 'http:' || LOOPBACK.test(url.hostname)) continue
+    warnings.add(`fastify-weapp: apiBaseUrl ${url.origin} is plain http: the AppSecret and every session_key cross the network in clear; use https unless this is a trusted proxy on your own host`)
+  }
+  return [...warnings]
 }
 
 /** Raw options to frozen settings; throws `WEAPP_INVALID_OPTION` naming the first bad option. */

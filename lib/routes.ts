@@ -1,9 +1,9 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify'
-import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UpstreamError, ValidationError } from './errors.js'
+import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError, ValidationError } from './errors.js'
 import { createFailureBudget } from './failure-budget.js'
 import { APP_ID_PATTERN, type App, type Registry } from './apps.js'
 import type { JwtSettings } from './options.js'
-import type { SessionCodec, WeappIdentity } from './session.js'
+import { isWecom, userOf, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
 import { openUserData } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
@@ -58,14 +58,16 @@ export const loginSchema = {
   response: {
     200: {
       type: 'object',
-      required: ['session', 'expiresIn', 'appId', 'openid'],
+      required: ['session', 'expiresIn', 'appId'],
       properties: {
         session: { type: 'string', description: 'Send back as "Authorization: Bearer <session>"' },
         expiresIn: { type: 'integer', description: 'Seconds until the session expires' },
         appId: { type: 'string', description: 'The app the session is for' },
-        openid: { type: 'string' },
+        openid: { type: 'string', description: 'A WeChat user: their openid in this app' },
         unionid: { type: 'string' },
-        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid)' }
+        corpId: { type: 'string', description: 'A WeCom member (instead of openid): their company' },
+        userId: { type: 'string', description: 'A WeCom member: their UserID in that company' },
+        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid, or the WeCom UserID)' }
       }
     },
     '4xx': errorResponse,
@@ -205,7 +207,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
    * Seals what WeChat answered. Seal refuses only identities it cannot hold (too large for a token:
    * `IdentityTooLargeError`), and this identity came from WeChat: a 502, not a 500.
    */
-  async function sealUpstream (identity: WeappIdentity, appId: string): Promise<string> {
+  async function sealUpstream (identity: AnyIdentity, appId: string): Promise<string> {
     try {
       return await sessions.seal(identity, appId)
     } catch (err) {
@@ -229,36 +231,44 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
     const session = await sealUpstream(identity, appId)
     reply.header('cache-control', 'no-store')
-    const { openid, unionid } = identity
-    if (jwt === undefined) return { session, expiresIn, appId, openid, unionid }
+    // Who logged in: a WeChat user (openid, unionid), or a WeCom member (corpId, userId).
+    const who = isWecom(identity)
+      ? { corpId: identity.corpId, userId: identity.userId }
+      : { openid: identity.openid, unionid: identity.unionid }
+    if (jwt === undefined) return { session, expiresIn, appId, ...who }
     // A JWS from the app's own @fastify/jwt, so that request.jwtVerify() routes accept this user.
     // It never outlives its session (exp at most the session's, whatever @fastify/jwt's own
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
     const now = Date.now()
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
-    const claims = unionid === undefined ? { sub: openid } : { sub: openid, unionid }
+    const claims = isWecom(identity)
+      ? { sub: identity.userId, corpId: identity.corpId }
+      : identity.unionid === undefined ? { sub: identity.openid } : { sub: identity.openid, unionid: identity.unionid }
     const token = await (reply as unknown as JwtReply).jwtSign(claims, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
-    return { session, expiresIn, appId, openid, unionid, token }
+    return { session, expiresIn, appId, ...who, token }
   })
 
   fastify.post<{ Body: PhoneBody }>('/phone', options(phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
-    const { appId, openid } = request.weappSession as NonNullable<typeof request.weappSession>
+    const current = request.weappSession as AnySession
+    if (isWecom(current)) {
+      throw new UnsupportedError('WeCom has no phone-number-by-code API for its members; read the member\'s mobile from WeCom\'s own APIs')
+    }
     // The session's own app: its access token, its phone codes.
-    const phone = await (await registry.get(appId)).getPhoneNumber(request.body.code, openid)
+    const phone = await (await registry.get(current.appId)).getPhoneNumber(request.body.code, current.openid)
     reply.header('cache-control', 'no-store')
     return { phone }
   })
 
   fastify.post<{ Body: DecryptBody }>('/decrypt', options(decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
-    const current = request.weappSession as NonNullable<typeof request.weappSession>
+    const current = request.weappSession as AnySession
     const { encryptedData, iv, rawData, signature, code } = request.body
     if ((rawData === undefined) !== (signature === undefined)) {
       throw Object.assign(new ValidationError('body must have rawData and signature together, or neither'), { validationContext: 'body' })
     }
     // Per user of an app: openids are per app.
-    const user = `${current.appId}\n${current.openid}`
+    const user = `${current.appId}\n${userOf(current)}`
     const wait = failures === undefined ? 0 : failures.blockedFor(user)
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
@@ -270,11 +280,13 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     if (code !== undefined) {
       // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
       const identity = await (await registry.get(current.appId)).code2Session(code)
-      if (identity.openid !== current.openid) {
-        throw new InvalidCodeError('This code belongs to another WeChat user than the session; log in again')
+      if (userOf(identity) !== userOf(current)) {
+        throw new InvalidCodeError('This code belongs to another user than the session; log in again')
       }
       sessionKey = identity.sessionKey
-      renewed = { session: await sealUpstream({ ...identity, unionid: identity.unionid ?? current.unionid }, current.appId), expiresIn }
+      // A unionid the session knew is kept when this answer lacks it.
+      const fresh = isWecom(identity) || isWecom(current) ? identity : { ...identity, unionid: identity.unionid ?? current.unionid }
+      renewed = { session: await sealUpstream(fresh, current.appId), expiresIn }
     }
     let text: string
     try {

@@ -5,25 +5,65 @@ import type { SessionKey } from './keys.js'
 import { Memo } from './memo.js'
 import { isBase64, isBase64url } from './base64.js'
 
-/** Who is calling, as the session token says. */
-export interface WeappSession {
+/** A WeChat mini program's user (a hosted one's too), as the session token says. */
+export interface WechatSession {
+  /** Which kind of user: a WeChat user (`openid`), or a WeCom member (`corpId` + `userId`). */
+  platform: 'wechat'
   /** The AppID of the mini program the session was issued for (its `aud`). */
   appId: string
   /** The user's openid for this mini program. */
   openid: string
   /** The user's unionid, when the mini program is bound to an Open Platform account. */
   unionid?: string
-  /** The WeChat session_key (base64). Server-side only: never send it to a client or a log. */
+  /** The session_key (base64). Server-side only: never send it to a client or a log. */
   sessionKey: string
   /** When the session expires, in milliseconds since the epoch (compare with `Date.now()`). */
   expiresAt: number
 }
 
-/** What a login yields and a session holds. */
-export interface WeappIdentity {
+/** A WeCom (企业微信) member using a mini program linked to a WeCom app. */
+export interface WecomSession {
+  platform: 'wecom'
+  /** The AppID of the mini program the session was issued for (its `aud`). */
+  appId: string
+  /** The member's company (corpid). */
+  corpId: string
+  /** The member's UserID in that company. */
+  userId: string
+  /** The session_key (base64). Server-side only: never send it to a client or a log. */
+  sessionKey: string
+  /** When the session expires, in milliseconds since the epoch. */
+  expiresAt: number
+}
+
+/** Any session the plugin issues. */
+export type AnySession = WechatSession | WecomSession
+
+/** What a WeChat login yields (a mini program's, or one hosted by a third-party platform). */
+export interface WechatIdentity {
   openid: string
   sessionKey: string
   unionid?: string
+}
+
+/** What a WeCom login yields. */
+export interface WecomIdentity {
+  corpId: string
+  userId: string
+  sessionKey: string
+}
+
+/** Any identity a login yields and a session holds. */
+export type AnyIdentity = WechatIdentity | WecomIdentity
+
+/** Whether an identity (or session) is a WeCom member's. */
+export function isWecom<T extends AnyIdentity> (identity: T): identity is Extract<T, WecomIdentity> {
+  return typeof (identity as Partial<WecomIdentity>).corpId === 'string'
+}
+
+/** The user behind an identity or session, as one string: openids are per app, UserIDs per company. */
+export function userOf (identity: AnyIdentity): string {
+  return isWecom(identity) ? `${identity.corpId}\n${identity.userId}` : identity.openid
 }
 
 /**
@@ -67,8 +107,8 @@ export interface SessionCodecOptions {
 
 export interface SessionCodec {
   /** Seals an identity into a session for the app `appId`. */
-  seal (identity: WeappIdentity, appId: string): Promise<string>
-  unseal (token: string): Promise<WeappSession>
+  seal (identity: AnyIdentity, appId: string): Promise<string>
+  unseal (token: string): Promise<AnySession>
 }
 
 /** openid, unionid: non-empty strings; the token's length, not theirs, is bounded. */
@@ -82,15 +122,31 @@ function isCanonicalJwe (token: string): boolean {
   return parts.length === 5 && parts[1] === '' && parts.every(isBase64url)
 }
 
-/** Claims as sealed: `sub` openid, `aud` appId, `sk` session_key, `uid` unionid, `iat`, `exp`. */
-function toSession (payload: JWTPayload): WeappSession {
-  const { sub, sk, uid, exp, aud } = payload
-  if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || typeof exp !== 'number' || !isId(aud)) {
+/**
+ * Claims as sealed: `aud` appId, `sk` session_key, `iat`, `exp`, and the user: `sub` openid (+ `uid`
+ * unionid) for WeChat, or `sub` UserID + `cid` corpid for WeCom.
+ */
+function toSession (payload: JWTPayload): AnySession {
+  const { sub, sk, uid, cid, exp, aud } = payload
+  if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || (cid !== undefined && (!isId(cid) || uid !== undefined)) ||
+      typeof exp !== 'number' || !isId(aud)) {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
   }
-  const session: WeappSession = { appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000 }
+  if (cid !== undefined) return { platform: 'wecom', appId: aud, corpId: cid, userId: sub, sessionKey: sk, expiresAt: exp * 1000 }
+  const session: WechatSession = { platform: 'wechat', appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000 }
   if (uid !== undefined) session.unionid = uid
   return session
+}
+
+/** The claims of an identity, or undefined when it is not one. */
+function claimsOf (identity: AnyIdentity): { sub: string, claims: JWTPayload } | undefined {
+  if (identity === null || typeof identity !== 'object' || !isSessionKey(identity.sessionKey)) return undefined
+  if (isWecom(identity)) {
+    return isId(identity.corpId) && isId(identity.userId) ? { sub: identity.userId, claims: { sk: identity.sessionKey, cid: identity.corpId } } : undefined
+  }
+  const { openid, unionid, sessionKey } = identity
+  if (!isId(openid) || (unionid !== undefined && !isId(unionid))) return undefined
+  return { sub: openid, claims: unionid === undefined ? { sk: sessionKey } : { sk: sessionKey, uid: unionid } }
 }
 
 /**
@@ -126,22 +182,21 @@ export function createJoseUnseal (keys: readonly SessionKey[], audience: Audienc
  */
 export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: SessionCodecOptions): SessionCodec {
   const sealing = keys[0] as SessionKey
-  const memo = cacheSize > 0 ? new Memo<Readonly<WeappSession>>(cacheSize) : undefined
+  const memo = cacheSize > 0 ? new Memo<Readonly<AnySession>>(cacheSize) : undefined
   const fastUnseal = createFastUnseal(keys, audience)
   const joseUnseal = createJoseUnseal(keys, audience)
 
   return {
     async seal (identity, appId) {
-      if (identity === null || typeof identity !== 'object' || !isId(identity.openid) || !isSessionKey(identity.sessionKey) ||
-          (identity.unionid !== undefined && !isId(identity.unionid))) {
-        throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? }: openid a non-empty string, sessionKey the base64 of 16 bytes')
+      const sealed = claimsOf(identity)
+      if (sealed === undefined) {
+        throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? } or, for WeCom, { corpId, userId, sessionKey }: ids non-empty strings, sessionKey the base64 of 16 bytes')
       }
       const now = Math.floor(Date.now() / 1000)
-      const claims: JWTPayload = { sk: identity.sessionKey }
-      if (identity.unionid !== undefined) claims.uid = identity.unionid
+      const { sub, claims } = sealed
       const token = await new EncryptJWT(claims)
         .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: sealing.kid })
-        .setSubject(identity.openid)
+        .setSubject(sub)
         .setAudience(appId)
         .setIssuedAt(now)
         .setExpirationTime(now + expiresIn)
@@ -158,7 +213,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       if (known !== undefined) {
         // exp is enforced on every hit, exactly as jose would: expired when exp <= now (seconds).
         if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {
-          (memo as Memo<Readonly<WeappSession>>).delete(token)
+          (memo as Memo<Readonly<AnySession>>).delete(token)
           throw new SessionExpiredError()
         }
         return { ...known }

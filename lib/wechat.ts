@@ -2,7 +2,7 @@ import {
   InvalidCodeError, RateLimitedError, RiskyUserError, UpstreamError, UpstreamTimeoutError, safeCause
 } from './errors.js'
 import { createHmac } from 'node:crypto'
-import { isSessionKey, type WeappIdentity } from './session.js'
+import { isSessionKey, type WechatIdentity } from './session.js'
 import { singleFlight } from './single-flight.js'
 
 export interface WechatClientOptions {
@@ -24,7 +24,7 @@ export interface WeappPhone {
 
 export interface WechatClient {
   /** Exchanges a `wx.login()` code for the user's identity; see `code2Session` in the README. */
-  code2Session (code: string): Promise<WeappIdentity>
+  code2Session (code: string): Promise<WechatIdentity>
 }
 
 /** The login-state signature WeChat's APIs take: hmac_sha256 keyed with the session_key string. */
@@ -74,11 +74,12 @@ async function readText (response: Response, limit: number): Promise<string | un
 type Json = Record<string, unknown>
 
 /**
- * One call to a WeChat API: the answer's JSON object, whatever its content type (WeChat labels JSON
- * `text/plain`), or the contract's error. `secrets` are scrubbed from any cause; the URL is never
- * part of an error, because it may hold the AppSecret.
+ * One call to a WeChat (or WeCom) API: the answer's JSON object, whatever its content type (WeChat
+ * labels JSON `text/plain`), or the contract's error. `secrets` are scrubbed from any cause; the
+ * URL is never part of an error, because it may hold the AppSecret. `service` names the upstream
+ * in messages.
  */
-export async function callWechat (url: string, init: RequestInit, timeout: number, secrets: readonly string[], mapErrcode: (errcode: number) => Error = errorFor): Promise<Json> {
+export async function callWechat (url: string, init: RequestInit, timeout: number, secrets: readonly string[], mapErrcode: (errcode: number) => Error = errorFor, service = 'WeChat'): Promise<Json> {
   let response: Response
   let text: string | undefined
   try {
@@ -86,17 +87,17 @@ export async function callWechat (url: string, init: RequestInit, timeout: numbe
     text = await readText(response, MAX_BODY_BYTES)
   } catch (err) {
     if ((err as { name?: unknown }).name === 'TimeoutError') throw new UpstreamTimeoutError(timeout)
-    throw new UpstreamError('Could not reach the WeChat API; retry in a moment', { cause: safeCause(err, secrets) })
+    throw new UpstreamError(`Could not reach the ${service} API; retry in a moment`, { cause: safeCause(err, secrets) })
   }
   if (response.status < 200 || response.status > 299) {
-    throw new UpstreamError(`WeChat answered HTTP ${response.status}; retry in a moment`)
+    throw new UpstreamError(`${service} answered HTTP ${response.status}; retry in a moment`)
   }
   let body: unknown
   try {
     body = text === undefined ? undefined : JSON.parse(text)
   } catch {}
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new UpstreamError('WeChat answered something other than a JSON object')
+    throw new UpstreamError(`${service} answered something other than a JSON object`)
   }
   const { errcode } = body as Json
   if (errcode !== undefined && errcode !== 0) {
@@ -118,29 +119,35 @@ export function checkCode (code: unknown, typeMessage: string): Promise<never> |
   return undefined
 }
 
+/** The identity in a `jscode2session` answer of WeChat's shape (a mini program's, or a hosted one's), or a 502. */
+export function wechatIdentity (body: Json, api: string): WechatIdentity {
+  const { openid, session_key: sessionKey, unionid } = body
+  if (typeof openid !== 'string' || openid === '' || !isSessionKey(sessionKey) ||
+      (unionid !== undefined && (typeof unionid !== 'string' || unionid === ''))) {
+    throw new UpstreamError(`WeChat answered ${api} without a usable openid and session_key`)
+  }
+  const identity: WechatIdentity = { openid, sessionKey }
+  if (typeof unionid === 'string') identity.unionid = unionid
+  return identity
+}
+
+/**
+ * A login-code exchange that is never retried: a code is single-use, and identical codes in flight
+ * share one upstream call. `exchange` is called only for a code worth sending.
+ */
+export function codeExchange<T> (exchange: (code: string) => Promise<T>): (code: string) => Promise<T> {
+  const shared = singleFlight<T>()
+  return (code) => checkCode(code, 'code2Session(code) needs the code from wx.login() as a string') ??
+    shared(code, async () => await exchange(code))
+}
+
 /** The WeChat API client: `jscode2session`, with single-flight for identical codes. */
 export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout }: WechatClientOptions): WechatClient {
-
-  async function exchange (code: string): Promise<WeappIdentity> {
-    const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
-    const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
-    const body = await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets)
-    const { openid, session_key: sessionKey, unionid } = body
-    if (typeof openid !== 'string' || openid === '' || !isSessionKey(sessionKey) ||
-        (unionid !== undefined && (typeof unionid !== 'string' || unionid === ''))) {
-      throw new UpstreamError('WeChat answered jscode2session without a usable openid and session_key')
-    }
-    const identity: WeappIdentity = { openid, sessionKey }
-    if (typeof unionid === 'string') identity.unionid = unionid
-    return identity
-  }
-
-  // A code is single-use: never retried, and identical codes in flight share one upstream call.
-  const shared = singleFlight<WeappIdentity>()
   return {
-    code2Session (code) {
-      return checkCode(code, 'code2Session(code) needs the code from wx.login() as a string') ??
-        shared(code, async () => await exchange(code))
-    }
+    code2Session: codeExchange(async (code) => {
+      const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
+      const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
+      return wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets), 'jscode2session')
+    })
   }
 }

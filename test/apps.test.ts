@@ -207,7 +207,7 @@ t.test('a lookup whose answer changes at runtime: new apps appear, removed ones 
   let now = 1_000_000
   const table = new Map<string, WeappAppConfig>()
   let calls = 0
-  const registry = createRegistry((appId) => { calls++; return table.get(appId) }, { apiBaseUrl: 'http://127.0.0.1:1', timeout: 100 }, () => now)
+  const registry = createRegistry((appId) => { calls++; return table.get(appId) }, { apiBaseUrl: { wechat: 'http://127.0.0.1:1', wecom: 'http://127.0.0.1:1', qq: 'http://127.0.0.1:1', douyin: 'http://127.0.0.1:1' }, timeout: 100 }, () => now)
   await t.rejects(registry.get(A), { code: 'WEAPP_UNKNOWN_APP' })
   table.set(A, { appId: A, appSecret: 'one' })
   await t.rejects(registry.get(A), { code: 'WEAPP_UNKNOWN_APP' }, 'cached for a while')

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { wechat } from './fixtures/jwe.js'
 import { parseKeys } from '../lib/keys.js'
 import { createSessionCodec, IdentityTooLargeError, MAX_TOKEN_LENGTH } from '../lib/session.js'
 import { harness, isError, KEY } from './fixtures/app.js'
@@ -56,14 +57,14 @@ t.test('seal never issues what unseal refuses: the token is bounded, not the cha
       }
       if (typeof token !== 'string') throw token
       t.ok(token.length <= MAX_TOKEN_LENGTH)
-      const session = await codec.unseal(token)
+      const session = wechat(await codec.unseal(token))
       t.equal(session.openid, identity.openid, 'what seal issued opens')
       opened++
     }
   }
   t.ok(opened > 20 && refused > 20, `both sides of the bound are exercised (${opened} opened, ${refused} refused)`)
   const long = await codec.seal({ openid: 'o'.repeat(200), sessionKey }, 'wx0123456789abcdef')
-  t.equal((await codec.unseal(long)).openid, 'o'.repeat(200), 'an openid longer than 128 characters fits and opens')
+  t.equal(wechat(await codec.unseal(long)).openid, 'o'.repeat(200), 'an openid longer than 128 characters fits and opens')
 })
 
 t.test('an identity from WeChat too long to seal is a 502, not a 500 with an internal message', async (t) => {

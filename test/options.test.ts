@@ -11,7 +11,7 @@ t.test('defaults', async (t) => {
   t.equal(s.expiresIn, DEFAULT_EXPIRES_IN)
   t.equal(s.expiresIn, 604800, 'seven days')
   t.equal(s.prefix, DEFAULT_PREFIX)
-  t.equal(s.apiBaseUrl, DEFAULT_API_BASE_URL)
+  t.same(s.apiBaseUrl, { wechat: DEFAULT_API_BASE_URL, wecom: 'https://qyapi.weixin.qq.com', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com' })
   t.equal(s.timeout, DEFAULT_TIMEOUT)
   t.equal(s.watermarkMaxAge, 0, 'watermark age not checked')
   t.ok(Object.isFrozen(s))
@@ -21,7 +21,10 @@ t.test('defaults', async (t) => {
 t.test('normalises', async (t) => {
   const s = buildSettings({ ...valid, prefix: '/auth/wx/', apiBaseUrl: 'http://127.0.0.1:8080/proxy/', expiresIn: '12h', timeout: 800, watermarkMaxAge: 0 })
   t.equal(s.prefix, '/auth/wx')
-  t.equal(s.apiBaseUrl, 'http://127.0.0.1:8080/proxy')
+  const proxy = 'http://127.0.0.1:8080/proxy'
+  t.same(s.apiBaseUrl, { wechat: proxy, wecom: proxy, qq: proxy, douyin: proxy }, 'one origin serves every platform')
+  const per = buildSettings({ ...valid, apiBaseUrl: { wecom: 'http://127.0.0.1:9/wecom/' } }).apiBaseUrl
+  t.same(per, { wechat: DEFAULT_API_BASE_URL, wecom: 'http://127.0.0.1:9/wecom', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com' }, 'one per platform, the others their defaults')
   t.equal(s.expiresIn, 43200)
   t.equal(s.timeout, 800)
   t.equal(s.watermarkMaxAge, 0)
@@ -114,8 +117,29 @@ const bad: Array<[string, Record<string, unknown>]> = [
   ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: ' s ' }] }],
   ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'not an id', appSecret: 's' }] }],
   ['apps[1]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: 's' }, { appId: 'wx1', appSecret: 't' }] }],
-  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', wecom: { corpId: 'ww1', corpSecret: 's' } }] }],
-  ['apps[0]', { appId: undefined, appSecret: undefined, apps: [{ appId: 'wx1', appSecret: 's', component: { appId: 'wxc', accessToken: async () => 't' } }] }]
+  // Exactly one kind per app, each complete.
+  ...([
+    { appId: 'wx1', appSecret: 's', component: { appId: 'wxc', accessToken: async () => 't' } },
+    { appId: 'wx1', appSecret: 's', wecom: { corpId: 'ww1', corpSecret: 's' } },
+    { appId: 'wx1', platform: 'qq', appSecret: 's' },
+    { appId: 'wx1', wecom: 'ww1' },
+    { appId: 'wx1', wecom: { corpId: 'ww1' } },
+    { appId: 'wx1', wecom: { corpId: 'ww 1', corpSecret: 's' } },
+    { appId: 'wx1', wecom: { corpId: 'ww1', corpSecret: ' s' } },
+    { appId: 'wx1', component: null },
+    { appId: 'wx1', component: { appId: 'wx c', accessToken: async () => 't' } },
+    { appId: 'wx1', component: { appId: 'wxc', accessToken: 't' } },
+    { appId: 'wx1', component: { appId: 'wxc', accessToken: async () => 't', appSecret: 's' } },
+    { appId: 'wx1', component: { appId: 'wxc', accessToken: async () => 't', authorizerAccessToken: 't' } },
+    { appId: 'wx1', component: { appId: 'wxc', appSecret: 's' } },
+    { appId: 'wx1', component: { appId: 'wxc', verifyTicket: () => 'ticket' } },
+    { appId: 'wx1', component: { appId: 'wxc', appSecret: 's', verifyTicket: 'ticket' } }
+  ].map((config) => ['apps[0]', { appId: undefined, appSecret: undefined, apps: [config] }] as [string, Record<string, unknown>])),
+  ['apiBaseUrl', { apiBaseUrl: null }],
+  ['apiBaseUrl', { apiBaseUrl: ['https://api.weixin.qq.com'] }],
+  ['apiBaseUrl.weixin', { apiBaseUrl: { weixin: 'https://api.weixin.qq.com' } }],
+  ['apiBaseUrl.wecom', { apiBaseUrl: { wecom: 'qyapi.weixin.qq.com' } }],
+  ['apiBaseUrl.douyin', { apiBaseUrl: { wechat: 'https://api.weixin.qq.com', douyin: 'https://developer.toutiao.com/?' } }]
 ]
 
 t.test('a bad option fails registration with an error naming it', async (t) => {
@@ -172,6 +196,14 @@ t.test('plain http to anything but loopback is logged as a warning at registrati
     t.equal(warning !== undefined, warns, `${apiBaseUrl}: ${warns ? 'warns' : 'quiet'}`)
     t.notOk(lines.some((l) => l.includes(valid.appSecret)), 'the warning names no secret')
   }
+  // One origin per platform: each is checked, each warned about once.
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+  await app.register(weapp, { ...valid, apiBaseUrl: { wechat: 'http://127.0.0.1:3000', wecom: 'http://wecom.example', qq: 'http://wecom.example' } })
+  await app.ready()
+  await app.close()
+  const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 40 && /plain http/.test(l.msg))
+  t.same(warnings.map((w) => (/apiBaseUrl (\S+)/.exec(w.msg) ?? [])[1]), ['http://wecom.example'], 'the WeCom origin, once')
 })
 
 t.test('registering twice in one context says what to do instead', async (t) => {

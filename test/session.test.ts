@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { parseKeys } from '../lib/keys.js'
 import { createSessionCodec } from '../lib/session.js'
 import { KEY, OTHER_KEY } from './fixtures/app.js'
-import { claims, forge, hostileTokens, kidOf, open } from './fixtures/jwe.js'
+import { claims, forge, hostileTokens, kidOf, open, wechat } from './fixtures/jwe.js'
 
 const appId = 'wx0123456789abcdef'
 const identity = { openid: 'o-alice', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==', unionid: 'u-alice' }
@@ -15,13 +15,37 @@ async function rejects (t: Test, token: unknown, code: string, name: string): Pr
 t.test('seal and unseal round-trip', async (t) => {
   const before = Date.now()
   const token = await codec.seal(identity, appId)
-  const session = await codec.unseal(token)
-  t.same({ ...session, expiresAt: 0 }, { ...identity, appId, expiresAt: 0 })
+  const session = wechat(await codec.unseal(token))
+  t.same({ ...session, expiresAt: 0 }, { ...identity, platform: 'wechat', appId, expiresAt: 0 })
   t.ok(session.expiresAt >= Math.floor(before / 1000) * 1000 + 3600_000 && session.expiresAt <= Date.now() + 3600_000, 'expiresAt in ms')
   const { unionid: _, ...withoutUnion } = identity
   const plain = await codec.unseal(await codec.seal(withoutUnion, appId))
   t.notOk('unionid' in plain, 'no unionid when none was sealed')
   t.ok(token.length < 400, `a token is short (${token.length} chars)`)
+})
+
+t.test('a WeCom member\'s session: corpId and userId, no openid', async (t) => {
+  const member = { corpId: 'ww0123456789abcdef', userId: 'zhangsan', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }
+  const token = await codec.seal(member, appId)
+  const session = await codec.unseal(token)
+  t.same({ ...session, expiresAt: 0 }, { ...member, platform: 'wecom', appId, expiresAt: 0 })
+  t.notOk('openid' in session, 'no openid')
+  const { payload } = open(token, KEY)
+  t.equal(payload.sub, 'zhangsan', 'sub is the UserID')
+  t.equal(payload.cid, 'ww0123456789abcdef', 'cid the company')
+  t.notOk('uid' in payload)
+  // Memoized copies are WeCom sessions too.
+  t.same(await codec.unseal(token), session)
+  const sameName = await codec.unseal(await codec.seal({ openid: 'zhangsan', sessionKey: member.sessionKey }, appId))
+  t.equal(sameName.platform, 'wechat', 'an openid that happens to equal a UserID is still a WeChat user')
+  for (const bad of [
+    { ...member, corpId: '' },
+    { ...member, userId: '' },
+    { ...member, corpId: 7 },
+    { corpId: 'ww1', userId: 'u', sessionKey: 'short' }
+  ]) {
+    await t.rejects(codec.seal(bad as never, appId), TypeError, `seal refuses ${JSON.stringify(bad)}`)
+  }
 })
 
 t.test('a token is ordinary JWE that another implementation opens with the key', async (t) => {
@@ -47,7 +71,7 @@ t.test('every seal uses a fresh IV', async (t) => {
 })
 
 t.test('tokens the plugin\'s own key minted by hand are accepted', async (t) => {
-  const session = await codec.unseal(forge(KEY, claims(appId)))
+  const session = wechat(await codec.unseal(forge(KEY, claims(appId))))
   t.equal(session.openid, 'o-forged')
 })
 
@@ -55,7 +79,7 @@ t.test('tokens the fast path leaves to jose still open when jose accepts them', 
   const kid = kidOf(KEY)
   const reordered = forge(KEY, claims(appId), { header: { enc: 'A256GCM', kid, alg: 'dir' } })
   const withTyp = forge(KEY, claims(appId), { header: { alg: 'dir', enc: 'A256GCM', kid, typ: 'JWT' } })
-  for (const token of [reordered, withTyp]) t.equal((await codec.unseal(token)).openid, 'o-forged')
+  for (const token of [reordered, withTyp]) t.equal(wechat(await codec.unseal(token)).openid, 'o-forged')
   // A session names exactly one app: an audience list (which jose would accept) is not a session.
   await rejects(t, forge(KEY, claims(appId, { aud: ['wxother', appId] })), 'WEAPP_SESSION_INVALID', 'an audience list')
 })
@@ -68,7 +92,7 @@ t.test('anything else does not unseal, with the memo and without', async (t) => 
   for (const cacheSize of [0, 1000]) {
     const subject = createSessionCodec({ audience: [appId], keys: parseKeys(KEY), expiresIn: 3600, cacheSize })
     const good = await subject.seal(identity, appId)
-    t.equal((await subject.unseal(good)).openid, 'o-alice', 'the genuine token opens (and is memoized)')
+    t.equal(wechat(await subject.unseal(good)).openid, 'o-alice', 'the genuine token opens (and is memoized)')
     const cases = hostileTokens(good, KEY, OTHER_KEY, appId)
     t.ok(cases.length > 40)
     for (const [name, token] of cases) {
@@ -81,10 +105,10 @@ t.test('rotation: [new, old] opens both and seals with new; dropping old rejects
   const oldCodec = createSessionCodec({ audience: [appId], keys: parseKeys(OTHER_KEY), expiresIn: 3600, cacheSize: 0 })
   const oldToken = await oldCodec.seal(identity, appId)
   const rotated = createSessionCodec({ audience: [appId], keys: parseKeys([KEY, OTHER_KEY]), expiresIn: 3600, cacheSize: 0 })
-  t.equal((await rotated.unseal(oldToken)).openid, 'o-alice', 'old sessions still open')
+  t.equal(wechat(await rotated.unseal(oldToken)).openid, 'o-alice', 'old sessions still open')
   const newToken = await rotated.seal(identity, appId)
   t.equal(open(newToken, KEY).header.kid, kidOf(KEY), 'new sessions are sealed with the first key')
-  t.equal((await codec.unseal(newToken)).openid, 'o-alice', 'an instance with only the new key opens them')
+  t.equal(wechat(await codec.unseal(newToken)).openid, 'o-alice', 'an instance with only the new key opens them')
   await t.rejects(codec.unseal(oldToken), { code: 'WEAPP_SESSION_INVALID' }, 'the old key is gone')
 })
 
@@ -112,7 +136,7 @@ t.test('the length cap holds for a token that is otherwise genuine', async (t) =
   await rejects(t, long, 'WEAPP_SESSION_INVALID', 'refused before any crypto')
   const fits = forge(KEY, { sub: `o-${'x'.repeat(500)}`, aud: appId, iat: now, exp: now + 600, sk: 'tiihtNczf5v6AKRyjwEUhQ==' })
   t.ok(fits.length <= 1024)
-  t.equal((await codec.unseal(fits)).openid.length, 502, 'under the cap the same shape opens')
+  t.equal(wechat(await codec.unseal(fits)).openid.length, 502, 'under the cap the same shape opens')
 })
 
 t.test('genuine tokens under the right key, with an alg or enc jose could open, are refused', async (t) => {
