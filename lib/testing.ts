@@ -20,7 +20,7 @@ export interface MockWechatOptions {
   codeTtl?: number
   /** Interface to listen on. Default `'127.0.0.1'`. */
   host?: string
-  /** Lifetime of the access tokens `stable_token` issues, in seconds. Default 7200, as on WeChat. */
+  /** Lifetime of the tokens it issues (stable_token's, component and WeCom tokens), in seconds. Default 7200, as on WeChat. */
   accessTokenTtl?: number
 }
 
@@ -98,6 +98,41 @@ export interface MockApp {
   phoneCode (openid: string, phone?: Partial<MockPhone>): string
 }
 
+/**
+ * A mini program linked to a WeCom (企业微信) app. Its users are WeCom members: where a method
+ * takes an `openid`, give the member's UserID.
+ */
+export interface MockWecomApp extends Omit<MockApp, 'appSecret' | 'phoneCode'> {
+  /** The company the members belong to. */
+  readonly corpId: string
+  /** The secret of the WeCom app the mini program is linked to (gettoken's corpsecret). */
+  readonly corpSecret: string
+  /** Every token gettoken issued for this WeCom app stops working (40014). */
+  revokeTokens (): void
+  /** Every token gettoken issued for this WeCom app expires now (42001). */
+  expireTokens (): void
+}
+
+/** A WeChat Open Platform third-party platform that hosts mini programs. */
+export interface MockComponent {
+  readonly appId: string
+  readonly appSecret: string
+  /** The latest component_verify_ticket "pushed" to the platform. */
+  verifyTicket (): string
+  /** Pushes a new ticket and returns it; older ones keep working until `expireTickets()`. */
+  pushTicket (): string
+  /** Every ticket pushed so far expires: api_component_token answers 61005 for them. */
+  expireTickets (): void
+  /** Hosts one more mini program (authorized to this platform) and returns it. */
+  host (appId: string): MockApp
+  /** The hosted mini program's current authorizer_access_token (issued on first ask), for its phone numbers. */
+  authorizerAccessToken (appId: string): string
+  /** Every component token issued stops working (40001). */
+  revokeTokens (): void
+  /** Every component token issued expires now (42001). */
+  expireTokens (): void
+}
+
 interface IssuedCode {
   appId: string
   openid: string
@@ -120,6 +155,11 @@ const ERRMSG = {
   40163: 'code been used',
   40226: 'high risk user',
   41008: 'missing code',
+  40014: 'invalid access_token',
+  61003: 'component is not authorized by this account',
+  61005: 'component ticket is expired',
+  61006: 'component ticket is invalid',
+  61011: 'invalid component',
   45011: 'api minute-quota reach limit  mustslower  retry next minute'
 } as const satisfies Record<number, string>
 type KnownErrcode = keyof typeof ERRMSG
@@ -154,15 +194,25 @@ export class MockWechat {
   readonly #codeTtl: number
   /** Users by app and openid (openids are per app, as on WeChat). */
   readonly #users = new Map<string, MockUser>()
-  /** Every app's AppSecret, by AppID. */
+  /** Every WeChat mini program's AppSecret, by AppID. */
   readonly #apps = new Map<string, string>()
+  /** Hosted mini programs: their platform's AppID, by AppID. */
+  readonly #hosted = new Map<string, string>()
+  /** Mini programs linked to a WeCom app: its credentials, by AppID. */
+  readonly #wecom = new Map<string, { corpId: string, corpSecret: string }>()
+  /** Third-party platforms: their secret and the tickets pushed (ticket -> expired), the latest last. */
+  readonly #components = new Map<string, { secret: string, tickets: Map<string, boolean> }>()
   readonly #codes = new Map<string, IssuedCode>()
   readonly #faults: MockFault[] = []
   readonly #secrets = new Set<string>()
   readonly #accessTokenTtl: number
-  /** Issued access tokens, their app and when they expire (ms); a revoked one is deleted. */
+  /**
+   * Issued tokens, their owner and when they expire (ms); a revoked one is deleted. The owner is a
+   * mini program's AppID (its access token, or a hosted one's authorizer token), `component\n{appid}`
+   * or `wecom\n{corpid}\n{corpsecret}`.
+   */
   readonly #accessTokens = new Map<string, { appId: string, expires: number }>()
-  /** The current access token of each app. */
+  /** The current token of each owner. */
   readonly #currentAccessToken = new Map<string, string>()
   readonly #phoneCodes = new Map<string, IssuedCode & { phone: MockPhone }>()
   #url = ''
@@ -197,14 +247,98 @@ export class MockWechat {
   /** Serves one more mini program (its AppSecret made up when not given) and returns it. */
   addApp (appId: string, appSecret = `mock-secret-${appId}-${randomBytes(8).toString('hex')}`): MockApp {
     if (this.#apps.has(appId) && this.#apps.get(appId) !== appSecret) throw new Error(`the mock already serves ${appId} with another secret`)
+    this.#unused(appId, this.#apps)
     this.#apps.set(appId, appSecret)
     return this.app(appId)
   }
 
+  /** Throws when `appId` is already served as another kind of app than `kind`'s map says. */
+  #unused (appId: string, kind: Map<string, unknown>): void {
+    for (const map of [this.#apps, this.#hosted, this.#wecom]) {
+      if (map !== kind && map.has(appId)) throw new Error(`the mock already serves ${appId} as another kind of app`)
+    }
+  }
+
+  /** Serves a third-party platform (its secret made up when not given) and returns it. */
+  addComponent (appId: string, appSecret = `mock-component-secret-${appId}-${randomBytes(8).toString('hex')}`): MockComponent {
+    if (this.#components.has(appId)) throw new Error(`the mock already serves the platform ${appId}`)
+    this.#components.set(appId, { secret: appSecret, tickets: new Map() })
+    const component = this.component(appId)
+    component.pushTicket()
+    return component
+  }
+
+  /** One of the mock's third-party platforms. */
+  component (appId: string): MockComponent {
+    const record = this.#components.get(appId)
+    if (record === undefined) throw new Error(`the mock serves no platform ${appId}; addComponent() it first`)
+    const owner = `component\n${appId}`
+    return {
+      appId,
+      appSecret: record.secret,
+      verifyTicket: () => [...record.tickets.keys()].at(-1) as string,
+      pushTicket: () => {
+        const ticket = `ticket@@@${randomBytes(24).toString('base64url')}`
+        this.#secrets.add(ticket)
+        record.tickets.set(ticket, false)
+        return ticket
+      },
+      expireTickets: () => { for (const ticket of record.tickets.keys()) record.tickets.set(ticket, true) },
+      host: (hosted) => {
+        this.#unused(hosted, this.#hosted)
+        this.#hosted.set(hosted, appId)
+        return this.app(hosted)
+      },
+      authorizerAccessToken: (hosted) => {
+        if (this.#hosted.get(hosted) !== appId) throw new Error(`${hosted} is not hosted by ${appId}`)
+        return this.#issueToken(hosted).token
+      },
+      revokeTokens: () => { this.revokeAccessTokens(owner) },
+      expireTokens: () => { this.expireAccessTokens(owner) }
+    }
+  }
+
+  /** Serves a mini program linked to a WeCom app (its corpSecret made up when not given) and returns it. */
+  addWecomApp (appId: string, { corpId, corpSecret = `mock-corp-secret-${corpId}-${randomBytes(8).toString('hex')}` }: { corpId: string, corpSecret?: string }): MockWecomApp {
+    this.#unused(appId, this.#wecom)
+    this.#wecom.set(appId, { corpId, corpSecret })
+    return this.wecomApp(appId)
+  }
+
+  /** One of the mock's WeCom mini programs. */
+  wecomApp (appId: string): MockWecomApp {
+    const linked = this.#wecom.get(appId)
+    if (linked === undefined) throw new Error(`the mock serves no WeCom app ${appId}; addWecomApp() it first`)
+    const { appSecret: _secret, phoneCode: _phone, ...app } = this.app(appId)
+    const owner = `wecom\n${linked.corpId}\n${linked.corpSecret}`
+    return {
+      ...app,
+      corpId: linked.corpId,
+      corpSecret: linked.corpSecret,
+      revokeTokens: () => { this.revokeAccessTokens(owner) },
+      expireTokens: () => { this.expireAccessTokens(owner) }
+    }
+  }
+
+  /** The current token of an owner (see #accessTokens), or a new one when there is none, it expired or `force`. */
+  #issueToken (owner: string, force = false): { token: string, expiresIn: number } {
+    const now = Date.now()
+    let token = this.#currentAccessToken.get(owner)
+    const expires = token === undefined ? undefined : this.#accessTokens.get(token)?.expires
+    if (force || token === undefined || expires === undefined || expires <= now) {
+      if (force) this.revokeAccessTokens(owner)
+      token = randomBytes(24).toString('base64url')
+      this.#secrets.add(token)
+      this.#accessTokens.set(token, { appId: owner, expires: now + this.#accessTokenTtl * 1000 })
+      this.#currentAccessToken.set(owner, token)
+    }
+    return { token, expiresIn: Math.round(((this.#accessTokens.get(token)?.expires as number) - now) / 1000) }
+  }
+
   /** One of the mock's mini programs: its users, codes and encrypted data. */
   app (appId: string): MockApp {
-    const appSecret = this.#apps.get(appId)
-    if (appSecret === undefined) throw new Error(`the mock serves no app ${appId}; addApp() it first`)
+    const appSecret = this.#apps.get(appId) ?? ''
+    if (appSecret === '' && !this.#hosted.has(appId) && !this.#wecom.has(appId)) throw new Error(`the mock serves no app ${appId}; addApp() it first`)
     return {
       appId,
       appSecret,
@@ -293,7 +427,10 @@ export class MockWechat {
     return this.app(this.appId).phoneCode(openid, phone)
   }
 
-  /** Every access token issued (of one app, or of all) stops working (40001), as after a force refresh elsewhere. */
+  /**
+   * Every access token issued (of one app, or of all) stops working (40001), as after a force
+   * refresh elsewhere. (For platforms and WeCom apps: `component(id).revokeTokens()`, `wecomApp(id).revokeTokens()`.)
+   */
   revokeAccessTokens (appId?: string): void {
     for (const [token, issued] of this.#accessTokens) if (appId === undefined || issued.appId === appId) this.#accessTokens.delete(token)
     if (appId === undefined) this.#currentAccessToken.clear()
@@ -310,7 +447,7 @@ export class MockWechat {
    * login or phone code and access token this mock has issued.
    */
   secrets (): string[] {
-    return [...this.#apps.values(), ...this.#secrets]
+    return [...this.#apps.values(), ...[...this.#components.values()].map((c) => c.secret), ...[...this.#wecom.values()].map((w) => w.corpSecret), ...this.#secrets]
   }
 
   #newSessionKey (): string {
@@ -377,6 +514,10 @@ export class MockWechat {
     if (call.method === 'POST' && call.path === '/cgi-bin/stable_token') return this.#stableToken(call, res)
     if (call.method === 'POST' && call.path === '/wxa/business/getuserphonenumber') return this.#phoneNumber(call, res)
     if (call.method === 'GET' && call.path === '/wxa/checksession') return this.#checkSession(call, res)
+    if (call.method === 'POST' && call.path === '/cgi-bin/component/api_component_token') return this.#componentToken(call, res)
+    if (call.method === 'GET' && call.path === '/sns/component/jscode2session') return this.#componentLogin(call, res)
+    if (call.method === 'GET' && call.path === '/cgi-bin/gettoken') return this.#wecomToken(call, res)
+    if (call.method === 'GET' && call.path === '/cgi-bin/miniprogram/jscode2session') return this.#wecomLogin(call, res)
     res.writeHead(404, { 'content-type': 'text/html' })
     res.end('<html><body>404 Not Found</body></html>')
   }
@@ -391,12 +532,9 @@ export class MockWechat {
     if (query.secret !== secret) return this.#error(res, 40125)
     if (query.grant_type !== 'authorization_code') return this.#error(res, 40002)
     if (query.js_code === undefined || query.js_code === '') return this.#error(res, 41008)
-    const issued = this.#codes.get(query.js_code)
     // A code is only good for the app whose mini program got it.
-    if (issued === undefined || issued.expires < Date.now() || issued.appId !== query.appid) return this.#error(res, 40029)
-    if (issued.used) return this.#error(res, 40163)
-    issued.used = true
-    const user = this.#user(issued.appId, issued.openid)
+    const user = this.#redeem(query.js_code, query.appid as string, 40163)
+    if (typeof user === 'number') return this.#error(res, user)
     const answer: Record<string, string> = { session_key: user.sessionKey, openid: user.openid }
     if (user.unionid !== undefined) answer.unionid = user.unionid
     send(res, 200, answer)
@@ -409,18 +547,8 @@ export class MockWechat {
     const secret = this.#apps.get(appId)
     if (secret === undefined) return this.#error(res, 40013)
     if (request.secret !== secret) return this.#error(res, 40125)
-    const now = Date.now()
-    let token = this.#currentAccessToken.get(appId)
-    const expires = token === undefined ? undefined : this.#accessTokens.get(token)?.expires
-    if (request.force_refresh === true || token === undefined || expires === undefined || expires <= now) {
-      if (request.force_refresh === true) this.revokeAccessTokens(appId)
-      token = randomBytes(24).toString('base64url')
-      this.#secrets.add(token)
-      this.#accessTokens.set(token, { appId, expires: now + this.#accessTokenTtl * 1000 })
-      this.#currentAccessToken.set(appId, token)
-    }
-    const left = Math.round(((this.#accessTokens.get(token)?.expires as number) - now) / 1000)
-    send(res, 200, { access_token: token, expires_in: left })
+    const { token, expiresIn } = this.#issueToken(appId, request.force_refresh === true)
+    send(res, 200, { access_token: token, expires_in: expiresIn })
   }
 
   /** 40001 for an unknown or revoked token, 42001 for an expired one, else the token's app. */
@@ -457,6 +585,69 @@ export class MockWechat {
     send(res, 200, { errcode: 0, errmsg: 'ok' })
   }
 
+  /** A code's user, or the errcode for it: unknown, expired or another app's (40029), used (40163). */
+  #redeem (code: string | undefined, appId: string, used: KnownErrcode): MockUser | KnownErrcode {
+    const issued = code === undefined ? undefined : this.#codes.get(code)
+    if (issued === undefined || issued.expires < Date.now() || issued.appId !== appId) return 40029
+    if (issued.used) return used
+    issued.used = true
+    return this.#user(issued.appId, issued.openid)
+  }
+
+  #componentToken ({ body }: MockCall, res: ServerResponse): void {
+    const request = parseJson(body)
+    if (request === undefined) return this.#error(res, 47001)
+    const component = typeof request.component_appid === 'string' ? this.#components.get(request.component_appid) : undefined
+    if (component === undefined) return this.#error(res, 61011)
+    if (request.component_appsecret !== component.secret) return this.#error(res, 40125)
+    const expired = typeof request.component_verify_ticket === 'string' ? component.tickets.get(request.component_verify_ticket) : undefined
+    if (expired === undefined) return this.#error(res, 61006)
+    if (expired) return this.#error(res, 61005)
+    const { token, expiresIn } = this.#issueToken(`component\n${request.component_appid as string}`)
+    send(res, 200, { component_access_token: token, expires_in: expiresIn })
+  }
+
+  #componentLogin ({ query }: MockCall, res: ServerResponse): void {
+    const owner = this.#tokenApp(query.component_access_token)
+    if ('error' in owner) return this.#error(res, owner.error)
+    if (owner.appId !== `component\n${query.component_appid ?? ''}`) return this.#error(res, 40001)
+    if (query.appid === undefined || this.#hosted.get(query.appid) !== query.component_appid) return this.#error(res, 61003)
+    if (query.grant_type !== 'authorization_code') return this.#error(res, 40002)
+    const user = this.#redeem(query.js_code, query.appid, 40163)
+    if (typeof user === 'number') return this.#error(res, user)
+    const answer: Record<string, string> = { session_key: user.sessionKey, openid: user.openid }
+    if (user.unionid !== undefined) answer.unionid = user.unionid
+    send(res, 200, answer)
+  }
+
+  /** WeCom's error shape: JSON labelled as JSON, with a hint and a link in errmsg. */
+  #wecomError (res: ServerResponse, errcode: number, errmsg: string): void {
+    sendWecom(res, { errcode, errmsg: `${errmsg}, hint: [${Date.now()}_${rid()}], from ip: 127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}` })
+  }
+
+  #wecomToken ({ query }: MockCall, res: ServerResponse): void {
+    const apps = [...this.#wecom.values()]
+    if (!apps.some((w) => w.corpId === query.corpid)) return this.#wecomError(res, 40013, 'invalid corpid')
+    if (!apps.some((w) => w.corpId === query.corpid && w.corpSecret === query.corpsecret)) return this.#wecomError(res, 40001, 'invalid credential')
+    const { token, expiresIn } = this.#issueToken(`wecom\n${query.corpid as string}\n${query.corpsecret as string}`)
+    sendWecom(res, { errcode: 0, errmsg: 'ok', access_token: token, expires_in: expiresIn })
+  }
+
+  #wecomLogin ({ query }: MockCall, res: ServerResponse): void {
+    const owner = this.#tokenApp(query.access_token)
+    if ('error' in owner) return owner.error === 42001 ? this.#wecomError(res, 42001, 'access_token expired') : this.#wecomError(res, 40014, 'invalid access_token')
+    if (!owner.appId.startsWith('wecom\n')) return this.#wecomError(res, 40014, 'invalid access_token')
+    if (query.grant_type !== 'authorization_code') return this.#wecomError(res, 40002, 'invalid grant_type')
+    // A code is good only with the token of the WeCom app its mini program is linked to.
+    const issued = query.js_code === undefined ? undefined : this.#codes.get(query.js_code)
+    const linked = issued === undefined ? undefined : this.#wecom.get(issued.appId)
+    if (issued === undefined || linked === undefined || owner.appId !== `wecom\n${linked.corpId}\n${linked.corpSecret}`) {
+      return this.#wecomError(res, 40029, 'invalid code')
+    }
+    const user = this.#redeem(query.js_code, issued.appId, 40029)
+    if (typeof user === 'number') return this.#wecomError(res, 40029, 'invalid code')
+    sendWecom(res, { corpid: linked.corpId, userid: user.openid, session_key: user.sessionKey, errcode: 0, errmsg: 'ok' })
+  }
 }
 
 function parseJson (text: string): Record<string, unknown> | undefined {
@@ -466,6 +657,12 @@ function parseJson (text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined
   }
+}
+
+/** WeCom's way: JSON, labelled as such. */
+function sendWecom (res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' })
+  res.end(JSON.stringify(body))
 }
 
 /** WeChat's way: JSON, labelled text/plain. */
@@ -503,8 +700,11 @@ export interface MockWx extends WxLike {
  * `checkSession` fails before the first login and after a lapse; `request` is a real HTTP request
  * (JSON in and out); callbacks run asynchronously; `getAccountInfoSync` names the mock app's AppID.
  * For testing mini-program code in Node (pass `mock.app(appId)` for another app of the mock).
+ * For a WeCom app (`mock.wecomApp(appId)`, `openid` the member's UserID) it runs in WeCom: the code
+ * comes from `wx.qy.login()`, and `wx.login()` fails, as a WeChat code is no use to a WeCom app.
  */
-export function createWx (mock: MockWechat | MockApp, openid: string): MockWx {
+export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: string): MockWx {
+  const wecom = 'corpId' in mock
   const storage = new Map<string, unknown>()
   let valid = false // checkSession succeeds
   let lapsed = false // the next login gets a new session_key
@@ -513,6 +713,19 @@ export function createWx (mock: MockWechat | MockApp, openid: string): MockWx {
   let requestFailure: string | undefined
   const later = <T>(fn: () => T | Promise<T>, success?: (value: T) => void, fail?: (err: { errMsg: string }) => void): void => {
     Promise.resolve().then(fn).then((value) => { success?.(value) }, (err: unknown) => { fail?.({ errMsg: String((err as Error).message) }) })
+  }
+  /** What wx.login (or, in WeCom, wx.qy.login) does: a fresh code, or the failure asked for. */
+  const code = (success?: (res: { code: string, errMsg: string }) => void, fail?: (err: { errMsg: string }) => void, refusal?: string): void => {
+    logins++
+    later(() => {
+      const failure = refusal ?? loginFailure
+      loginFailure = undefined
+      if (failure !== undefined) throw new Error(failure)
+      const issued = mock.login(openid, { rotate: lapsed })
+      valid = true
+      lapsed = false
+      return { code: issued, errMsg: 'login:ok' }
+    }, success, fail)
   }
   return {
     storage,
@@ -525,17 +738,14 @@ export function createWx (mock: MockWechat | MockApp, openid: string): MockWx {
     failNextRequest (errMsg = 'request:fail timeout') { requestFailure = errMsg },
 
     login ({ success, fail }) {
-      logins++
-      later(() => {
-        const failure = loginFailure
-        loginFailure = undefined
-        if (failure !== undefined) throw new Error(failure)
-        const code = mock.login(openid, { rotate: lapsed })
-        valid = true
-        lapsed = false
-        return { code, errMsg: 'login:ok' }
-      }, success, fail)
+      if (wecom) {
+        later(() => { throw new Error('login:fail this is a WeCom app: log in with wx.qy.login()') }, success, fail)
+        return
+      }
+      code(success, fail)
     },
+
+    qy: { login: ({ success, fail }) => { code(success, fail, wecom ? undefined : 'qy.login:fail not running in WeCom') } },
 
     checkSession ({ success, fail }) {
       later(() => {
@@ -567,6 +777,7 @@ export function createWx (mock: MockWechat | MockApp, openid: string): MockWx {
     },
 
     phoneButton () {
+      if (!('phoneCode' in mock)) throw new Error('a WeCom app has no getPhoneNumber button codes')
       return { detail: { code: mock.phoneCode(openid), errMsg: 'getPhoneNumber:ok' } }
     },
 

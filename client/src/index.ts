@@ -38,6 +38,8 @@ export interface WxLike {
   removeStorageSync (key: string): void
   /** Where available (WeChat, and Taro/uni-app on WeChat): the mini program's own AppID. */
   getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
+  /** In WeCom (企业微信): `wx.qy.login()` gives the code of a WeCom member. */
+  qy?: { login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown }
 }
 
 export interface WeappClientOptions {
@@ -57,6 +59,11 @@ export interface WeappClientOptions {
    * which. Default `wx.getAccountInfoSync().miniProgram.appId` where the runtime has it.
    */
   appId?: string
+  /**
+   * Log in WeCom members: the code comes from `wx.qy.login()`, for a mini program the server
+   * configures as a WeCom app (`{ appId, wecom }`). Default false (`wx.login()`).
+   */
+  wecom?: boolean
 }
 
 export interface WeappRequestOptions {
@@ -68,6 +75,7 @@ export interface WeappRequestOptions {
   header?: Record<string, string>
 }
 
+/** What the login route answered for a WeChat user. */
 export interface WeappLogin {
   session: string
   expiresIn: number
@@ -79,9 +87,19 @@ export interface WeappLogin {
   token?: string
 }
 
-export interface WeappClient {
-  /** `wx.login()`, then the login route; the session is stored. Concurrent calls share one login. */
-  login (): Promise<WeappLogin>
+/** What the login route answered for a WeCom member (a client with `wecom: true`). */
+export interface WeappWecomLogin {
+  session: string
+  expiresIn: number
+  appId: string
+  corpId: string
+  userId: string
+  token?: string
+}
+
+export interface WeappClient<L = WeappLogin> {
+  /** `wx.login()` (`wx.qy.login()` with `wecom`), then the login route; the session is stored. Concurrent calls share one login. */
+  login (): Promise<L>
   /**
    * A JSON request with the session; on a session error (401), one login and one retry. An
    * `Authorization` header of your own (`api.token()`, say) is sent instead of the session.
@@ -215,7 +233,9 @@ function hasAuthorization (header: Record<string, string> | undefined): boolean 
   return header !== undefined && Object.keys(header).some((name) => name.toLowerCase() === 'authorization')
 }
 
-export function createWeappClient (options: WeappClientOptions): WeappClient {
+export function createWeappClient (options: WeappClientOptions & { wecom: true }): WeappClient<WeappWecomLogin>
+export function createWeappClient (options: WeappClientOptions): WeappClient
+export function createWeappClient (options: WeappClientOptions): WeappClient<WeappLogin | WeappWecomLogin> {
   const base = options !== null && typeof options === 'object' && typeof options.baseUrl === 'string' && !/[?#]/.test(options.baseUrl)
     ? originOf(options.baseUrl)
     : undefined
@@ -233,7 +253,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient {
   // Restored from storage on start; kept in memory after that.
   const restored: unknown = api.getStorageSync(storageKey)
   let stored: Stored | undefined = isStored(restored) ? restored : undefined
-  let loggingIn: Promise<WeappLogin> | undefined
+  let loggingIn: Promise<WeappLogin | WeappWecomLogin> | undefined
 
   /** A path on baseUrl or a URL on its origin, as a full URL; undefined for anywhere else. */
   function resolve (url: unknown): string | undefined {
@@ -274,11 +294,18 @@ export function createWeappClient (options: WeappClientOptions): WeappClient {
     return stored.session
   }
 
+  const wecom = options.wecom === true
   function wxLogin (): Promise<string> {
     return new Promise((resolve, reject) => {
-      callApi(api.login({
+      const name = wecom ? 'wx.qy.login()' : 'wx.login()'
+      const loginApi = wecom ? api.qy : api
+      if (loginApi === undefined) {
+        reject(new WeappClientError('WX_LOGIN_FAILED', 'wx.qy.login() is not available: a WeCom app logs in inside WeCom'))
+        return
+      }
+      callApi(loginApi.login({
         success: (res) => { resolve(res.code) },
-        fail: (err) => { reject(new WeappClientError('WX_LOGIN_FAILED', `wx.login() failed: ${err.errMsg}`)) }
+        fail: (err) => { reject(new WeappClientError('WX_LOGIN_FAILED', `${name} failed: ${err.errMsg}`)) }
       }))
     })
   }
@@ -313,11 +340,11 @@ export function createWeappClient (options: WeappClientOptions): WeappClient {
     })
   }
 
-  function login (): Promise<WeappLogin> {
+  function login (): Promise<WeappLogin | WeappWecomLogin> {
     if (loggingIn === undefined) {
       const attempt = (async () => {
         const code = await wxLogin()
-        const body = await send<WeappLogin>('POST', `${root}${prefix}/login`, appId === undefined ? { code } : { code, appId }, undefined)
+        const body = await send<WeappLogin | WeappWecomLogin>('POST', `${root}${prefix}/login`, appId === undefined ? { code } : { code, appId }, undefined)
         if (body === null || typeof body !== 'object' || typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
           throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
         }
