@@ -684,7 +684,7 @@ export interface MockWx extends WxLike {
   failNextLogin (errMsg?: string): void
   /** The next `wx.request()` fails as a network error. */
   failNextRequest (errMsg?: string): void
-  /** How many times `wx.login()` was called. */
+  /** How many times `wx.login()` (or `wx.qy.login()`) was called. */
   readonly logins: number
   /** What `wx.getWeRunData()` gives: steps, encrypted with the user's current session_key. */
   getWeRunData (options: { success?: (res: EncryptedUserData & { errMsg: string }) => void, fail?: (err: { errMsg: string }) => void }): void
@@ -716,7 +716,6 @@ export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: str
   }
   /** What wx.login (or, in WeCom, wx.qy.login) does: a fresh code, or the failure asked for. */
   const code = (success?: (res: { code: string, errMsg: string }) => void, fail?: (err: { errMsg: string }) => void, refusal?: string): void => {
-    logins++
     later(() => {
       const failure = refusal ?? loginFailure
       loginFailure = undefined
@@ -738,6 +737,7 @@ export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: str
     failNextRequest (errMsg = 'request:fail timeout') { requestFailure = errMsg },
 
     login ({ success, fail }) {
+      logins++
       if (wecom) {
         later(() => { throw new Error('login:fail this is a WeCom app: log in with wx.qy.login()') }, success, fail)
         return
@@ -745,7 +745,12 @@ export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: str
       code(success, fail)
     },
 
-    qy: { login: ({ success, fail }) => { code(success, fail, wecom ? undefined : 'qy.login:fail not running in WeCom') } },
+    qy: {
+      login: ({ success, fail }) => {
+        logins++
+        code(success, fail, wecom ? undefined : 'qy.login:fail not running in WeCom')
+      }
+    },
 
     checkSession ({ success, fail }) {
       later(() => {

@@ -5,6 +5,7 @@ import fastifyJwt from '@fastify/jwt'
 import t from 'tap'
 import weapp, { type WeappAppConfig } from '../lib/index.js'
 import { APP_CACHE_TTL, createRegistry } from '../lib/apps.js'
+import { MockWechat } from '../lib/testing.js'
 import { harness, isError, KEY, type HarnessOptions } from './fixtures/app.js'
 import { open } from './fixtures/jwe.js'
 
@@ -226,4 +227,44 @@ t.test('a lookup whose answer changes at runtime: new apps appear, removed ones 
   t.equal(calls, 5)
   t.equal(registry.single, undefined)
   t.equal(registry.audience, undefined)
+})
+
+t.test('a lookup that changes an app\'s kind at runtime; tokens shared by credentials survive new apps', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const comp = mock.addComponent('wxcomp00000000001', 'comp-secret-0123456789')
+  comp.host('wxhosted000000001')
+  comp.host('wxhosted000000002')
+  const staff = mock.addWecomApp('wxstaff0000000001', { corpId: 'wwcorp0000000001', corpSecret: 'corp-secret-0123456789' })
+  let now = 1_000_000
+  const table = new Map<string, WeappAppConfig>()
+  const origin = mock.url
+  const registry = createRegistry((appId) => table.get(appId), { apiBaseUrl: { wechat: origin, wecom: origin, qq: origin, douyin: origin }, timeout: 2000 }, () => now)
+  // Configs as a database would build them: fresh objects (and fresh closures) on every lookup.
+  const hosted = (appId: string): WeappAppConfig => ({ appId, component: { appId: comp.appId, appSecret: comp.appSecret, verifyTicket: () => comp.verifyTicket() } })
+  table.set('wxhosted000000001', hosted('wxhosted000000001'))
+  table.set('wxhosted000000002', hosted('wxhosted000000002'))
+  const one = await registry.get('wxhosted000000001')
+  const two = await registry.get('wxhosted000000002')
+  t.equal(one.kind, 'component')
+  t.match(await one.code2Session(mock.app('wxhosted000000001').login('o-1')), { openid: 'o-1' })
+  t.match(await two.code2Session(mock.app('wxhosted000000002').login('o-2')), { openid: 'o-2' })
+  now += APP_CACHE_TTL
+  table.set('wxhosted000000001', hosted('wxhosted000000001'))
+  const renewed = await registry.get('wxhosted000000001')
+  t.not(renewed, one, 'a config with new closures is a new app')
+  t.match(await renewed.code2Session(mock.app('wxhosted000000001').login('o-1')), { openid: 'o-1' })
+  t.equal(mock.callsTo('/cgi-bin/component/api_component_token').length, 1, 'yet the platform\'s token is fetched once for both apps and both lookups')
+
+  // The same AppID turns from a hosted app into a WeCom app: the next lookup serves the new kind.
+  table.set('wxhosted000000001', { appId: 'wxhosted000000001', wecom: { corpId: staff.corpId, corpSecret: staff.corpSecret } })
+  t.equal((await registry.get('wxhosted000000001')).kind, 'component', 'until the cached answer expires')
+  now += APP_CACHE_TTL
+  const turned = await registry.get('wxhosted000000001')
+  t.equal(turned.kind, 'wecom')
+  t.equal(await registry.get('wxhosted000000001'), turned, 'an unchanged config keeps its app')
+  // (The mock's AppID stays a hosted one: a WeCom login for it is refused upstream as a code of another app.)
+  await t.rejects(turned.code2Session(mock.app('wxhosted000000001').login('o-1')), { code: 'WEAPP_INVALID_CODE' })
+  t.match(await (await registry.get('wxhosted000000002')).code2Session(mock.app('wxhosted000000002').login('o-2')), { openid: 'o-2' }, 'the other hosted app is untouched')
+  t.equal(mock.callsTo('/cgi-bin/gettoken').length, 1)
 })

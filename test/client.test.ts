@@ -243,3 +243,33 @@ t.test('the wx shim sends string bodies as they are', async (t) => {
   })
   t.same(res.data, { body: { a: 1 } })
 })
+
+t.test('a WeCom app\'s client logs its members in with wx.qy.login(), decrypt healing included', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const staff = mock.addWecomApp('wxstaff00000000001', { corpId: 'wwcorp0000000001' })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(weapp, { apps: [{ appId: staff.appId, wecom: { corpId: staff.corpId, corpSecret: staff.corpSecret } }], key: KEY, apiBaseUrl: mock.url })
+  app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => {
+    const session = request.weappSession as unknown as { platform: string, userId: string }
+    return { platform: session.platform, userId: session.userId }
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const wx = createWx(staff, 'zhangsan')
+  const api = createWeappClient({ baseUrl: base, wx, wecom: true })
+  const login = await api.login()
+  t.match(login, { appId: staff.appId, corpId: staff.corpId, userId: 'zhangsan' }, 'the AppID from getAccountInfoSync, a member back')
+  const userId: string = login.userId
+  t.equal(userId, 'zhangsan')
+  t.same(await api.request({ url: '/me' }), { platform: 'wecom', userId: 'zhangsan' })
+  // A rotated session_key (someone called wx.qy.login() directly): one fresh code heals the decrypt.
+  wx.lapse()
+  await new Promise((resolve) => { wx.qy?.login({ success: resolve }) })
+  t.match(await api.decrypt(staff.encrypt('zhangsan', { steps: 3 })), { steps: 3 })
+  t.equal(wx.logins, 3, 'the app\'s own wx.qy.login() and the client\'s one fresh code')
+  // A client without wecom calls wx.login(), which a WeCom app refuses; without wx.qy, a clear error.
+  await t.rejects(createWeappClient({ baseUrl: base, wx: createWx(staff, 'lisi'), storageKey: 'other' }).login(), { code: 'WX_LOGIN_FAILED', message: /wx\.login\(\) failed: .*wx\.qy\.login/ })
+  const { qy: _qy, ...noQy } = createWx(staff, 'lisi')
+  await t.rejects(createWeappClient({ baseUrl: base, wx: noQy, wecom: true, storageKey: 'other' }).login(), { code: 'WX_LOGIN_FAILED', message: /wx\.qy\.login\(\) is not available/ })
+})

@@ -33,13 +33,20 @@ t.test('the package\'s types under every module resolution, strict, without skip
   }
   await symlink(root, join(modules, 'fastify-weapp'))
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  await copyFile(join(root, 'test', 'fixtures', 'consumer', 'consumer.ts'), join(dir, 'consumer.ts'))
+  for (const file of ['consumer.ts', 'wecom-consumer.ts']) await copyFile(join(root, 'test', 'fixtures', 'consumer', file), join(dir, file))
 
-  const results = await Promise.all(Object.entries(settings).map(async ([name, resolution]) => {
-    const config = join(dir, `tsconfig.${name}.json`)
+  // consumer.ts (every app a WeChat one) under every resolution; wecom-consumer.ts (which augments
+  // the session types) apart, under the exports map and under node10's typesVersions.
+  const programs = [
+    ...Object.entries(settings).map(([name, resolution]) => [name, resolution, 'consumer.ts'] as const),
+    ['nodenext, WeCom sessions', settings.nodenext, 'wecom-consumer.ts'] as const,
+    ['node10, WeCom sessions', settings.node10, 'wecom-consumer.ts'] as const
+  ]
+  const results = await Promise.all(programs.map(async ([name, resolution, file], i) => {
+    const config = join(dir, `tsconfig.${i}.json`)
     await writeFile(config, JSON.stringify({
       compilerOptions: { ...resolution, target: 'ES2022', strict: true, skipLibCheck: false, noEmit: true, types: ['node'], esModuleInterop: true },
-      files: ['consumer.ts']
+      files: [file]
     }))
     try {
       await run(process.execPath, [tsc, '-p', config], { cwd: dir, timeout: 120_000 })

@@ -29,10 +29,32 @@ t.test('types merge into Fastify\'s', async (t) => {
   // @ts-expect-error apps or appId + appSecret, not both
   const both: FastifyWeappOptions = { apps: [{ appId: 'wx1', appSecret: 's' }], appId: 'wx1', appSecret: 's', key: KEY }
   t.ok(several !== undefined && looked !== undefined && both !== undefined)
+  const kinds: FastifyWeappOptions = {
+    apps: [
+      { appId: 'wx1', appSecret: 's' },
+      { appId: 'wx2', component: { appId: 'wxc', appSecret: 's', verifyTicket: () => 'ticket' } },
+      { appId: 'wx3', component: { appId: 'wxc', accessToken: async () => 't', authorizerAccessToken: async (appId) => appId } },
+      { appId: 'wx4', wecom: { corpId: 'ww1', corpSecret: 's' } }
+    ],
+    key: KEY,
+    apiBaseUrl: { wecom: 'http://127.0.0.1:1' }
+  }
+  // @ts-expect-error one kind per app
+  const twoKinds: FastifyWeappOptions = { apps: [{ appId: 'wx1', appSecret: 's', wecom: { corpId: 'ww1', corpSecret: 's' } }], key: KEY }
+  // @ts-expect-error a platform's own token, or its secret and ticket: not both
+  const mixed: FastifyWeappOptions = { apps: [{ appId: 'wx2', component: { appId: 'wxc', appSecret: 's', verifyTicket: () => 't', accessToken: () => 't' } }], key: KEY }
+  // @ts-expect-error apiBaseUrl names platforms
+  const unknownPlatform: FastifyWeappOptions = { ...options, apiBaseUrl: { weixin: 'https://api.weixin.qq.com' } }
+  t.ok(kinds !== undefined && twoKinds !== undefined && mixed !== undefined && unknownPlatform !== undefined)
   const api: WeappApi = app.weapp
   const identity = { openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }
   const token: string = await api.seal(identity)
   const session: WeappSession = await api.unseal(token)
+  // Without WeCom apps declared (WeappSessionTypes), a session is a WeChat user's.
+  const platform: 'wechat' = session.platform
+  // @ts-expect-error no corpId on a WeChat user's session
+  t.notOk(session.corpId)
+  t.equal(platform, 'wechat')
   const expiresAt: number = session.expiresAt
   const appId: string = session.appId
   const one: WeappAppApi = await api.app(appId)
