@@ -137,6 +137,24 @@ t.test('WeCom errors map to the contract\'s codes', async (t) => {
   t.same(h.leaks(), [])
 })
 
+t.test('WeCom: an answer without a usable member is a 502', async (t) => {
+  const h = await kinds(t)
+  const staff = h.mock.wecomApp(STAFF)
+  const key = staff.user('m').sessionKey
+  for (const body of [
+    { corpid: CORP, userid: '', session_key: key, errcode: 0 },
+    { corpid: '', userid: 'm', session_key: key },
+    { corpid: CORP, userid: 'm', session_key: 'short' },
+    { corpid: CORP, userid: 7, session_key: key }
+  ]) {
+    h.mock.fail({ path: '/cgi-bin/miniprogram/jscode2session', body: JSON.stringify(body), contentType: 'application/json' })
+    const res = await h.post('/weapp/login', { code: staff.login('m'), appId: STAFF })
+    isError(t, res, 502, 'WEAPP_UPSTREAM_ERROR')
+    t.match(res.json().message, /without a usable corpid, userid and session_key/)
+  }
+  t.same(h.leaks(), [])
+})
+
 t.test('WeCom: wrong credentials are the server\'s fault, said without the secret', async (t) => {
   const h = await kinds(t, { apps: () => [{ appId: 'wxstaffwrong000001', wecom: { corpId: CORP, corpSecret: 'not-the-secret' } }, { appId: 'wxstaffwrong000002', wecom: { corpId: 'wwunknown', corpSecret: CORP_SECRET } }] })
   for (const appId of ['wxstaffwrong000001', 'wxstaffwrong000002']) {
@@ -219,6 +237,36 @@ t.test('third-party platform: a refused component token is fetched anew with the
   const stale = await h.post('/weapp/login', { code: hosted.login('o'), appId: HOSTED })
   isError(t, stale, 502, 'WEAPP_UPSTREAM_ERROR')
   t.match(stale.json().message, /verify ticket \(errcode 61005.*verifyTicket\(\) must return the latest ticket/)
+  t.same(h.leaks(), [])
+})
+
+t.test('third-party platform: what api_component_token refuses is the server\'s fault, said without a secret', async (t) => {
+  const wrong = 'wxhosted0000000009'
+  const stranger = 'wxhosted0000000008'
+  const h = await kinds(t, {
+    apps: ({ ticket }) => [
+      { appId: wrong, component: { appId: COMP, appSecret: 'not-the-platform-secret', verifyTicket: ticket } },
+      { appId: stranger, component: { appId: 'wxnotaplatform0001', appSecret: COMP_SECRET, verifyTicket: ticket } }
+    ]
+  })
+  h.mock.component(COMP).host(wrong)
+  h.mock.component(COMP).host(stranger)
+  const cases: Array<[string, Record<string, unknown> | undefined, number, RegExp]> = [
+    [HOSTED, { errcode: 61004 }, 502, /IP allow-list/],
+    [HOSTED, { errcode: -1 }, 502, /WeChat is busy/],
+    [HOSTED, { errcode: 45009 }, 502, /WeChat answered errcode 45009/],
+    [HOSTED, { body: '{"component_access_token":"","expires_in":7200}' }, 502, /without a usable component_access_token/],
+    [HOSTED, { errcode: 41004 }, 502, /errcode 41004\): check component\.appId and component\.appSecret/],
+    [wrong, undefined, 502, /errcode 40125\): check component\.appId and component\.appSecret/],
+    [stranger, undefined, 502, /errcode 61011\): check component\.appId and component\.appSecret/]
+  ]
+  for (const [appId, fault, status, message] of cases) {
+    if (fault !== undefined) h.mock.fail({ path: '/cgi-bin/component/api_component_token', ...fault })
+    const res = await h.post('/weapp/login', { code: h.mock.app(appId).login('o'), appId })
+    isError(t, res, status, 'WEAPP_UPSTREAM_ERROR')
+    t.match(res.json().message, message, JSON.stringify(fault))
+  }
+  t.notOk(h.logs.some((l) => l.includes('not-the-platform-secret')), 'the wrong secret is not logged either')
   t.same(h.leaks(), [])
 })
 
