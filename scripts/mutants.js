@@ -3,7 +3,8 @@
 const sessionTests = ['test/session.test.ts', 'test/fast-unseal.test.ts', 'test/one-session-one-string.test.ts', 'test/hostile-sessions.test.ts', 'test/authenticate.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts', 'test/memo.test.ts']
 const decryptTests = ['test/user-data.test.ts', 'test/decrypt.test.ts', 'test/padding-oracle.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts']
 const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concurrency.test.ts', 'test/secrets.test.ts', 'test/errors.test.ts']
-const routeTests = ['test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
+const kindTests = ['test/app-kinds.test.ts', 'test/mock-kinds.test.ts']
+const routeTests = ['test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
 const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts']
@@ -17,12 +18,14 @@ const byFile = {
   'lib/errors.ts': upstreamTests,
   'lib/routes.ts': routeTests,
   'lib/failure-budget.ts': ['test/padding-oracle.test.ts'],
-  'lib/apps.ts': ['test/apps.test.ts', 'test/login.test.ts'],
+  'lib/apps.ts': ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests],
+  'lib/wecom.ts': kindTests,
+  'lib/component.ts': kindTests,
   'lib/user-api.ts': tokenTests,
   'lib/access-token.ts': tokenTests,
   'lib/keys.ts': optionTests,
   'lib/options.ts': optionTests,
-  'lib/index.ts': [...optionTests, 'test/authenticate.test.ts'],
+  'lib/index.ts': [...optionTests, 'test/authenticate.test.ts', ...kindTests],
   'client/src/index.ts': clientTests
 }
 
@@ -74,7 +77,7 @@ export const mutants = [
   // The upstream client
   m('redirect', 'lib/wechat.ts', 'redirects followed', "redirect: 'error'", "redirect: 'follow'"),
   m('body-cap', 'lib/wechat.ts', 'a body of any size read', 'if (size > limit) return undefined // leaving the loop cancels the stream', ''),
-  m('network-message', 'lib/wechat.ts', "a network error's message copied into the reply", "throw new UpstreamError('Could not reach the WeChat API; retry in a moment', { cause: safeCause(err, secrets) })", "throw new UpstreamError(`Could not reach the WeChat API: ${String((err as Error).message)}`, { cause: safeCause(err, secrets) })"),
+  m('network-message', 'lib/wechat.ts', "a network error's message copied into the reply", "throw new UpstreamError(`Could not reach the ${service} API; retry in a moment`, { cause: safeCause(err, secrets) })", "throw new UpstreamError(`Could not reach the ${service} API: ${String((err as Error).message)}`, { cause: safeCause(err, secrets) })"),
   m('network-cause', 'lib/wechat.ts', 'the raw network error (with the URL) as the cause', '{ cause: safeCause(err, secrets) })\n  }\n  if (response.status', '{ cause: err as Error })\n  }\n  if (response.status'),
   m('used-code', 'lib/wechat.ts', 'a used code is a 502', '    case 40163:\n', ''),
   m('rate-limit', 'lib/wechat.ts', '45011 is a 502', '    case 45011:\n', '    case 45012:\n'),
@@ -89,21 +92,21 @@ export const mutants = [
   // Routes
   m('budget-check', 'lib/routes.ts', 'no budget of failed decrypts', 'const wait = failures === undefined ? 0 : failures.blockedFor(user)', 'const wait = 0'),
   m('budget-count', 'lib/routes.ts', 'failed decrypts not counted', 'failures?.fail(user)', ''),
-  m('budget-per-app', 'lib/routes.ts', 'the budget counts an openid across apps', 'const user = `${current.appId}\\n${current.openid}`', 'const user = current.openid'),
-  m('phone-app', 'lib/routes.ts', 'the phone route uses the login app, not the session\'s', 'await (await registry.get(appId)).getPhoneNumber', 'await (await registry.get(registry.audience?.[0] ?? appId)).getPhoneNumber'),
+  m('budget-per-app', 'lib/routes.ts', 'the budget counts an openid across apps', 'const user = `${current.appId}\\n${userOf(current)}`', 'const user = userOf(current)'),
+  m('phone-app', 'lib/routes.ts', 'the phone route uses the login app, not the session\'s', 'await (await registry.get(current.appId)).getPhoneNumber', 'await (await registry.get(registry.audience?.[0] ?? current.appId)).getPhoneNumber'),
   m('decrypt-watermark-app', 'lib/routes.ts', "decrypt checks the first app's watermark, not the session's", 'openUserData(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge })', 'openUserData(sessionKey, encryptedData, iv, { appId: registry.audience?.[0] ?? current.appId, watermarkMaxAge })'),
   m('login-app', 'lib/routes.ts', 'the Referer is ignored', "const appId = body.appId ?? (referer === undefined ? undefined : REFERER.exec(referer)?.[1])", 'const appId = body.appId'),
   m('lookup-cache', 'lib/apps.ts', 'every login looks the app up again', 'known !== undefined && known.until > now() ? known.app', 'known !== undefined && known.until < 0 ? known.app'),
-  m('lookup-validate', 'lib/apps.ts', "a lookup answer for another app accepted", "((config as WeappAppConfig).appId === appId ? undefined : 'it is the config of another appId')", 'undefined'),
-  m('lookup-token-kept', 'lib/apps.ts', 'a new App (and token) on every lookup', 'previous?.app !== undefined && previous.appSecret === appSecret ? previous.app : ', ''),
-  m('heal-user', 'lib/routes.ts', "another user's code heals a session", 'if (identity.openid !== current.openid) {', 'if (false) {'),
+  m('lookup-validate', 'lib/apps.ts', "a lookup answer for another app accepted", "((answer as WeappAppConfig).appId === appId ? undefined : 'it is the config of another appId')", 'undefined'),
+  m('lookup-token-kept', 'lib/apps.ts', 'a new App (and token) on every lookup', 'previous?.app !== undefined && sameConfig(previous.config, config) ? previous.app : ', ''),
+  m('heal-user', 'lib/routes.ts', "another user's code heals a session", 'if (userOf(identity) !== userOf(current)) {', 'if (false) {'),
   m('heal-key', 'lib/routes.ts', 'heal decrypts with the old key', '      sessionKey = identity.sessionKey\n', ''),
   m('heal-signature', 'lib/routes.ts', "heal checks rawData with the old key", '!weapp.verifySignature(rawData, signature as string, sessionKey)', '!weapp.verifySignature(rawData, signature as string, current.sessionKey)'),
   m('raw-pair', 'lib/routes.ts', 'rawData without signature skips the check', 'if ((rawData === undefined) !== (signature === undefined)) {', 'if (false) {'),
   m('exact-types', 'lib/routes.ts', 'coerced body types accepted', 'if (value !== undefined && typeof value !== type) {', 'if (false) {'),
   m('jwt-aud', 'lib/routes.ts', 'the JWS names no app', '...jwt.sign, aud: appId, clockTimestamp', '...jwt.sign, clockTimestamp'),
   m('jwt-exp', 'lib/routes.ts', 'the JWS outlives its session', ', expiresIn: Math.min(jwt.expiresIn ?? left, left)', ', ...(jwt.expiresIn === undefined ? {} : { expiresIn: jwt.expiresIn })'),
-  m('phone-openid', 'lib/routes.ts', "the phone route does not bind the code to the caller", '.getPhoneNumber(request.body.code, openid)', '.getPhoneNumber(request.body.code)'),
+  m('phone-openid', 'lib/routes.ts', "the phone route does not bind the code to the caller", '.getPhoneNumber(request.body.code, current.openid)', '.getPhoneNumber(request.body.code)'),
   m('seal-502', 'lib/routes.ts', 'an unsealable identity is a 500', "throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error((err as Error).message) })", 'throw err'),
   // Tokens and phone numbers
   m('phone-flight', 'lib/user-api.ts', 'phone single-flight keyed by the code alone', 'shared(JSON.stringify([code, openid]), async', 'shared(code, async'),
@@ -117,10 +120,24 @@ export const mutants = [
   m('key-canonical', 'lib/keys.ts', 'a key with stray bits accepted', "bytes.toString('base64url') !== url", 'false'),
   m('prefix', 'lib/options.ts', 'route syntax in prefix', 'if (typeof value !== \'string\' || !PREFIX.test(value)) {', "if (typeof value !== 'string') {"),
   m('base-url-query', 'lib/options.ts', 'an empty ? or # in apiBaseUrl', "url = typeof value === 'string' && !/[?#]/.test(value) ? new URL(value) : undefined", "url = typeof value === 'string' ? new URL(value) : undefined"),
-  m('cleartext', 'lib/options.ts', 'no warning for plain http', "if (url.protocol !== 'http:' || LOOPBACK.test(url.hostname)) return undefined", 'return undefined'),
+  m('cleartext', 'lib/options.ts', 'no warning for plain http', "if (url.protocol !== 'http:' || LOOPBACK.test(url.hostname)) continue", 'continue'),
   m('twice', 'lib/index.ts', 'a second registration gets no clear error', "if (fastify.hasDecorator('weapp')) {", 'if (false) {'),
   m('budget-window', 'lib/failure-budget.ts', 'failures counted forever', 'if (entry === undefined || time - entry.since >= window) {', 'if (entry === undefined) {'),
   m('budget-limit', 'lib/failure-budget.ts', 'one failure more than the limit allowed', 'if (entry.failures >= limit)', 'if (entry.failures > limit)'),
+  // Kinds of app: WeCom and third-party platforms
+  m('wecom-refetch', 'lib/wecom.ts', "WeCom's 40014 not answered with a new token", 'new Set([40014, 42001])', 'new Set([42001])'),
+  m('wecom-identity', 'lib/wecom.ts', 'a WeCom answer without a corpid accepted', "typeof corpId !== 'string' || corpId === '' || ", ''),
+  m('wecom-rate', 'lib/wecom.ts', "WeCom's rate limit answered as a 502", '    case 45009:\n', ''),
+  m('wecom-pool', 'lib/apps.ts', "a WeCom app's token shared with another secret's", 'pool(`wecom\\n${corpId}\\n${corpSecret}`', 'pool(`wecom\\n${corpId}`'),
+  m('component-pool', 'lib/apps.ts', "a platform's token shared with another secret's", 'pool(`component\\n${component.appId}\\n${component.appSecret}`', 'pool(`component\\n${component.appId}`'),
+  m('component-refetch', 'lib/component.ts', 'a refused component token kept', 'const errors = tokenErrors(WECHAT_TOKEN_REJECTED)', 'const errors = tokenErrors(new Set())'),
+  m('component-ticket', 'lib/component.ts', 'an expired ticket not named as the fault', '    case 61005:\n', ''),
+  m('component-authorizer', 'lib/apps.ts', "a hosted app's phone call made with the component token", 'const tokens = createAuthorizerTokens(appId, component)', 'const tokens = componentTokens'),
+  m('app-one-kind', 'lib/apps.ts', 'a config of two kinds accepted', 'if (kinds !== 1)', 'if (kinds === 0)'),
+  m('seal-kind', 'lib/index.ts', "a WeChat app seals a WeCom member's session", "isWecom(identity as AnyIdentity) !== (app.kind === 'wecom')", 'false'),
+  m('session-cid-uid', 'lib/session.ts', 'a WeCom session with a unionid opens', '(cid !== undefined && (!isId(cid) || uid !== undefined))', '(cid !== undefined && !isId(cid))'),
+  m('phone-wecom', 'lib/routes.ts', "a WeCom member's session reaches WeChat's phone API", 'if (isWecom(current)) {', 'if (false) {'),
+  m('client-qy', 'client/src/index.ts', 'a WeCom client logs in with wx.login()', 'const loginApi = wecom ? api.qy : api', 'const loginApi = api'),
   // The client
   m('client-origin', 'client/src/index.ts', 'the session sent to any URL', 'return target !== undefined && target.origin === base?.origin ? url : undefined', 'return url'),
   m('client-slash', 'client/src/index.ts', "'//host' read as a path", 'if (/^\\/(?![/\\\\])/.test(url)) return root + url', 'if (/^\\//.test(url)) return root + url'),

@@ -4,7 +4,8 @@
 import fastifyJwt from '@fastify/jwt'
 import t, { type Test } from 'tap'
 import type { WeappAppConfig } from '../lib/index.js'
-import { harness, isError, type Harness, type HarnessOptions } from './fixtures/app.js'
+import { harness, isError, KEY, type Harness, type HarnessOptions } from './fixtures/app.js'
+import { claims, forge } from './fixtures/jwe.js'
 
 const WX = 'wx0123456789abcdef' // the mock's default WeChat mini program
 const HOSTED = 'wxhosted0000000001' // hosted by COMP; its platform gives authorizer tokens
@@ -157,6 +158,8 @@ t.test('WeCom: an answer without a usable member is a 502', async (t) => {
 
 t.test('WeCom: wrong credentials are the server\'s fault, said without the secret', async (t) => {
   const h = await kinds(t, { apps: () => [{ appId: 'wxstaffwrong000001', wecom: { corpId: CORP, corpSecret: 'not-the-secret' } }, { appId: 'wxstaffwrong000002', wecom: { corpId: 'wwunknown', corpSecret: CORP_SECRET } }] })
+  // The company's real token is cached: a config with another secret must not get it.
+  t.equal((await h.post('/weapp/login', { code: h.mock.wecomApp(STAFF).login('m'), appId: STAFF })).statusCode, 200)
   for (const appId of ['wxstaffwrong000001', 'wxstaffwrong000002']) {
     const res = await h.post('/weapp/login', { code: 'some-code', appId })
     isError(t, res, 502, 'WEAPP_UPSTREAM_ERROR')
@@ -195,6 +198,16 @@ t.test('third-party platform: hosted apps log in through the component API with 
   t.equal(phoneCall?.query.access_token, comp.authorizerAccessToken(HOSTED), 'with the authorizer access token')
   t.equal(h.count('/cgi-bin/stable_token'), 0, 'never stable_token for a hosted app')
   t.same(h.leaks(), [], 'neither the platform secret, a ticket, a token nor a session_key leaked')
+})
+
+t.test('a WeCom member\'s session never reaches WeChat\'s phone API, whatever its app is now', async (t) => {
+  const h = await kinds(t)
+  // A member's session for an app that is a WeChat mini program (say a lookup changed its kind).
+  const member = forge(KEY, claims(WX, { cid: CORP, sub: 'zhangsan' }))
+  t.match(await whoami(h, member), { platform: 'wecom', appId: WX, userId: 'zhangsan' })
+  const res = await h.post('/weapp/phone', { code: h.mock.phoneCode('zhangsan') }, member)
+  isError(t, res, 400, 'WEAPP_UNSUPPORTED')
+  t.equal(h.count('/wxa/business/getuserphonenumber'), 0, 'no phone call, with or without an openid')
 })
 
 t.test('third-party platform: phone numbers without an authorizer token getter are a clear 400', async (t) => {
@@ -262,6 +275,9 @@ t.test('third-party platform: what api_component_token refuses is the server\'s 
   ]
   for (const [appId, fault, status, message] of cases) {
     if (fault !== undefined) h.mock.fail({ path: '/cgi-bin/component/api_component_token', ...fault })
+    // Once the faults are spent, the platform's real token is cached: a config with another secret
+    // (or another platform) must not get it.
+    if (fault === undefined) t.equal((await h.post('/weapp/login', { code: h.mock.app(HOSTED).login('o'), appId: HOSTED })).statusCode, 200)
     const res = await h.post('/weapp/login', { code: h.mock.app(appId).login('o'), appId })
     isError(t, res, status, 'WEAPP_UPSTREAM_ERROR')
     t.match(res.json().message, message, JSON.stringify(fault))
