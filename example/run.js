@@ -6,6 +6,7 @@
 // first (it seals), the old ones after it (they still open the sessions they sealed).
 import { generateKey } from 'fastify-weapp'
 import { createMockWechat, createWx } from 'fastify-weapp/testing'
+import { createWeappClient } from 'fastify-weapp-client'
 import { createPage } from './miniprogram/page.js'
 import { buildServer } from './server.js'
 
@@ -28,10 +29,16 @@ async function replay () {
   const show = (label, value) => console.log(`   ${label}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
 
   console.log('fastify-weapp example: mock WeChat API + example server on loopback (no real AppID set)')
-  // Two mini programs on one backend: the customer app, and a merchant app.
+  // Three mini programs on one backend: the customer app, a merchant app, and a staff app that
+  // runs in WeCom (企业微信) for the company's members.
   const mock = await createMockWechat({ apps: [{ appId: 'wxmerchant0000000' }] })
   const merchant = mock.app('wxmerchant0000000')
-  const apps = [{ appId: mock.appId, appSecret: mock.appSecret }, { appId: merchant.appId, appSecret: merchant.appSecret }]
+  const staff = mock.addWecomApp('wxstaff0000000000', { corpId: 'ww0123456789abcdef' })
+  const apps = [
+    { appId: mock.appId, appSecret: mock.appSecret },
+    { appId: merchant.appId, appSecret: merchant.appSecret },
+    { appId: staff.appId, wecom: { corpId: staff.corpId, corpSecret: staff.corpSecret } }
+  ]
   const app = await buildServer({ apps, key: generateKey(), jwtSecret, apiBaseUrl: mock.url })
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
   try {
@@ -77,7 +84,13 @@ async function replay () {
     await merchantPage.onShow()
     show('HTTP 200', await merchantPage.loadMe())
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app.')
+    step(11, 'A WeCom staff app: its client logs members in with wx.qy.login(); the session holds corpId + userId')
+    const staffApi = createWeappClient({ baseUrl, wx: createWx(staff, 'zhangsan'), wecom: true })
+    const { corpId, userId } = await staffApi.login()
+    show('login', { corpId, userId })
+    show('HTTP 200', await staffApi.request({ url: '/me' }))
+
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app -> a WeCom app.')
   } finally {
     await app.close()
     await mock.close()

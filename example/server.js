@@ -5,7 +5,7 @@ import fastifyJwt from '@fastify/jwt'
 import fastifyWeapp from 'fastify-weapp'
 
 /**
- * @param {{ apps: Array<{ appId: string, appSecret: string }>, key: string | string[], jwtSecret: string, apiBaseUrl?: string, logger?: boolean | object }} options
+ * @param {{ apps: import('fastify-weapp').WeappAppConfig[], key: string | string[], jwtSecret: string, apiBaseUrl?: string, logger?: boolean | object }} options
  */
 export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = false }) {
   const app = Fastify({ logger })
@@ -19,10 +19,14 @@ export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = 
   // in `apps` (one, or several: each login says which, and each session remembers it).
   await app.register(fastifyWeapp, { apps, key, apiBaseUrl, jwt: { expiresIn: '1h' } })
 
-  // An app route protected by the plugin's hook: who is calling?
+  // An app route protected by the plugin's hook: who is calling? A WeChat user (openid), or a
+  // WeCom member (corpId + userId) of a WeCom app.
   app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => {
-    const { appId, openid, unionid, expiresAt } = request.weappSession
-    return { appId, openid, unionid, sessionExpiresAt: new Date(expiresAt).toISOString() }
+    const session = request.weappSession
+    const who = session.platform === 'wecom'
+      ? { corpId: session.corpId, userId: session.userId }
+      : { openid: session.openid, unionid: session.unionid }
+    return { appId: session.appId, ...who, sessionExpiresAt: new Date(session.expiresAt).toISOString() }
   })
 
   // An existing route of the app that knows nothing of WeChat: @fastify/jwt as usual.

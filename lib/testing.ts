@@ -749,6 +749,13 @@ export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: str
       login: ({ success, fail }) => {
         logins++
         code(success, fail, wecom ? undefined : 'qy.login:fail not running in WeCom')
+      },
+      checkSession: ({ success, fail }) => {
+        later(() => {
+          if (!wecom) throw new Error('qy.checkSession:fail not running in WeCom')
+          if (!valid) throw new Error('qy.checkSession:fail session time out')
+          return { errMsg: 'qy.checkSession:ok' }
+        }, success, fail)
       }
     },
 

@@ -268,6 +268,16 @@ t.test('a WeCom app\'s client logs its members in with wx.qy.login(), decrypt he
   await new Promise((resolve) => { wx.qy?.login({ success: resolve }) })
   t.match(await api.decrypt(staff.encrypt('zhangsan', { steps: 3 })), { steps: 3 })
   t.equal(wx.logins, 3, 'the app\'s own wx.qy.login() and the client\'s one fresh code')
+  // ensureSession asks WeCom's session (wx.qy.checkSession), not WeChat's.
+  await api.ensureSession()
+  t.equal(wx.logins, 3, 'a valid WeCom session: no login')
+  wx.lapse()
+  await api.ensureSession()
+  t.equal(wx.logins, 4, 'WeCom\'s session lapsed: one login')
+  const { checkSession: _check, ...qyLoginOnly } = wx.qy as NonNullable<typeof wx.qy>
+  const noCheck = createWeappClient({ baseUrl: base, wx: { ...wx, qy: qyLoginOnly }, wecom: true })
+  await noCheck.ensureSession()
+  t.equal(wx.logins, 5, 'no way to check WeCom\'s session: log in to be sure')
   // A client without wecom calls wx.login(), which a WeCom app refuses; without wx.qy, a clear error.
   await t.rejects(createWeappClient({ baseUrl: base, wx: createWx(staff, 'lisi'), storageKey: 'other' }).login(), { code: 'WX_LOGIN_FAILED', message: /wx\.login\(\) failed: .*wx\.qy\.login/ })
   const { qy: _qy, ...noQy } = createWx(staff, 'lisi')

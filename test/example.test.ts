@@ -18,7 +18,9 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /phone: \{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86"\}/)
   t.match(stdout, /HTTP 200: \{"owner":"o-example-user","orders":\[\]\}/)
   t.match(stdout, /HTTP 200: \{"appId":"wxmerchant0000000","openid":"o-merchant-user"/, 'a second app: its session says which')
-  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app\./)
+  t.match(stdout, /login: \{"corpId":"ww0123456789abcdef","userId":"zhangsan"\}/, 'a WeCom member logs in with wx.qy.login()')
+  t.match(stdout, /HTTP 200: \{"appId":"wxstaff0000000000","corpId":"ww0123456789abcdef","userId":"zhangsan"/)
+  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app -> a WeCom app\./)
 })
 
 /** Starts the example in its real-credentials mode; resolves its port and what it printed. */

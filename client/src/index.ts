@@ -38,8 +38,11 @@ export interface WxLike {
   removeStorageSync (key: string): void
   /** Where available (WeChat, and Taro/uni-app on WeChat): the mini program's own AppID. */
   getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
-  /** In WeCom (企业微信): `wx.qy.login()` gives the code of a WeCom member. */
-  qy?: { login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown }
+  /** In WeCom (企业微信): `wx.qy.login()` gives the code of a WeCom member, `wx.qy.checkSession()` checks WeCom's session. */
+  qy?: {
+    login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+    checkSession? (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  }
 }
 
 export interface WeappClientOptions {
@@ -107,7 +110,8 @@ export interface WeappClient<L = WeappLogin> {
   request<T = unknown> (options: WeappRequestOptions): Promise<T>
   /**
    * Before showing what will ask WeChat for encrypted data: logs in again only if there is no
-   * session, it expired, or `wx.checkSession()` says WeChat's own session lapsed.
+   * session, it expired, or `wx.checkSession()` (`wx.qy.checkSession()` with `wecom`) says WeChat's
+   * (WeCom's) own session lapsed.
    */
   ensureSession (): Promise<void>
   /** The decrypted object; on `WEAPP_DECRYPT_FAILED`, one fresh code and one retry. */
@@ -389,8 +393,11 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
 
     async ensureSession () {
       if (current() !== undefined) {
+        // The session of whoever issues the codes: WeChat's, or WeCom's for a WeCom app.
+        const checker = wecom ? api.qy : api
         const lapsed = await new Promise<boolean>((resolve) => {
-          callApi(api.checkSession({ success: () => { resolve(false) }, fail: () => { resolve(true) } }))
+          if (checker === undefined || checker.checkSession === undefined) resolve(true)
+          else callApi(checker.checkSession({ success: () => { resolve(false) }, fail: () => { resolve(true) } }))
         })
         if (!lapsed) return
       }
