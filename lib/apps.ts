@@ -191,25 +191,21 @@ export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, p
       ? createComponentTokens(component, settings)
       : pool(`component\n${component.appId}\n${component.appSecret}`, () => createComponentTokens(component, settings))
     const client = createComponentClient(appId, component.appId, componentTokens, settings)
-    const tokens = createAuthorizerTokens(appId, component)
-    const user = createUserApi({ appId, ...settings, tokens })
-    return Object.freeze({
-      appId,
-      kind: 'component',
-      code2Session: client.code2Session,
-      accessToken: tokens.get,
-      getPhoneNumber: user.getPhoneNumber,
-      checkSessionKey: user.checkSessionKey
-    })
+    return withUserApi(appId, 'component', client.code2Session, createAuthorizerTokens(appId, component), settings)
   }
   const { appSecret } = config
   const wechat = createWechatClient({ appId, appSecret, ...settings })
   const tokens = pool(`wechat\n${appId}\n${appSecret}`, () => createAccessTokens({ appId, appSecret, ...settings }))
+  return withUserApi(appId, 'wechat', wechat.code2Session, tokens, settings)
+}
+
+/** A WeChat mini program's App (its own, or a hosted one's): phone and checksession with `tokens`. */
+function withUserApi (appId: string, kind: AppKind, code2Session: App['code2Session'], tokens: AccessTokens, settings: { apiBaseUrl: string, timeout: number }): App {
   const user = createUserApi({ appId, ...settings, tokens })
   return Object.freeze({
     appId,
-    kind: 'wechat',
-    code2Session: wechat.code2Session,
+    kind,
+    code2Session,
     accessToken: tokens.get,
     getPhoneNumber: user.getPhoneNumber,
     checkSessionKey: user.checkSessionKey

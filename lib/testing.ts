@@ -701,7 +701,8 @@ export interface MockWx extends WxLike {
  * (JSON in and out); callbacks run asynchronously; `getAccountInfoSync` names the mock app's AppID.
  * For testing mini-program code in Node (pass `mock.app(appId)` for another app of the mock).
  * For a WeCom app (`mock.wecomApp(appId)`, `openid` the member's UserID) it runs in WeCom: the code
- * comes from `wx.qy.login()`, and `wx.login()` fails, as a WeChat code is no use to a WeCom app.
+ * comes from `wx.qy.login()` and `wx.qy.checkSession()` checks its session, while `wx.login()` and
+ * `wx.checkSession()` fail, as a WeChat code or session is no use to a WeCom app.
  */
 export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: string): MockWx {
   const wecom = 'corpId' in mock
@@ -761,6 +762,8 @@ export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: str
 
     checkSession ({ success, fail }) {
       later(() => {
+        // In WeCom the codes (and the session) are WeCom's: WeChat's own is never established.
+        if (wecom) throw new Error('checkSession:fail a WeCom app checks its session with wx.qy.checkSession()')
         if (!valid) throw new Error('checkSession:fail session time out')
         return { errMsg: 'checkSession:ok' }
       }, success, fail)

@@ -143,6 +143,8 @@ t.test('createWx for a WeCom app logs in with wx.qy.login()', async (t) => {
   const check = async (w: typeof wx): Promise<string> => await new Promise<string>((resolve) => { w.qy?.checkSession?.({ success: () => resolve('ok'), fail: (err) => resolve(err.errMsg) }) })
   t.match(await check(plain), /qy\.checkSession:fail not running in WeCom/)
   t.equal(await check(wx), 'ok', 'after wx.qy.login()')
+  const wechatCheck = await new Promise<string>((resolve) => { wx.checkSession({ success: () => resolve('ok'), fail: (err) => resolve(err.errMsg) }) })
+  t.match(wechatCheck, /wx\.qy\.checkSession/, 'WeChat\'s own session is not the WeCom app\'s')
   wx.lapse()
   t.match(await check(wx), /session time out/)
 })
