@@ -17,6 +17,7 @@ import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import fastifyWeapp, { generateKey } from 'fastify-weapp'
 import { MockWechat } from 'fastify-weapp/testing'
+import { benchApps, benchIdentity } from './apps.js'
 
 const SMOKE = process.env.BENCH_SMOKE === '1'
 const DURATION = Number(process.env.BENCH_DURATION ?? 3)
@@ -79,12 +80,12 @@ async function main () {
   await sealer.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key })
   const cold = []
   for (let i = 0; i < coldCount; i++) cold.push(`Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`)
-  // Sessions spread over 100 apps (one registration serving them all), and as many of the one app.
+  // Sessions spread over 100 apps of the three kinds (one registration serving them all), and as
+  // many of the one app.
   const multi = Fastify()
-  const appIds = Array.from({ length: 100 }, (_, i) => `wxbench${String(i).padStart(11, '0')}`)
-  await multi.register(fastifyWeapp, { apps: appIds.map((appId, i) => ({ appId, appSecret: `secret-${i}` })), key })
-  const spread = await Promise.all(appIds.map(async (appId, i) => `Bearer ${await (await multi.weapp.app(appId)).seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`))
-  const single = await Promise.all(appIds.map(async (_, i) => `Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`))
+  await multi.register(fastifyWeapp, { apps: benchApps, key })
+  const spread = await Promise.all(benchApps.map(async (app, i) => `Bearer ${await (await multi.weapp.app(app.appId)).seal(benchIdentity(app, i))}`))
+  const single = await Promise.all(benchApps.map(async (_, i) => `Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`))
   await multi.close()
   await sealer.close()
   let spreadCursor = 0
@@ -114,7 +115,7 @@ async function main () {
     { name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`, target: 0.45,
       run: { path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
-    { name: 'authenticated route, 100 apps in one registration, sessions spread over them', target: 0.95,
+    { name: 'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them', target: 0.95,
       run: { path: '/multi-auth', setupRequest: (req) => { req.headers.authorization = spread[spreadCursor++ % spread.length]; return req } },
       base: { path: '/auth', setupRequest: (req) => { req.headers.authorization = single[singleCursor++ % single.length]; return req } } },
     { name: 'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',

@@ -18,7 +18,7 @@ t.test('npm run bench completes in smoke mode and prints every row', async (t) =
   const expected = [
     'authenticated route, one session reused',
     'authenticated route, cold sessions (each new, 2000 > cache 500)',
-    'authenticated route, 100 apps in one registration, sessions spread over them',
+    'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them',
     'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
     'decrypt route',
     'login route (upstream: the mock WeChat API)',
