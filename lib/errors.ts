@@ -87,6 +87,19 @@ export const AppLookupError: WeappErrorClass<'WEAPP_APP_LOOKUP_FAILED', 503> = c
   503
 )
 
+export const SessionRevokedError: WeappErrorClass<'WEAPP_SESSION_REVOKED', 401> = createError(
+  'WEAPP_SESSION_REVOKED',
+  'The session was logged out or revoked; log in again (wx.login() then the login route)',
+  401
+)
+
+/** A logout or revocation that Redis did not store: never reported done. */
+export const RevocationUnavailableError: WeappErrorClass<'WEAPP_REVOCATION_UNAVAILABLE', 503> = createError(
+  'WEAPP_REVOCATION_UNAVAILABLE',
+  '%s',
+  503
+)
+
 /**
  * What this kind of app cannot do: phone numbers for a WeCom member, or for a hosted mini program
  * whose platform gave no authorizer token getter. The message says which, and what would make it work.
@@ -126,6 +139,8 @@ export type WeappErrorCode =
   | 'WEAPP_UNKNOWN_APP'
   | 'WEAPP_APP_LOOKUP_FAILED'
   | 'WEAPP_UNSUPPORTED'
+  | 'WEAPP_SESSION_REVOKED'
+  | 'WEAPP_REVOCATION_UNAVAILABLE'
 
 /**
  * A cause that is safe to log: the name, code and message of an error and of its causes, with

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
-import { InvalidOptionError, SessionMissingError } from './errors.js'
+import { InvalidOptionError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations } from './revocation.js'
 import { buildSettings, cleartextWarnings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
-import { createSessionCodec, isWecom, type AnyIdentity, type SessionCodec, type WechatIdentity, type WechatSession, type WecomIdentity, type WecomSession } from './session.js'
+import { createSessionCodec, isWecom, userOf, type AnyIdentity, type AnySession, type SessionCodec, type WechatIdentity, type WechatSession, type WecomIdentity, type WecomSession } from './session.js'
 import { decryptUserData, verifySignature } from './user-data.js'
 import type { WeappPhone } from './wechat.js'
 
@@ -74,6 +75,14 @@ export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
   verifySignature (rawData: string, signature: string, sessionKey: string): boolean
   /** One app's building blocks; rejects with `WEAPP_UNKNOWN_APP` for an app that is not configured. */
   app (appId: string): Promise<WeappAppApi>
+  /**
+   * Ends a session (a token, or a session from `unseal`/`request.weappSession`) and its renewals, on
+   * every instance. Needs the `revocation` option; rejects `WEAPP_REVOCATION_UNAVAILABLE` when it
+   * could not be stored. An expired token resolves (there is nothing left to end).
+   */
+  revoke (tokenOrSession: string | WeappSession): Promise<void>
+  /** Ends every session of a user that logged in until now: `{ openid, appId? }` or `{ corpId, userId, appId }`. */
+  revokeUser (user: RevokedUser): Promise<void>
 }
 
 declare module 'fastify' {
@@ -87,6 +96,28 @@ declare module 'fastify' {
 }
 
 const BEARER = /^Bearer +([^\s]+) *$/i
+
+/** The identity a session holds, to seal its renewal. */
+function identityOf (session: AnySession): AnyIdentity {
+  if (session.platform === 'wecom') return { corpId: session.corpId, userId: session.userId, sessionKey: session.sessionKey }
+  return session.unionid === undefined
+    ? { openid: session.openid, sessionKey: session.sessionKey }
+    : { openid: session.openid, sessionKey: session.sessionKey, unionid: session.unionid }
+}
+
+/** The revocation entry of a user, or a TypeError that says what to give. */
+function revokedUserKey (user: RevokedUser): string {
+  const given = user as Partial<Record<'openid' | 'appId' | 'corpId' | 'userId', unknown>> | null
+  const isId = (v: unknown): v is string => typeof v === 'string' && v !== ''
+  if (given !== null && typeof given === 'object' && (given.appId === undefined || isId(given.appId))) {
+    if (isId(given.openid) && given.corpId === undefined) return userKey(given.appId, given.openid)
+    if (isId(given.corpId) && isId(given.userId) && isId(given.appId)) return userKey(given.appId, userOf({ corpId: given.corpId, userId: given.userId, sessionKey: '' }))
+  }
+  throw new TypeError('revokeUser(user) needs { openid, appId? } (without appId: that openid in every app) or { corpId, userId, appId }')
+}
+
+const NO_REVOCATION = "needs the revocation option ('memory', or { redis } with an ioredis client): without it sessions end only when they expire"
+
 
 /** The bearer token of an Authorization header, or undefined when there is none. */
 function bearerToken (header: string | undefined): string | undefined {
@@ -137,6 +168,30 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     throw new InvalidOptionError('jwt needs @fastify/jwt: register it before fastify-weapp (app.register(fastifyJwt, { secret }))')
   }
   const registry = createRegistry(settings.apps, settings)
+  const revocation = settings.revocation
+  let revocations: Revocations | undefined
+  if (revocation?.kind === 'memory') revocations = memoryRevocations()
+  if (revocation?.kind === 'redis') {
+    revocations = await redisRevocations({ redis: revocation.redis, prefix: revocation.prefix, timeout: settings.timeout, log: fastify.log })
+  }
+  if (revocations !== undefined) {
+    const store = revocations
+    fastify.addHook('onClose', async () => { await store.close() })
+  }
+  const { renewWithin, maxAge } = settings
+  /**
+   * A fresh token for a session near its end (same jti and login time, never past loginAt + maxAge)
+   * and the seconds it lasts at least, or undefined when it may not or need not be renewed.
+   */
+  async function renewal (session: AnySession, now: number): Promise<{ token: string, expiresIn: number } | undefined> {
+    if (session.expiresAt - now >= renewWithin * 1000) return undefined
+    const notAfter = session.loginAt + maxAge * 1000
+    // seal reads the clock after this: its exp is this one or a second later.
+    const exp = Math.min(Math.floor(now / 1000) + settings.expiresIn, Math.floor(notAfter / 1000))
+    if (exp * 1000 <= session.expiresAt) return undefined
+    const token = await sessions.seal(identityOf(session), session.appId, { jti: session.jti, loginAt: session.loginAt, notAfter })
+    return { token, expiresIn: exp - Math.floor(now / 1000) }
+  }
   const sessions = createSessionCodec({ audience: registry.audience, keys: settings.keys, expiresIn: settings.expiresIn, cacheSize: settings.sessionCacheSize })
   // One API object per app, made once (a looked-up app's lives as long as its App).
   const apis = new WeakMap<App, WeappAppApi>()
@@ -158,16 +213,50 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
         reply.header('www-authenticate', 'Bearer')
         throw new SessionMissingError()
       }
+      let session: AnySession
       try {
-        request.weappSession = await sessions.unseal(token) as WeappSession
+        session = await sessions.unseal(token)
+        // In memory, no I/O: memo hits and the fast path are checked like everything else.
+        if (revocations?.isRevoked(session) === true) throw new SessionRevokedError()
       } catch (err) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
         throw err
       }
+      request.weappSession = session as WeappSession
+      if (renewWithin !== 0) {
+        const renewed = await renewal(session, Date.now())
+        if (renewed !== undefined) {
+          reply.header('x-weapp-session', renewed.token)
+          reply.header('x-weapp-session-expires-in', String(renewed.expiresIn))
+        }
+      }
     },
     unseal: sessions.unseal as WeappApi['unseal'],
     verifySignature,
-    app: async (appId) => apiOf(await registry.get(appId))
+    app: async (appId) => apiOf(await registry.get(appId)),
+    async revoke (tokenOrSession) {
+      if (revocations === undefined) throw new TypeError(`revoke() ${NO_REVOCATION}`)
+      let session: AnySession
+      if (typeof tokenOrSession === 'string') {
+        try {
+          session = await sessions.unseal(tokenOrSession)
+        } catch (err) {
+          if (err instanceof SessionExpiredError) return // nothing left to end
+          throw err
+        }
+      } else {
+        const given = tokenOrSession as Partial<AnySession> | null
+        if (given === null || typeof given !== 'object' || typeof given.jti !== 'string' || typeof given.expiresAt !== 'number') {
+          throw new TypeError('revoke(tokenOrSession) needs a session token or a session (request.weappSession, or what unseal() gave)')
+        }
+        session = given as AnySession
+      }
+      await revocations.revokeSession(session)
+    },
+    async revokeUser (user) {
+      if (revocations === undefined) throw new TypeError(`revokeUser() ${NO_REVOCATION}`)
+      await revocations.revokeUser(revokedUserKey(user), settings.expiresIn)
+    }
   }
 
   fastify.decorate('weapp', Object.freeze(api))
@@ -179,7 +268,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     jwt: settings.jwt,
     decryptFailureLimit: settings.decryptFailureLimit,
     registry,
-    sessions
+    sessions,
+    revocations
   })
 }
 
@@ -190,7 +280,8 @@ export default fastifyWeapp
 export {
   InvalidCodeError, RateLimitedError, RiskyUserError, UpstreamError, UpstreamTimeoutError,
   SessionMissingError, SessionInvalidError, SessionExpiredError, DecryptFailedError,
-  SignatureMismatchError, UnknownAppError, AppLookupError, UnsupportedError, InvalidOptionError, type WeappErrorCode
+  SignatureMismatchError, UnknownAppError, AppLookupError, UnsupportedError, SessionRevokedError,
+  RevocationUnavailableError, InvalidOptionError, type WeappErrorCode
 } from './errors.js'
 export type {
   WeappAppConfig, WeappWechatAppConfig, WeappComponentAppConfig, WeappWecomAppConfig, WeappAppLookup,
@@ -198,4 +289,5 @@ export type {
 } from './apps.js'
 export { generateKey, type KeyInput } from './keys.js'
 export type { FastifyWeappOptions, WeappCommonOptions } from './options.js'
+export type { RedisLike, RevokedUser } from './revocation.js'
 export type { WeappPhone } from './wechat.js'

@@ -1,6 +1,7 @@
 import { APP_ID, appConfigProblem, normalizeAppConfig, type ApiBaseUrls, type WeappAppConfig, type WeappAppLookup } from './apps.js'
 import { InvalidOptionError } from './errors.js'
 import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
+import type { RedisLike } from './revocation.js'
 
 /** One mini program: `appId` + `appSecret`. */
 export interface OneApp {
@@ -53,7 +54,19 @@ export interface WeappCommonOptions {
    * seconds or a time span, capped at the session's lifetime). Default `false`.
    */
   jwt?: boolean | Record<string, unknown>
+  /**
+   * Where ended sessions are remembered: `false` (default: sessions end only at `exp`), `'memory'`
+   * (one process), or `{ redis, prefix? }` with an ioredis client (`fastify.redis`) shared by the fleet.
+   */
+  revocation?: false | 'memory' | { redis: RedisLike, prefix?: string }
+  /** Renew a session that has less than this left (seconds or a time span). Default off. */
+  renewWithin?: number | string
+  /** How long one login can be kept alive through renewals (seconds or a time span). Default `'30d'`. */
+  maxAge?: number | string
 }
+
+/** The revocation store's settings. */
+export type RevocationSettings = { kind: 'memory' } | { kind: 'redis', redis: RedisLike, prefix: string }
 
 /** Validated, normalised, frozen options. */
 export interface Settings {
@@ -75,6 +88,12 @@ export interface Settings {
   readonly sessionCacheSize: number
   /** the @fastify/jwt bridge, or undefined when off */
   readonly jwt: JwtSettings | undefined
+  /** where revocations are kept, or undefined when off */
+  readonly revocation: RevocationSettings | undefined
+  /** seconds, or 0 for no renewal */
+  readonly renewWithin: number
+  /** seconds */
+  readonly maxAge: number
 }
 
 export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
@@ -149,14 +168,36 @@ function wholeNumber (value: unknown, name: string, fallback: number, min: numbe
   return value
 }
 
-function parseExpiresIn (value: unknown): number {
-  if (value === undefined) return DEFAULT_EXPIRES_IN
+/** A lifetime option: seconds from 1 to a max, or a time span. */
+function parseSpan (value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback
   const seconds = typeof value === 'string' ? parseTimeSpan(value) : value
-  const max = 366 * 86400
   if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds <= 0 || seconds > max) {
-    throw new InvalidOptionError(`expiresIn must be a number of seconds from 1 to ${max} or a time span such as '7d', '12h', '30m'`)
+    throw new InvalidOptionError(`${name} must be a number of seconds from 1 to ${max} or a time span such as '7d', '12h', '30m'`)
   }
   return seconds
+}
+
+function parseExpiresIn (value: unknown): number {
+  return parseSpan(value, 'expiresIn', DEFAULT_EXPIRES_IN, 366 * 86400)
+}
+
+export const DEFAULT_MAX_AGE = 30 * 86400
+const REDIS_PREFIX = /^[\x21-\x7e]{0,64}$/
+
+function parseRevocation (value: unknown): RevocationSettings | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === 'memory') return Object.freeze({ kind: 'memory' })
+  const given = value as { redis?: Partial<RedisLike>, prefix?: unknown } | null
+  const redis = given !== null && typeof given === 'object' ? given.redis : undefined
+  if (redis === null || typeof redis !== 'object' || typeof redis.duplicate !== 'function' || typeof redis.multi !== 'function' || typeof redis.zrangebyscore !== 'function') {
+    throw new InvalidOptionError("revocation must be false, 'memory' or { redis, prefix? } with an ioredis client (such as fastify.redis from @fastify/redis)")
+  }
+  const prefix = (given as { prefix?: unknown }).prefix ?? 'fastify-weapp:'
+  if (typeof prefix !== 'string' || !REDIS_PREFIX.test(prefix)) {
+    throw new InvalidOptionError("revocation.prefix must be up to 64 printable ASCII characters without spaces, such as 'myapp:weapp:'")
+  }
+  return Object.freeze({ kind: 'redis', redis: redis as RedisLike, prefix })
 }
 
 /**
@@ -246,6 +287,17 @@ export function cleartextWarnings (apiBaseUrl: ApiBaseUrls): string[] {
   return [...warnings]
 }
 
+function parseRenewal (o: Record<string, unknown>): { renewWithin: number, maxAge: number } {
+  const expiresIn = parseExpiresIn(o.expiresIn)
+  const renewWithin = parseSpan(o.renewWithin, 'renewWithin', 0, 366 * 86400)
+  const maxAge = parseSpan(o.maxAge, 'maxAge', Math.max(DEFAULT_MAX_AGE, expiresIn), 5 * 366 * 86400)
+  if (renewWithin >= expiresIn) {
+    throw new InvalidOptionError(`renewWithin (${renewWithin} s) must be shorter than expiresIn (${expiresIn} s): it is how much of a session may be left when a request renews it`)
+  }
+  if (maxAge < expiresIn) throw new InvalidOptionError(`maxAge (${maxAge} s) must be at least expiresIn (${expiresIn} s)`)
+  return { renewWithin, maxAge }
+}
+
 /** Raw options to frozen settings; throws `WEAPP_INVALID_OPTION` naming the first bad option. */
 export function buildSettings (options: unknown): Settings {
   if (options === null || typeof options !== 'object') {
@@ -262,6 +314,8 @@ export function buildSettings (options: unknown): Settings {
     watermarkMaxAge: wholeNumber(o.watermarkMaxAge, 'watermarkMaxAge', 0, 0, 366 * 86400),
     decryptFailureLimit: wholeNumber(o.decryptFailureLimit, 'decryptFailureLimit', DEFAULT_DECRYPT_FAILURE_LIMIT, 0, 1_000_000),
     sessionCacheSize: wholeNumber(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 0, 10_000_000),
-    jwt: parseJwt(o.jwt)
+    jwt: parseJwt(o.jwt),
+    revocation: parseRevocation(o.revocation),
+    ...parseRenewal(o)
   })
 }

@@ -4,6 +4,7 @@ import { createFailureBudget } from './failure-budget.js'
 import { APP_ID_PATTERN, type App, type Registry } from './apps.js'
 import type { JwtSettings } from './options.js'
 import { isWecom, userOf, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import type { Revocations } from './revocation.js'
 import { openUserData } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
 
@@ -141,6 +142,18 @@ export const phoneSchema = {
   }
 } as const
 
+export const logoutSchema = {
+  summary: 'Log out: end this session and its renewals on every instance',
+  description: 'With the revocation option. The session answers 401 WEAPP_SESSION_REVOKED from then on.',
+  tags: ['weapp'],
+  security,
+  response: {
+    204: { type: 'null', description: 'Logged out' },
+    '4xx': errorResponse,
+    '5xx': errorResponse
+  }
+} as const
+
 /**
  * Fastify's Ajv coerces types (`{ "code": 42 }` would pass as `"42"` and reach WeChat). This runs
  * before validation and refuses a top-level field whose JSON type is not the declared one.
@@ -180,6 +193,8 @@ export interface RouteOptions {
   decryptFailureLimit: number
   registry: Registry
   sessions: SessionCodec
+  /** Where ended sessions are kept; undefined without the revocation option (and then no logout route). */
+  revocations: Revocations | undefined
 }
 
 /** The AppID in the Referer WeChat's `wx.request` sends: `https://servicewechat.com/{appid}/{version}/page-frame.html`. */
@@ -197,7 +212,7 @@ async function appOfLogin (registry: Registry, body: LoginBody, referer: string 
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -249,6 +264,15 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     })
     return { session, expiresIn, appId, ...who, token }
   })
+
+  if (revocations !== undefined) {
+    const store = revocations
+    fastify.post('/logout', { schema: logoutSchema, onRequest: weapp.authenticate }, async (request, reply) => {
+      // Stored (and, with Redis, published) before it is answered: never a 204 for what was not kept.
+      await store.revokeSession(request.weappSession as AnySession)
+      return await reply.code(204).send()
+    })
+  }
 
   fastify.post<{ Body: PhoneBody }>('/phone', options(phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession

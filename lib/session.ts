@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose'
 import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
 import { createFastUnseal } from './fast-unseal.js'
@@ -19,6 +20,10 @@ export interface WechatSession {
   sessionKey: string
   /** When the session expires, in milliseconds since the epoch (compare with `Date.now()`). */
   expiresAt: number
+  /** The session's id, the same through renewals: what logout and `revoke()` end. */
+  jti: string
+  /** When the user logged in (ms since the epoch), the same through renewals. */
+  loginAt: number
 }
 
 /** A WeCom (企业微信) member using a mini program linked to a WeCom app. */
@@ -34,6 +39,10 @@ export interface WecomSession {
   sessionKey: string
   /** When the session expires, in milliseconds since the epoch. */
   expiresAt: number
+  /** The session's id, the same through renewals. */
+  jti: string
+  /** When the member logged in (ms since the epoch), the same through renewals. */
+  loginAt: number
 }
 
 /** Any session the plugin issues. */
@@ -105,9 +114,17 @@ export interface SessionCodecOptions {
   cacheSize: number
 }
 
+/** What a renewal keeps: the session's id and login time, and when the new token must expire at the latest. */
+export interface SealOptions {
+  jti: string
+  loginAt: number
+  /** ms since the epoch: the token expires then at the latest */
+  notAfter?: number
+}
+
 export interface SessionCodec {
-  /** Seals an identity into a session for the app `appId`. */
-  seal (identity: AnyIdentity, appId: string): Promise<string>
+  /** Seals an identity into a session for the app `appId`: a new session, or with `renew` a renewal of one. */
+  seal (identity: AnyIdentity, appId: string, renew?: SealOptions): Promise<string>
   unseal (token: string): Promise<AnySession>
 }
 
@@ -122,18 +139,30 @@ function isCanonicalJwe (token: string): boolean {
   return parts.length === 5 && parts[1] === '' && parts.every(isBase64url)
 }
 
+/** A session id: what `randomJti` makes, or (for tokens from before ids) a digest of the token. */
+const JTI = /^[A-Za-z0-9_-]{22}$/
+
+/** A new session id: 16 random bytes. */
+export function randomJti (): string {
+  return randomBytes(16).toString('base64url')
+}
+
 /**
- * Claims as sealed: `aud` appId, `sk` session_key, `iat`, `exp`, and the user: `sub` openid (+ `uid`
- * unionid) for WeChat, or `sub` UserID + `cid` corpid for WeCom.
+ * Claims as sealed: `aud` appId, `sk` session_key, `iat`, `exp`, `jti` the session's id and `lat`
+ * its login time (ms; both kept through renewals), and the user: `sub` openid (+ `uid` unionid) for
+ * WeChat, or `sub` UserID + `cid` corpid for WeCom. Tokens sealed before ids existed have no `jti`
+ * and `lat`: their id is a digest of the token itself, and their login time their `iat`.
  */
-function toSession (payload: JWTPayload): AnySession {
-  const { sub, sk, uid, cid, exp, aud } = payload
+function toSession (payload: JWTPayload, token: string): AnySession {
+  const { sub, sk, uid, cid, exp, aud, iat, jti, lat } = payload
   if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || (cid !== undefined && (!isId(cid) || uid !== undefined)) ||
-      typeof exp !== 'number' || !isId(aud)) {
+      typeof exp !== 'number' || !isId(aud) || typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
+      (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0))) {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
   }
-  if (cid !== undefined) return { platform: 'wecom', appId: aud, corpId: cid, userId: sub, sessionKey: sk, expiresAt: exp * 1000 }
-  const session: WechatSession = { platform: 'wechat', appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000 }
+  const id = { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 }
+  if (cid !== undefined) return { platform: 'wecom', appId: aud, corpId: cid, userId: sub, sessionKey: sk, expiresAt: exp * 1000, ...id }
+  const session: WechatSession = { platform: 'wechat', appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000, ...id }
   if (uid !== undefined) session.unionid = uid
   return session
 }
@@ -187,19 +216,23 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
   const joseUnseal = createJoseUnseal(keys, audience)
 
   return {
-    async seal (identity, appId) {
+    async seal (identity, appId, renew) {
       const sealed = claimsOf(identity)
       if (sealed === undefined) {
         throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? } or, for WeCom, { corpId, userId, sessionKey }: ids non-empty strings, sessionKey the base64 of 16 bytes')
       }
-      const now = Math.floor(Date.now() / 1000)
+      const nowMs = Date.now()
+      const now = Math.floor(nowMs / 1000)
       const { sub, claims } = sealed
+      claims.jti = renew?.jti ?? randomJti()
+      claims.lat = renew?.loginAt ?? nowMs
+      const exp = renew?.notAfter === undefined ? now + expiresIn : Math.min(now + expiresIn, Math.floor(renew.notAfter / 1000))
       const token = await new EncryptJWT(claims)
         .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: sealing.kid })
         .setSubject(sub)
         .setAudience(appId)
         .setIssuedAt(now)
-        .setExpirationTime(now + expiresIn)
+        .setExpirationTime(exp)
         .encrypt(sealing.secret)
       if (token.length > MAX_TOKEN_LENGTH) throw new IdentityTooLargeError(token.length)
       return token
@@ -233,7 +266,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
           throw new SessionInvalidError({ cause: safeCause(err, []) })
         }
       }
-      const session = toSession(payload)
+      const session = toSession(payload, token)
       if (memo !== undefined) memo.set(token, Object.freeze({ ...session }))
       return session
     }

@@ -37,7 +37,7 @@ async function kinds (t: Test, extra: { plugin?: Record<string, unknown>, apps?:
     plugin: { apps, ...extra.plugin },
     async before (app) {
       app.get('/whoami', { onRequest: async (request, reply) => { await app.weapp.authenticate(request, reply) } }, async (request) => {
-        const { sessionKey: _key, expiresAt: _at, ...who } = request.weappSession as unknown as Record<string, unknown>
+        const { sessionKey: _key, expiresAt: _at, jti: _jti, loginAt: _login, ...who } = request.weappSession as unknown as Record<string, unknown>
         return who
       })
       await extra.before?.(app)
