@@ -82,9 +82,11 @@ class Known {
   isRevoked (session: AnySession): boolean {
     if (this.sessions.size !== 0 && this.sessions.has(session.jti)) return true
     if (this.users.size === 0) return false
-    const key = userOf(session)
-    const entry = this.users.get(`${session.appId}\n${key}`) ?? this.users.get(`*\n${key}`)
-    return entry !== undefined && session.loginAt <= entry.before
+    const user = userOf(session)
+    // The user in this app, and (for openids) in every app: either entry may end the session.
+    const inApp = this.users.get(userKey(session.appId, user))
+    const inAny = this.users.get(userKey(undefined, user))
+    return (inApp !== undefined && session.loginAt <= inApp.before) || (inAny !== undefined && session.loginAt <= inAny.before)
   }
 }
 

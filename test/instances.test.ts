@@ -2,13 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import t, { type Test } from 'tap'
 import { MockWechat } from '../lib/testing.js'
 import { KEY, OTHER_KEY } from './fixtures/app.js'
+import { eventually, redisServer } from './fixtures/redis.js'
 
 interface Instance { url: string, child: ChildProcess }
 
-/** Starts test/fixtures/instance.js as its own process with only these keys in common. */
-async function start (t: Test, mock: MockWechat, keys: string[]): Promise<Instance> {
+/** Starts test/fixtures/instance.js as its own process with only these keys (and that Redis) in common. */
+async function start (t: Test, mock: MockWechat, keys: string[], redisPort?: number): Promise<Instance> {
   const child = spawn(process.execPath, [new URL('./fixtures/instance.js', import.meta.url).pathname], {
-    env: { ...process.env, APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEYS: keys.join(','), API: mock.url },
+    env: { ...process.env, APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEYS: keys.join(','), API: mock.url, ...(redisPort === undefined ? {} : { REDIS_PORT: String(redisPort) }) },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { child.kill() })
@@ -88,4 +89,32 @@ t.test('a fleet rotating its key in three phases never refuses a live session', 
   const phase3 = await start(t, mock, [NEW])
   t.equal((await request(phase3.url, '/me', s2)).status, 200)
   t.equal((await request(phase3.url, '/me', oldSession)).body.code, 'WEAPP_SESSION_INVALID', 'the old key is gone')
+})
+
+t.test('three processes sharing the key and one Redis: a logout anywhere is refused everywhere, across restarts', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const redis = await redisServer(t)
+  const [a, b, c] = await Promise.all([start(t, mock, [KEY], redis.port), start(t, mock, [KEY], redis.port), start(t, mock, [KEY], redis.port)]) as [Instance, Instance, Instance]
+  const session = (await request(a.url, '/weapp/login', undefined, { code: mock.login('o-fleet') })).body.session as string
+  const other = (await request(b.url, '/weapp/login', undefined, { code: mock.login('o-other') })).body.session as string
+  for (const instance of [a, b, c]) t.equal((await request(instance.url, '/me', session)).status, 200)
+  const out = await fetch(`${b.url}/weapp/logout`, { method: 'POST', headers: { authorization: `Bearer ${session}` } })
+  t.equal(out.status, 204, 'logged out on B')
+  const took = await eventually(async () => {
+    const codes = await Promise.all([a, b, c].map(async (i) => (await request(i.url, '/me', session)).body.code))
+    return codes.every((code) => code === 'WEAPP_SESSION_REVOKED')
+  })
+  t.pass(`every process refuses it (${took} ms here)`)
+  t.equal((await request(c.url, '/me', other)).status, 200, 'another session is untouched')
+  // A restarted process loads the revocations; a restarted Redis (empty) leaves them in every process.
+  await stop(c)
+  const c2 = await start(t, mock, [KEY], redis.port)
+  t.equal((await request(c2.url, '/me', session)).body.code, 'WEAPP_SESSION_REVOKED', 'C after a restart still refuses it')
+  await redis.kill()
+  await redis.start()
+  t.equal((await request(a.url, '/me', session)).body.code, 'WEAPP_SESSION_REVOKED', 'A after Redis restarted')
+  await eventually(async () => (await fetch(`${a.url}/weapp/logout`, { method: 'POST', headers: { authorization: `Bearer ${other}` } })).status === 204)
+  await eventually(async () => (await request(c2.url, '/me', other)).body.code === 'WEAPP_SESSION_REVOKED')
+  t.pass('the processes reconnected to the new Redis and resubscribed by themselves')
 })
