@@ -234,7 +234,7 @@ t.test('Taro- and uni-app-shaped APIs: every failure handled, no unhandled rejec
     await api.ensureSession() // a routine checkSession:fail, then a login
     t.equal(wx.logins, 2, `${name}: logged in again after checkSession failed`)
     wx.failNextLogin()
-    api.logout()
+    await api.logout()
     await t.rejects(api.login(), { code: 'WX_LOGIN_FAILED' }, `${name}: login failure`)
     t.same(await api.request({ url: '/me' }), { openid: 'o-alice' }, `${name}: works`)
     wx.failNextRequest()

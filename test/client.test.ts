@@ -4,6 +4,7 @@ import weapp, { SessionInvalidError } from '../lib/index.js'
 import { createWeappClient, WeappClientError } from '../client/src/index.js'
 import { createWx, MockWechat, type MockWx } from '../lib/testing.js'
 import { KEY } from './fixtures/app.js'
+import { claims, forge } from './fixtures/jwe.js'
 
 interface Served { url: string, hasCode: boolean, auth: boolean }
 
@@ -171,7 +172,7 @@ t.test('prefix, full URLs, logout, and bad options', async (t) => {
   await api.login()
   t.ok(wx.storage.has('mine'))
   t.same(await api.request({ url: `${base}/me` }), { openid: 'o-alice' })
-  api.logout()
+  await api.logout()
   t.notOk(wx.storage.has('mine'))
   t.equal(api.session(), undefined)
   t.throws(() => createWeappClient({ baseUrl: 'api.example.com', wx }), TypeError)
@@ -221,7 +222,7 @@ t.test('token(): the app JWT from the login, kept across a healed session; your 
   await new Promise((resolve) => { wx.login({ success: resolve }) })
   await withToken.decrypt(await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string })
   t.equal(withToken.token(), 'app-jwt', 'kept when decrypt renewed the session')
-  withToken.logout()
+  await withToken.logout()
   t.equal(withToken.token(), undefined)
 })
 
@@ -282,4 +283,41 @@ t.test('a WeCom app\'s client logs its members in with wx.qy.login(), decrypt he
   await t.rejects(createWeappClient({ baseUrl: base, wx: createWx(staff, 'lisi'), storageKey: 'other' }).login(), { code: 'WX_LOGIN_FAILED', message: /wx\.login\(\) failed: .*wx\.qy\.login/ })
   const { qy: _qy, ...noQy } = createWx(staff, 'lisi')
   await t.rejects(createWeappClient({ baseUrl: base, wx: noQy, wecom: true, storageKey: 'other' }).login(), { code: 'WX_LOGIN_FAILED', message: /wx\.qy\.login\(\) is not available/ })
+})
+
+t.test('renewed sessions are stored; logout() ends the session on the server', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(weapp, { appId: mock.appId, appSecret: mock.appSecret, key: KEY, apiBaseUrl: mock.url, revocation: 'memory', expiresIn: '1h', renewWithin: '10m' })
+  app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => ({ openid: request.weappSession?.openid, jti: request.weappSession?.jti }))
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const wx = createWx(mock, 'o-alice')
+  // A stored session 5 minutes from its end (as after 55 minutes of use).
+  const now = Math.floor(Date.now() / 1000)
+  const near = forge(KEY, claims(mock.appId, { sub: 'o-alice', sk: mock.user('o-alice').sessionKey, iat: now - 3300, exp: now + 300, jti: 'abcdefghijklmnopqrstuv', lat: Date.now() - 3300_000 }))
+  wx.setStorageSync('fastify-weapp:session', { session: near, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000 })
+  const api = createWeappClient({ baseUrl: base, wx })
+  t.same(await api.request({ url: '/me' }), { openid: 'o-alice', jti: 'abcdefghijklmnopqrstuv' })
+  const renewed = api.session()
+  t.not(renewed, near, 'the renewed session is stored')
+  t.match(wx.storage.get('fastify-weapp:session'), { session: renewed })
+  t.ok((wx.storage.get('fastify-weapp:session') as { expiresAt: number }).expiresAt > Date.now() + 3500_000, 'with its new lifetime')
+  t.same(await api.request({ url: '/me' }), { openid: 'o-alice', jti: 'abcdefghijklmnopqrstuv' }, 'and sent from then on')
+  t.equal(wx.logins, 0, 'no wx.login() for a renewal')
+
+  await api.logout()
+  t.equal(api.session(), undefined)
+  for (const token of [renewed, near]) {
+    const res = await app.inject({ url: '/me', headers: { authorization: `Bearer ${token ?? ''}` } })
+    t.equal(res.json().code, 'WEAPP_SESSION_REVOKED', 'ended on the server, renewals and all')
+  }
+  await api.logout()
+  t.pass('a second logout has nothing to end')
+  // A logout the server cannot store rejects with its code, and the session is forgotten anyway.
+  await api.login()
+  const broken = createWeappClient({ baseUrl: base, wx: { ...wx, request: (options) => { options.success?.({ statusCode: 503, data: { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: 'down' }, header: {} }) } } })
+  await t.rejects(broken.logout(), { code: 'WEAPP_REVOCATION_UNAVAILABLE' })
+  t.equal(broken.session(), undefined)
 })

@@ -125,8 +125,13 @@ export interface WeappClient<L = WeappLogin> {
    * it is valid; when it nears its `exp`, the next `request()` or `ensureSession()` logs in again.
    */
   token (): string | undefined
-  /** Forgets the stored session. */
-  logout (): void
+  /**
+   * Forgets the stored session and, where the server has the revocation option, ends it there
+   * (`POST {prefix}/logout`) on every instance. Resolves when the server ended it, or has no logout
+   * route, or the session was no longer valid; rejects when the server could not end it (its
+   * error code, such as `WEAPP_REVOCATION_UNAVAILABLE`, or `NETWORK_ERROR`). Forgotten locally either way.
+   */
+  logout (): Promise<void>
 }
 
 /**
@@ -314,6 +319,25 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
     })
   }
 
+  /**
+   * A session the server renewed (its renewWithin option: `x-weapp-session` and
+   * `x-weapp-session-expires-in` on a reply to a request that sent `sent`) replaces the stored one,
+   * the app JWT kept; a reply to an older session than the stored one changes nothing.
+   */
+  function keepRenewed (sent: string, header: Record<string, any> | undefined): void {
+    if (header === undefined || header === null || stored === undefined || stored.session !== sent) return
+    let renewed: unknown
+    let expiresIn: unknown
+    for (const name of Object.keys(header)) {
+      const lower = name.toLowerCase()
+      if (lower === 'x-weapp-session') renewed = header[name]
+      if (lower === 'x-weapp-session-expires-in') expiresIn = Number(header[name])
+    }
+    if (typeof renewed !== 'string' || renewed === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) return
+    const token = stored.token
+    store(renewed, expiresIn, token === undefined ? undefined : stored.tokenRefreshAt === undefined ? { token } : { token, refreshAt: stored.tokenRefreshAt })
+  }
+
   /** One JSON request to a full URL already checked to be on baseUrl's origin. */
   function send<T> (method: string, url: string, data: unknown, session: string | undefined, header: Record<string, string> = {}): Promise<T> {
     // request() sends no session with your own Authorization header (in any case): never both.
@@ -330,6 +354,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
         success: (res) => {
           const body = res.data as { code?: unknown, message?: unknown } | string
           if (res.statusCode >= 200 && res.statusCode < 300) {
+            if (session !== undefined) keepRenewed(session, res.header)
             resolve(body as T)
             return
           }
@@ -432,9 +457,19 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
 
     token: () => current() === undefined || stored === undefined ? undefined : stored.token,
 
-    logout () {
+    async logout () {
+      const session = stored !== undefined ? stored.session : undefined
       stored = undefined
       api.removeStorageSync(storageKey)
+      if (session === undefined) return
+      try {
+        await send('POST', `${routes}/logout`, {}, session)
+      } catch (err) {
+        // No logout route (no revocation on the server), or a session that no longer opens: nothing to end.
+        const status = (err as WeappClientError).statusCode
+        if (status === 404 || status === 401) return
+        throw err
+      }
     }
   }
 }
