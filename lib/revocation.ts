@@ -39,6 +39,8 @@ export interface Revocations {
   revokeSession (session: AnySession): Promise<void>
   /** Ends every session of a user that logged in until now. */
   revokeUser (user: string, lifetime: number): Promise<void>
+  /** How many revocations are held (expired ones go every 256 writes). */
+  size (): number
   close (): Promise<void>
 }
 
@@ -72,6 +74,10 @@ class Known {
     }
     // Expired entries go every so often: the state is bounded by recent revocations.
     if (++this.#writes % 256 === 0) this.sweep(now)
+  }
+
+  get size (): number {
+    return this.sessions.size + this.users.size
   }
 
   sweep (now: number): void {
@@ -119,6 +125,7 @@ export function memoryRevocations (now: () => number = Date.now): Revocations {
       const { member, expiresAt } = userEntry(user, lifetime, time)
       known.apply(member, expiresAt, time)
     },
+    size: () => known.size,
     async close () {}
   }
 }
@@ -147,17 +154,15 @@ function withTimeout<T> (promise: Promise<T>, ms: number, what: string): Promise
  * published, and loads it again whenever its subscription reconnects (pub/sub drops what is
  * published while it is away). Writes go to Redis first and count only once Redis took them.
  */
-export async function redisRevocations ({ redis, prefix, timeout, log }: RedisRevocationOptions, now: () => number = Date.now): Promise<Revocations & { reloads: () => number }> {
+export async function redisRevocations ({ redis, prefix, timeout, log }: RedisRevocationOptions, now: () => number = Date.now): Promise<Revocations> {
   const key = `${prefix}revoked`
   const channel = `${prefix}revocations`
   const known = new Known()
-  let reloads = 0
 
   async function load (): Promise<void> {
     const time = now()
     const members = await withTimeout(redis.zrangebyscore(key, time, '+inf', 'WITHSCORES'), timeout, 'loading the revocations from Redis')
     for (let i = 0; i + 1 < members.length; i += 2) known.apply(members[i] as string, Number(members[i + 1]), time)
-    reloads++
   }
 
   const subscriber = redis.duplicate()
@@ -208,7 +213,7 @@ export async function redisRevocations ({ redis, prefix, timeout, log }: RedisRe
     isRevoked: (session) => known.isRevoked(session),
     revokeSession: async (session) => { await store(sessionEntry(session)) },
     revokeUser: async (user, lifetime) => { await store(userEntry(user, lifetime, now())) },
-    reloads: () => reloads,
+    size: () => known.size,
     async close () {
       started = false
       subscriber.disconnect()

@@ -297,7 +297,7 @@ t.test('renewed sessions are stored; logout() ends the session on the server', a
   // A stored session 5 minutes from its end (as after 55 minutes of use).
   const now = Math.floor(Date.now() / 1000)
   const near = forge(KEY, claims(mock.appId, { sub: 'o-alice', sk: mock.user('o-alice').sessionKey, iat: now - 3300, exp: now + 300, jti: 'abcdefghijklmnopqrstuv', lat: Date.now() - 3300_000 }))
-  wx.setStorageSync('fastify-weapp:session', { session: near, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000 })
+  wx.setStorageSync('fastify-weapp:session', { session: near, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000, token: 'the-app-jwt' })
   const api = createWeappClient({ baseUrl: base, wx })
   t.same(await api.request({ url: '/me' }), { openid: 'o-alice', jti: 'abcdefghijklmnopqrstuv' })
   const renewed = api.session()
@@ -306,6 +306,7 @@ t.test('renewed sessions are stored; logout() ends the session on the server', a
   t.ok((wx.storage.get('fastify-weapp:session') as { expiresAt: number }).expiresAt > Date.now() + 3500_000, 'with its new lifetime')
   t.same(await api.request({ url: '/me' }), { openid: 'o-alice', jti: 'abcdefghijklmnopqrstuv' }, 'and sent from then on')
   t.equal(wx.logins, 0, 'no wx.login() for a renewal')
+  t.equal(api.token(), 'the-app-jwt', 'the app JWT is kept')
 
   await api.logout()
   t.equal(api.session(), undefined)

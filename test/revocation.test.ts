@@ -149,3 +149,33 @@ t.test('renewal and revocation options are checked', async (t) => {
     await app.close()
   }
 })
+
+t.test('revocations expire with the sessions they cover: the state is bounded by recent revocations', async (t) => {
+  const { memoryRevocations } = await import('../lib/revocation.js')
+  let now = 1_000_000
+  const store = memoryRevocations(() => now)
+  const session = (i: number): never => ({ platform: 'wechat', appId: APP, openid: `o-${i}`, sessionKey: 'k', jti: `jti-${i}`, loginAt: now - 1000, expiresAt: now + 60_000 }) as never
+  for (let i = 0; i < 200; i++) await store.revokeSession(session(i))
+  for (let i = 0; i < 50; i++) await store.revokeUser(`${APP}\nu-${i}`, 60)
+  t.equal(store.size(), 250)
+  t.ok(store.isRevoked(session(7)))
+  now += 61_000 // every one of them expired
+  for (let i = 0; i < 6; i++) await store.revokeSession(session(1000 + i)) // the 256th write sweeps
+  t.equal(store.size(), 6, 'only the fresh ones are left')
+  await store.revokeSession({ ...(session(2000) as object), expiresAt: now - 1 } as never)
+  t.equal(store.size(), 6, 'an entry for an already expired session is not kept')
+  await store.close()
+})
+
+t.test('renewal keeps a WeCom member or a unionid', async (t) => {
+  const STAFF = 'wxstaff00000000001'
+  const h = await harness(t, { plugin: { expiresIn: '1h', renewWithin: '10m', apps: [{ appId: APP, appSecret: 'mock-app-secret-0123456789abcdef' }, { appId: STAFF, wecom: { corpId: 'wwcorp', corpSecret: 'corp-secret-0123456789' } }] } })
+  const now = Math.floor(Date.now() / 1000)
+  const base = { iat: now - 3000, exp: now + 60, lat: Date.now() - 3000_000 }
+  const withUnion = await me(h, forge(KEY, claims(APP, { ...base, sub: 'o-u', uid: 'u-1', jti: 'abcdefghijklmnopqrstuv' })))
+  t.match(open(withUnion.headers['x-weapp-session'] as string, KEY).payload, { sub: 'o-u', uid: 'u-1', jti: 'abcdefghijklmnopqrstuv' })
+  const member = await me(h, forge(KEY, claims(STAFF, { ...base, sub: 'zhangsan', cid: 'wwcorp', jti: 'bcdefghijklmnopqrstuvw' })))
+  const payload = open(member.headers['x-weapp-session'] as string, KEY).payload
+  t.match(payload, { sub: 'zhangsan', cid: 'wwcorp', aud: STAFF })
+  t.notOk('uid' in payload)
+})
