@@ -190,7 +190,7 @@ function parseRevocation (value: unknown): RevocationSettings | undefined {
   if (value === 'memory') return Object.freeze({ kind: 'memory' })
   const given = value as { redis?: Partial<RedisLike>, prefix?: unknown } | null
   const redis = given !== null && typeof given === 'object' ? given.redis : undefined
-  if (redis === null || typeof redis !== 'object' || typeof redis.duplicate !== 'function' || typeof redis.multi !== 'function' || typeof redis.zrangebyscore !== 'function') {
+  if (redis === null || typeof redis !== 'object' || typeof redis.duplicate !== 'function' || typeof redis.eval !== 'function' || typeof redis.zrangebyscore !== 'function') {
     throw new InvalidOptionError("revocation must be false, 'memory' or { redis, prefix? } with an ioredis client (such as fastify.redis from @fastify/redis)")
   }
   const prefix = (given as { prefix?: unknown }).prefix ?? 'fastify-weapp:'

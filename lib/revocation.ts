@@ -8,7 +8,7 @@ import { userOf, type AnySession } from './session.js'
 export interface RedisLike {
   readonly status: string
   zrangebyscore (key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>
-  multi (): RedisMulti
+  eval (script: string, keys: number, ...args: Array<string | number>): Promise<unknown>
   duplicate (): RedisLike
   subscribe (channel: string): Promise<unknown>
   on (event: string, listener: (...args: any[]) => void): unknown
@@ -16,13 +16,15 @@ export interface RedisLike {
   disconnect (): void
 }
 
-/** A transaction of the calls revocation makes. */
-export interface RedisMulti {
-  zadd (key: string, score: number, member: string): RedisMulti
-  zremrangebyscore (key: string, min: number | string, max: number | string): RedisMulti
-  publish (channel: string, message: string): RedisMulti
-  exec (): Promise<Array<[Error | null, unknown]> | null>
-}
+/**
+ * Stores a revocation, drops expired ones and publishes it, atomically: a script that fails at its
+ * first step (another key of that name, say) publishes nothing, so no instance applies what Redis
+ * did not keep.
+ */
+const STORE = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`
 
 /** Who a user revocation names: a WeChat user (of one app, or of any), or a WeCom member. */
 export type RevokedUser = { openid: string, appId?: string } | { corpId: string, userId: string, appId: string }
@@ -166,8 +168,8 @@ export async function redisRevocations ({ redis, prefix, timeout, log }: RedisRe
   }
 
   const subscriber = redis.duplicate()
-  subscriber.on('message', (from: string, message: string) => {
-    if (from !== channel) return
+  // It subscribes to the revocations channel alone: every message is from it.
+  subscriber.on('message', (_channel: string, message: string) => {
     try {
       const [member, expiresAt] = JSON.parse(message) as [unknown, unknown]
       if (typeof member === 'string' && typeof expiresAt === 'number') known.apply(member, expiresAt, now())
@@ -196,13 +198,7 @@ export async function redisRevocations ({ redis, prefix, timeout, log }: RedisRe
       throw new RevocationUnavailableError(`Redis is not connected (${redis.status}): nothing was revoked; retry when it is back`)
     }
     try {
-      const results = await withTimeout(redis.multi()
-        .zadd(key, expiresAt, member)
-        .zremrangebyscore(key, '-inf', time)
-        .publish(channel, JSON.stringify([member, expiresAt]))
-        .exec(), timeout, 'storing a revocation in Redis')
-      const failed = results === null ? new Error('the transaction was discarded') : results.find(([e]) => e !== null)?.[0]
-      if (failed != null) throw failed
+      await withTimeout(redis.eval(STORE, 1, key, expiresAt, member, time, channel, JSON.stringify([member, expiresAt])), timeout, 'storing a revocation in Redis')
     } catch (err) {
       throw new RevocationUnavailableError('Redis did not store the revocation: nothing was revoked; retry in a moment', { cause: safeCause(err, []) })
     }

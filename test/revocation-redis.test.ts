@@ -123,3 +123,15 @@ t.test('a revocation published while an instance\'s subscription was down is loa
   t.equal(await status(b, bob), 200, 'what is not the plugin\'s revokes nothing')
   t.equal(await status(b, alice), 401)
 })
+
+t.test('a revocation Redis refuses (another key of the same name) is a 503, never a 204', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const a = await instance(t, redis, mock)
+  const alice = await login(a, mock, 'o-alice')
+  await redis.client().set('test:revoked', 'something of the app\'s own')
+  const out = await a.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${alice}` } })
+  isError(t, out, 503, 'WEAPP_REVOCATION_UNAVAILABLE')
+  t.equal(await status(a, alice), 200, 'not revoked here either')
+  t.ok(a.logs.some((l) => l.includes('WRONGTYPE')), 'Redis\'s reason is logged as the cause')
+})
