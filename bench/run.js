@@ -41,7 +41,7 @@ try {
   await waitForPort(port)
   redis.port = port
 } catch {
-  redisNote = 'redis-server is not installed (apt-get install redis-server): the Redis row is skipped'
+  redisNote = 'redis-server is not installed (apt-get install redis-server): the Redis rows are skipped'
 }
 
 const server = spawn(process.execPath, ['--expose-gc', new URL('./server.js', import.meta.url).pathname], {
@@ -115,9 +115,13 @@ async function main () {
     { name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`, target: 0.45,
       run: { path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
-    { name: 'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them', target: 0.95,
+    { name: 'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them', target: 0.95, baseName: 'the same route, one app, 100 sessions',
       run: { path: '/multi-auth', setupRequest: (req) => { req.headers.authorization = spread[spreadCursor++ % spread.length]; return req } },
       base: { path: '/auth', setupRequest: (req) => { req.headers.authorization = single[singleCursor++ % single.length]; return req } } },
+    { name: 'authenticated route, revocation on (Redis, 1000 revoked users)', target: 0.95, skip: redis ? undefined : redisNote, baseName: 'the same route, revocation off',
+      run: { path: '/rev-auth', headers: auth }, base: { path: '/auth', headers: auth } },
+    { name: 'authenticated route, renewal on (renewWithin; no request renews)', target: 0.95, baseName: 'the same route, renewal off',
+      run: { path: '/renew-auth', headers: auth }, base: { path: '/auth', headers: auth } },
     { name: 'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
       run: { path: '/jose-only', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
@@ -187,7 +191,7 @@ function printTable (results, memory) {
   ]
   for (const r of results) {
     if (r.skip) { lines.push(`| ${r.name} | — | — | — | skipped | | | | ${r.skip} |`); continue }
-    const baseName = r.base.path === '/relay' ? 'relay (same upstream call)' : r.base.path === '/auth' ? 'the same route, one app, 100 sessions' : `bare ${r.base.method ?? 'GET'}, same headers${r.base.body ? ' and body' : ''}`
+    const baseName = r.baseName ?? (r.base.path === '/relay' ? 'relay (same upstream call)' : `bare ${r.base.method ?? 'GET'}, same headers${r.base.body ? ' and body' : ''}`)
     const target = r.target ? `>= ${r.target}x ${r.ratio >= r.target ? 'met' : 'MISSED'}` : ''
     lines.push(`| ${r.name} | ${fmt(r.rps)} | ${baseName} | ${fmt(r.baseRps)} | ${r.ratio.toFixed(2)}x | ${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)} | ${r.cpuRun.toFixed(1)} (${r.cpuBase.toFixed(1)}) | ${r.cpuRatio.toFixed(2)}x | ${target}${r.problems.length ? ` (${r.problems.join('; ')})` : ''} |`)
   }

@@ -73,6 +73,29 @@ if (REDIS_PORT) {
     return { openid: JSON.parse(raw).openid }
   })
 }
+// The authenticated route with revocation on, in Redis, a thousand users revoked: the check is in
+// memory (no Redis on the path), so this should cost what the route costs without it.
+if (REDIS_PORT) {
+  await app.register(async (scope) => {
+    const { Redis } = await import('ioredis')
+    const client = new Redis({ port: Number(REDIS_PORT), host: '127.0.0.1' })
+    scope.addHook('onClose', async () => { client.disconnect() })
+    await scope.register(fastifyWeapp, {
+      appId: APP_ID, appSecret: APP_SECRET, key: KEY, apiBaseUrl: API, prefix: '/rev', sessionCacheSize: Number(CACHE_SIZE ?? 10000), revocation: { redis: client, prefix: 'bench:' }
+    })
+    for (let i = 0; i < 1000; i++) await scope.weapp.revokeUser({ openid: `o-revoked-${i}` })
+    scope.get('/rev-auth', { onRequest: scope.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
+  })
+}
+
+// The authenticated route with renewal on (renewWithin), for requests that do not renew.
+await app.register(async (scope) => {
+  await scope.register(fastifyWeapp, {
+    appId: APP_ID, appSecret: APP_SECRET, key: KEY, apiBaseUrl: API, prefix: '/renew', sessionCacheSize: Number(CACHE_SIZE ?? 10000), renewWithin: '1d'
+  })
+  scope.get('/renew-auth', { onRequest: scope.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
+})
+
 // @fastify/jwt: HS256 verify of a signed (not encrypted) token.
 await app.register(async (scope) => {
   await scope.register(fastifyJwt, { secret: JWT_SECRET })

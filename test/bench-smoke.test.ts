@@ -19,6 +19,8 @@ t.test('npm run bench completes in smoke mode and prints every row', async (t) =
     'authenticated route, one session reused',
     'authenticated route, cold sessions (each new, 2000 > cache 500)',
     'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them',
+    'authenticated route, revocation on (Redis, 1000 revoked users)', // run or skipped
+    'authenticated route, renewal on (renewWithin; no request renews)',
     'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
     'decrypt route',
     'login route (upstream: the mock WeChat API)',
