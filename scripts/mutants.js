@@ -4,13 +4,14 @@ const sessionTests = ['test/session.test.ts', 'test/fast-unseal.test.ts', 'test/
 const decryptTests = ['test/user-data.test.ts', 'test/decrypt.test.ts', 'test/padding-oracle.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts']
 const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concurrency.test.ts', 'test/secrets.test.ts', 'test/errors.test.ts']
 const kindTests = ['test/app-kinds.test.ts', 'test/mock-kinds.test.ts']
-const routeTests = ['test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
+const revocationTests = ['test/revocation.test.ts', 'test/revocation-redis.test.ts']
+const routeTests = [...revocationTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
 const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts']
 
 const byFile = {
-  'lib/session.ts': sessionTests,
+  'lib/session.ts': [...sessionTests, 'test/revocation.test.ts'],
   'lib/fast-unseal.ts': sessionTests,
   'lib/base64.ts': [...sessionTests, ...decryptTests],
   'lib/user-data.ts': decryptTests,
@@ -20,12 +21,13 @@ const byFile = {
   'lib/failure-budget.ts': ['test/padding-oracle.test.ts'],
   'lib/apps.ts': ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests],
   'lib/wecom.ts': kindTests,
+  'lib/revocation.ts': revocationTests,
   'lib/component.ts': kindTests,
   'lib/user-api.ts': tokenTests,
   'lib/access-token.ts': tokenTests,
   'lib/keys.ts': optionTests,
   'lib/options.ts': optionTests,
-  'lib/index.ts': [...optionTests, 'test/authenticate.test.ts', ...kindTests],
+  'lib/index.ts': [...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests],
   'client/src/index.ts': clientTests
 }
 
@@ -53,7 +55,7 @@ export const mutants = [
   m('jose-claims', 'lib/session.ts', 'no claims required', "requiredClaims: ['exp', 'iat', 'sub', 'aud']", 'requiredClaims: []'),
   m('session-sk', 'lib/session.ts', 'a token without a session_key is a session', '!isId(sub) || !isSessionKey(sk) ||', '!isId(sub) ||'),
   m('fast-aud', 'lib/fast-unseal.ts', 'the fast path ignores aud', "(apps !== undefined && !apps.has(aud)) || ", ''),
-  m('session-aud-list', 'lib/session.ts', 'a session names an audience list', "typeof exp !== 'number' || !isId(aud)) {", "typeof exp !== 'number') {"),
+  m('session-aud-list', 'lib/session.ts', 'a session names an audience list', "typeof exp !== 'number' || !isId(aud) || ", "typeof exp !== 'number' || "),
   m('fast-exp', 'lib/fast-unseal.ts', 'the fast path ignores exp', "!Object.hasOwn(claims, 'sub') || exp <= now) {", "!Object.hasOwn(claims, 'sub')) {"),
   m('fast-nbf', 'lib/fast-unseal.ts', 'the fast path ignores nbf', "typeof exp !== 'number' || nbf !== undefined ||", "typeof exp !== 'number' ||"),
   m('fast-sub', 'lib/fast-unseal.ts', 'the fast path does not require sub', "!Object.hasOwn(claims, 'sub') || exp", 'exp'),
@@ -139,6 +141,16 @@ export const mutants = [
   m('phone-wecom', 'lib/routes.ts', "a WeCom member's session reaches WeChat's phone API", 'if (isWecom(current)) {', 'if (false) {'),
   m('client-qy', 'client/src/index.ts', 'a WeCom client logs in with wx.login()', 'const loginApi = wecom ? api.qy : api', 'const loginApi = api'),
   m('client-qy-check', 'client/src/index.ts', "a WeCom client checks WeChat's session, not WeCom's", 'const checker = wecom ? api.qy : api', 'const checker = api'),
+  // Ending and renewing sessions
+  m('revoked-check', 'lib/index.ts', 'a revoked session accepted', 'if (revocations?.isRevoked(session) === true) throw new SessionRevokedError()', ''),
+  m('revoke-user-any', 'lib/revocation.ts', "revokeUser without appId ends nothing", ' || (inAny !== undefined && session.loginAt <= inAny.before)', ''),
+  m('revoke-user-before', 'lib/revocation.ts', 'a revoked user can never log in again', '(inApp !== undefined && session.loginAt <= inApp.before)', '(inApp !== undefined)'),
+  m('revocation-reload', 'lib/revocation.ts', 'no reload after the subscription reconnects', "subscriber.on('ready', () => {", "subscriber.on('never', () => {"),
+  m('logout-unstored', 'lib/routes.ts', 'a 204 before the revocation is stored', 'await store.revokeSession(request.weappSession as AnySession)', 'store.revokeSession(request.weappSession as AnySession).catch(() => {})'),
+  m('renew-max-age', 'lib/session.ts', 'a renewal past maxAge', 'Math.min(now + expiresIn, Math.floor(renew.notAfter / 1000))', 'now + expiresIn'),
+  m('renew-jti', 'lib/session.ts', 'a renewal gets a new id (logout misses it)', 'claims.jti = renew?.jti ?? randomJti()', 'claims.jti = randomJti()'),
+  m('client-keep-renewed', 'client/src/index.ts', 'a renewed session not stored', 'if (session !== undefined) keepRenewed(session, res.header)', ''),
+  m('client-logout-route', 'client/src/index.ts', 'logout() only forgets locally', "        await send('POST', `${routes}/logout`, {}, session)\n", ''),
   // The client
   m('client-origin', 'client/src/index.ts', 'the session sent to any URL', 'return target !== undefined && target.origin === base?.origin ? url : undefined', 'return url'),
   m('client-slash', 'client/src/index.ts', "'//host' read as a path", 'if (/^\\/(?![/\\\\])/.test(url)) return root + url', 'if (/^\\//.test(url)) return root + url'),
