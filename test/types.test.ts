@@ -2,6 +2,7 @@
 // Compile-time guarantees: `npm test` type-checks this file, so each @ts-expect-error fails the
 // build if the typing it pins stops catching the mistake.
 import Fastify from 'fastify'
+import { Redis } from 'ioredis'
 import t from 'tap'
 import fastifyWeapp, { type FastifyWeappOptions, type WeappApi, type WeappAppApi, type WeappSession } from '../lib/index.js'
 import type { WxLike } from '../lib/client.js'
@@ -46,6 +47,13 @@ t.test('types merge into Fastify\'s', async (t) => {
   // @ts-expect-error apiBaseUrl names platforms
   const unknownPlatform: FastifyWeappOptions = { ...options, apiBaseUrl: { weixin: 'https://api.weixin.qq.com' } }
   t.ok(kinds !== undefined && twoKinds !== undefined && mixed !== undefined && unknownPlatform !== undefined)
+  // An ioredis client (what @fastify/redis decorates) is what revocation takes.
+  const redis = new Redis({ lazyConnect: true })
+  const revocable: FastifyWeappOptions = { ...options, revocation: { redis, prefix: 'app:' }, renewWithin: '1d', maxAge: '30d' }
+  // @ts-expect-error revocation takes a client, not a URL
+  const byUrl: FastifyWeappOptions = { ...options, revocation: { redis: 'redis://localhost' } }
+  t.ok(revocable !== undefined && byUrl !== undefined)
+  redis.disconnect()
   const api: WeappApi = app.weapp
   const identity = { openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }
   const token: string = await api.seal(identity)
