@@ -113,23 +113,21 @@ function userEntry (user: string, lifetime: number, now: number): Entry {
   return { member: JSON.stringify(['u', user, now]), expiresAt: now + lifetime * 1000 }
 }
 
+/** The revocations of a store: `keep` makes one durable (and known here) or rejects. */
+function revocationsOf (known: Known, keep: (entry: Entry) => Promise<void>, close: () => Promise<void>, now: () => number): Revocations {
+  return {
+    isRevoked: (session) => known.isRevoked(session),
+    revokeSession: async (session) => { await keep(sessionEntry(session)) },
+    revokeUser: async (user, lifetime) => { await keep(userEntry(user, lifetime, now())) },
+    size: () => known.size,
+    close
+  }
+}
+
 /** `revocation: 'memory'`: one process (and tests). */
 export function memoryRevocations (now: () => number = Date.now): Revocations {
   const known = new Known()
-  return {
-    isRevoked: (session) => known.isRevoked(session),
-    async revokeSession (session) {
-      const { member, expiresAt } = sessionEntry(session)
-      known.apply(member, expiresAt, now())
-    },
-    async revokeUser (user, lifetime) {
-      const time = now()
-      const { member, expiresAt } = userEntry(user, lifetime, time)
-      known.apply(member, expiresAt, time)
-    },
-    size: () => known.size,
-    async close () {}
-  }
+  return revocationsOf(known, async ({ member, expiresAt }) => { known.apply(member, expiresAt, now()) }, async () => {}, now)
 }
 
 export interface RedisRevocationOptions {
@@ -205,14 +203,8 @@ export async function redisRevocations ({ redis, prefix, timeout, log }: RedisRe
     known.apply(member, expiresAt, time)
   }
 
-  return {
-    isRevoked: (session) => known.isRevoked(session),
-    revokeSession: async (session) => { await store(sessionEntry(session)) },
-    revokeUser: async (user, lifetime) => { await store(userEntry(user, lifetime, now())) },
-    size: () => known.size,
-    async close () {
-      started = false
-      subscriber.disconnect()
-    }
-  }
+  return revocationsOf(known, store, async () => {
+    started = false
+    subscriber.disconnect()
+  }, now)
 }

@@ -321,4 +321,12 @@ t.test('renewed sessions are stored; logout() ends the session on the server', a
   const broken = createWeappClient({ baseUrl: base, wx: { ...wx, request: (options) => { options.success?.({ statusCode: 503, data: { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: 'down' }, header: {} }) } } })
   await t.rejects(broken.logout(), { code: 'WEAPP_REVOCATION_UNAVAILABLE' })
   t.equal(broken.session(), undefined)
+  // Without an app JWT, a renewal stores none.
+  const plainWx = createWx(mock, 'o-alice')
+  const nearToo = forge(KEY, claims(mock.appId, { sub: 'o-alice', sk: mock.user('o-alice').sessionKey, iat: now - 3300, exp: now + 300, jti: 'bcdefghijklmnopqrstuvw', lat: Date.now() - 3300_000 }))
+  plainWx.setStorageSync('fastify-weapp:session', { session: nearToo, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000 })
+  const plain = createWeappClient({ baseUrl: base, wx: plainWx })
+  await plain.request({ url: '/me' })
+  t.not(plain.session(), nearToo, 'renewed')
+  t.equal(plain.token(), undefined)
 })
