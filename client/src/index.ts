@@ -335,7 +335,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
     }
     if (typeof renewed !== 'string' || renewed === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) return
     const token = stored.token
-    store(renewed, expiresIn, token === undefined ? undefined : stored.tokenRefreshAt === undefined ? { token } : { token, refreshAt: stored.tokenRefreshAt })
+    store(renewed, expiresIn, token === undefined ? undefined : { token, refreshAt: stored.tokenRefreshAt })
   }
 
   /** One JSON request to a full URL already checked to be on baseUrl's origin. */
