@@ -11,10 +11,12 @@ import { createWecomClient, createWecomTokens, type WecomCredentials } from './w
 export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
 export type { WecomCredentials } from './wecom.js'
 
-/** A WeChat mini program: its AppID and AppSecret. */
+/** A WeChat mini program (or, with `platform: 'qq'`, a QQ one): its AppID and AppSecret. */
 export interface WeappWechatAppConfig {
   appId: string
   appSecret: string
+  /** `'qq'` for a QQ mini program (QQ's `jscode2session`, WeChat's shape, on the QQ origin). Default `'wechat'`. */
+  platform?: 'wechat' | 'qq'
   component?: undefined
   wecom?: undefined
 }
@@ -42,7 +44,7 @@ export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | We
 export type WeappAppLookup = (appId: string) => WeappAppConfig | undefined | null | Promise<WeappAppConfig | undefined | null>
 
 /** Which upstream an app logs in through. */
-export type AppKind = 'wechat' | 'component' | 'wecom'
+export type AppKind = 'wechat' | 'component' | 'wecom' | 'qq'
 
 /** One app's upstream building blocks: each app has its own client and access token. */
 export interface App {
@@ -115,10 +117,11 @@ function wecomProblem (wecom: unknown): string | undefined {
 export function appConfigProblem (config: unknown): string | undefined {
   if (!isObject(config)) return 'not an object'
   const { appId, appSecret, wecom, component, platform } = config
-  if (platform !== undefined && platform !== 'wechat') return "platform must be 'wechat' (other platforms are not supported by this version)"
+  if (platform !== undefined && platform !== 'wechat' && platform !== 'qq') return "platform must be 'wechat' or 'qq' (Douyin is not supported by this version)"
   if (typeof appId !== 'string' || !APP_ID.test(appId)) return "appId is not an AppID such as 'wx0123456789abcdef'"
   const kinds = [appSecret, component, wecom].filter((v) => v !== undefined).length
   if (kinds !== 1) return 'give exactly one of appSecret (a WeChat mini program), component (hosted by a third-party platform) or wecom (linked to a WeCom app)'
+  if (platform === 'qq' && appSecret === undefined) return "platform 'qq' takes appSecret: a QQ mini program's AppSecret"
   if (component !== undefined) return componentProblem(component)
   if (wecom !== undefined) return wecomProblem(wecom)
   if (!isSecret(appSecret)) return 'appSecret is not a non-empty string without surrounding spaces'
@@ -136,7 +139,7 @@ export function normalizeAppConfig (config: WeappAppConfig): WeappAppConfig {
     return Object.freeze({ appId, component: Object.freeze(component) })
   }
   if (config.wecom !== undefined) return Object.freeze({ appId, wecom: Object.freeze({ corpId: config.wecom.corpId, corpSecret: config.wecom.corpSecret }) })
-  return Object.freeze({ appId, appSecret: config.appSecret })
+  return Object.freeze(config.platform === 'qq' ? { appId, appSecret: config.appSecret, platform: 'qq' } : { appId, appSecret: config.appSecret })
 }
 
 /** Whether two normalized configs say the same (functions by identity). */
@@ -194,6 +197,18 @@ export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, p
     return withUserApi(appId, 'component', client.code2Session, createAuthorizerTokens(appId, component), settings)
   }
   const { appSecret } = config
+  if (config.platform === 'qq') {
+    const qq = createWechatClient({ appId, appSecret, timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.qq, platform: 'qq' })
+    const none = `Mini program ${appId} is a QQ one: this version has no access token, phone-number or checksession API for QQ`
+    return Object.freeze({
+      appId,
+      kind: 'qq',
+      code2Session: qq.code2Session,
+      accessToken: unsupported(none),
+      getPhoneNumber: unsupported(none),
+      checkSessionKey: unsupported(none)
+    })
+  }
   const wechat = createWechatClient({ appId, appSecret, ...settings })
   const tokens = pool(`wechat\n${appId}\n${appSecret}`, () => createAccessTokens({ appId, appSecret, ...settings }))
   return withUserApi(appId, 'wechat', wechat.code2Session, tokens, settings)

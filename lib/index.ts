@@ -43,7 +43,7 @@ export type WeappIdentity = WithWecom extends true ? WechatIdentity | WecomIdent
 export interface WeappAppApi {
   readonly appId: string
   /** How the app logs in: a WeChat mini program, one hosted by a third-party platform, or a WeCom one. */
-  readonly kind: 'wechat' | 'component' | 'wecom'
+  readonly kind: 'wechat' | 'component' | 'wecom' | 'qq'
   /** Exchanges a `wx.login()` code of this app with WeChat (`jscode2session`; WeCom's, or the platform's, for those apps). */
   code2Session (code: string): Promise<WeappIdentity>
   /** Seals an identity into a session of this app (the "3rd_session"). */
@@ -100,9 +100,10 @@ const BEARER = /^Bearer +([^\s]+) *$/i
 /** The identity a session holds, to seal its renewal. */
 function identityOf (session: AnySession): AnyIdentity {
   if (session.platform === 'wecom') return { corpId: session.corpId, userId: session.userId, sessionKey: session.sessionKey }
-  return session.unionid === undefined
+  const identity: AnyIdentity = session.unionid === undefined
     ? { openid: session.openid, sessionKey: session.sessionKey }
     : { openid: session.openid, sessionKey: session.sessionKey, unionid: session.unionid }
+  return session.platform === 'qq' ? { ...identity, platform: 'qq' } : identity
 }
 
 /** The revocation entry of a user, or a TypeError that says what to give. */
@@ -137,7 +138,8 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
       if (identity !== null && typeof identity === 'object' && isWecom(identity as AnyIdentity) !== (app.kind === 'wecom')) {
         throw new TypeError(`seal(identity): app ${app.appId} is a ${app.kind === 'wecom' ? 'WeCom app: give { corpId, userId, sessionKey }' : 'WeChat mini program: give { openid, sessionKey, unionid? }'}`)
       }
-      return await sessions.seal(identity, app.appId)
+      // A QQ app's sessions say so, whatever the identity given says.
+      return await sessions.seal(app.kind === 'qq' ? { ...(identity as WechatIdentity), platform: 'qq' } : identity, app.appId)
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
     accessToken: app.accessToken,

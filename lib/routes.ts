@@ -197,8 +197,11 @@ export interface RouteOptions {
   revocations: Revocations | undefined
 }
 
-/** The AppID in the Referer WeChat's `wx.request` sends: `https://servicewechat.com/{appid}/{version}/page-frame.html`. */
-const REFERER = new RegExp(`^https://servicewechat\\.com/(${APP_ID_PATTERN})/`)
+/**
+ * The AppID in the Referer a mini program's requests send: WeChat's `wx.request`
+ * (`https://servicewechat.com/{appid}/{version}/page-frame.html`) or QQ's (`https://appservice.qq.com/{appid}/…`).
+ */
+const REFERER = new RegExp(`^https://(?:servicewechat\\.com|appservice\\.qq\\.com)/(${APP_ID_PATTERN})/`)
 
 /**
  * The app a login is for: the body's `appId`; without one, the Referer's; without either, the one
@@ -278,6 +281,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     const current = request.weappSession as AnySession
     if (isWecom(current)) {
       throw new UnsupportedError('WeCom has no phone-number-by-code API for its members; read the member\'s mobile from WeCom\'s own APIs')
+    }
+    if (current.platform !== 'wechat') {
+      throw new UnsupportedError(`Phone numbers by code are WeChat's alone: a ${current.platform === 'qq' ? 'QQ' : current.platform} session has none`)
     }
     // The session's own app: its access token, its phone codes.
     const phone = await (await registry.get(current.appId)).getPhoneNumber(request.body.code, current.openid)

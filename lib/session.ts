@@ -8,8 +8,11 @@ import { isBase64, isBase64url } from './base64.js'
 
 /** A WeChat mini program's user (a hosted one's too), as the session token says. */
 export interface WechatSession {
-  /** Which kind of user: a WeChat user (`openid`), or a WeCom member (`corpId` + `userId`). */
-  platform: 'wechat'
+  /**
+   * Which kind of user: a WeChat user (`openid`; a QQ user of a QQ mini program is one too, with
+   * `'qq'`), or a WeCom member (`corpId` + `userId`).
+   */
+  platform: OpenidPlatform
   /** The AppID of the mini program the session was issued for (its `aud`). */
   appId: string
   /** The user's openid for this mini program. */
@@ -48,11 +51,16 @@ export interface WecomSession {
 /** Any session the plugin issues. */
 export type AnySession = WechatSession | WecomSession
 
-/** What a WeChat login yields (a mini program's, or one hosted by a third-party platform). */
+/** The platforms whose users are openids: WeChat (hosted mini programs too) and QQ. */
+export type OpenidPlatform = 'wechat' | 'qq'
+
+/** What a WeChat login yields (a mini program's, or one hosted by a third-party platform; a QQ one's with `platform: 'qq'`). */
 export interface WechatIdentity {
   openid: string
   sessionKey: string
   unionid?: string
+  /** Absent for WeChat. */
+  platform?: OpenidPlatform
 }
 
 /** What a WeCom login yields. */
@@ -154,15 +162,15 @@ export function randomJti (): string {
  * and `lat`: their id is a digest of the token itself, and their login time their `iat`.
  */
 function toSession (payload: JWTPayload, token: string): AnySession {
-  const { sub, sk, uid, cid, exp, aud, iat, jti, lat } = payload
+  const { sub, sk, uid, cid, exp, aud, iat, jti, lat, pf } = payload
   if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || (cid !== undefined && (!isId(cid) || uid !== undefined)) ||
       typeof exp !== 'number' || !isId(aud) || typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
-      (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0))) {
+      (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0)) || (pf !== undefined && (pf !== 'qq' || cid !== undefined))) {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
   }
   const id = { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 }
   if (cid !== undefined) return { platform: 'wecom', appId: aud, corpId: cid, userId: sub, sessionKey: sk, expiresAt: exp * 1000, ...id }
-  const session: WechatSession = { platform: 'wechat', appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000, ...id }
+  const session: WechatSession = { platform: pf ?? 'wechat', appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000, ...id }
   if (uid !== undefined) session.unionid = uid
   return session
 }
@@ -173,9 +181,11 @@ function claimsOf (identity: AnyIdentity): { sub: string, claims: JWTPayload } |
   if (isWecom(identity)) {
     return isId(identity.corpId) && isId(identity.userId) ? { sub: identity.userId, claims: { sk: identity.sessionKey, cid: identity.corpId } } : undefined
   }
-  const { openid, unionid, sessionKey } = identity
-  if (!isId(openid) || (unionid !== undefined && !isId(unionid))) return undefined
-  return { sub: openid, claims: unionid === undefined ? { sk: sessionKey } : { sk: sessionKey, uid: unionid } }
+  const { openid, unionid, sessionKey, platform } = identity
+  if (!isId(openid) || (unionid !== undefined && !isId(unionid)) || (platform !== undefined && platform !== 'wechat' && platform !== 'qq')) return undefined
+  const claims: JWTPayload = unionid === undefined ? { sk: sessionKey } : { sk: sessionKey, uid: unionid }
+  if (platform === 'qq') claims.pf = platform
+  return { sub: openid, claims }
 }
 
 /**

@@ -11,6 +11,8 @@ export interface WechatClientOptions {
   apiBaseUrl: string
   /** ms */
   timeout: number
+  /** QQ's `jscode2session` has WeChat's shape on its own origin: its identities say `platform: 'qq'`. */
+  platform?: 'qq'
 }
 
 /** A user's phone number, as `getuserphonenumber` gives it. */
@@ -142,12 +144,14 @@ export function codeExchange<T> (exchange: (code: string) => Promise<T>): (code:
 }
 
 /** The WeChat API client: `jscode2session`, with single-flight for identical codes. */
-export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout }: WechatClientOptions): WechatClient {
+export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout, platform }: WechatClientOptions): WechatClient {
+  const service = platform === 'qq' ? 'QQ' : 'WeChat'
   return {
     code2Session: codeExchange(async (code) => {
       const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
       const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
-      return wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets), 'jscode2session')
+      const identity = wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets, errorFor, service), 'jscode2session')
+      return platform === undefined ? identity : { ...identity, platform }
     })
   }
 }

@@ -53,7 +53,7 @@ export interface WeappClientOptions {
   baseUrl: string
   /** Where the plugin's routes live. Default `'/weapp'`. */
   prefix?: string
-  /** Default the global `wx`. */
+  /** Default the global `wx` (WeChat), or `qq` in a QQ mini program. */
   wx?: WxLike
   /** Storage key for the session. Default `'fastify-weapp:session'`. */
   storageKey?: string
@@ -149,8 +149,9 @@ export class WeappClientError extends Error {
   }
 }
 
-/** The mini program's global `wx` (looked up with typeof: older engines have no globalThis). */
+/** The mini program's global `wx` (looked up with typeof: older engines have no globalThis), or QQ's `qq`. */
 declare const wx: WxLike | undefined
+declare const qq: WxLike | undefined
 
 const SESSION_ERRORS = new Set(['WEAPP_SESSION_MISSING', 'WEAPP_SESSION_INVALID', 'WEAPP_SESSION_EXPIRED'])
 
@@ -251,8 +252,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
   if (base === undefined) {
     throw new TypeError('createWeappClient({ baseUrl }): baseUrl must be an http(s) URL without credentials, query or fragment, such as \'https://api.example.com\'')
   }
-  const given = options.wx !== undefined ? options.wx : typeof wx === 'undefined' ? undefined : wx
-  if (given === undefined) throw new TypeError('createWeappClient: no wx; pass { wx } outside a mini program')
+  const given = options.wx !== undefined ? options.wx : typeof wx !== 'undefined' ? wx : typeof qq !== 'undefined' ? qq : undefined
+  if (given === undefined) throw new TypeError('createWeappClient: no wx (or qq); pass { wx } outside a mini program (Taro, uni-app: their API object)')
   const api: WxLike = given
   const root = base.origin + base.path.replace(/\/+$/, '')
   const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
