@@ -5,13 +5,14 @@ const decryptTests = ['test/user-data.test.ts', 'test/decrypt.test.ts', 'test/pa
 const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concurrency.test.ts', 'test/secrets.test.ts', 'test/errors.test.ts']
 const kindTests = ['test/app-kinds.test.ts', 'test/mock-kinds.test.ts']
 const revocationTests = ['test/revocation.test.ts', 'test/revocation-redis.test.ts']
-const routeTests = [...revocationTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
+const platformTests = ['test/platforms.test.ts']
+const routeTests = [...revocationTests, ...platformTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
 const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts']
 
 const byFile = {
-  'lib/session.ts': [...sessionTests, 'test/revocation.test.ts'],
+  'lib/session.ts': [...sessionTests, 'test/revocation.test.ts', ...platformTests],
   'lib/fast-unseal.ts': sessionTests,
   'lib/base64.ts': [...sessionTests, ...decryptTests],
   'lib/user-data.ts': decryptTests,
@@ -19,7 +20,7 @@ const byFile = {
   'lib/errors.ts': upstreamTests,
   'lib/routes.ts': routeTests,
   'lib/failure-budget.ts': ['test/padding-oracle.test.ts'],
-  'lib/apps.ts': ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests],
+  'lib/apps.ts': ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests],
   'lib/wecom.ts': kindTests,
   'lib/revocation.ts': revocationTests,
   'lib/component.ts': kindTests,
@@ -27,7 +28,7 @@ const byFile = {
   'lib/access-token.ts': tokenTests,
   'lib/keys.ts': optionTests,
   'lib/options.ts': optionTests,
-  'lib/index.ts': [...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests],
+  'lib/index.ts': [...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests, ...platformTests],
   'client/src/index.ts': clientTests
 }
 
@@ -151,6 +152,12 @@ export const mutants = [
   m('renew-jti', 'lib/session.ts', 'a renewal gets a new id (logout misses it)', 'claims.jti = renew?.jti ?? randomJti()', 'claims.jti = randomJti()'),
   m('client-keep-renewed', 'client/src/index.ts', 'a renewed session not stored', 'if (session !== undefined) keepRenewed(session, res.header)', ''),
   m('client-logout-route', 'client/src/index.ts', 'logout() only forgets locally', "        await send('POST', `${routes}/logout`, {}, session)\n", ''),
+  // Other platforms
+  m('session-pf', 'lib/session.ts', 'a token naming any platform opens', "(pf !== undefined && (pf !== 'qq' || cid !== undefined))", 'false'),
+  m('qq-origin', 'lib/apps.ts', "QQ's login sent to WeChat's origin", 'apiBaseUrl: upstream.apiBaseUrl.qq', 'apiBaseUrl: upstream.apiBaseUrl.wechat'),
+  m('phone-qq', 'lib/routes.ts', "a QQ session reaches WeChat's phone API", "if (current.platform !== 'wechat') {", 'if (false) {'),
+  m('qq-seal', 'lib/index.ts', "a QQ app seals WeChat sessions", "app.kind === 'qq' ? { ...(identity as WechatIdentity), platform: 'qq' } : identity", 'identity'),
+  m('client-qq-global', 'client/src/index.ts', "QQ's global not found", ": typeof qq !== 'undefined' ? qq : undefined", ': undefined'),
   // The client
   m('client-origin', 'client/src/index.ts', 'the session sent to any URL', 'return target !== undefined && target.origin === base?.origin ? url : undefined', 'return url'),
   m('client-slash', 'client/src/index.ts', "'//host' read as a path", 'if (/^\\/(?![/\\\\])/.test(url)) return root + url', 'if (/^\\//.test(url)) return root + url'),

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import weapp, { type WeappAppConfig } from '../lib/index.js'
 import { MockWechat } from '../lib/testing.js'
 import { isError, KEY } from './fixtures/app.js'
-import { open } from './fixtures/jwe.js'
+import { claims, forge, open } from './fixtures/jwe.js'
 
 const WX = 'wx0123456789abcdef'
 const QQ = '1109876543'
@@ -104,7 +104,11 @@ for (const p of platforms) {
 }
 
 t.test('a QQ app\'s building blocks: no access token, phone or checksession in this version', async (t) => {
-  const { app } = await backend(t)
+  const { app, mocks } = await backend(t)
+  // A QQ user's session never reaches WeChat's phone API, even for an app that is WeChat's now.
+  const qqOnWechat = forge(KEY, claims(WX, { pf: 'qq', sub: 'o-1' }))
+  isError(t, await app.inject({ method: 'POST', url: '/weapp/phone', payload: { code: mocks.wechat.phoneCode('o-1') }, headers: { authorization: `Bearer ${qqOnWechat}` } }) as never, 400, 'WEAPP_UNSUPPORTED')
+  t.equal(mocks.wechat.callsTo('/wxa/business/getuserphonenumber').length, 0)
   const qq = await app.weapp.app(QQ)
   t.equal(qq.kind, 'qq')
   for (const call of [qq.accessToken(), qq.getPhoneNumber('c'), qq.checkSessionKey('o', 'tiihtNczf5v6AKRyjwEUhQ==')]) {
