@@ -7,6 +7,7 @@ import { singleFlight } from './single-flight.js'
 import { createUserApi } from './user-api.js'
 import { createWechatClient, type WeappPhone } from './wechat.js'
 import { createWecomClient, createWecomTokens, type WecomCredentials } from './wecom.js'
+import { createDouyinClient } from './douyin.js'
 
 export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
 export type { WecomCredentials } from './wecom.js'
@@ -15,8 +16,11 @@ export type { WecomCredentials } from './wecom.js'
 export interface WeappWechatAppConfig {
   appId: string
   appSecret: string
-  /** `'qq'` for a QQ mini program (QQ's `jscode2session`, WeChat's shape, on the QQ origin). Default `'wechat'`. */
-  platform?: 'wechat' | 'qq'
+  /**
+   * `'qq'` for a QQ mini program (QQ's `jscode2session`, WeChat's shape, on the QQ origin),
+   * `'douyin'` for a Douyin one (Douyin's `jscode2session`). Default `'wechat'`.
+   */
+  platform?: 'wechat' | 'qq' | 'douyin'
   component?: undefined
   wecom?: undefined
 }
@@ -44,13 +48,15 @@ export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | We
 export type WeappAppLookup = (appId: string) => WeappAppConfig | undefined | null | Promise<WeappAppConfig | undefined | null>
 
 /** Which upstream an app logs in through. */
-export type AppKind = 'wechat' | 'component' | 'wecom' | 'qq'
+export type AppKind = 'wechat' | 'component' | 'wecom' | 'qq' | 'douyin'
 
 /** One app's upstream building blocks: each app has its own client and access token. */
 export interface App {
   readonly appId: string
   readonly kind: AppKind
   code2Session (code: string): Promise<AnyIdentity>
+  /** Douyin apps only: a login with tt.login()'s anonymous code (and the code, where there is one). */
+  anonymousLogin?: (anonymousCode: string, code?: string) => Promise<AnyIdentity>
   accessToken (): Promise<string>
   getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
   checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
@@ -117,11 +123,11 @@ function wecomProblem (wecom: unknown): string | undefined {
 export function appConfigProblem (config: unknown): string | undefined {
   if (!isObject(config)) return 'not an object'
   const { appId, appSecret, wecom, component, platform } = config
-  if (platform !== undefined && platform !== 'wechat' && platform !== 'qq') return "platform must be 'wechat' or 'qq' (Douyin is not supported by this version)"
+  if (platform !== undefined && platform !== 'wechat' && platform !== 'qq' && platform !== 'douyin') return "platform must be 'wechat', 'qq' or 'douyin'"
   if (typeof appId !== 'string' || !APP_ID.test(appId)) return "appId is not an AppID such as 'wx0123456789abcdef'"
   const kinds = [appSecret, component, wecom].filter((v) => v !== undefined).length
   if (kinds !== 1) return 'give exactly one of appSecret (a WeChat mini program), component (hosted by a third-party platform) or wecom (linked to a WeCom app)'
-  if (platform === 'qq' && appSecret === undefined) return "platform 'qq' takes appSecret: a QQ mini program's AppSecret"
+  if (platform !== undefined && platform !== 'wechat' && appSecret === undefined) return `platform '${platform}' takes appSecret: the mini program's AppSecret`
   if (component !== undefined) return componentProblem(component)
   if (wecom !== undefined) return wecomProblem(wecom)
   if (!isSecret(appSecret)) return 'appSecret is not a non-empty string without surrounding spaces'
@@ -139,7 +145,8 @@ export function normalizeAppConfig (config: WeappAppConfig): WeappAppConfig {
     return Object.freeze({ appId, component: Object.freeze(component) })
   }
   if (config.wecom !== undefined) return Object.freeze({ appId, wecom: Object.freeze({ corpId: config.wecom.corpId, corpSecret: config.wecom.corpSecret }) })
-  return Object.freeze(config.platform === 'qq' ? { appId, appSecret: config.appSecret, platform: 'qq' } : { appId, appSecret: config.appSecret })
+  const { platform } = config
+  return Object.freeze(platform === 'qq' || platform === 'douyin' ? { appId, appSecret: config.appSecret, platform } : { appId, appSecret: config.appSecret })
 }
 
 /** Whether two normalized configs say the same (functions by identity). */
@@ -197,6 +204,19 @@ export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, p
     return withUserApi(appId, 'component', client.code2Session, createAuthorizerTokens(appId, component), settings)
   }
   const { appSecret } = config
+  if (config.platform === 'douyin') {
+    const douyin = createDouyinClient({ appId, appSecret, timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.douyin })
+    const none = `Mini program ${appId} is a Douyin one: this version has no access token, phone-number or checksession API for Douyin`
+    return Object.freeze({
+      appId,
+      kind: 'douyin',
+      code2Session: async (code: string) => await douyin.login(code),
+      anonymousLogin: async (anonymousCode: string, code?: string) => await douyin.login(code, anonymousCode),
+      accessToken: unsupported(none),
+      getPhoneNumber: unsupported(none),
+      checkSessionKey: unsupported(none)
+    })
+  }
   if (config.platform === 'qq') {
     const qq = createWechatClient({ appId, appSecret, timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.qq, platform: 'qq' })
     const none = `Mini program ${appId} is a QQ one: this version has no access token, phone-number or checksession API for QQ`

@@ -43,7 +43,7 @@ export type WeappIdentity = WithWecom extends true ? WechatIdentity | WecomIdent
 export interface WeappAppApi {
   readonly appId: string
   /** How the app logs in: a WeChat mini program, one hosted by a third-party platform, or a WeCom one. */
-  readonly kind: 'wechat' | 'component' | 'wecom' | 'qq'
+  readonly kind: 'wechat' | 'component' | 'wecom' | 'qq' | 'douyin'
   /** Exchanges a `wx.login()` code of this app with WeChat (`jscode2session`; WeCom's, or the platform's, for those apps). */
   code2Session (code: string): Promise<WeappIdentity>
   /** Seals an identity into a session of this app (the "3rd_session"). */
@@ -103,7 +103,8 @@ function identityOf (session: AnySession): AnyIdentity {
   const identity: AnyIdentity = session.unionid === undefined
     ? { openid: session.openid, sessionKey: session.sessionKey }
     : { openid: session.openid, sessionKey: session.sessionKey, unionid: session.unionid }
-  return session.platform === 'qq' ? { ...identity, platform: 'qq' } : identity
+  if (session.anonymous === true) return { openid: session.openid, sessionKey: '', platform: 'douyin', anonymous: true }
+  return session.platform === 'wechat' ? identity : { ...identity, platform: session.platform }
 }
 
 /** The revocation entry of a user, or a TypeError that says what to give. */
@@ -139,7 +140,7 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
         throw new TypeError(`seal(identity): app ${app.appId} is a ${app.kind === 'wecom' ? 'WeCom app: give { corpId, userId, sessionKey }' : 'WeChat mini program: give { openid, sessionKey, unionid? }'}`)
       }
       // A QQ app's sessions say so, whatever the identity given says.
-      return await sessions.seal(app.kind === 'qq' ? { ...(identity as WechatIdentity), platform: 'qq' } : identity, app.appId)
+      return await sessions.seal(app.kind === 'qq' || app.kind === 'douyin' ? { ...(identity as WechatIdentity), platform: app.kind } : identity, app.appId)
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
     accessToken: app.accessToken,

@@ -50,9 +50,9 @@ export const loginSchema = {
   tags: ['weapp'],
   body: {
     type: 'object',
-    required: ['code'],
     properties: {
       code,
+      anonymousCode: { ...code, description: 'Douyin only: tt.login()\'s anonymousCode, instead of (or beside) code' },
       appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' }
     }
   },
@@ -66,6 +66,7 @@ export const loginSchema = {
         appId: { type: 'string', description: 'The app the session is for' },
         openid: { type: 'string', description: 'A WeChat user: their openid in this app' },
         unionid: { type: 'string' },
+        anonymous: { type: 'boolean', description: 'Douyin: a session of the anonymous openid (a login with only anonymousCode); no decrypt' },
         corpId: { type: 'string', description: 'A WeCom member (instead of openid): their company' },
         userId: { type: 'string', description: 'A WeCom member: their UserID in that company' },
         token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid, or the WeCom UserID)' }
@@ -167,7 +168,7 @@ function exactTypes (schema: { properties: Record<string, { type: string }> }): 
       for (const [name, type] of fields) {
         const value = (body as Record<string, unknown>)[name]
         if (value !== undefined && typeof value !== type) {
-          done(Object.assign(new ValidationError(`body/${name} must be ${type}`), { validationContext: 'body' }))
+          done(validation(`body/${name} must be ${type}`))
           return
         }
       }
@@ -176,7 +177,7 @@ function exactTypes (schema: { properties: Record<string, { type: string }> }): 
   }
 }
 
-interface LoginBody { code: string, appId?: string }
+interface LoginBody { code?: string, anonymousCode?: string, appId?: string }
 interface PhoneBody { code: string }
 /** What @fastify/jwt adds to the reply. */
 interface JwtReply { jwtSign (payload: Record<string, unknown>, options: Record<string, unknown>): Promise<string> }
@@ -214,6 +215,11 @@ async function appOfLogin (registry: Registry, body: LoginBody, referer: string 
   throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
 }
 
+/** A request-shape error the schema cannot express, in Fastify's own shape. */
+function validation (message: string): Error {
+  return Object.assign(new ValidationError(message), { validationContext: 'body' })
+}
+
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
 export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
@@ -244,7 +250,16 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
   fastify.post<{ Body: LoginBody }>('/login', options(loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
     const app = await appOfLogin(registry, request.body, request.headers.referer)
     const { appId } = app
-    const identity = await app.code2Session(request.body.code)
+    const { code: loginCode, anonymousCode } = request.body
+    let identity: AnyIdentity
+    if (anonymousCode !== undefined) {
+      if (app.anonymousLogin === undefined) throw validation(`body/anonymousCode is Douyin's (tt.login()); send code for ${appId}`)
+      identity = await app.anonymousLogin(anonymousCode, loginCode)
+    } else {
+      // The schema cannot say "code or anonymousCode" in every OpenAPI version: checked here.
+      if (loginCode === undefined) throw validation('body must have code (or, for a Douyin app, anonymousCode)')
+      identity = await app.code2Session(loginCode)
+    }
     // The session expires no earlier than this (seal reads the clock after it).
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
     const session = await sealUpstream(identity, appId)
@@ -252,7 +267,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     // Who logged in: a WeChat user (openid, unionid), or a WeCom member (corpId, userId).
     const who = isWecom(identity)
       ? { corpId: identity.corpId, userId: identity.userId }
-      : { openid: identity.openid, unionid: identity.unionid }
+      : { openid: identity.openid, unionid: identity.unionid, ...(identity.anonymous === true ? { anonymous: true } : {}) }
     if (jwt === undefined) return { session, expiresIn, appId, ...who }
     // A JWS from the app's own @fastify/jwt, so that request.jwtVerify() routes accept this user.
     // It never outlives its session (exp at most the session's, whatever @fastify/jwt's own
@@ -261,7 +276,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
     const claims = isWecom(identity)
       ? { sub: identity.userId, corpId: identity.corpId }
-      : identity.unionid === undefined ? { sub: identity.openid } : { sub: identity.openid, unionid: identity.unionid }
+      : identity.unionid === undefined ? { sub: identity.openid, ...(identity.anonymous === true ? { anonymous: true } : {}) } : { sub: identity.openid, unionid: identity.unionid }
     const token = await (reply as unknown as JwtReply).jwtSign(claims, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
@@ -283,7 +298,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
       throw new UnsupportedError('WeCom has no phone-number-by-code API for its members; read the member\'s mobile from WeCom\'s own APIs')
     }
     if (current.platform !== 'wechat') {
-      throw new UnsupportedError(`Phone numbers by code are WeChat's alone: a ${current.platform === 'qq' ? 'QQ' : current.platform} session has none`)
+      throw new UnsupportedError(`Phone numbers by code are WeChat's alone: a ${current.platform === 'qq' ? 'QQ' : 'Douyin'} session has none`)
     }
     // The session's own app: its access token, its phone codes.
     const phone = await (await registry.get(current.appId)).getPhoneNumber(request.body.code, current.openid)
@@ -294,8 +309,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
   fastify.post<{ Body: DecryptBody }>('/decrypt', options(decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
     const { encryptedData, iv, rawData, signature, code } = request.body
-    if ((rawData === undefined) !== (signature === undefined)) {
-      throw Object.assign(new ValidationError('body must have rawData and signature together, or neither'), { validationContext: 'body' })
+    if ((rawData === undefined) !== (signature === undefined)) throw validation('body must have rawData and signature together, or neither')
+    if (!isWecom(current) && current.anonymous === true) {
+      throw new UnsupportedError('An anonymous Douyin session has no session_key: log in with tt.login()\'s code (the user logged in to Douyin), then decrypt')
     }
     // Per user of an app: openids are per app.
     const user = `${current.appId}\n${userOf(current)}`

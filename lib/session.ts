@@ -19,6 +19,11 @@ export interface WechatSession {
   openid: string
   /** The user's unionid, when the mini program is bound to an Open Platform account. */
   unionid?: string
+  /**
+   * A Douyin user who logged in with only an anonymous code: `openid` is the anonymous openid, and
+   * `sessionKey` is `''` (nothing to decrypt with). A later login with a real code is a normal session.
+   */
+  anonymous?: true
   /** The session_key (base64). Server-side only: never send it to a client or a log. */
   sessionKey: string
   /** When the session expires, in milliseconds since the epoch (compare with `Date.now()`). */
@@ -52,7 +57,7 @@ export interface WecomSession {
 export type AnySession = WechatSession | WecomSession
 
 /** The platforms whose users are openids: WeChat (hosted mini programs too) and QQ. */
-export type OpenidPlatform = 'wechat' | 'qq'
+export type OpenidPlatform = 'wechat' | 'qq' | 'douyin'
 
 /** What a WeChat login yields (a mini program's, or one hosted by a third-party platform; a QQ one's with `platform: 'qq'`). */
 export interface WechatIdentity {
@@ -61,6 +66,8 @@ export interface WechatIdentity {
   unionid?: string
   /** Absent for WeChat. */
   platform?: OpenidPlatform
+  /** A Douyin login with only an anonymous code: `openid` is the anonymous openid, and there is no session_key (`''`). */
+  anonymous?: true
 }
 
 /** What a WeCom login yields. */
@@ -162,29 +169,41 @@ export function randomJti (): string {
  * and `lat`: their id is a digest of the token itself, and their login time their `iat`.
  */
 function toSession (payload: JWTPayload, token: string): AnySession {
-  const { sub, sk, uid, cid, exp, aud, iat, jti, lat, pf } = payload
-  if (!isId(sub) || !isSessionKey(sk) || (uid !== undefined && !isId(uid)) || (cid !== undefined && (!isId(cid) || uid !== undefined)) ||
+  const { sub, sk, uid, cid, exp, aud, iat, jti, lat, pf, an } = payload
+  if (!isId(sub) || (an === undefined ? !isSessionKey(sk) : an !== true || sk !== undefined || pf !== 'douyin') || (uid !== undefined && !isId(uid)) || (cid !== undefined && (!isId(cid) || uid !== undefined)) ||
       typeof exp !== 'number' || !isId(aud) || typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
-      (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0)) || (pf !== undefined && (pf !== 'qq' || cid !== undefined))) {
+      (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0)) || (pf !== undefined && ((pf !== 'qq' && pf !== 'douyin') || cid !== undefined))) {
     throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
   }
   const id = { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 }
-  if (cid !== undefined) return { platform: 'wecom', appId: aud, corpId: cid, userId: sub, sessionKey: sk, expiresAt: exp * 1000, ...id }
-  const session: WechatSession = { platform: pf ?? 'wechat', appId: aud, openid: sub, sessionKey: sk, expiresAt: exp * 1000, ...id }
+  // Checked above: a session_key, or none for an anonymous Douyin session.
+  const sessionKey = an === true ? '' : sk as string
+  if (cid !== undefined) return { platform: 'wecom', appId: aud, corpId: cid, userId: sub, sessionKey, expiresAt: exp * 1000, ...id }
+  const session: WechatSession = { platform: pf ?? 'wechat', appId: aud, openid: sub, sessionKey, expiresAt: exp * 1000, ...id }
   if (uid !== undefined) session.unionid = uid
+  if (an === true) session.anonymous = true
   return session
 }
 
 /** The claims of an identity, or undefined when it is not one. */
 function claimsOf (identity: AnyIdentity): { sub: string, claims: JWTPayload } | undefined {
-  if (identity === null || typeof identity !== 'object' || !isSessionKey(identity.sessionKey)) return undefined
+  if (identity === null || typeof identity !== 'object') return undefined
+  const anonymous = (identity as WechatIdentity).anonymous
+  if (anonymous !== undefined) {
+    const { openid, sessionKey, platform, unionid } = identity as WechatIdentity
+    // Douyin's anonymous logins alone: an anonymous openid, no session_key, no unionid.
+    return anonymous === true && platform === 'douyin' && isId(openid) && sessionKey === '' && unionid === undefined
+      ? { sub: openid, claims: { pf: platform, an: true } }
+      : undefined
+  }
+  if (!isSessionKey(identity.sessionKey)) return undefined
   if (isWecom(identity)) {
     return isId(identity.corpId) && isId(identity.userId) ? { sub: identity.userId, claims: { sk: identity.sessionKey, cid: identity.corpId } } : undefined
   }
   const { openid, unionid, sessionKey, platform } = identity
-  if (!isId(openid) || (unionid !== undefined && !isId(unionid)) || (platform !== undefined && platform !== 'wechat' && platform !== 'qq')) return undefined
+  if (!isId(openid) || (unionid !== undefined && !isId(unionid)) || (platform !== undefined && platform !== 'wechat' && platform !== 'qq' && platform !== 'douyin')) return undefined
   const claims: JWTPayload = unionid === undefined ? { sk: sessionKey } : { sk: sessionKey, uid: unionid }
-  if (platform === 'qq') claims.pf = platform
+  if (platform === 'qq' || platform === 'douyin') claims.pf = platform
   return { sub: openid, claims }
 }
 

@@ -96,6 +96,8 @@ export interface MockApp {
   signedRawData (openid: string, info: Record<string, unknown>): { rawData: string, signature: string }
   /** A getPhoneNumber button code of this app. */
   phoneCode (openid: string, phone?: Partial<MockPhone>): string
+  /** Douyin: what `tt.login()` gives a user not logged in to Douyin, an anonymous code for this anonymous openid. */
+  anonymousCode (anonymousOpenid: string): string
 }
 
 /**
@@ -215,6 +217,8 @@ export class MockWechat {
   /** The current token of each owner. */
   readonly #currentAccessToken = new Map<string, string>()
   readonly #phoneCodes = new Map<string, IssuedCode & { phone: MockPhone }>()
+  /** Douyin's anonymous codes: `openid` is the anonymous openid. */
+  readonly #anonymousCodes = new Map<string, IssuedCode>()
   #url = ''
 
   /** Starts a mock on a free loopback port. */
@@ -364,6 +368,12 @@ export class MockWechat {
       signedRawData: (openid, info) => {
         const rawData = JSON.stringify(info)
         return { rawData, signature: signRawData(rawData, this.#user(appId, openid).sessionKey) }
+      },
+      anonymousCode: (anonymousOpenid) => {
+        const code = randomBytes(16).toString('hex')
+        this.#secrets.add(code)
+        this.#anonymousCodes.set(code, { appId, openid: anonymousOpenid, expires: Date.now() + this.#codeTtl, used: false })
+        return code
       },
       phoneCode: (openid, phone = {}) => {
         this.#user(appId, openid)
@@ -518,6 +528,7 @@ export class MockWechat {
     if (call.method === 'GET' && call.path === '/sns/component/jscode2session') return this.#componentLogin(call, res)
     if (call.method === 'GET' && call.path === '/cgi-bin/gettoken') return this.#wecomToken(call, res)
     if (call.method === 'GET' && call.path === '/cgi-bin/miniprogram/jscode2session') return this.#wecomLogin(call, res)
+    if (call.method === 'POST' && call.path === '/api/apps/v2/jscode2session') return this.#douyinLogin(call, res)
     res.writeHead(404, { 'content-type': 'text/html' })
     res.end('<html><body>404 Not Found</body></html>')
   }
@@ -618,6 +629,39 @@ export class MockWechat {
     const answer: Record<string, string> = { session_key: user.sessionKey, openid: user.openid }
     if (user.unionid !== undefined) answer.unionid = user.unionid
     send(res, 200, answer)
+  }
+
+  /**
+   * Douyin's `jscode2session` (a mock on the Douyin origin serves its apps this way): JSON in, and
+   * `{ err_no, err_tips, log_id, data }` out, labelled `application/json`, HTTP 200 for errors too.
+   */
+  #douyinLogin ({ body }: MockCall, res: ServerResponse): void {
+    const empty = { session_key: '', openid: '', anonymous_openid: '', unionid: '' }
+    const answer = (errNo: number, tips: string, data = empty): void => {
+      sendWecom(res, { err_no: errNo, err_tips: tips, log_id: `${Date.now()}${randomBytes(6).toString('hex').toUpperCase()}`, data })
+    }
+    const request = parseJson(body)
+    if (request === undefined) return answer(40014, 'bad params')
+    const secret = typeof request.appid === 'string' ? this.#apps.get(request.appid) : undefined
+    if (secret === undefined) return answer(40015, 'bad appid')
+    if (request.secret !== secret) return answer(40017, 'bad secret')
+    const appId = request.appid as string
+    const code = typeof request.code === 'string' && request.code !== '' ? request.code : undefined
+    const anonymous = typeof request.anonymous_code === 'string' && request.anonymous_code !== '' ? request.anonymous_code : undefined
+    if (code === undefined && anonymous === undefined) return answer(40014, 'bad params')
+    const data = { ...empty }
+    if (code !== undefined) {
+      const user = this.#redeem(code, appId, 40163)
+      if (typeof user === 'number') return answer(40018, 'bad code')
+      Object.assign(data, { session_key: user.sessionKey, openid: user.openid, unionid: user.unionid ?? '' })
+    }
+    if (anonymous !== undefined) {
+      const issued = this.#anonymousCodes.get(anonymous)
+      if (issued === undefined || issued.used || issued.expires < Date.now() || issued.appId !== appId) return answer(40019, 'bad anonymous code')
+      issued.used = true
+      data.anonymous_openid = issued.openid
+    }
+    answer(0, 'success', data)
   }
 
   /** WeCom's error shape: JSON labelled as JSON, with a hint and a link in errmsg. */

@@ -91,6 +91,10 @@ export async function callWechat (url: string, init: RequestInit, timeout: numbe
     if ((err as { name?: unknown }).name === 'TimeoutError') throw new UpstreamTimeoutError(timeout)
     throw new UpstreamError(`Could not reach the ${service} API; retry in a moment`, { cause: safeCause(err, secrets) })
   }
+  if (response.status === 429) {
+    // WeChat and QQ throttle with an errcode; Douyin (or a proxy) may answer HTTP 429.
+    throw new RateLimitedError(`${service} is rate limiting this server (HTTP 429); wait a moment, then log in again`)
+  }
   if (response.status < 200 || response.status > 299) {
     throw new UpstreamError(`${service} answered HTTP ${response.status}; retry in a moment`)
   }

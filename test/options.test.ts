@@ -121,7 +121,7 @@ const bad: Array<[string, Record<string, unknown>]> = [
   ...([
     { appId: 'wx1', appSecret: 's', component: { appId: 'wxc', accessToken: async () => 't' } },
     { appId: 'wx1', appSecret: 's', wecom: { corpId: 'ww1', corpSecret: 's' } },
-    { appId: 'wx1', platform: 'qq', appSecret: 's' },
+    { appId: 'wx1', platform: 'weibo', appSecret: 's' },
     { appId: 'wx1', wecom: 'ww1' },
     { appId: 'wx1', wecom: { corpId: 'ww1' } },
     { appId: 'wx1', wecom: { corpId: 'ww 1', corpSecret: 's' } },

@@ -22,7 +22,8 @@
  * `fail` and rejects the promise it returns, which would otherwise be an unhandled rejection.
  */
 export interface WxLike {
-  login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  /** `anonymousCode`: Douyin's `tt.login()` gives one, and an empty `code` for a user not logged in to Douyin. */
+  login (options: { success?: (res: { code: string, anonymousCode?: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
   checkSession (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
   request (options: {
     url: string
@@ -149,9 +150,10 @@ export class WeappClientError extends Error {
   }
 }
 
-/** The mini program's global `wx` (looked up with typeof: older engines have no globalThis), or QQ's `qq`. */
+/** The mini program's global `wx` (looked up with typeof: older engines have no globalThis), QQ's `qq`, Douyin's `tt`. */
 declare const wx: WxLike | undefined
 declare const qq: WxLike | undefined
+declare const tt: WxLike | undefined
 
 const SESSION_ERRORS = new Set(['WEAPP_SESSION_MISSING', 'WEAPP_SESSION_INVALID', 'WEAPP_SESSION_EXPIRED'])
 
@@ -252,7 +254,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
   if (base === undefined) {
     throw new TypeError('createWeappClient({ baseUrl }): baseUrl must be an http(s) URL without credentials, query or fragment, such as \'https://api.example.com\'')
   }
-  const given = options.wx !== undefined ? options.wx : typeof wx !== 'undefined' ? wx : typeof qq !== 'undefined' ? qq : undefined
+  const given = options.wx !== undefined ? options.wx : typeof wx !== 'undefined' ? wx : typeof qq !== 'undefined' ? qq : typeof tt !== 'undefined' ? tt : undefined
   if (given === undefined) throw new TypeError('createWeappClient: no wx (or qq); pass { wx } outside a mini program (Taro, uni-app: their API object)')
   const api: WxLike = given
   const root = base.origin + base.path.replace(/\/+$/, '')
@@ -305,7 +307,11 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
   }
 
   const wecom = options.wecom === true
-  function wxLogin (): Promise<string> {
+  /**
+   * A fresh login code: `wx.login()`'s (`wx.qy.login()`'s with `wecom`), or, where Douyin's
+   * `tt.login()` gives a user not logged in to Douyin only an anonymous code, that.
+   */
+  function wxLogin (): Promise<{ code: string } | { anonymousCode: string }> {
     return new Promise((resolve, reject) => {
       const name = wecom ? 'wx.qy.login()' : 'wx.login()'
       const loginApi = wecom ? api.qy : api
@@ -314,7 +320,12 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
         return
       }
       callApi(loginApi.login({
-        success: (res) => { resolve(res.code) },
+        success: (res) => {
+          const anonymousCode = (res as { anonymousCode?: unknown }).anonymousCode
+          if (typeof res.code === 'string' && res.code !== '') resolve({ code: res.code })
+          else if (typeof anonymousCode === 'string' && anonymousCode !== '') resolve({ anonymousCode })
+          else reject(new WeappClientError('WX_LOGIN_FAILED', `${name} gave no code`))
+        },
         fail: (err) => { reject(new WeappClientError('WX_LOGIN_FAILED', `${name} failed: ${err.errMsg}`)) }
       }))
     })
@@ -373,8 +384,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
   function login (): Promise<WeappLogin | WeappWecomLogin> {
     if (loggingIn === undefined) {
       const attempt = (async () => {
-        const code = await wxLogin()
-        const body = await send<WeappLogin | WeappWecomLogin>('POST', `${root}${prefix}/login`, appId === undefined ? { code } : { code, appId }, undefined)
+        const given = await wxLogin()
+        const body = await send<WeappLogin | WeappWecomLogin>('POST', `${root}${prefix}/login`, appId === undefined ? given : { ...given, appId }, undefined)
         if (body === null || typeof body !== 'object' || typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
           throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
         }
@@ -438,7 +449,9 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
           if (!(err instanceof WeappClientError) || err.code !== 'WEAPP_DECRYPT_FAILED') throw err
           // The key WeChat encrypted with is not the session's: one fresh code, and the server
           // decrypts with its session_key and renews the session.
-          const code = await wxLogin()
+          const fresh = await wxLogin()
+          if (!('code' in fresh)) throw err // anonymous: no session_key to decrypt with
+          const code = fresh.code
           const body = await send<{ data: any, session?: unknown, expiresIn?: unknown }>('POST', `${routes}/decrypt`, { encryptedData, iv, code }, session)
           if (typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
             throw new WeappClientError('BAD_RESPONSE', 'The decrypt route answered a fresh code without a renewed session')
