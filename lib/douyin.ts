@@ -44,7 +44,7 @@ export function createDouyinClient ({ appId, appSecret, apiBaseUrl, timeout }: D
       body: JSON.stringify({ appid: appId, secret: appSecret, code: code ?? '', anonymous_code: anonymousCode ?? '' })
     }, timeout, secrets, undefined, 'Douyin')
     const errNo = body.err_no
-    if (errNo !== 0) throw douyinErrorFor(typeof errNo === 'number' ? errNo : Number.NaN)
+    if (errNo !== 0) throw typeof errNo === 'number' ? douyinErrorFor(errNo) : new UpstreamError('Douyin answered jscode2session without an err_no')
     const data = (body.data ?? {}) as Record<string, unknown>
     const { session_key: sessionKey, openid, anonymous_openid: anonymousOpenid, unionid } = data
     if (code !== undefined) {
@@ -63,11 +63,9 @@ export function createDouyinClient ({ appId, appSecret, apiBaseUrl, timeout }: D
 
   return {
     login (code, anonymousCode) {
-      if (code === undefined && anonymousCode === undefined) return Promise.reject(new TypeError('a Douyin login needs the code or the anonymousCode of tt.login()'))
-      const bad = (code === undefined ? undefined : checkCode(code, 'code2Session(code) needs the code from tt.login() as a string')) ??
-        (anonymousCode === undefined ? undefined : checkCode(anonymousCode, 'the anonymous code of tt.login() must be a string'))
-      if (bad !== undefined) return bad
-      return shared(JSON.stringify([code, anonymousCode]), async () => await exchange(code, anonymousCode))
+      // The login route's schema bounds both codes; code2Session's callers pass a code.
+      return checkCode(code ?? anonymousCode, 'code2Session(code) needs the code from tt.login() as a string') ??
+        shared(JSON.stringify([code, anonymousCode]), async () => await exchange(code, anonymousCode))
     }
   }
 }

@@ -6,10 +6,11 @@ const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concur
 const kindTests = ['test/app-kinds.test.ts', 'test/mock-kinds.test.ts']
 const revocationTests = ['test/revocation.test.ts', 'test/revocation-redis.test.ts']
 const platformTests = ['test/platforms.test.ts']
+const douyinTests = ['test/platforms.test.ts', 'test/session.test.ts', 'test/hostile-sessions.test.ts']
 const routeTests = [...revocationTests, ...platformTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
-const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts']
+const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts', 'test/platforms.test.ts']
 
 const byFile = {
   'lib/session.ts': [...sessionTests, 'test/revocation.test.ts', ...platformTests],
@@ -23,6 +24,7 @@ const byFile = {
   'lib/apps.ts': ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests],
   'lib/wecom.ts': kindTests,
   'lib/revocation.ts': revocationTests,
+  'lib/douyin.ts': douyinTests,
   'lib/component.ts': kindTests,
   'lib/user-api.ts': tokenTests,
   'lib/access-token.ts': tokenTests,
@@ -54,7 +56,7 @@ export const mutants = [
     'the codec refuses any token whose encrypted-key segment is not empty before jose sees it, and of the algorithms with an empty one only dir works with a symmetric key: jose never meets another alg (session.test.ts checks that A256KW and A256GCMKW tokens under the right key are refused)'),
   m('jose-zip', 'lib/session.ts', 'jose inflates compressed tokens', 'maxDecompressedLength: 0,', ''),
   m('jose-claims', 'lib/session.ts', 'no claims required', "requiredClaims: ['exp', 'iat', 'sub', 'aud']", 'requiredClaims: []'),
-  m('session-sk', 'lib/session.ts', 'a token without a session_key is a session', '!isId(sub) || !isSessionKey(sk) ||', '!isId(sub) ||'),
+  m('session-sk', 'lib/session.ts', 'a token without a session_key is a session', "(an === undefined ? !isSessionKey(sk) : ", "(an === undefined ? false : "),
   m('fast-aud', 'lib/fast-unseal.ts', 'the fast path ignores aud', "(apps !== undefined && !apps.has(aud)) || ", ''),
   m('session-aud-list', 'lib/session.ts', 'a session names an audience list', "typeof exp !== 'number' || !isId(aud) || ", "typeof exp !== 'number' || "),
   m('fast-exp', 'lib/fast-unseal.ts', 'the fast path ignores exp', "!Object.hasOwn(claims, 'sub') || exp <= now) {", "!Object.hasOwn(claims, 'sub')) {"),
@@ -105,7 +107,7 @@ export const mutants = [
   m('heal-user', 'lib/routes.ts', "another user's code heals a session", 'if (userOf(identity) !== userOf(current)) {', 'if (false) {'),
   m('heal-key', 'lib/routes.ts', 'heal decrypts with the old key', '      sessionKey = identity.sessionKey\n', ''),
   m('heal-signature', 'lib/routes.ts', "heal checks rawData with the old key", '!weapp.verifySignature(rawData, signature as string, sessionKey)', '!weapp.verifySignature(rawData, signature as string, current.sessionKey)'),
-  m('raw-pair', 'lib/routes.ts', 'rawData without signature skips the check', 'if ((rawData === undefined) !== (signature === undefined)) {', 'if (false) {'),
+  m('raw-pair', 'lib/routes.ts', 'rawData without signature skips the check', 'if ((rawData === undefined) !== (signature === undefined)) throw', 'if (false) throw'),
   m('exact-types', 'lib/routes.ts', 'coerced body types accepted', 'if (value !== undefined && typeof value !== type) {', 'if (false) {'),
   m('jwt-aud', 'lib/routes.ts', 'the JWS names no app', '...jwt.sign, aud: appId, clockTimestamp', '...jwt.sign, clockTimestamp'),
   m('jwt-exp', 'lib/routes.ts', 'the JWS outlives its session', ', expiresIn: Math.min(jwt.expiresIn ?? left, left)', ', ...(jwt.expiresIn === undefined ? {} : { expiresIn: jwt.expiresIn })'),
@@ -153,11 +155,16 @@ export const mutants = [
   m('client-keep-renewed', 'client/src/index.ts', 'a renewed session not stored', 'if (session !== undefined) keepRenewed(session, res.header)', ''),
   m('client-logout-route', 'client/src/index.ts', 'logout() only forgets locally', "        await send('POST', `${routes}/logout`, {}, session)\n", ''),
   // Other platforms
-  m('session-pf', 'lib/session.ts', 'a token naming any platform opens', "(pf !== undefined && (pf !== 'qq' || cid !== undefined))", 'false'),
+  m('session-pf', 'lib/session.ts', 'a token naming any platform opens', "(pf !== undefined && ((pf !== 'qq' && pf !== 'douyin') || cid !== undefined))", 'false'),
   m('qq-origin', 'lib/apps.ts', "QQ's login sent to WeChat's origin", 'apiBaseUrl: upstream.apiBaseUrl.qq', 'apiBaseUrl: upstream.apiBaseUrl.wechat'),
   m('phone-qq', 'lib/routes.ts', "a QQ session reaches WeChat's phone API", "if (current.platform !== 'wechat') {", 'if (false) {'),
-  m('qq-seal', 'lib/index.ts', "a QQ app seals WeChat sessions", "app.kind === 'qq' ? { ...(identity as WechatIdentity), platform: 'qq' } : identity", 'identity'),
-  m('client-qq-global', 'client/src/index.ts', "QQ's global not found", ": typeof qq !== 'undefined' ? qq : undefined", ': undefined'),
+  m('qq-seal', 'lib/index.ts', "a QQ or Douyin app seals WeChat sessions", "app.kind === 'qq' || app.kind === 'douyin' ? { ...(identity as WechatIdentity), platform: app.kind } : identity", 'identity'),
+  m('douyin-bad-code', 'lib/douyin.ts', 'a used Douyin code answered as a 502', 'const BAD_CODE = new Set([40018, 40019])', 'const BAD_CODE = new Set([40019])'),
+  m('douyin-anonymous-decrypt', 'lib/routes.ts', 'an anonymous session reaches the decrypt', "if (!isWecom(current) && current.anonymous === true) {", 'if (false) {'),
+  m('session-anonymous', 'lib/session.ts', 'an anonymous token of another platform opens', "an !== true || sk !== undefined || pf !== 'douyin'", "an !== true || sk !== undefined"),
+  m('client-tt-global', 'client/src/index.ts', "Douyin's global not found", ": typeof tt !== 'undefined' ? tt : undefined", ': undefined'),
+  m('client-tt-anonymous', 'client/src/index.ts', "tt.login()'s anonymous code not sent", "else if (typeof anonymousCode === 'string' && anonymousCode !== '') resolve({ anonymousCode })", ''),
+  m('client-qq-global', 'client/src/index.ts', "QQ's global not found", ": typeof qq !== 'undefined' ? qq : typeof tt", ': typeof tt'),
   // The client
   m('client-origin', 'client/src/index.ts', 'the session sent to any URL', 'return target !== undefined && target.origin === base?.origin ? url : undefined', 'return url'),
   m('client-slash', 'client/src/index.ts', "'//host' read as a path", 'if (/^\\/(?![/\\\\])/.test(url)) return root + url', 'if (/^\\//.test(url)) return root + url'),

@@ -230,3 +230,59 @@ t.test('the client finds Douyin\'s global tt, and sends the anonymous code when 
   const none = createWeappClient({ baseUrl: base, appId: TT, storageKey: 'none', wx: { ...douyinWx, login: ({ success }) => { setTimeout(() => success?.({ code: '' })) } } })
   await t.rejects(none.login(), { code: 'WX_LOGIN_FAILED', message: /gave no code/ })
 })
+
+t.test('douyin: answers without a usable identity are 502s', async (t) => {
+  const { app, mocks } = await backend(t)
+  const tt = mocks.douyin
+  const ok = (data: Record<string, unknown>): MockFault => ({ body: JSON.stringify({ err_no: 0, err_tips: 'success', data }), contentType: 'application/json' })
+  for (const [fault, payload, message] of [
+    [ok({ session_key: '', openid: 'o', anonymous_openid: '', unionid: '' }), { code: 'c' }, /without a usable openid and session_key/],
+    [ok({ session_key: tt.user('o').sessionKey, openid: '', anonymous_openid: '', unionid: '' }), { code: 'c' }, /without a usable openid/],
+    [ok({ session_key: tt.user('o').sessionKey, openid: 'o', anonymous_openid: '', unionid: 7 }), { code: 'c' }, /without a usable openid/],
+    [ok({ session_key: '', openid: '', anonymous_openid: '', unionid: '' }), { anonymousCode: 'a' }, /without a usable anonymous_openid/],
+    [{ body: JSON.stringify({ err_no: 0 }), contentType: 'application/json' }, { anonymousCode: 'a' }, /without a usable anonymous_openid/],
+    [{ body: JSON.stringify({ data: {} }), contentType: 'application/json' }, { code: 'c' }, /without an err_no/]
+  ] as const) {
+    tt.fail(fault)
+    const res = await app.inject({ method: 'POST', url: '/weapp/login', payload: { appId: TT, ...payload } })
+    isError(t, res, 502, 'WEAPP_UPSTREAM_ERROR')
+    t.match(res.json().message, message)
+  }
+})
+
+t.test('douyin: the mock answers Douyin\'s errors', async (t) => {
+  const { mocks } = await backend(t)
+  const tt = mocks.douyin
+  const ask = async (body: unknown): Promise<{ type: string | null, json: Record<string, unknown> }> => {
+    const res = await fetch(`${tt.url}/api/apps/v2/jscode2session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+    return { type: res.headers.get('content-type'), json: await res.json() as Record<string, unknown> }
+  }
+  const base = { appid: TT, secret: tt.appSecret }
+  t.match(await ask('not json'), { type: 'application/json; charset=UTF-8', json: { err_no: 40014 } })
+  t.match((await ask({ ...base, appid: 'ttnope' })).json, { err_no: 40015, err_tips: 'bad appid', data: { openid: '' } })
+  t.match((await ask({ ...base, secret: 'wrong', code: 'c' })).json, { err_no: 40017 })
+  t.match((await ask({ ...base, code: '', anonymous_code: '' })).json, { err_no: 40014 })
+  t.match((await ask({ ...base, code: 'made-up' })).json, { err_no: 40018 })
+  const anonymous = tt.app(TT).anonymousCode('a-1')
+  t.match((await ask({ ...base, anonymous_code: anonymous })).json, { err_no: 0, data: { anonymous_openid: 'a-1', openid: '', session_key: '' } })
+  t.match((await ask({ ...base, anonymous_code: anonymous })).json, { err_no: 40019 }, 'an anonymous code is single-use too')
+  t.match((await ask({ ...base, anonymous_code: tt.addApp('ttother00000000001').anonymousCode('a-2') })).json, { err_no: 40019 }, 'another app\'s anonymous code')
+  t.match((await ask({ ...base, anonymous_code: 'made-up' })).json, { err_no: 40019 })
+})
+
+t.test('renewal keeps a QQ session\'s platform and a Douyin session\'s anonymity', async (t) => {
+  const mocks = { qq: await MockWechat.start({ appId: QQ }), douyin: await MockWechat.start({ appId: TT }) }
+  t.teardown(async () => { await mocks.qq.close(); await mocks.douyin.close() })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(weapp, { apps: [{ appId: QQ, appSecret: 's1', platform: 'qq' }, { appId: TT, appSecret: 's2', platform: 'douyin' }], key: KEY, expiresIn: '1h', renewWithin: '10m' })
+  app.get('/me', { onRequest: app.weapp.authenticate }, async () => ({}))
+  const now = Math.floor(Date.now() / 1000)
+  const near = { iat: now - 3000, exp: now + 60, lat: Date.now() - 3000_000 }
+  const qq = await app.inject({ url: '/me', headers: { authorization: `Bearer ${forge(KEY, claims(QQ, { ...near, pf: 'qq', jti: 'abcdefghijklmnopqrstuv' }))}` } })
+  t.match(open(qq.headers['x-weapp-session'] as string, KEY).payload, { pf: 'qq', aud: QQ })
+  const anon = await app.inject({ url: '/me', headers: { authorization: `Bearer ${forge(KEY, claims(TT, { ...near, pf: 'douyin', an: true, sk: undefined, sub: 'a-1', jti: 'bcdefghijklmnopqrstuvw' }))}` } })
+  const payload = open(anon.headers['x-weapp-session'] as string, KEY).payload
+  t.match(payload, { pf: 'douyin', an: true, sub: 'a-1' })
+  t.notOk('sk' in payload, 'still no session_key')
+})
