@@ -260,6 +260,7 @@ t.test('douyin: the mock answers Douyin\'s errors', async (t) => {
   const base = { appid: TT, secret: tt.appSecret }
   t.match(await ask('not json'), { type: 'application/json; charset=UTF-8', json: { err_no: 40014 } })
   t.match((await ask({ ...base, appid: 'ttnope' })).json, { err_no: 40015, err_tips: 'bad appid', data: { openid: '' } })
+  t.match((await ask({ secret: tt.appSecret, code: 'c' })).json, { err_no: 40015 }, 'no appid')
   t.match((await ask({ ...base, secret: 'wrong', code: 'c' })).json, { err_no: 40017 })
   t.match((await ask({ ...base, code: '', anonymous_code: '' })).json, { err_no: 40014 })
   t.match((await ask({ ...base, code: 'made-up' })).json, { err_no: 40018 })
@@ -285,4 +286,21 @@ t.test('renewal keeps a QQ session\'s platform and a Douyin session\'s anonymity
   const payload = open(anon.headers['x-weapp-session'] as string, KEY).payload
   t.match(payload, { pf: 'douyin', an: true, sub: 'a-1' })
   t.notOk('sk' in payload, 'still no session_key')
+})
+
+t.test('a session of one platform\'s app is refused where that app is not served, whatever the key', async (t) => {
+  const { app, mocks } = await backend(t)
+  const sessions = await Promise.all(platforms.map(async (p) => (await app.inject({ method: 'POST', url: '/weapp/login', payload: { code: mocks[p.name].login('o-1'), appId: p.appId } })).json().session as string))
+  for (const [i, p] of platforms.entries()) {
+    // The same key, one app: only that app's sessions open.
+    const single = Fastify()
+    t.teardown(() => single.close())
+    await single.register(weapp, { apps: [p.config('s')], key: KEY })
+    single.get('/me', { onRequest: single.weapp.authenticate }, async () => ({}))
+    for (const [j, session] of sessions.entries()) {
+      const res = await single.inject({ url: '/me', headers: { authorization: `Bearer ${session}` } })
+      if (i === j) t.equal(res.statusCode, 200, `${p.name}'s own session`)
+      else isError(t, res as never, 401, 'WEAPP_SESSION_INVALID')
+    }
+  }
 })
