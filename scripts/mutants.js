@@ -13,7 +13,7 @@ const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.te
 const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts', 'test/platforms.test.ts']
 
 const byFile = {
-  'lib/session.ts': [...sessionTests, 'test/revocation.test.ts', ...platformTests],
+  'lib/session.ts': [...sessionTests, 'test/revocation.test.ts', 'test/seal-differential.test.ts', ...platformTests],
   'lib/fast-unseal.ts': sessionTests,
   'lib/base64.ts': [...sessionTests, ...decryptTests],
   'lib/user-data.ts': decryptTests,
@@ -154,6 +154,8 @@ export const mutants = [
   m('renew-jti', 'lib/session.ts', 'a renewal gets a new id (logout misses it)', 'claims.jti = renew?.jti ?? randomJti()', 'claims.jti = randomJti()'),
   m('client-keep-renewed', 'client/src/index.ts', 'a renewed session not stored', 'if (session !== undefined) keepRenewed(session, res.header)', ''),
   m('client-logout-route', 'client/src/index.ts', 'logout() only forgets locally', "        await send('POST', `${routes}/logout`, {}, session)\n", ''),
+  m('seal-aad', 'lib/session.ts', 'the seal authenticates no header', "  cipher.setAAD(Buffer.from(header, 'latin1'))\n", ''),
+  m('seal-iv', 'lib/session.ts', 'the seal reuses an IV', 'const iv = randomBytes(12)', 'const iv = Buffer.alloc(12)'),
   // Other platforms
   m('session-pf', 'lib/session.ts', 'a token naming any platform opens', "(pf !== undefined && ((pf !== 'qq' && pf !== 'douyin') || cid !== undefined))", 'false'),
   m('qq-origin', 'lib/apps.ts', "QQ's login sent to WeChat's origin", 'apiBaseUrl: upstream.apiBaseUrl.qq', 'apiBaseUrl: upstream.apiBaseUrl.wechat'),
