@@ -1,4 +1,5 @@
 import { UpstreamError } from './errors.js'
+import type { Http } from './http.js'
 import { callWechat, errorFor } from './wechat.js'
 
 export interface AccessTokenOptions {
@@ -7,6 +8,7 @@ export interface AccessTokenOptions {
   apiBaseUrl: string
   /** ms */
   timeout: number
+  http?: Http
 }
 
 /** errcodes with which WeChat refuses the access token itself: invalid, not the latest, expired. */
@@ -106,13 +108,13 @@ export function readToken (body: Record<string, unknown>, tokenField: string, ap
  * A mini program's access token from `cgi-bin/stable_token` (normal mode: it does not invalidate
  * the token other instances hold).
  */
-export function createAccessTokens ({ appId, appSecret, apiBaseUrl, timeout }: AccessTokenOptions): AccessTokens {
+export function createAccessTokens ({ appId, appSecret, apiBaseUrl, timeout, http }: AccessTokenOptions): AccessTokens {
   return createTokenCache({
     refusedTwice: 'if another system force-refreshes this mini program\'s token, stop it',
     fetch: async () => readToken(await callWechat(`${apiBaseUrl}/cgi-bin/stable_token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: false })
-    }, timeout, [appSecret]), 'access_token', 'WeChat\'s stable_token')
+    }, timeout, [appSecret], undefined, undefined, http), 'access_token', 'WeChat\'s stable_token')
   })
 }

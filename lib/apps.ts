@@ -8,6 +8,7 @@ import { createUserApi } from './user-api.js'
 import { createWechatClient, type WeappPhone } from './wechat.js'
 import { createWecomClient, createWecomTokens, type WecomCredentials } from './wecom.js'
 import { createDouyinClient } from './douyin.js'
+import type { Http } from './http.js'
 
 export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
 export type { WecomCredentials } from './wecom.js'
@@ -74,6 +75,8 @@ export interface UpstreamSettings {
   apiBaseUrl: ApiBaseUrls
   /** ms */
   timeout: number
+  /** The registration's pooled HTTP client; default a shared one. */
+  http?: Http
 }
 
 /** How long a lookup function's answer (an app, or "no such app") is used before asking again. */
@@ -179,10 +182,11 @@ const unsupported = (message: string) => async (): Promise<never> => { throw new
 
 export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool = tokenPool(undefined)): App {
   const { appId } = config
-  const settings = { timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.wechat }
+  const { timeout, http } = upstream
+  const settings = { timeout, http, apiBaseUrl: upstream.apiBaseUrl.wechat }
   if (config.wecom !== undefined) {
     const { corpId, corpSecret } = config.wecom
-    const wecom = { timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.wecom }
+    const wecom = { timeout, http, apiBaseUrl: upstream.apiBaseUrl.wecom }
     const tokens = pool(`wecom\n${corpId}\n${corpSecret}`, () => createWecomTokens({ corpId, corpSecret }, wecom))
     const client = createWecomClient(tokens, wecom)
     const none = `Mini program ${appId} runs in WeCom, which has no phone-number-by-code or checksession API for its members`
@@ -205,7 +209,7 @@ export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, p
   }
   const { appSecret } = config
   if (config.platform === 'douyin') {
-    const douyin = createDouyinClient({ appId, appSecret, timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.douyin })
+    const douyin = createDouyinClient({ appId, appSecret, timeout, http, apiBaseUrl: upstream.apiBaseUrl.douyin })
     const none = `Mini program ${appId} is a Douyin one: this version has no access token, phone-number or checksession API for Douyin`
     return Object.freeze({
       appId,
@@ -218,7 +222,7 @@ export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, p
     })
   }
   if (config.platform === 'qq') {
-    const qq = createWechatClient({ appId, appSecret, timeout: upstream.timeout, apiBaseUrl: upstream.apiBaseUrl.qq, platform: 'qq' })
+    const qq = createWechatClient({ appId, appSecret, timeout, http, apiBaseUrl: upstream.apiBaseUrl.qq, platform: 'qq' })
     const none = `Mini program ${appId} is a QQ one: this version has no access token, phone-number or checksession API for QQ`
     return Object.freeze({
       appId,
@@ -235,7 +239,7 @@ export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, p
 }
 
 /** A WeChat mini program's App (its own, or a hosted one's): phone and checksession with `tokens`. */
-function withUserApi (appId: string, kind: AppKind, code2Session: App['code2Session'], tokens: AccessTokens, settings: { apiBaseUrl: string, timeout: number }): App {
+function withUserApi (appId: string, kind: AppKind, code2Session: App['code2Session'], tokens: AccessTokens, settings: { apiBaseUrl: string, timeout: number, http: Http | undefined }): App {
   const user = createUserApi({ appId, ...settings, tokens })
   return Object.freeze({
     appId,

@@ -1,6 +1,7 @@
 import { WECHAT_TOKEN_REJECTED, createTokenCache, readToken, tokenErrors, type AccessTokens } from './access-token.js'
 import { UnsupportedError, UpstreamError, safeCause } from './errors.js'
 import type { WechatIdentity } from './session.js'
+import type { Http } from './http.js'
 import { callWechat, codeExchange, errorFor, wechatIdentity } from './wechat.js'
 
 /** A string, or a promise of one: what the token getters return. */
@@ -39,6 +40,7 @@ interface Upstream {
   apiBaseUrl: string
   /** ms */
   timeout: number
+  http?: Http
 }
 
 /** api_component_token's errcodes, beyond WeChat's general ones. */
@@ -75,7 +77,7 @@ async function fromGetter (getter: () => MaybePromise<string>, name: string): Pr
  * `cgi-bin/component/api_component_token` with the latest verify ticket, cached until shortly
  * before it expires, one fetch in flight, refetched once when refused (40001, 42001).
  */
-export function createComponentTokens (component: ComponentConfig, { apiBaseUrl, timeout }: Upstream): AccessTokens {
+export function createComponentTokens (component: ComponentConfig, { apiBaseUrl, timeout, http }: Upstream): AccessTokens {
   if (component.accessToken !== undefined) {
     const getter = component.accessToken
     return createTokenCache({
@@ -92,7 +94,7 @@ export function createComponentTokens (component: ComponentConfig, { apiBaseUrl,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ component_appid: appId, component_appsecret: appSecret, component_verify_ticket: ticket })
-      }, timeout, [appSecret, ticket], componentTokenError)
+      }, timeout, [appSecret, ticket], componentTokenError, undefined, http)
       return readToken(body, 'component_access_token', 'WeChat\'s api_component_token')
     }
   })
@@ -117,13 +119,13 @@ export function createAuthorizerTokens (appId: string, component: ComponentConfi
  * code is single-use); a refused component token (which WeChat answers before it looks at the code)
  * is fetched anew and the call made once more.
  */
-export function createComponentClient (appId: string, componentAppId: string, tokens: AccessTokens, { apiBaseUrl, timeout }: Upstream): { code2Session (code: string): Promise<WechatIdentity> } {
+export function createComponentClient (appId: string, componentAppId: string, tokens: AccessTokens, { apiBaseUrl, timeout, http }: Upstream): { code2Session (code: string): Promise<WechatIdentity> } {
   const errors = tokenErrors(WECHAT_TOKEN_REJECTED)
   return {
     code2Session: codeExchange(async (code) => wechatIdentity(await tokens.use(async (token) => {
       const query = new URLSearchParams({ appid: appId, js_code: code, grant_type: 'authorization_code', component_appid: componentAppId, component_access_token: token })
       return await callWechat(`${apiBaseUrl}/sns/component/jscode2session?${query.toString()}`, { method: 'GET' }, timeout,
-        [token, code, encodeURIComponent(code)], errors)
+        [token, code, encodeURIComponent(code)], errors, undefined, http)
     }), 'component/jscode2session'))
   }
 }

@@ -1,5 +1,6 @@
 import { InvalidCodeError, UpstreamError } from './errors.js'
 import { isSessionKey, type WechatIdentity } from './session.js'
+import type { Http } from './http.js'
 import { singleFlight } from './single-flight.js'
 import { callWechat, checkCode } from './wechat.js'
 
@@ -10,6 +11,7 @@ export interface DouyinClientOptions {
   apiBaseUrl: string
   /** ms */
   timeout: number
+  http?: Http
 }
 
 /** Douyin's `err_no` for what is not a usable code: a bad code (40018), a bad anonymous code (40019). */
@@ -33,7 +35,7 @@ export function douyinErrorFor (errNo: number): Error {
  * anonymous openid, no session_key, and the identity says `anonymous: true`. Codes are single-use:
  * never retried, identical logins in flight share one call.
  */
-export function createDouyinClient ({ appId, appSecret, apiBaseUrl, timeout }: DouyinClientOptions): { login (code: string | undefined, anonymousCode?: string): Promise<WechatIdentity> } {
+export function createDouyinClient ({ appId, appSecret, apiBaseUrl, timeout, http }: DouyinClientOptions): { login (code: string | undefined, anonymousCode?: string): Promise<WechatIdentity> } {
   const shared = singleFlight<WechatIdentity>()
 
   async function exchange (code: string | undefined, anonymousCode: string | undefined): Promise<WechatIdentity> {
@@ -42,7 +44,7 @@ export function createDouyinClient ({ appId, appSecret, apiBaseUrl, timeout }: D
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ appid: appId, secret: appSecret, code: code ?? '', anonymous_code: anonymousCode ?? '' })
-    }, timeout, secrets, undefined, 'Douyin')
+    }, timeout, secrets, undefined, 'Douyin', http)
     const errNo = body.err_no
     if (errNo !== 0) throw typeof errNo === 'number' ? douyinErrorFor(errNo) : new UpstreamError('Douyin answered jscode2session without an err_no')
     const data = (body.data ?? {}) as Record<string, unknown>

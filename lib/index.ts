@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
 import { InvalidOptionError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
 import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations } from './revocation.js'
+import { createHttp } from './http.js'
 import { buildSettings, cleartextWarnings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
 import { createSessionCodec, isWecom, userOf, type AnyIdentity, type AnySession, type SessionCodec, type WechatIdentity, type WechatSession, type WecomIdentity, type WecomSession } from './session.js'
@@ -170,7 +171,10 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   if (settings.jwt !== undefined && !fastify.hasDecorator('jwt')) {
     throw new InvalidOptionError('jwt needs @fastify/jwt: register it before fastify-weapp (app.register(fastifyJwt, { secret }))')
   }
-  const registry = createRegistry(settings.apps, settings)
+  // One pooled HTTP client for every upstream this registration calls, closed with the app.
+  const http = createHttp(settings.upstreamConnections)
+  fastify.addHook('onClose', async () => { await http.close() })
+  const registry = createRegistry(settings.apps, { apiBaseUrl: settings.apiBaseUrl, timeout: settings.timeout, http })
   const revocation = settings.revocation
   let revocations: Revocations | undefined
   if (revocation?.kind === 'memory') revocations = memoryRevocations()

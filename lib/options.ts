@@ -1,6 +1,7 @@
 import { APP_ID, appConfigProblem, normalizeAppConfig, type ApiBaseUrls, type WeappAppConfig, type WeappAppLookup } from './apps.js'
 import { InvalidOptionError } from './errors.js'
 import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
+import { DEFAULT_UPSTREAM_CONNECTIONS } from './http.js'
 import type { RedisLike } from './revocation.js'
 
 /** One mini program: `appId` + `appSecret`. */
@@ -36,8 +37,10 @@ export interface WeappCommonOptions {
    * `'https://qyapi.weixin.qq.com'`, `'https://api.q.qq.com'`, `'https://developer.toutiao.com'`).
    */
   apiBaseUrl?: string | { wechat?: string, wecom?: string, qq?: string, douyin?: string }
-  /** Upstream request timeout in ms. Default `5000`. */
+  /** Upstream request timeout in ms, waiting for a pooled connection included. Default `5000`. */
   timeout?: number
+  /** Connections to each upstream origin at most (keep-alive, pooled); more calls wait. Default 32. */
+  upstreamConnections?: number
   /** Reject decrypted data whose `watermark.timestamp` is older than this many seconds. Default off. */
   watermarkMaxAge?: number
   /**
@@ -80,6 +83,8 @@ export interface Settings {
   readonly apiBaseUrl: ApiBaseUrls
   /** ms */
   readonly timeout: number
+  /** sockets per upstream origin */
+  readonly upstreamConnections: number
   /** seconds, or 0 for off */
   readonly watermarkMaxAge: number
   /** failures a minute per user on the decrypt route, or 0 for no limit */
@@ -311,6 +316,7 @@ export function buildSettings (options: unknown): Settings {
     prefix: parsePrefix(o.prefix),
     apiBaseUrl: parseApiBaseUrl(o.apiBaseUrl),
     timeout: wholeNumber(o.timeout, 'timeout', DEFAULT_TIMEOUT, 1, 120_000),
+    upstreamConnections: wholeNumber(o.upstreamConnections, 'upstreamConnections', DEFAULT_UPSTREAM_CONNECTIONS, 1, 1024),
     watermarkMaxAge: wholeNumber(o.watermarkMaxAge, 'watermarkMaxAge', 0, 0, 366 * 86400),
     decryptFailureLimit: wholeNumber(o.decryptFailureLimit, 'decryptFailureLimit', DEFAULT_DECRYPT_FAILURE_LIMIT, 0, 1_000_000),
     sessionCacheSize: wholeNumber(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 0, 10_000_000),

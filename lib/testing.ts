@@ -206,6 +206,7 @@ export class MockWechat {
   readonly #components = new Map<string, { secret: string, tickets: Map<string, boolean> }>()
   readonly #codes = new Map<string, IssuedCode>()
   readonly #faults: MockFault[] = []
+  readonly #sockets = { open: 0, peak: 0 }
   readonly #secrets = new Set<string>()
   readonly #accessTokenTtl: number
   /**
@@ -241,6 +242,16 @@ export class MockWechat {
     this.#codeTtl = options.codeTtl ?? 5 * 60 * 1000
     this.#accessTokenTtl = options.accessTokenTtl ?? 7200
     this.#server = createServer((req, res) => { this.#handle(req, res) })
+    this.#server.on('connection', (socket) => {
+      this.#sockets.open++
+      this.#sockets.peak = Math.max(this.#sockets.peak, this.#sockets.open)
+      socket.once('close', () => { this.#sockets.open-- })
+    })
+  }
+
+  /** Client connections open now, and the most ever open at once (to check a pool's bound). */
+  get connections (): { open: number, peak: number } {
+    return { ...this.#sockets }
   }
 
   /** The origin to pass as `apiBaseUrl`. */

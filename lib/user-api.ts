@@ -1,5 +1,6 @@
 import { UpstreamError } from './errors.js'
 import { tokenCallErrors, type AccessTokens } from './access-token.js'
+import type { Http } from './http.js'
 import { singleFlight } from './single-flight.js'
 import { callWechat, checkCode, loginStateSignature, type WeappPhone } from './wechat.js'
 
@@ -8,6 +9,7 @@ export interface UserApiOptions {
   apiBaseUrl: string
   /** ms */
   timeout: number
+  http?: Http
   tokens: AccessTokens
 }
 
@@ -21,7 +23,7 @@ export interface UserApi {
 /** checksession's "invalid signature": the session_key is not (or no longer) the user's. */
 class SessionKeyInvalid extends Error {}
 
-export function createUserApi ({ appId, apiBaseUrl, timeout, tokens }: UserApiOptions): UserApi {
+export function createUserApi ({ appId, apiBaseUrl, timeout, http, tokens }: UserApiOptions): UserApi {
   const json = { 'content-type': 'application/json' }
 
   async function phone (code: string, openid: string | undefined): Promise<WeappPhone> {
@@ -29,7 +31,7 @@ export function createUserApi ({ appId, apiBaseUrl, timeout, tokens }: UserApiOp
       `${apiBaseUrl}/wxa/business/getuserphonenumber?access_token=${encodeURIComponent(token)}`,
       // With openid, WeChat checks that the code belongs to that user.
       { method: 'POST', headers: json, body: JSON.stringify(openid === undefined ? { code } : { code, openid }) },
-      timeout, [token, code], tokenCallErrors))
+      timeout, [token, code], tokenCallErrors, undefined, http))
     const info = body.phone_info as Record<string, unknown> | null | undefined
     const watermark = info?.watermark as Record<string, unknown> | null | undefined
     const { phoneNumber, purePhoneNumber, countryCode } = info ?? {}
@@ -61,7 +63,7 @@ export function createUserApi ({ appId, apiBaseUrl, timeout, tokens }: UserApiOp
         await tokens.use(async (token) => {
           const query = new URLSearchParams({ access_token: token, signature, openid, sig_method: 'hmac_sha256' })
           return await callWechat(`${apiBaseUrl}/wxa/checksession?${query.toString()}`, { method: 'GET' }, timeout, [token],
-            (errcode) => errcode === 87009 ? new SessionKeyInvalid() : tokenCallErrors(errcode))
+            (errcode) => errcode === 87009 ? new SessionKeyInvalid() : tokenCallErrors(errcode), undefined, http)
         })
         return true
       } catch (err) {

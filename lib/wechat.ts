@@ -3,6 +3,7 @@ import {
 } from './errors.js'
 import { createHmac } from 'node:crypto'
 import { isSessionKey, type WechatIdentity } from './session.js'
+import { createHttp, type Http, type HttpAnswer } from './http.js'
 import { singleFlight } from './single-flight.js'
 
 export interface WechatClientOptions {
@@ -11,6 +12,8 @@ export interface WechatClientOptions {
   apiBaseUrl: string
   /** ms */
   timeout: number
+  /** The pooled HTTP client (one per registration); default a shared one. */
+  http?: Http
   /** QQ's `jscode2session` has WeChat's shape on its own origin: its identities say `platform: 'qq'`. */
   platform?: 'qq'
 }
@@ -60,20 +63,10 @@ export function errorFor (errcode: number): Error {
   }
 }
 
-/** Reads at most `limit` bytes of a body as UTF-8 text; undefined when it is longer. */
-async function readText (response: Response, limit: number): Promise<string | undefined> {
-  if (response.body === null) return ''
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of response.body) {
-    size += chunk.byteLength
-    if (size > limit) return undefined // leaving the loop cancels the stream
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 type Json = Record<string, unknown>
+
+/** The HTTP client of clients made without one (building blocks used on their own, tests). */
+const sharedHttp = createHttp()
 
 /**
  * One call to a WeChat (or WeCom) API: the answer's JSON object, whatever its content type (WeChat
@@ -81,14 +74,16 @@ type Json = Record<string, unknown>
  * URL is never part of an error, because it may hold the AppSecret. `service` names the upstream
  * in messages.
  */
-export async function callWechat (url: string, init: RequestInit, timeout: number, secrets: readonly string[], mapErrcode: (errcode: number) => Error = errorFor, service = 'WeChat'): Promise<Json> {
-  let response: Response
+export async function callWechat (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, timeout: number, secrets: readonly string[], mapErrcode: (errcode: number) => Error = errorFor, service = 'WeChat', http: Http = sharedHttp): Promise<Json> {
+  let response: HttpAnswer
   let text: string | undefined
+  // From when the call is asked for: a call waiting for a pooled connection keeps its timeout.
+  const signal = AbortSignal.timeout(timeout)
   try {
-    response = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(timeout) })
-    text = await readText(response, MAX_BODY_BYTES)
+    response = await http.request(url, init, signal, MAX_BODY_BYTES)
+    text = response.text
   } catch (err) {
-    if ((err as { name?: unknown }).name === 'TimeoutError') throw new UpstreamTimeoutError(timeout)
+    if (signal.aborted) throw new UpstreamTimeoutError(timeout)
     throw new UpstreamError(`Could not reach the ${service} API; retry in a moment`, { cause: safeCause(err, secrets) })
   }
   if (response.status === 429) {
@@ -148,13 +143,13 @@ export function codeExchange<T> (exchange: (code: string) => Promise<T>): (code:
 }
 
 /** The WeChat API client: `jscode2session`, with single-flight for identical codes. */
-export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout, platform }: WechatClientOptions): WechatClient {
+export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout, platform, http }: WechatClientOptions): WechatClient {
   const service = platform === 'qq' ? 'QQ' : 'WeChat'
   return {
     code2Session: codeExchange(async (code) => {
       const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
       const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
-      const identity = wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets, errorFor, service), 'jscode2session')
+      const identity = wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets, errorFor, service, http), 'jscode2session')
       return platform === undefined ? identity : { ...identity, platform }
     })
   }

@@ -1,6 +1,7 @@
 import { createTokenCache, readToken, tokenErrors, type AccessTokens } from './access-token.js'
 import { InvalidCodeError, RateLimitedError, UpstreamError } from './errors.js'
 import { isSessionKey, type WecomIdentity } from './session.js'
+import type { Http } from './http.js'
 import { callWechat, codeExchange } from './wechat.js'
 
 /** A WeCom app's credentials: the company and the secret of the WeCom app the mini program is linked to. */
@@ -14,6 +15,7 @@ interface Upstream {
   apiBaseUrl: string
   /** ms */
   timeout: number
+  http?: Http
 }
 
 const SERVICE = 'WeCom'
@@ -42,13 +44,13 @@ export function wecomErrorFor (errcode: number): Error {
 }
 
 /** A WeCom app's access token from `cgi-bin/gettoken`, cached, refetched once when refused. */
-export function createWecomTokens ({ corpId, corpSecret }: WecomCredentials, { apiBaseUrl, timeout }: Upstream): AccessTokens {
+export function createWecomTokens ({ corpId, corpSecret }: WecomCredentials, { apiBaseUrl, timeout, http }: Upstream): AccessTokens {
   return createTokenCache({
     refusedTwice: 'check that nothing else invalidates this WeCom app\'s tokens',
     fetch: async () => {
       const query = new URLSearchParams({ corpid: corpId, corpsecret: corpSecret })
       const body = await callWechat(`${apiBaseUrl}/cgi-bin/gettoken?${query.toString()}`, { method: 'GET' }, timeout,
-        [corpSecret, encodeURIComponent(corpSecret)], wecomErrorFor, SERVICE)
+        [corpSecret, encodeURIComponent(corpSecret)], wecomErrorFor, SERVICE, http)
       return readToken(body, 'access_token', 'WeCom\'s gettoken')
     }
   })
@@ -60,14 +62,14 @@ export function createWecomTokens ({ corpId, corpSecret }: WecomCredentials, { a
  * single-use); only a refused token (40014, 42001, which WeCom answers before it looks at the code)
  * is fetched anew and the call made once more.
  */
-export function createWecomClient (tokens: AccessTokens, { apiBaseUrl, timeout }: Upstream): { code2Session (code: string): Promise<WecomIdentity> } {
+export function createWecomClient (tokens: AccessTokens, { apiBaseUrl, timeout, http }: Upstream): { code2Session (code: string): Promise<WecomIdentity> } {
   const errors = tokenErrors(WECOM_TOKEN_REJECTED, wecomErrorFor)
   return {
     code2Session: codeExchange(async (code) => {
       const body = await tokens.use(async (token) => {
         const query = new URLSearchParams({ access_token: token, js_code: code, grant_type: 'authorization_code' })
         return await callWechat(`${apiBaseUrl}/cgi-bin/miniprogram/jscode2session?${query.toString()}`, { method: 'GET' }, timeout,
-          [token, code, encodeURIComponent(code)], errors, SERVICE)
+          [token, code, encodeURIComponent(code)], errors, SERVICE, http)
       })
       const { corpid: corpId, userid: userId, session_key: sessionKey } = body
       if (typeof corpId !== 'string' || corpId === '' || typeof userId !== 'string' || userId === '' || !isSessionKey(sessionKey)) {

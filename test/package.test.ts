@@ -32,7 +32,7 @@ t.test('fastify-weapp publishes dist, README, LICENSE and package.json only', as
   await checkFiles(t, root, files)
   const pkg = JSON.parse(await readFile(`${root}/package.json`, 'utf8')) as Record<string, any>
   t.match(pkg, { license: 'MIT', repository: { url: /fastify-weapp/ }, homepage: /fastify-weapp/, bugs: { url: /issues/ } })
-  t.same(Object.keys(pkg.dependencies).sort(), ['@fastify/error', 'fastify-plugin', 'fastify-weapp-client', 'jose'], 'the runtime dependencies, and nothing else')
+  t.same(Object.keys(pkg.dependencies).sort(), ['@fastify/error', 'fastify-plugin', 'fastify-weapp-client', 'jose', 'undici'], 'the runtime dependencies, and nothing else')
   t.match(await readFile(`${root}/${pkg.bin['fastify-weapp'] as string}`, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the bin has its shebang')
 })
 
