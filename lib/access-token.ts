@@ -115,6 +115,6 @@ export function createAccessTokens ({ appId, appSecret, apiBaseUrl, timeout, htt
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: false })
-    }, timeout, [appSecret], undefined, undefined, http), 'access_token', 'WeChat\'s stable_token')
+    }, { timeout, secrets: [appSecret], http }), 'access_token', 'WeChat\'s stable_token')
   })
 }

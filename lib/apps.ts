@@ -210,32 +210,23 @@ export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, p
   const { appSecret } = config
   if (config.platform === 'douyin') {
     const douyin = createDouyinClient({ appId, appSecret, timeout, http, apiBaseUrl: upstream.apiBaseUrl.douyin })
-    const none = `Mini program ${appId} is a Douyin one: this version has no access token, phone-number or checksession API for Douyin`
-    return Object.freeze({
-      appId,
-      kind: 'douyin',
-      code2Session: async (code: string) => await douyin.login(code),
-      anonymousLogin: async (anonymousCode: string, code?: string) => await douyin.login(code, anonymousCode),
-      accessToken: unsupported(none),
-      getPhoneNumber: unsupported(none),
-      checkSessionKey: unsupported(none)
+    return loginOnly(appId, 'douyin', 'Douyin', async (code) => await douyin.login(code), {
+      anonymousLogin: async (anonymousCode: string, code?: string) => await douyin.login(code, anonymousCode)
     })
   }
   if (config.platform === 'qq') {
     const qq = createWechatClient({ appId, appSecret, timeout, http, apiBaseUrl: upstream.apiBaseUrl.qq, platform: 'qq' })
-    const none = `Mini program ${appId} is a QQ one: this version has no access token, phone-number or checksession API for QQ`
-    return Object.freeze({
-      appId,
-      kind: 'qq',
-      code2Session: qq.code2Session,
-      accessToken: unsupported(none),
-      getPhoneNumber: unsupported(none),
-      checkSessionKey: unsupported(none)
-    })
+    return loginOnly(appId, 'qq', 'QQ', qq.code2Session)
   }
   const wechat = createWechatClient({ appId, appSecret, ...settings })
   const tokens = pool(`wechat\n${appId}\n${appSecret}`, () => createAccessTokens({ appId, appSecret, ...settings }))
   return withUserApi(appId, 'wechat', wechat.code2Session, tokens, settings)
+}
+
+/** The App of a platform whose login is all this version supports: the other building blocks say so. */
+function loginOnly (appId: string, kind: 'qq' | 'douyin', name: string, code2Session: App['code2Session'], extra: Partial<App> = {}): App {
+  const none = unsupported(`Mini program ${appId} is a ${name} one: this version has no access token, phone-number or checksession API for ${name}`)
+  return Object.freeze({ appId, kind, code2Session, accessToken: none, getPhoneNumber: none, checkSessionKey: none, ...extra })
 }
 
 /** A WeChat mini program's App (its own, or a hosted one's): phone and checksession with `tokens`. */

@@ -94,7 +94,7 @@ export function createComponentTokens (component: ComponentConfig, { apiBaseUrl,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ component_appid: appId, component_appsecret: appSecret, component_verify_ticket: ticket })
-      }, timeout, [appSecret, ticket], componentTokenError, undefined, http)
+      }, { timeout, secrets: [appSecret, ticket], errors: componentTokenError, http })
       return readToken(body, 'component_access_token', 'WeChat\'s api_component_token')
     }
   })
@@ -124,8 +124,8 @@ export function createComponentClient (appId: string, componentAppId: string, to
   return {
     code2Session: codeExchange(async (code) => wechatIdentity(await tokens.use(async (token) => {
       const query = new URLSearchParams({ appid: appId, js_code: code, grant_type: 'authorization_code', component_appid: componentAppId, component_access_token: token })
-      return await callWechat(`${apiBaseUrl}/sns/component/jscode2session?${query.toString()}`, { method: 'GET' }, timeout,
-        [token, code, encodeURIComponent(code)], errors, undefined, http)
+      return await callWechat(`${apiBaseUrl}/sns/component/jscode2session?${query.toString()}`, { method: 'GET' },
+        { timeout, secrets: [token, code, encodeURIComponent(code)], errors, http })
     }), 'component/jscode2session'))
   }
 }

@@ -44,7 +44,7 @@ export function createDouyinClient ({ appId, appSecret, apiBaseUrl, timeout, htt
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ appid: appId, secret: appSecret, code: code ?? '', anonymous_code: anonymousCode ?? '' })
-    }, timeout, secrets, undefined, 'Douyin', http)
+    }, { timeout, secrets, service: 'Douyin', http })
     const errNo = body.err_no
     if (errNo !== 0) throw typeof errNo === 'number' ? douyinErrorFor(errNo) : new UpstreamError('Douyin answered jscode2session without an err_no')
     const data = (body.data ?? {}) as Record<string, unknown>

@@ -649,7 +649,7 @@ export class MockWechat {
   #douyinLogin ({ body }: MockCall, res: ServerResponse): void {
     const empty = { session_key: '', openid: '', anonymous_openid: '', unionid: '' }
     const answer = (errNo: number, tips: string, data = empty): void => {
-      sendWecom(res, { err_no: errNo, err_tips: tips, log_id: `${Date.now()}${randomBytes(6).toString('hex').toUpperCase()}`, data })
+      sendJson(res, { err_no: errNo, err_tips: tips, log_id: `${Date.now()}${randomBytes(6).toString('hex').toUpperCase()}`, data })
     }
     const request = parseJson(body)
     if (request === undefined) return answer(40014, 'bad params')
@@ -677,7 +677,7 @@ export class MockWechat {
 
   /** WeCom's error shape: JSON labelled as JSON, with a hint and a link in errmsg. */
   #wecomError (res: ServerResponse, errcode: number, errmsg: string): void {
-    sendWecom(res, { errcode, errmsg: `${errmsg}, hint: [${Date.now()}_${rid()}], from ip: 127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}` })
+    sendJson(res, { errcode, errmsg: `${errmsg}, hint: [${Date.now()}_${rid()}], from ip: 127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}` })
   }
 
   #wecomToken ({ query }: MockCall, res: ServerResponse): void {
@@ -685,7 +685,7 @@ export class MockWechat {
     if (!apps.some((w) => w.corpId === query.corpid)) return this.#wecomError(res, 40013, 'invalid corpid')
     if (!apps.some((w) => w.corpId === query.corpid && w.corpSecret === query.corpsecret)) return this.#wecomError(res, 40001, 'invalid credential')
     const { token, expiresIn } = this.#issueToken(`wecom\n${query.corpid as string}\n${query.corpsecret as string}`)
-    sendWecom(res, { errcode: 0, errmsg: 'ok', access_token: token, expires_in: expiresIn })
+    sendJson(res, { errcode: 0, errmsg: 'ok', access_token: token, expires_in: expiresIn })
   }
 
   #wecomLogin ({ query }: MockCall, res: ServerResponse): void {
@@ -701,7 +701,7 @@ export class MockWechat {
     }
     const user = this.#redeem(query.js_code, issued.appId, 40029)
     if (typeof user === 'number') return this.#wecomError(res, 40029, 'invalid code')
-    sendWecom(res, { corpid: linked.corpId, userid: user.openid, session_key: user.sessionKey, errcode: 0, errmsg: 'ok' })
+    sendJson(res, { corpid: linked.corpId, userid: user.openid, session_key: user.sessionKey, errcode: 0, errmsg: 'ok' })
   }
 }
 
@@ -714,8 +714,8 @@ function parseJson (text: string): Record<string, unknown> | undefined {
   }
 }
 
-/** WeCom's way: JSON, labelled as such. */
-function sendWecom (res: ServerResponse, body: unknown): void {
+/** WeCom's and Douyin's way: JSON, labelled as such. */
+function sendJson (res: ServerResponse, body: unknown): void {
   res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' })
   res.end(JSON.stringify(body))
 }

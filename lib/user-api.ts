@@ -31,7 +31,7 @@ export function createUserApi ({ appId, apiBaseUrl, timeout, http, tokens }: Use
       `${apiBaseUrl}/wxa/business/getuserphonenumber?access_token=${encodeURIComponent(token)}`,
       // With openid, WeChat checks that the code belongs to that user.
       { method: 'POST', headers: json, body: JSON.stringify(openid === undefined ? { code } : { code, openid }) },
-      timeout, [token, code], tokenCallErrors, undefined, http))
+      { timeout, secrets: [token, code], errors: tokenCallErrors, http }))
     const info = body.phone_info as Record<string, unknown> | null | undefined
     const watermark = info?.watermark as Record<string, unknown> | null | undefined
     const { phoneNumber, purePhoneNumber, countryCode } = info ?? {}
@@ -62,8 +62,8 @@ export function createUserApi ({ appId, apiBaseUrl, timeout, http, tokens }: Use
       try {
         await tokens.use(async (token) => {
           const query = new URLSearchParams({ access_token: token, signature, openid, sig_method: 'hmac_sha256' })
-          return await callWechat(`${apiBaseUrl}/wxa/checksession?${query.toString()}`, { method: 'GET' }, timeout, [token],
-            (errcode) => errcode === 87009 ? new SessionKeyInvalid() : tokenCallErrors(errcode), undefined, http)
+          return await callWechat(`${apiBaseUrl}/wxa/checksession?${query.toString()}`, { method: 'GET' },
+            { timeout, secrets: [token], errors: (errcode) => errcode === 87009 ? new SessionKeyInvalid() : tokenCallErrors(errcode), http })
         })
         return true
       } catch (err) {

@@ -68,13 +68,26 @@ type Json = Record<string, unknown>
 /** The HTTP client of clients made without one (building blocks used on their own, tests). */
 const sharedHttp = createHttp()
 
+/** How one upstream call is made and read. */
+export interface UpstreamCall {
+  /** ms, from when the call is asked for */
+  timeout: number
+  /** Scrubbed from any cause: the secret, codes, tokens the call carries. */
+  secrets: readonly string[]
+  /** The contract's error for a non-zero `errcode`. Default WeChat's mapping. */
+  errors?: (errcode: number) => Error
+  /** Names the upstream in messages. Default `'WeChat'`. */
+  service?: string
+  /** The pooled client. Default a shared one. */
+  http?: Http | undefined
+}
+
 /**
- * One call to a WeChat (or WeCom) API: the answer's JSON object, whatever its content type (WeChat
- * labels JSON `text/plain`), or the contract's error. `secrets` are scrubbed from any cause; the
- * URL is never part of an error, because it may hold the AppSecret. `service` names the upstream
- * in messages.
+ * One call to a WeChat-family API (WeChat, WeCom, QQ, Douyin): the answer's JSON object, whatever
+ * its content type (WeChat labels JSON `text/plain`), or the contract's error. The URL is never
+ * part of an error, because it may hold the AppSecret.
  */
-export async function callWechat (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, timeout: number, secrets: readonly string[], mapErrcode: (errcode: number) => Error = errorFor, service = 'WeChat', http: Http = sharedHttp): Promise<Json> {
+export async function callWechat (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors: mapErrcode = errorFor, service = 'WeChat', http = sharedHttp }: UpstreamCall): Promise<Json> {
   let response: HttpAnswer
   let text: string | undefined
   // From when the call is asked for: a call waiting for a pooled connection keeps its timeout.
@@ -149,7 +162,7 @@ export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout, pla
     code2Session: codeExchange(async (code) => {
       const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
       const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
-      const identity = wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, timeout, secrets, errorFor, service, http), 'jscode2session')
+      const identity = wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, { timeout, secrets, service, http }), 'jscode2session')
       return platform === undefined ? identity : { ...identity, platform }
     })
   }

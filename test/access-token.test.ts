@@ -12,7 +12,7 @@ async function setup (t: Test, ttl?: number): Promise<{ mock: MockWechat, tokens
 /** An API call as the plugin makes them: checksession for a user, with the given token. */
 async function check (mock: MockWechat, token: string): Promise<Record<string, unknown>> {
   const query = new URLSearchParams({ access_token: token, signature: 'x', openid: 'o-nobody', sig_method: 'hmac_sha256' })
-  return await callWechat(`${mock.url}/wxa/checksession?${query.toString()}`, { method: 'GET' }, 2000, [token], (c) => c === 40003 ? new Error('reached') : tokenCallErrors(c))
+  return await callWechat(`${mock.url}/wxa/checksession?${query.toString()}`, { method: 'GET' }, { timeout: 2000, secrets: [token], errors: (c) => c === 40003 ? new Error('reached') : tokenCallErrors(c) })
 }
 
 t.test('fetches from stable_token in normal mode, with exactly the documented body', async (t) => {
