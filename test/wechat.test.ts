@@ -156,9 +156,11 @@ t.test('a redirect is not followed: 502, one request, and the secret goes nowher
   const code = mock.login('o-1')
   // A redirect to a place that would answer a perfectly good identity.
   const query = new URLSearchParams({ appid: mock.appId, secret: mock.appSecret, js_code: mock.login('o-1'), grant_type: 'authorization_code' })
-  mock.fail({ status: 302, headers: { location: `${mock.url}/sns/jscode2session?${query.toString()}` }, body: '' })
+  // Its body even looks like an identity: a 3xx is an HTTP error, whatever it carries.
+  const identity = JSON.stringify({ openid: 'o-elsewhere', session_key: mock.user('o-1').sessionKey })
+  mock.fail({ status: 302, headers: { location: `${mock.url}/sns/jscode2session?${query.toString()}` }, body: identity })
   const err = await client.code2Session(code).catch((e: unknown) => e)
-  t.match(err, { code: 'WEAPP_UPSTREAM_ERROR', statusCode: 502 })
+  t.match(err, { code: 'WEAPP_UPSTREAM_ERROR', statusCode: 502, message: /answered HTTP 302/ })
   t.equal(mock.callsTo('/sns/jscode2session').length, 1, 'the redirect was not followed')
   t.notOk(visible(err).includes(mock.appSecret))
 })
