@@ -125,7 +125,7 @@ export function createComponentClient (appId: string, componentAppId: string, to
     code2Session: codeExchange(async (code) => wechatIdentity(await tokens.use(async (token) => {
       const query = new URLSearchParams({ appid: appId, js_code: code, grant_type: 'authorization_code', component_appid: componentAppId, component_access_token: token })
       return await callWechat(`${apiBaseUrl}/sns/component/jscode2session?${query.toString()}`, { method: 'GET' },
-        { timeout, secrets: [token, code, encodeURIComponent(code)], errors, http })
+        { timeout, secrets: [token, code], errors, http })
     }), 'component/jscode2session'))
   }
 }

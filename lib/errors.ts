@@ -144,8 +144,9 @@ export type WeappErrorCode =
 
 /**
  * A cause that is safe to log: the name, code and message of an error and of its causes, with
- * every given secret replaced. Pino logs a cause's message, stack and enumerable properties, and an
- * upstream error may carry the request URL (which holds the AppSecret) or a decrypted payload.
+ * every given secret replaced, as it is and as a URL spells it (percent-encoded, and form-encoded).
+ * Pino logs a cause's message, stack and enumerable properties, and an upstream error may carry the
+ * request URL (which holds the AppSecret and the code) or a decrypted payload.
  */
 export function safeCause (err: unknown, secrets: readonly string[]): Error {
   const parts: string[] = []
@@ -163,7 +164,10 @@ export function safeCause (err: unknown, secrets: readonly string[]): Error {
   }
   let text = parts.join(' <- ')
   for (const secret of secrets) {
-    if (secret !== '') text = text.split(secret).join('[redacted]')
+    // Only on the way to a log: spelling a secret three ways costs nothing on a successful call.
+    for (const spelling of new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)])) {
+      if (spelling !== '') text = text.split(spelling).join('[redacted]')
+    }
   }
   const cause = new Error(text)
   cause.stack = `Error: ${text}`

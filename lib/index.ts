@@ -141,7 +141,7 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
         throw new TypeError(`seal(identity): app ${app.appId} is a ${app.kind === 'wecom' ? 'WeCom app: give { corpId, userId, sessionKey }' : 'WeChat mini program: give { openid, sessionKey, unionid? }'}`)
       }
       // A QQ app's sessions say so, whatever the identity given says.
-      return await sessions.seal(app.kind === 'qq' || app.kind === 'douyin' ? { ...(identity as WechatIdentity), platform: app.kind } : identity, app.appId)
+      return sessions.seal(app.kind === 'qq' || app.kind === 'douyin' ? { ...(identity as WechatIdentity), platform: app.kind } : identity, app.appId)
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
     accessToken: app.accessToken,
@@ -196,7 +196,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     // seal reads the clock after this: its exp is this one or a second later.
     const exp = Math.min(Math.floor(now / 1000) + settings.expiresIn, Math.floor(notAfter / 1000))
     if (exp * 1000 <= session.expiresAt) return undefined
-    const token = await sessions.seal(identityOf(session), session.appId, { jti: session.jti, loginAt: session.loginAt, notAfter })
+    const token = sessions.seal(identityOf(session), session.appId, { jti: session.jti, loginAt: session.loginAt, notAfter })
     return { token, expiresIn: exp - Math.floor(now / 1000) }
   }
   const sessions = createSessionCodec({ audience: registry.audience, keys: settings.keys, expiresIn: settings.expiresIn, cacheSize: settings.sessionCacheSize })

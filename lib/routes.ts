@@ -231,9 +231,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
    * Seals what WeChat answered. Seal refuses only identities it cannot hold (too large for a token:
    * `IdentityTooLargeError`), and this identity came from WeChat: a 502, not a 500.
    */
-  async function sealUpstream (identity: AnyIdentity, appId: string): Promise<string> {
+  function sealUpstream (identity: AnyIdentity, appId: string): string {
     try {
-      return await sessions.seal(identity, appId)
+      return sessions.seal(identity, appId)
     } catch (err) {
       throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error((err as Error).message) })
     }
@@ -262,7 +262,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     }
     // The session expires no earlier than this (seal reads the clock after it).
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
-    const session = await sealUpstream(identity, appId)
+    const session = sealUpstream(identity, appId)
     reply.header('cache-control', 'no-store')
     // Who logged in: a WeChat user (openid, unionid), or a WeCom member (corpId, userId).
     const who = isWecom(identity)

@@ -1,10 +1,11 @@
-import { createCipheriv, createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createHash } from 'node:crypto'
 import { jwtDecrypt, type JWTPayload } from 'jose'
 import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
 import { createFastUnseal, headerSegment } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
 import { Memo } from './memo.js'
 import { isBase64, isBase64url } from './base64.js'
+import { randomBytes } from './random.js'
 
 /** A WeChat mini program's user (a hosted one's too), as the session token says. */
 export interface WechatSession {
@@ -138,8 +139,12 @@ export interface SealOptions {
 }
 
 export interface SessionCodec {
-  /** Seals an identity into a session for the app `appId`: a new session, or with `renew` a renewal of one. */
-  seal (identity: AnyIdentity, appId: string, renew?: SealOptions): Promise<string>
+  /**
+   * Seals an identity into a session for the app `appId`: a new session, or with `renew` a renewal
+   * of one. Synchronous (node:crypto): it throws a TypeError for what is not an identity, and
+   * `IdentityTooLargeError` for one too large for a token.
+   */
+  seal (identity: AnyIdentity, appId: string, renew?: SealOptions): string
   unseal (token: string): Promise<AnySession>
 }
 
@@ -229,17 +234,19 @@ export function createJoseUnseal (keys: readonly SessionKey[], audience: Audienc
   return async (token, currentDate) => (await jwtDecrypt(token, keyFor, currentDate === undefined ? options : { ...options, currentDate })).payload
 }
 
+/** The key seal uses, with its protected header (base64url) and that header as the AAD, made once. */
+interface SealingKey { secret: Uint8Array, header: string, aad: Buffer }
+
 /**
  * The compact JWE `dir` + `A256GCM` of a claim set, through node:crypto (jose's EncryptJWT on
  * WebCrypto cost several times as much per login): the protected header is the one the fast path
  * knows for this key, a random 96-bit IV, the header's base64url text as the AAD (RFC 7516 5.1),
  * and a 128-bit tag. jose opens every token this writes (`test/seal-differential.test.ts`).
  */
-function sealJwe (claims: JWTPayload, key: SessionKey): string {
-  const header = headerSegment(key.kid)
+function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey): string {
   const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', key.secret, iv, { authTagLength: 16 })
-  cipher.setAAD(Buffer.from(header, 'latin1'))
+  const cipher = createCipheriv('aes-256-gcm', secret, iv, { authTagLength: 16 })
+  cipher.setAAD(aad)
   const ciphertext = Buffer.concat([cipher.update(JSON.stringify(claims), 'utf8'), cipher.final()])
   return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`
 }
@@ -254,13 +261,15 @@ function sealJwe (claims: JWTPayload, key: SessionKey): string {
  * else, every rejection included, to jose.
  */
 export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: SessionCodecOptions): SessionCodec {
-  const sealing = keys[0] as SessionKey
+  const first = keys[0] as SessionKey
+  const header = headerSegment(first.kid)
+  const sealing: SealingKey = { secret: first.secret, header, aad: Buffer.from(header, 'latin1') }
   const memo = cacheSize > 0 ? new Memo<Readonly<AnySession>>(cacheSize) : undefined
   const fastUnseal = createFastUnseal(keys, audience)
   const joseUnseal = createJoseUnseal(keys, audience)
 
   return {
-    async seal (identity, appId, renew) {
+    seal (identity, appId, renew) {
       const sealed = claimsOf(identity)
       if (sealed === undefined) {
         throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? } or, for WeCom, { corpId, userId, sessionKey }: ids non-empty strings, sessionKey the base64 of 16 bytes')
@@ -271,7 +280,11 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       claims.jti = renew?.jti ?? randomJti()
       claims.lat = renew?.loginAt ?? nowMs
       const exp = renew?.notAfter === undefined ? now + expiresIn : Math.min(now + expiresIn, Math.floor(renew.notAfter / 1000))
-      const token = sealJwe({ ...claims, sub, aud: appId, iat: now, exp }, sealing)
+      claims.sub = sub
+      claims.aud = appId
+      claims.iat = now
+      claims.exp = exp
+      const token = sealJwe(claims, sealing)
       if (token.length > MAX_TOKEN_LENGTH) throw new IdentityTooLargeError(token.length)
       return token
     },

@@ -8,8 +8,11 @@ export function singleFlight<T> (): (key: string, call: () => Promise<T>) => Pro
   return (key, call) => {
     let pending = inFlight.get(key)
     if (pending === undefined) {
-      pending = call().finally(() => inFlight.delete(key))
+      pending = call()
       inFlight.set(key, pending)
+      // Registered before any caller's await: the key is free again when they resume.
+      const forget = (): void => { inFlight.delete(key) }
+      pending.then(forget, forget)
     }
     return pending
   }

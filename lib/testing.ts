@@ -56,6 +56,11 @@ export interface MockFault {
   delay?: number
   /** Reset the connection without an answer. */
   destroy?: boolean
+  /**
+   * With `body`: send the headers (its full `content-length`) and the first half of the body, then
+   * reset the connection: an answer cut off in the middle.
+   */
+  cut?: boolean
   /** Answer WeChat's error shape: HTTP 200 `{ errcode, errmsg }`. */
   errcode?: number
   errmsg?: string
@@ -527,8 +532,13 @@ export class MockWechat {
       return send(res, 200, { errcode: fault.errcode, errmsg: `${fault.errmsg ?? (ERRMSG as Record<number, string>)[fault.errcode] ?? 'error'}, rid: ${rid()}` })
     }
     if (fault?.status !== undefined || fault?.body !== undefined) {
-      res.writeHead(fault.status ?? 200, { ...fault.headers, 'content-type': fault.contentType ?? 'text/plain' })
-      res.end(fault.body ?? '')
+      const body = Buffer.from(fault.body ?? '')
+      res.writeHead(fault.status ?? 200, { ...fault.headers, 'content-type': fault.contentType ?? 'text/plain', 'content-length': String(body.length) })
+      if (fault.cut === true) {
+        res.write(body.subarray(0, body.length >> 1), () => { res.socket?.destroy() })
+        return
+      }
+      res.end(body)
       return
     }
     if (call.method === 'GET' && call.path === '/sns/jscode2session') return this.#jscode2session(call, res)

@@ -37,8 +37,6 @@ export function loginStateSignature (sessionKey: string, data = ''): string {
   return createHmac('sha256', sessionKey).update(data).digest('hex')
 }
 
-/** Largest upstream answer read; WeChat's are a few hundred bytes. */
-const MAX_BODY_BYTES = 64 * 1024
 export const MAX_CODE_LENGTH = 128
 
 /** errcodes that mean this server's credentials or network are wrong, not the user's request. */
@@ -72,7 +70,7 @@ const sharedHttp = createHttp()
 export interface UpstreamCall {
   /** ms, from when the call is asked for */
   timeout: number
-  /** Scrubbed from any cause: the secret, codes, tokens the call carries. */
+  /** Scrubbed from any cause (as they are and as a URL spells them): the secret, codes, tokens the call carries. */
   secrets: readonly string[]
   /** The contract's error for a non-zero `errcode`. Default WeChat's mapping. */
   errors?: (errcode: number) => Error
@@ -93,7 +91,7 @@ export async function callWechat (url: string, init: { method: string, headers?:
   // From when the call is asked for: a call waiting for a pooled connection keeps its timeout.
   const signal = AbortSignal.timeout(timeout)
   try {
-    response = await http.request(url, init, signal, MAX_BODY_BYTES)
+    response = await http.request(url, init, signal)
     text = response.text
   } catch (err) {
     if (signal.aborted) throw new UpstreamTimeoutError(timeout)
@@ -152,7 +150,7 @@ export function wechatIdentity (body: Json, api: string): WechatIdentity {
 export function codeExchange<T> (exchange: (code: string) => Promise<T>): (code: string) => Promise<T> {
   const shared = singleFlight<T>()
   return (code) => checkCode(code, 'code2Session(code) needs the code from wx.login() as a string') ??
-    shared(code, async () => await exchange(code))
+    shared(code, () => exchange(code))
 }
 
 /** The WeChat API client: `jscode2session`, with single-flight for identical codes. */
@@ -161,8 +159,7 @@ export function createWechatClient ({ appId, appSecret, apiBaseUrl, timeout, pla
   return {
     code2Session: codeExchange(async (code) => {
       const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' })
-      const secrets = [appSecret, encodeURIComponent(appSecret), code, encodeURIComponent(code)]
-      const identity = wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, { timeout, secrets, service, http }), 'jscode2session')
+      const identity = wechatIdentity(await callWechat(`${apiBaseUrl}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, { timeout, secrets: [appSecret, code], service, http }), 'jscode2session')
       return platform === undefined ? identity : { ...identity, platform }
     })
   }

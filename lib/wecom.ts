@@ -50,7 +50,7 @@ export function createWecomTokens ({ corpId, corpSecret }: WecomCredentials, { a
     fetch: async () => {
       const query = new URLSearchParams({ corpid: corpId, corpsecret: corpSecret })
       const body = await callWechat(`${apiBaseUrl}/cgi-bin/gettoken?${query.toString()}`, { method: 'GET' },
-        { timeout, secrets: [corpSecret, encodeURIComponent(corpSecret)], errors: wecomErrorFor, service: SERVICE, http })
+        { timeout, secrets: [corpSecret], errors: wecomErrorFor, service: SERVICE, http })
       return readToken(body, 'access_token', 'WeCom\'s gettoken')
     }
   })
@@ -69,7 +69,7 @@ export function createWecomClient (tokens: AccessTokens, { apiBaseUrl, timeout, 
       const body = await tokens.use(async (token) => {
         const query = new URLSearchParams({ access_token: token, js_code: code, grant_type: 'authorization_code' })
         return await callWechat(`${apiBaseUrl}/cgi-bin/miniprogram/jscode2session?${query.toString()}`, { method: 'GET' },
-          { timeout, secrets: [token, code, encodeURIComponent(code)], errors, service: SERVICE, http })
+          { timeout, secrets: [token, code], errors, service: SERVICE, http })
       })
       const { corpid: corpId, userid: userId, session_key: sessionKey } = body
       if (typeof corpId !== 'string' || corpId === '' || typeof userId !== 'string' || userId === '' || !isSessionKey(sessionKey)) {

@@ -18,3 +18,11 @@ t.test('safeCause keeps the chain and scrubs every secret', async (t) => {
   t.equal(safeCause({ name: 'WechatError', code: 40125 }, []).message, 'WechatError [40125]: ')
   t.equal(safeCause({}, []).message, 'Error: ')
 })
+
+t.test('safeCause scrubs a secret as a URL spells it too: percent-encoded and form-encoded', async (t) => {
+  // A code may hold any printable character; in a request URL it is encoded.
+  const code = 'a+b/c=d e&f'
+  const url = `https://api.weixin.qq.com/sns/jscode2session?${new URLSearchParams({ js_code: code }).toString()}`
+  const message = safeCause(new Error(`failed: ${url} and ${encodeURIComponent(code)} and ${code}`), [code]).message
+  t.equal(message, 'Error: failed: https://api.weixin.qq.com/sns/jscode2session?js_code=[redacted] and [redacted] and [redacted]')
+})

@@ -182,6 +182,17 @@ t.test('a network failure\'s own message stays in the cause, out of the reply\'s
   t.match(err.cause?.message, /socket|fetch failed|ECONNRESET|other side closed/i, 'what happened is in the cause, for the log')
 })
 
+t.test('an answer cut off in the middle is a failure to reach WeChat, never half an identity', async (t) => {
+  const { mock, client } = await setup(t)
+  const code = mock.login('o-1')
+  mock.fail({ cut: true, body: JSON.stringify({ openid: 'o-1', session_key: mock.user('o-1').sessionKey, padding: 'x'.repeat(4096) }) })
+  const err = await client.code2Session(code).catch((e: unknown) => e)
+  t.match(err, { code: 'WEAPP_UPSTREAM_ERROR', statusCode: 502, message: 'Could not reach the WeChat API; retry in a moment' })
+  t.notOk(visible(err).includes(mock.appSecret), 'the secret is in no message or cause')
+  t.notOk(visible(err).includes(code), 'nor the code')
+  t.equal(mock.callsTo('/sns/jscode2session').length, 1, 'not retried')
+})
+
 t.test('an HTTP error is an error even with a well-formed body', async (t) => {
   const { mock, client } = await setup(t)
   for (const status of [500, 503, 404]) {
