@@ -157,7 +157,7 @@ async function main () {
       continue
     }
     log(`- ${row.name}`)
-    const runs = { run: [], base: [], ratio: [], cpu: { run: [], base: [] }, cpuRatio: [] }
+    const runs = { run: [], base: [], ratio: [], cpu: { run: [], base: [] }, user: { run: [], base: [] }, cpuRatio: [], userRatio: [] }
     const problems = []
     if (!SMOKE) for (const which of ['base', 'run']) await load(row[which], { duration: 1 }) // warm-up, not counted
     for (let i = 0; i < ROUNDS; i++) {
@@ -167,11 +167,13 @@ async function main () {
         const cpuAfter = await cpu()
         if (r.non2xx > 0 || r.errors > 0) problems.push(`${which}: ${r.non2xx} non-2xx, ${r.errors} errors`)
         runs[which].push(r.requests.average)
-        runs.cpu[which].push((cpuAfter - cpuBefore) / r.requests.total)
+        runs.cpu[which].push((cpuAfter.cpu - cpuBefore.cpu) / r.requests.total)
+        runs.user[which].push((cpuAfter.user - cpuBefore.user) / r.requests.total)
       }
       runs.ratio.push(runs.run[i] / runs.base[i])
       runs.cpuRatio.push(runs.cpu.base[i] / runs.cpu.run[i])
-      log(`    round ${i + 1}: baseline ${Math.round(runs.base[i])} req/s ${runs.cpu.base[i].toFixed(1)} µs/req, scenario ${Math.round(runs.run[i])} req/s ${runs.cpu.run[i].toFixed(1)} µs/req, ratio ${runs.ratio[i].toFixed(2)}, CPU ratio ${runs.cpuRatio[i].toFixed(2)}`)
+      runs.userRatio.push(runs.user.base[i] / runs.user.run[i])
+      log(`    round ${i + 1}: baseline ${Math.round(runs.base[i])} req/s ${runs.cpu.base[i].toFixed(1)} µs/req (user ${runs.user.base[i].toFixed(1)}), scenario ${Math.round(runs.run[i])} req/s ${runs.cpu.run[i].toFixed(1)} µs/req (user ${runs.user.run[i].toFixed(1)}), ratio ${runs.ratio[i].toFixed(2)}, CPU ratio ${runs.cpuRatio[i].toFixed(2)}, user CPU ratio ${runs.userRatio[i].toFixed(2)}`)
     }
     results.push({
       ...row, rps: median(runs.run), baseRps: median(runs.base), ratio: median(runs.ratio), spread: [Math.min(...runs.ratio), Math.max(...runs.ratio)],
@@ -215,7 +217,7 @@ async function post (path, data) {
 }
 
 async function cpu () {
-  return (await (await fetch(`${base}/__cpu`)).json()).cpu
+  return await (await fetch(`${base}/__cpu`)).json()
 }
 
 async function stats () {

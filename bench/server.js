@@ -126,7 +126,7 @@ await app.register(async (scope) => {
 // gave to others (steal), so CPU per request compares steadily on a noisy machine.
 app.get('/__cpu', async () => {
   const { user, system } = process.cpuUsage()
-  return { cpu: user + system }
+  return { cpu: user + system, user, system }
 })
 
 // Memory after a full collection (the server runs with --expose-gc), so that readings compare.

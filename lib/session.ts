@@ -3,7 +3,7 @@ import { jwtDecrypt, type JWTPayload } from 'jose'
 import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
 import { createFastUnseal, headerSegment } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
-import { Memo } from './memo.js'
+import { Doorkeeper, Memo } from './memo.js'
 import { isBase64, isBase64url } from './base64.js'
 import { randomBytes } from './random.js'
 
@@ -257,14 +257,18 @@ function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey): stri
  * past `exp` is `WEAPP_SESSION_EXPIRED`.
  *
  * Unsealing looks first in a bounded memo keyed by the exact token (with `exp` checked on every
- * hit), then tries the node:crypto fast path for the shape the plugin writes, and leaves everything
- * else, every rejection included, to jose.
+ * hit; a session is memoized from its second unseal on), then tries the node:crypto fast path for
+ * the shape the plugin writes, and leaves everything else, every rejection included, to jose.
  */
 export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: SessionCodecOptions): SessionCodec {
   const first = keys[0] as SessionKey
   const header = headerSegment(first.kid)
   const sealing: SealingKey = { secret: first.secret, header, aad: Buffer.from(header, 'latin1') }
   const memo = cacheSize > 0 ? new Memo<Readonly<AnySession>>(cacheSize) : undefined
+  // A session enters the memo on its second unseal: a token used once (a client each instance sees
+  // once, a flood of distinct sessions) never costs an entry, evicts a returning client's or
+  // lingers for the garbage collector.
+  const doorkeeper = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined
   const fastUnseal = createFastUnseal(keys, audience)
   const joseUnseal = createJoseUnseal(keys, audience)
 
@@ -318,7 +322,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
         }
       }
       const session = toSession(payload, token)
-      if (memo !== undefined) memo.set(token, Object.freeze({ ...session }))
+      if (memo !== undefined && (doorkeeper as Doorkeeper).seen(token)) memo.set(token, Object.freeze({ ...session }))
       return session
     }
   }
