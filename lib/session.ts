@@ -247,7 +247,8 @@ function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey): stri
   const iv = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', secret, iv, { authTagLength: 16 })
   cipher.setAAD(aad)
-  const ciphertext = Buffer.concat([cipher.update(JSON.stringify(claims), 'utf8'), cipher.final()])
+  const ciphertext = cipher.update(JSON.stringify(claims), 'utf8')
+  cipher.final() // GCM is a stream cipher: nothing more to come out, only the tag to compute
   return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`
 }
 

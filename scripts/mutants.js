@@ -49,6 +49,8 @@ export const mutants = [
   m('seal-bound', 'lib/session.ts', 'seal issues tokens unseal refuses', 'if (token.length > MAX_TOKEN_LENGTH) throw new IdentityTooLargeError(token.length)', ''),
   m('session-canonical', 'lib/session.ts', 'non-canonical spellings of a token open it', 'if (!isCanonicalJwe(token)) {', 'if (false) {'),
   m('memo-exp', 'lib/session.ts', 'a memo hit skips the exp check', 'if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {', 'if (false) {'),
+  m('memo-admit-first', 'lib/session.ts', 'a session used once takes a memo entry (a flood of them evicts returning clients)', '(doorkeeper as Doorkeeper).seen(token)', 'true'),
+  m('doorkeeper-forgets', 'lib/memo.ts', 'the doorkeeper never remembers a key (nothing is ever memoized)', '    this.#slots[slot] = fingerprint\n', ''),
   m('memo-copy', 'lib/session.ts', 'a memo hit returns the shared object', 'return { ...known }', 'return known as WeappSession'),
   m('expired-code', 'lib/session.ts', 'an expired token is reported as invalid', "if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()", ''),
   m('jose-cause', 'lib/session.ts', "jose's error (with the decrypted payload) kept as the cause", 'throw new SessionInvalidError({ cause: safeCause(err, []) })', 'throw new SessionInvalidError({ cause: err as Error })'),
