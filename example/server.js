@@ -17,7 +17,10 @@ export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = 
 
   // POST /weapp/login, /weapp/decrypt and /weapp/phone, plus app.weapp.*, for every mini program
   // in `apps` (one, or several: each login says which, and each session remembers it).
-  await app.register(fastifyWeapp, { apps, key, apiBaseUrl, jwt: { expiresIn: '1h' } })
+  // Shown with their defaults: at most 32 keep-alive sockets to each upstream (a morning burst of
+  // logins waits for one, under `timeout`, instead of opening a socket each), and 10000 sessions
+  // remembered per process (from their second request on).
+  await app.register(fastifyWeapp, { apps, key, apiBaseUrl, jwt: { expiresIn: '1h' }, upstreamConnections: 32, timeout: 5000, sessionCacheSize: 10000 })
 
   // An app route protected by the plugin's hook: who is calling? A WeChat user (openid), or a
   // WeCom member (corpId + userId) of a WeCom app.
