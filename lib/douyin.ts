@@ -67,7 +67,7 @@ export function createDouyinClient ({ appId, appSecret, apiBaseUrl, timeout, htt
     login (code, anonymousCode) {
       // The login route's schema bounds both codes; code2Session's callers pass a code.
       return checkCode(code ?? anonymousCode, 'code2Session(code) needs the code from tt.login() as a string') ??
-        shared(JSON.stringify([code, anonymousCode]), async () => await exchange(code, anonymousCode))
+        shared(JSON.stringify([code, anonymousCode]), () => exchange(code, anonymousCode))
     }
   }
 }

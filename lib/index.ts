@@ -121,7 +121,6 @@ function revokedUserKey (user: RevokedUser): string {
 
 const NO_REVOCATION = "needs the revocation option ('memory', or { redis } with an ioredis client): without it sessions end only when they expire"
 
-
 /** The bearer token of an Authorization header, or undefined when there is none. */
 function bearerToken (header: string | undefined): string | undefined {
   if (header === undefined) return undefined
@@ -190,7 +189,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
    * A fresh token for a session near its end (same jti and login time, never past loginAt + maxAge)
    * and the seconds it lasts at least, or undefined when it may not or need not be renewed.
    */
-  async function renewal (session: AnySession, now: number): Promise<{ token: string, expiresIn: number } | undefined> {
+  function renewal (session: AnySession, now: number): { token: string, expiresIn: number } | undefined {
     if (session.expiresAt - now >= renewWithin * 1000) return undefined
     const notAfter = session.loginAt + maxAge * 1000
     // seal reads the clock after this: its exp is this one or a second later.
@@ -231,7 +230,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       }
       request.weappSession = session as WeappSession
       if (renewWithin !== 0) {
-        const renewed = await renewal(session, Date.now())
+        const renewed = renewal(session, Date.now())
         if (renewed !== undefined) {
           reply.header('x-weapp-session', renewed.token)
           reply.header('x-weapp-session-expires-in', String(renewed.expiresIn))

@@ -332,7 +332,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
       sessionKey = identity.sessionKey
       // A unionid the session knew is kept when this answer lacks it.
       const fresh = isWecom(identity) || isWecom(current) ? identity : { ...identity, unionid: identity.unionid ?? current.unionid }
-      renewed = { session: await sealUpstream(fresh, current.appId), expiresIn }
+      renewed = { session: sealUpstream(fresh, current.appId), expiresIn }
     }
     let text: string
     try {
