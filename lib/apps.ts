@@ -2,6 +2,7 @@ import { createAccessTokens, type AccessTokens } from './access-token.js'
 import { createAuthorizerTokens, createComponentClient, createComponentTokens, type ComponentConfig } from './component.js'
 import { AppLookupError, UnknownAppError, UnsupportedError, safeCause } from './errors.js'
 import { Memo } from './memo.js'
+import { unknownName } from './names.js'
 import type { AnyIdentity } from './session.js'
 import { singleFlight } from './single-flight.js'
 import { createUserApi } from './user-api.js'
@@ -102,6 +103,8 @@ const isFunction = (value: unknown): value is (...args: never[]) => unknown => t
 
 function componentProblem (component: unknown): string | undefined {
   if (!isObject(component)) return 'component is not an object'
+  const extra = unknownName(component, ['appId', 'appSecret', 'verifyTicket', 'accessToken', 'authorizerAccessToken'], 'component.')
+  if (extra !== undefined) return extra
   const { appId, appSecret, verifyTicket, accessToken, authorizerAccessToken } = component
   if (typeof appId !== 'string' || !APP_ID.test(appId)) return 'component.appId is not the third-party platform\'s AppID'
   if (authorizerAccessToken !== undefined && !isFunction(authorizerAccessToken)) return 'component.authorizerAccessToken is not a function (appId) => token'
@@ -117,6 +120,8 @@ function componentProblem (component: unknown): string | undefined {
 
 function wecomProblem (wecom: unknown): string | undefined {
   if (!isObject(wecom)) return 'wecom is not an object'
+  const extra = unknownName(wecom, ['corpId', 'corpSecret'], 'wecom.')
+  if (extra !== undefined) return extra
   if (typeof wecom.corpId !== 'string' || !APP_ID.test(wecom.corpId)) return "wecom.corpId is not a corpid such as 'ww0123456789abcdef'"
   if (!isSecret(wecom.corpSecret)) return 'wecom.corpSecret is not a non-empty string without surrounding spaces'
   return undefined
@@ -125,6 +130,8 @@ function wecomProblem (wecom: unknown): string | undefined {
 /** Why a config is not one app's, or undefined when it is. */
 export function appConfigProblem (config: unknown): string | undefined {
   if (!isObject(config)) return 'not an object'
+  const extra = unknownName(config, ['appId', 'appSecret', 'platform', 'component', 'wecom'])
+  if (extra !== undefined) return extra
   const { appId, appSecret, wecom, component, platform } = config
   if (platform !== undefined && platform !== 'wechat' && platform !== 'qq' && platform !== 'douyin') return "platform must be 'wechat', 'qq' or 'douyin'"
   if (typeof appId !== 'string' || !APP_ID.test(appId)) return "appId is not an AppID such as 'wx0123456789abcdef'"
@@ -259,7 +266,7 @@ function unknown (appId: string): Error {
   return new UnknownAppError(`No mini program ${appId} is served here; send the appId of a configured app`)
 }
 
-interface Looked { app: App | undefined, config: WeappAppConfig | undefined, until: number }
+interface Looked { app: App, config: WeappAppConfig, until: number }
 
 export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup, upstream: UpstreamSettings, now: () => number = Date.now): Registry {
   if (typeof apps !== 'function') {
@@ -281,6 +288,8 @@ export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup
   // keeps its App; tokens live in a pool keyed by credentials, so they survive a new App too.
   const find = apps
   const cache = new Memo<Looked>(APP_CACHE_SIZE)
+  // "No such app" answers live apart: made-up appIds (anyone can send them) never evict a known app.
+  const missing = new Memo<number>(APP_CACHE_SIZE)
   const pool = tokenPool(APP_CACHE_SIZE * 2)
   const shared = singleFlight<App | undefined>()
 
@@ -292,7 +301,8 @@ export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup
       throw new AppLookupError(`The apps lookup failed for ${appId}; retry in a moment`, { cause: safeCause(err, []) })
     }
     if (answer === undefined || answer === null) {
-      cache.set(appId, { app: undefined, config: undefined, until: now() + APP_CACHE_TTL })
+      cache.delete(appId)
+      missing.set(appId, now() + APP_CACHE_TTL)
       return undefined
     }
     const problem = appConfigProblem(answer) ?? ((answer as WeappAppConfig).appId === appId ? undefined : 'it is the config of another appId')
@@ -302,6 +312,7 @@ export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup
     const config = normalizeAppConfig(answer as WeappAppConfig)
     const previous = cache.get(appId)
     const app = previous?.app !== undefined && sameConfig(previous.config, config) ? previous.app : createApp(config, upstream, pool)
+    missing.delete(appId)
     cache.set(appId, { app, config, until: now() + APP_CACHE_TTL })
     return app
   }
@@ -311,6 +322,8 @@ export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup
     audience: undefined,
     async get (appId) {
       const known = cache.get(appId)
+      const absent = known === undefined ? missing.get(appId) : undefined
+      if (absent !== undefined && absent > now()) throw unknown(appId)
       const app = known !== undefined && known.until > now() ? known.app : await shared(appId, async () => await lookup(appId))
       if (app === undefined) throw unknown(appId)
       return app

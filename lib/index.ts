@@ -70,7 +70,7 @@ export interface WeappAppApi {
 export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
   /** An `onRequest`/`preHandler` hook: sets `request.weappSession` (a session of any configured app) or answers 401. */
   authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void>
-  /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID` or `WEAPP_SESSION_EXPIRED`. */
+  /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID`, `WEAPP_SESSION_EXPIRED` or (ended) `WEAPP_SESSION_REVOKED`. */
   unseal (token: string): Promise<WeappSession>
   /** Whether `signature` is `sha1(rawData + sessionKey)` in hex (constant-time). */
   verifySignature (rawData: string, signature: string, sessionKey: string): boolean
@@ -84,6 +84,8 @@ export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
   revoke (tokenOrSession: string | WeappSession): Promise<void>
   /** Ends every session of a user that logged in until now: `{ openid, appId? }` or `{ corpId, userId, appId }`. */
   revokeUser (user: RevokedUser): Promise<void>
+  /** Whether a decoded JWS of the jwt bridge may be trusted: false once its session was ended. See `jwtTrusted`. */
+  jwtTrusted (decoded: unknown): boolean
 }
 
 declare module 'fastify' {
@@ -97,6 +99,32 @@ declare module 'fastify' {
 }
 
 const BEARER = /^Bearer +([^\s]+) *$/i
+/** Where authenticate leaves a session that is due for renewal, for the reply to carry. */
+const kRenew = Symbol('fastify-weapp.renew')
+/** Cache-Control that lets a shared cache keep the reply: no session rides on it. */
+const SHARED_CACHE = /\b(?:public|s-maxage)\b/i
+
+/**
+ * Whether a JWS of the jwt bridge names a session that was ended. A JWS the bridge did not sign
+ * (no `jti`, `lat` and `platform`) is not the plugin's to judge.
+ */
+function isRevokedJws (revocations: Revocations, decoded: unknown): boolean {
+  if (decoded === null || typeof decoded !== 'object') return false
+  const { jti, lat, aud, sub, platform, corpId, userId } = decoded as Record<string, unknown>
+  if (typeof jti !== 'string' || typeof lat !== 'number' || typeof aud !== 'string' || typeof platform !== 'string') return false
+  if (platform === 'wecom') return typeof corpId === 'string' && typeof userId === 'string' && revocations.isRevoked({ jti, loginAt: lat, appId: aud, corpId, userId })
+  return typeof sub === 'string' && revocations.isRevoked({ jti, loginAt: lat, appId: aud, openid: sub })
+}
+
+/**
+ * @fastify/jwt's `trusted` option for routes that `request.jwtVerify()` the bridge's JWS: refuses
+ * (401 `FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED`) the JWS of a session that was logged out or revoked.
+ * `app.register(fastifyJwt, { secret, trusted: jwtTrusted })`. No I/O: the revocations in memory.
+ */
+export function jwtTrusted (request: FastifyRequest, decoded: unknown): boolean {
+  const weapp = (request.server as { weapp?: WeappApi }).weapp
+  return weapp === undefined || weapp.jwtTrusted(decoded)
+}
 
 /** The identity a session holds, to seal its renewal. */
 function identityOf (session: AnySession): AnyIdentity {
@@ -113,8 +141,8 @@ function revokedUserKey (user: RevokedUser): string {
   const given = user as Partial<Record<'openid' | 'appId' | 'corpId' | 'userId', unknown>> | null
   const isId = (v: unknown): v is string => typeof v === 'string' && v !== ''
   if (given !== null && typeof given === 'object' && (given.appId === undefined || isId(given.appId))) {
-    if (isId(given.openid) && given.corpId === undefined) return userKey(given.appId, given.openid)
-    if (isId(given.corpId) && isId(given.userId) && isId(given.appId)) return userKey(given.appId, userOf({ corpId: given.corpId, userId: given.userId, sessionKey: '' }))
+    if (isId(given.openid) && given.corpId === undefined) return userKey(given.appId, { openid: given.openid })
+    if (isId(given.corpId) && isId(given.userId) && isId(given.appId)) return userKey(given.appId, { corpId: given.corpId, userId: given.userId })
   }
   throw new TypeError('revokeUser(user) needs { openid, appId? } (without appId: that openid in every app) or { corpId, userId, appId }')
 }
@@ -175,30 +203,55 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   fastify.addHook('onClose', async () => { await http.close() })
   const registry = createRegistry(settings.apps, { apiBaseUrl: settings.apiBaseUrl, timeout: settings.timeout, http })
   const revocation = settings.revocation
+  const { renewWithin, maxAge } = settings
+  const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log }
   let revocations: Revocations | undefined
-  if (revocation?.kind === 'memory') revocations = memoryRevocations()
+  if (revocation?.kind === 'memory') revocations = memoryRevocations(revocationOptions)
   if (revocation?.kind === 'redis') {
-    revocations = await redisRevocations({ redis: revocation.redis, prefix: revocation.prefix, timeout: settings.timeout, log: fastify.log })
+    revocations = await redisRevocations({ ...revocationOptions, redis: revocation.redis, prefix: revocation.prefix, timeout: settings.timeout })
   }
   if (revocations !== undefined) {
     const store = revocations
     fastify.addHook('onClose', async () => { await store.close() })
   }
-  const { renewWithin, maxAge } = settings
+  const sessions = createSessionCodec({ audience: registry.audience, keys: settings.keys, expiresIn: settings.expiresIn, cacheSize: settings.sessionCacheSize })
   /**
    * A fresh token for a session near its end (same jti and login time, never past loginAt + maxAge)
-   * and the seconds it lasts at least, or undefined when it may not or need not be renewed.
+   * and the seconds it lasts (its exp as sealed, less now), or undefined when it may not be renewed.
    */
   function renewal (session: AnySession, now: number): { token: string, expiresIn: number } | undefined {
-    if (session.expiresAt - now >= renewWithin * 1000) return undefined
     const notAfter = session.loginAt + maxAge * 1000
-    // seal reads the clock after this: its exp is this one or a second later.
     const exp = Math.min(Math.floor(now / 1000) + settings.expiresIn, Math.floor(notAfter / 1000))
     if (exp * 1000 <= session.expiresAt) return undefined
-    const token = sessions.seal(identityOf(session), session.appId, { jti: session.jti, loginAt: session.loginAt, notAfter })
+    const token = sessions.seal(identityOf(session), session.appId, { jti: session.jti, loginAt: session.loginAt, notAfter, now })
     return { token, expiresIn: exp - Math.floor(now / 1000) }
   }
-  const sessions = createSessionCodec({ audience: registry.audience, keys: settings.keys, expiresIn: settings.expiresIn, cacheSize: settings.sessionCacheSize })
+  if (renewWithin !== 0) {
+    // Renewals ride on the reply, decided when it is sent: only a 2xx of an authenticated route,
+    // never one the handler ended the session in (logout), never one a shared cache may keep.
+    fastify.addHook('onSend', function renewOnSend (request, reply, payload, done) {
+      const session = (request as unknown as Record<symbol, AnySession | undefined>)[kRenew]
+      if (session === undefined || reply.statusCode < 200 || reply.statusCode > 299 || revocations?.isRevoked(session) === true) {
+        done(null, payload)
+        return
+      }
+      const cacheControl = String(reply.getHeader('cache-control') ?? '')
+      if (SHARED_CACHE.test(cacheControl)) {
+        done(null, payload)
+        return
+      }
+      // An app removed from the lookup keeps its sessions until they expire, and renews none.
+      registry.get(session.appId).then(() => {
+        const renewed = renewal(session, Date.now())
+        if (renewed !== undefined) {
+          reply.header('x-weapp-session', renewed.token)
+          reply.header('x-weapp-session-expires-in', String(renewed.expiresIn))
+          if (!/\bno-store\b/i.test(cacheControl)) reply.header('cache-control', 'private, no-store')
+        }
+        done(null, payload)
+      }, () => { done(null, payload) })
+    })
+  }
   // One API object per app, made once (a looked-up app's lives as long as its App).
   const apis = new WeakMap<App, WeappAppApi>()
   const apiOf = (app: App): WeappAppApi => {
@@ -211,6 +264,14 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   }
   const { appId: _appId, kind: _kind, ...single } = registry.single === undefined ? { appId: '', kind: 'wechat', ...noSingleApp } : apiOf(registry.single)
 
+  /** A session that opened and was not ended. */
+  async function open (token: string): Promise<AnySession> {
+    const session = await sessions.unseal(token)
+    // In memory, no I/O: memo hits and the fast path are checked like everything else.
+    if (revocations?.isRevoked(session) === true) throw new SessionRevokedError()
+    return session
+  }
+
   const api: WeappApi = {
     ...single,
     async authenticate (request, reply) {
@@ -221,23 +282,17 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       }
       let session: AnySession
       try {
-        session = await sessions.unseal(token)
-        // In memory, no I/O: memo hits and the fast path are checked like everything else.
-        if (revocations?.isRevoked(session) === true) throw new SessionRevokedError()
+        session = await open(token)
       } catch (err) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
         throw err
       }
       request.weappSession = session as WeappSession
-      if (renewWithin !== 0) {
-        const renewed = renewal(session, Date.now())
-        if (renewed !== undefined) {
-          reply.header('x-weapp-session', renewed.token)
-          reply.header('x-weapp-session-expires-in', String(renewed.expiresIn))
-        }
+      if (renewWithin !== 0 && session.expiresAt - Date.now() < renewWithin * 1000) {
+        (request as unknown as Record<symbol, AnySession>)[kRenew] = session
       }
     },
-    unseal: sessions.unseal as WeappApi['unseal'],
+    unseal: open as WeappApi['unseal'],
     verifySignature,
     app: async (appId) => apiOf(await registry.get(appId)),
     async revoke (tokenOrSession) {
@@ -252,7 +307,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
         }
       } else {
         const given = tokenOrSession as Partial<AnySession> | null
-        if (given === null || typeof given !== 'object' || typeof given.jti !== 'string' || typeof given.expiresAt !== 'number') {
+        if (given === null || typeof given !== 'object' || typeof given.jti !== 'string' || typeof given.loginAt !== 'number' || typeof given.appId !== 'string') {
           throw new TypeError('revoke(tokenOrSession) needs a session token or a session (request.weappSession, or what unseal() gave)')
         }
         session = given as AnySession
@@ -261,7 +316,20 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     },
     async revokeUser (user) {
       if (revocations === undefined) throw new TypeError(`revokeUser() ${NO_REVOCATION}`)
-      await revocations.revokeUser(revokedUserKey(user), settings.expiresIn)
+      const key = revokedUserKey(user)
+      const { appId } = user
+      // A WeCom app's users are members ({ corpId, userId }), and only a WeCom app's: an openid
+      // there would end nothing. An app that is gone (or a lookup that failed) is revoked as asked.
+      const app = appId === undefined ? undefined : await registry.get(appId).catch(() => undefined)
+      if (app !== undefined && (app.kind === 'wecom') !== ('corpId' in user)) {
+        throw new TypeError(app.kind === 'wecom'
+          ? `revokeUser(user): ${app.appId} is a WeCom app, whose users are members: give { corpId, userId, appId }`
+          : `revokeUser(user): ${app.appId} is not a WeCom app: give { openid, appId }`)
+      }
+      await revocations.revokeUser(key)
+    },
+    jwtTrusted (decoded) {
+      return revocations === undefined || !isRevokedJws(revocations, decoded)
     }
   }
 
@@ -275,7 +343,9 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     decryptFailureLimit: settings.decryptFailureLimit,
     registry,
     sessions,
-    revocations
+    revocations,
+    routeConfig: settings.routeConfig,
+    securityScheme: settings.securityScheme
   })
 }
 

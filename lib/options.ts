@@ -1,5 +1,6 @@
 import { APP_ID, appConfigProblem, normalizeAppConfig, type ApiBaseUrls, type WeappAppConfig, type WeappAppLookup } from './apps.js'
 import { InvalidOptionError } from './errors.js'
+import { unknownName } from './names.js'
 import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS } from './http.js'
 import type { RedisLike } from './revocation.js'
@@ -66,6 +67,25 @@ export interface WeappCommonOptions {
   renewWithin?: number | string
   /** How long one login can be kept alive through renewals (seconds or a time span). Default `'30d'`. */
   maxAge?: number | string
+  /**
+   * Each route's Fastify `config`, such as `{ login: { rateLimit: { max: 10, timeWindow: '1 minute' } } }`
+   * for @fastify/rate-limit. Keys: `login`, `decrypt`, `phone`, `logout`. Default none.
+   */
+  routeConfig?: RouteConfigs
+  /**
+   * The OpenAPI security scheme the authenticated routes name (declare it in @fastify/swagger's
+   * `components.securitySchemes`), such as `'weappSession'`. Default none: a document that names
+   * no undeclared scheme.
+   */
+  securityScheme?: string
+}
+
+/** The Fastify `config` of each of the plugin's routes. */
+export interface RouteConfigs {
+  login?: Record<string, unknown>
+  decrypt?: Record<string, unknown>
+  phone?: Record<string, unknown>
+  logout?: Record<string, unknown>
 }
 
 /** The revocation store's settings. */
@@ -99,6 +119,8 @@ export interface Settings {
   readonly renewWithin: number
   /** seconds */
   readonly maxAge: number
+  readonly routeConfig: RouteConfigs
+  readonly securityScheme: string | undefined
 }
 
 export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
@@ -303,13 +325,55 @@ function parseRenewal (o: Record<string, unknown>): { renewWithin: number, maxAg
   return { renewWithin, maxAge }
 }
 
+const ROUTES = ['login', 'decrypt', 'phone', 'logout'] as const
+
+function parseRouteConfig (value: unknown): RouteConfigs {
+  if (value === undefined) return Object.freeze({})
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError("routeConfig must be an object of route configs, such as { login: { rateLimit: { max: 10, timeWindow: '1 minute' } } }")
+  }
+  const given = value as Record<string, unknown>
+  refuseUnknown(given, ROUTES, 'routeConfig.')
+  for (const name of ROUTES) {
+    const config = given[name]
+    if (config !== undefined && (config === null || typeof config !== 'object' || Array.isArray(config))) {
+      throw new InvalidOptionError(`routeConfig.${name} must be an object: the route's Fastify config`)
+    }
+  }
+  return Object.freeze({ ...given })
+}
+
+function parseSecurityScheme (value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(value)) {
+    throw new InvalidOptionError("securityScheme must be the name of a security scheme declared in @fastify/swagger's components.securitySchemes, such as 'weappSession'")
+  }
+  return value
+}
+
+/** The plugin's own options, and those Fastify's register() takes beside them. */
+export const OPTION_NAMES = [
+  'appId', 'appSecret', 'apps', 'key', 'expiresIn', 'prefix', 'apiBaseUrl', 'timeout', 'upstreamConnections',
+  'watermarkMaxAge', 'decryptFailureLimit', 'sessionCacheSize', 'jwt', 'revocation', 'renewWithin', 'maxAge',
+  'routeConfig', 'securityScheme', 'logLevel', 'logSerializers'
+] as const
+
+/** Refuses the first name `given` has that `known` lacks, naming the closest known one. */
+function refuseUnknown (given: object, known: readonly string[], path = ''): void {
+  const problem = unknownName(given, known, path)
+  if (problem !== undefined) throw new InvalidOptionError(problem)
+}
+
 /** Raw options to frozen settings; throws `WEAPP_INVALID_OPTION` naming the first bad option. */
 export function buildSettings (options: unknown): Settings {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options must be an object with appId, appSecret and key')
   }
   const o = options as Record<string, unknown>
+  refuseUnknown(o, OPTION_NAMES)
   return Object.freeze({
+    routeConfig: parseRouteConfig(o.routeConfig),
+    securityScheme: parseSecurityScheme(o.securityScheme),
     apps: parseApps(o),
     keys: parseKeys(o.key),
     expiresIn: parseExpiresIn(o.expiresIn),

@@ -1,9 +1,9 @@
-import type { FastifyInstance, preValidationHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, preValidationHookHandler } from 'fastify'
 import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError, ValidationError } from './errors.js'
 import { createFailureBudget } from './failure-budget.js'
 import { APP_ID_PATTERN, type App, type Registry } from './apps.js'
-import type { JwtSettings } from './options.js'
-import { isWecom, userOf, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import type { JwtSettings, RouteConfigs } from './options.js'
+import { isWecom, randomJti, userOf, type AnyIdentity, type AnySession, type SealOptions, type SessionCodec } from './session.js'
 import type { Revocations } from './revocation.js'
 import { openUserData } from './user-data.js'
 import { MAX_CODE_LENGTH } from './wechat.js'
@@ -24,13 +24,6 @@ const DECRYPT_FAILURE_WINDOW = 60_000
 
 const BASE64 = '^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
 
-/**
- * The OpenAPI security scheme the authenticated routes name. Declare it in @fastify/swagger's
- * options (`components.securitySchemes.weappSession: { type: 'http', scheme: 'bearer' }`) and
- * Swagger UI can call them.
- */
-export const SECURITY_SCHEME = 'weappSession'
-const security = [{ [SECURITY_SCHEME]: [] }]
 
 const errorResponse = {
   type: 'object',
@@ -69,7 +62,7 @@ export const loginSchema = {
         anonymous: { type: 'boolean', description: 'Douyin: a session of the anonymous openid (a login with only anonymousCode); no decrypt' },
         corpId: { type: 'string', description: 'A WeCom member (instead of openid): their company' },
         userId: { type: 'string', description: 'A WeCom member: their UserID in that company' },
-        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid, or the WeCom UserID)' }
+        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid, or corpId:userId for a WeCom member)' }
       }
     },
     '4xx': errorResponse,
@@ -81,7 +74,6 @@ export const decryptSchema = {
   summary: 'Decrypt encryptedData from the mini program',
   description: 'Decrypts encryptedData + iv with the session_key the bearer session holds (or, with code, a fresh one).',
   tags: ['weapp'],
-  security,
   body: {
     type: 'object',
     required: ['encryptedData', 'iv'],
@@ -116,7 +108,6 @@ export const phoneSchema = {
   summary: 'Get the user\'s phone number from a getPhoneNumber button code',
   description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid.',
   tags: ['weapp'],
-  security,
   body: {
     type: 'object',
     required: ['code'],
@@ -147,7 +138,6 @@ export const logoutSchema = {
   summary: 'Log out: end this session and its renewals on every instance',
   description: 'With the revocation option. The session answers 401 WEAPP_SESSION_REVOKED from then on.',
   tags: ['weapp'],
-  security,
   response: {
     204: { type: 'null', description: 'Logged out' },
     '4xx': errorResponse,
@@ -196,6 +186,10 @@ export interface RouteOptions {
   sessions: SessionCodec
   /** Where ended sessions are kept; undefined without the revocation option (and then no logout route). */
   revocations: Revocations | undefined
+  /** Each route's Fastify `config` (for @fastify/rate-limit and the like). */
+  routeConfig: RouteConfigs
+  /** The OpenAPI security scheme the authenticated routes name, or undefined for none. */
+  securityScheme: string | undefined
 }
 
 /**
@@ -215,13 +209,26 @@ async function appOfLogin (registry: Registry, body: LoginBody, referer: string 
   throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
 }
 
+/**
+ * What the bridge's JWS says (the client can read it): `sub` the openid, or `corpId:userId` for a
+ * WeCom member (UserIDs are chosen by a company's admin and never hold ':', which no openid holds
+ * either), `platform`, and the session's `jti` and login time `lat`, which `jwtTrusted` checks.
+ */
+function jwsClaims (identity: AnyIdentity, { jti, loginAt }: SealOptions): Record<string, unknown> {
+  if (isWecom(identity)) return { sub: `${identity.corpId}:${identity.userId}`, platform: 'wecom', corpId: identity.corpId, userId: identity.userId, jti, lat: loginAt }
+  const claims: Record<string, unknown> = { sub: identity.openid, platform: identity.platform ?? 'wechat', jti, lat: loginAt }
+  if (identity.unionid !== undefined) claims.unionid = identity.unionid
+  if (identity.anonymous === true) claims.anonymous = true
+  return claims
+}
+
 /** A request-shape error the schema cannot express, in Fastify's own shape. */
 function validation (message: string): Error {
   return Object.assign(new ValidationError(message), { validationContext: 'body' })
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -231,23 +238,47 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
    * Seals what WeChat answered. Seal refuses only identities it cannot hold (too large for a token:
    * `IdentityTooLargeError`), and this identity came from WeChat: a 502, not a 500.
    */
-  function sealUpstream (identity: AnyIdentity, appId: string): string {
+  function sealUpstream (identity: AnyIdentity, appId: string, id?: SealOptions): string {
     try {
-      return sessions.seal(identity, appId)
+      return sessions.seal(identity, appId, id)
     } catch (err) {
       throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error((err as Error).message) })
     }
   }
 
-  /** A route's options: its schema, a body limit, the exact-type check, and the session hook if it needs one. */
-  const options = <S extends { body: { properties: Record<string, { type: string }> } }>(schema: S, bodyLimit: number, authenticated: boolean) => ({
-    schema,
+  /**
+   * Everything a session's user may try and fail on the authenticated routes (encrypted data, a
+   * signature, a code that does not exchange) counts against one budget per user of an app. It
+   * throws a 429 while the user is blocked.
+   */
+  function budgetOf (current: AnySession, reply: FastifyReply): { fail: () => void } {
+    const user = JSON.stringify([current.appId, userOf(current)])
+    const wait = failures === undefined ? 0 : failures.blockedFor(user)
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000)
+      reply.header('retry-after', String(seconds))
+      throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then call wx.login(), log in again and retry`)
+    }
+    return { fail: () => { failures?.fail(user) } }
+  }
+
+  /** Counts a failure the user's own input made (a bad code, data, signature), then throws it on. */
+  function counted (budget: { fail: () => void }, err: unknown): never {
+    const status = (err as { statusCode?: unknown }).statusCode
+    if (status === 400 || status === 401 || status === 403) budget.fail()
+    throw err
+  }
+
+  /** A route's options: its schema, a body limit, the exact-type check, the session hook if it needs one, the app's config. */
+  const options = <S extends { summary: string, body?: { properties: Record<string, { type: string }> } }>(name: keyof RouteConfigs, schema: S, bodyLimit: number, authenticated: boolean) => ({
+    schema: authenticated && securityScheme !== undefined ? { ...schema, security: [{ [securityScheme]: [] }] } : schema,
     bodyLimit,
-    preValidation: exactTypes(schema.body),
-    ...(authenticated ? { onRequest: weapp.authenticate } : {})
+    ...(schema.body === undefined ? {} : { preValidation: exactTypes(schema.body) }),
+    ...(authenticated ? { onRequest: weapp.authenticate } : {}),
+    ...(routeConfig[name] === undefined ? {} : { config: routeConfig[name] })
   })
 
-  fastify.post<{ Body: LoginBody }>('/login', options(loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
+  fastify.post<{ Body: LoginBody }>('/login', options('login', loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
     const app = await appOfLogin(registry, request.body, request.headers.referer)
     const { appId } = app
     const { code: loginCode, anonymousCode } = request.body
@@ -262,7 +293,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     }
     // The session expires no earlier than this (seal reads the clock after it).
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
-    const session = sealUpstream(identity, appId)
+    // With the jwt bridge, the JWS carries the session's id and login time: ending one ends both.
+    const id = jwt === undefined ? undefined : { jti: randomJti(), loginAt: Date.now() }
+    const session = sealUpstream(identity, appId, id)
     reply.header('cache-control', 'no-store')
     // Who logged in: a WeChat user (openid, unionid), or a WeCom member (corpId, userId).
     const who = isWecom(identity)
@@ -274,9 +307,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
     const now = Date.now()
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
-    const claims = isWecom(identity)
-      ? { sub: identity.userId, corpId: identity.corpId }
-      : identity.unionid === undefined ? { sub: identity.openid, ...(identity.anonymous === true ? { anonymous: true } : {}) } : { sub: identity.openid, unionid: identity.unionid }
+    const claims = jwsClaims(identity, id as SealOptions)
     const token = await (reply as unknown as JwtReply).jwtSign(claims, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
@@ -285,14 +316,14 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
 
   if (revocations !== undefined) {
     const store = revocations
-    fastify.post('/logout', { schema: logoutSchema, onRequest: weapp.authenticate }, async (request, reply) => {
+    fastify.post('/logout', options('logout', logoutSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
       // Stored (and, with Redis, published) before it is answered: never a 204 for what was not kept.
       await store.revokeSession(request.weappSession as AnySession)
       return await reply.code(204).send()
     })
   }
 
-  fastify.post<{ Body: PhoneBody }>('/phone', options(phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
+  fastify.post<{ Body: PhoneBody }>('/phone', options('phone', phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
     if (isWecom(current)) {
       throw new UnsupportedError('WeCom has no phone-number-by-code API for its members; read the member\'s mobile from WeCom\'s own APIs')
@@ -300,34 +331,30 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
     if (current.platform !== 'wechat') {
       throw new UnsupportedError(`Phone numbers by code are WeChat's alone: a ${current.platform === 'qq' ? 'QQ' : 'Douyin'} session has none`)
     }
-    // The session's own app: its access token, its phone codes.
-    const phone = await (await registry.get(current.appId)).getPhoneNumber(request.body.code, current.openid)
+    // The session's own app: its access token, its phone codes. A code that does not exchange counts against the user.
+    const app = await registry.get(current.appId)
+    const budget = budgetOf(current, reply)
+    const phone = await app.getPhoneNumber(request.body.code, current.openid).catch((err: unknown) => counted(budget, err))
     reply.header('cache-control', 'no-store')
     return { phone }
   })
 
-  fastify.post<{ Body: DecryptBody }>('/decrypt', options(decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
+  fastify.post<{ Body: DecryptBody }>('/decrypt', options('decrypt', decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
     const { encryptedData, iv, rawData, signature, code } = request.body
     if ((rawData === undefined) !== (signature === undefined)) throw validation('body must have rawData and signature together, or neither')
     if (!isWecom(current) && current.anonymous === true) {
       throw new UnsupportedError('An anonymous Douyin session has no session_key: log in with tt.login()\'s code (the user logged in to Douyin), then decrypt')
     }
-    // Per user of an app: openids are per app.
-    const user = `${current.appId}\n${userOf(current)}`
-    const wait = failures === undefined ? 0 : failures.blockedFor(user)
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000)
-      reply.header('retry-after', String(seconds))
-      throw new RateLimitedError(`Too many failed decryptions for this user; wait ${seconds} s, then call wx.login(), log in again and fetch the encrypted data anew`)
-    }
+    const budget = budgetOf(current, reply)
     let sessionKey = current.sessionKey
     let renewed: { session: string, expiresIn: number } | undefined
     if (code !== undefined) {
       // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
-      const identity = await (await registry.get(current.appId)).code2Session(code)
+      const app = await registry.get(current.appId)
+      const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err))
       if (userOf(identity) !== userOf(current)) {
-        throw new InvalidCodeError('This code belongs to another user than the session; log in again')
+        counted(budget, new InvalidCodeError('This code belongs to another user than the session; log in again'))
       }
       sessionKey = identity.sessionKey
       // A unionid the session knew is kept when this answer lacks it.
@@ -346,8 +373,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
       text = openUserData(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge }).text
     } catch (err) {
       // Every failure that a secret decided counts against this user's budget.
-      failures?.fail(user)
-      throw err
+      counted(budget, err)
     }
     const rest = renewed === undefined ? '' : `,"session":${JSON.stringify(renewed.session)},"expiresIn":${renewed.expiresIn}`
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')

@@ -136,6 +136,8 @@ export interface SealOptions {
   loginAt: number
   /** ms since the epoch: the token expires then at the latest */
   notAfter?: number
+  /** ms since the epoch: the time to seal at (the caller's clock reading), default now */
+  now?: number
 }
 
 export interface SessionCodec {
@@ -279,7 +281,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       if (sealed === undefined) {
         throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? } or, for WeCom, { corpId, userId, sessionKey }: ids non-empty strings, sessionKey the base64 of 16 bytes')
       }
-      const nowMs = Date.now()
+      const nowMs = renew?.now ?? Date.now()
       const now = Math.floor(nowMs / 1000)
       const { sub, claims } = sealed
       claims.jti = renew?.jti ?? randomJti()

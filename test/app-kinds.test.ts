@@ -381,13 +381,13 @@ t.test('sessions and building blocks of one kind are not another\'s', async (t) 
   t.equal((await whoami(h, wxSession)).platform, 'wechat')
 })
 
-t.test('the jwt bridge names WeCom members by UserID and company', async (t) => {
+t.test('the jwt bridge names WeCom members by company and UserID, never like an openid', async (t) => {
   const h = await kinds(t, {
     plugin: { jwt: true },
     async before (app) { await app.register(fastifyJwt, { secret: 'a-test-secret-for-the-app-jwt-0123456789' }) }
   })
   const body = (await h.post('/weapp/login', { code: h.mock.wecomApp(STAFF).login('zhangsan'), appId: STAFF })).json()
   const payload = h.app.jwt.decode(body.token) as Record<string, unknown>
-  t.same(Object.keys(payload).sort(), ['aud', 'corpId', 'exp', 'iat', 'sub'])
-  t.match(payload, { sub: 'zhangsan', corpId: CORP, aud: STAFF })
+  t.same(Object.keys(payload).sort(), ['aud', 'corpId', 'exp', 'iat', 'jti', 'lat', 'platform', 'sub', 'userId'])
+  t.match(payload, { sub: `${CORP}:zhangsan`, corpId: CORP, userId: 'zhangsan', platform: 'wecom', aud: STAFF })
 })

@@ -29,8 +29,9 @@ t.test('jwt: true: login also answers a JWS the app\'s request.jwtVerify() accep
   const res = await h.app.inject({ url: '/orders', headers: { authorization: `Bearer ${body.token ?? ''}` } })
   t.same(res.json(), { owner: 'o-alice' })
   const payload = h.app.jwt.decode(body.token ?? '') as Record<string, unknown>
-  t.same(Object.keys(payload).sort(), ['aud', 'exp', 'iat', 'sub', 'unionid'])
-  t.match(payload, { sub: 'o-alice', unionid: 'u-alice', aud: h.mock.appId })
+  t.same(Object.keys(payload).sort(), ['aud', 'exp', 'iat', 'jti', 'lat', 'platform', 'sub', 'unionid'])
+  const sealed = open(body.session, KEY).payload
+  t.match(payload, { sub: 'o-alice', unionid: 'u-alice', aud: h.mock.appId, platform: 'wechat', jti: sealed.jti, lat: sealed.lat }, "the session's id and login time")
   expiresWith(t, payload.exp as number, body.session)
   t.notOk(JSON.stringify(payload).includes(h.mock.user('o-alice').sessionKey), 'never the session_key')
   const plain = await h.login('o-bob') as { token?: string }

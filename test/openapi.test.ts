@@ -5,7 +5,7 @@ import t from 'tap'
 import weapp from '../lib/index.js'
 import { KEY } from './fixtures/app.js'
 
-const plugin = { appId: 'wx0123456789abcdef', appSecret: 's', key: KEY }
+const plugin = { appId: 'wx0123456789abcdef', appSecret: 's', key: KEY, securityScheme: 'weappSession' }
 const bearer = { type: 'http', scheme: 'bearer', description: 'The session from POST /weapp/login' } as const
 
 t.test('@fastify/swagger documents every route, with tags, summaries, bodies and responses', async (t) => {
@@ -46,4 +46,29 @@ t.test('the generated documents are valid OpenAPI 3 and Swagger 2.0', async (t) 
     const name = 'openapi' in options ? `OpenAPI ${options.openapi?.openapi ?? ''}` : 'Swagger 2.0'
     await t.resolves(SwaggerParser.validate(document), `${name} validates`)
   }
+})
+
+t.test('without securityScheme the routes name no scheme, and the document is valid whether one is declared or not', async (t) => {
+  const { securityScheme: _s, ...plain } = plugin
+  for (const options of [
+    { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' } } },
+    { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' }, components: { securitySchemes: { weappSession: bearer } } } },
+    { swagger: { info: { title: 'test', version: '1' } } }
+  ] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(swagger, options as never)
+    await app.register(weapp, plain)
+    await app.ready()
+    const document = structuredClone(app.swagger()) as { paths: Record<string, Record<string, { security?: unknown }>> }
+    t.equal(document.paths['/weapp/decrypt']?.post?.security, undefined, 'no scheme named')
+    await t.resolves(SwaggerParser.validate(document as never), `${JSON.stringify(options)} validates`)
+  }
+  // Naming a scheme that is not declared is the invalid document the default avoids.
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(swagger, { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' } } })
+  await app.register(weapp, plugin)
+  await app.ready()
+  await t.rejects(async () => await SwaggerParser.validate(structuredClone(app.swagger()) as never), 'an undeclared scheme makes no valid document')
 })

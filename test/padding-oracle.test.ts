@@ -128,7 +128,7 @@ t.test('a user who keeps failing is refused with 429 for a while; other users ar
   t.ok(sessionKey !== undefined && genuine.encryptedData !== '')
   const blocked = await h.post('/weapp/decrypt', genuine, session)
   isError(t, blocked, 429, 'WEAPP_RATE_LIMITED')
-  t.match(blocked.json().message, /Too many failed decryptions/)
+  t.match(blocked.json().message, /Too many failed attempts/)
   t.ok(Number(blocked.headers['retry-after']) > 0 && Number(blocked.headers['retry-after']) <= 60, 'retry-after in seconds')
   const { session: again } = await h.login('o-mallory')
   isError(t, await h.post('/weapp/decrypt', genuine, again), 429, 'WEAPP_RATE_LIMITED')

@@ -1,0 +1,85 @@
+// The revocation store on its own clock: how long entries live (a login's lineage, never the
+// presented token's exp), where "logins until T" stops, the bound per user, keys that cannot alias.
+import t from 'tap'
+import { MAX_REVOKED_PER_USER, memoryRevocations, userKey, type SessionRef } from '../lib/revocation.js'
+import { harness } from './fixtures/app.js'
+
+const APP = 'wx0123456789abcdef'
+const MAX_AGE = 30 * 86400_000
+const quiet = { warn () {}, info () {} }
+
+function store (clock: { now: number }): ReturnType<typeof memoryRevocations> {
+  return memoryRevocations({ maxAge: MAX_AGE, log: quiet, now: () => clock.now })
+}
+
+const jti = (i: number | string): string => `j-${String(i).padStart(20, '0')}`
+function session (i: number | string, loginAt: number, openid = `o-${i}`): SessionRef {
+  return { appId: APP, openid, jti: jti(i), loginAt }
+}
+
+t.test('a session entry lives maxAge from its revocation, whatever the token revoked said', async (t) => {
+  const clock = { now: 10_000_000 }
+  const s = store(clock)
+  const login = clock.now - 60_000
+  await s.revokeSession(session(1, login))
+  clock.now += 7 * 86400_000 // the revoked token (and the default expiresIn) long gone; a renewal is not
+  for (let i = 0; i < 600; i++) await s.revokeSession(session(`x${i}`, clock.now)) // sweeps run
+  t.ok(s.isRevoked(session(1, login)), 'its renewal, same jti, is still refused')
+  clock.now = login + 60_000 + MAX_AGE + 1
+  for (let i = 0; i < 1000; i++) await s.revokeSession(session(`y${i}`, clock.now))
+  t.notOk(s.isRevoked(session(1, login)), 'past maxAge no token of that login can live: forgotten')
+  t.ok(s.size() <= 1000 + 600, 'and swept')
+})
+
+t.test('"logins until T": T included, later logins not; kept maxAge, past any renewal of those logins', async (t) => {
+  const clock = { now: 10_000_000 }
+  const s = store(clock)
+  const T = clock.now
+  await s.revokeUser(userKey(APP, { openid: 'o-alice' }))
+  t.ok(s.isRevoked(session('a', T, 'o-alice')), 'a login in the same millisecond is ended')
+  t.ok(s.isRevoked(session('b', T - 1, 'o-alice')))
+  t.notOk(s.isRevoked(session('c', T + 1, 'o-alice')), 'a later login is not')
+  t.notOk(s.isRevoked(session('d', T - 1, 'o-bob')), 'nor another user')
+  clock.now = T + 29 * 86400_000
+  for (let i = 0; i < 600; i++) await s.revokeSession(session(`x${i}`, clock.now))
+  t.ok(s.isRevoked(session('b', T - 1, 'o-alice')), 'a login renewed for 29 days is still ended')
+  await s.revokeUser(userKey(undefined, { openid: 'o-carol' }))
+  t.ok(s.isRevoked({ ...session('e', T, 'o-carol'), appId: 'wxanotherapp000000' }), 'without an app: in every app')
+})
+
+t.test(`past ${MAX_REVOKED_PER_USER} revoked sessions, a user's entries collapse into one "logins until now"`, async (t) => {
+  const clock = { now: 10_000_000 }
+  const s = store(clock)
+  const ended: SessionRef[] = []
+  for (let i = 0; i < 40; i++) {
+    const one = session(`m${i}`, clock.now - 1000, 'o-many')
+    await s.revokeSession(one)
+    ended.push(one)
+    clock.now += 1000
+  }
+  await s.revokeSession(session('other', clock.now, 'o-other'))
+  t.ok(s.size() <= MAX_REVOKED_PER_USER + 2, `entries held: ${s.size()} for 41 revocations of 2 users`)
+  for (const one of ended) t.ok(s.isRevoked(one), `${one.jti} stays ended`)
+  t.notOk(s.isRevoked(session('fresh', clock.now + 1, 'o-many')), 'a login after the last revocation works')
+  t.ok(s.isRevoked(session('other', clock.now, 'o-other')))
+  t.notOk(s.isRevoked(session('else', clock.now - 5000, 'o-else')), 'other users are untouched')
+})
+
+t.test('user keys cannot alias: an openid holding a newline is not a WeCom member', async (t) => {
+  const clock = { now: 10_000_000 }
+  const s = store(clock)
+  await s.revokeUser(userKey(APP, { openid: 'wwcorp\nzhangsan' }))
+  t.notOk(s.isRevoked({ appId: APP, corpId: 'wwcorp', userId: 'zhangsan', jti: jti('w'), loginAt: clock.now - 1 }))
+  await s.revokeUser(userKey(APP, { corpId: 'wwcorp', userId: 'lisi' }))
+  t.ok(s.isRevoked({ appId: APP, corpId: 'wwcorp', userId: 'lisi', jti: jti('l'), loginAt: clock.now - 1 }))
+  t.notOk(s.isRevoked(session('o', clock.now - 1, 'lisi')), 'nor is a member an openid')
+})
+
+t.test('revokeUser refuses an openid for a WeCom app, and a member for a WeChat one', async (t) => {
+  const STAFF = 'wxstaff00000000001'
+  const h = await harness(t, { plugin: { revocation: 'memory', apps: [{ appId: APP, appSecret: 'mock-app-secret-0123456789abcdef' }, { appId: STAFF, wecom: { corpId: 'wwcorp', corpSecret: 'corp-secret-0123456789' } }] } })
+  await t.rejects(h.app.weapp.revokeUser({ openid: 'zhangsan', appId: STAFF }), { name: 'TypeError', message: /WeCom app.*\{ corpId, userId, appId \}/ })
+  await t.rejects(h.app.weapp.revokeUser({ corpId: 'wwcorp', userId: 'zhangsan', appId: APP }), { name: 'TypeError', message: /not a WeCom app/ })
+  await h.app.weapp.revokeUser({ openid: 'o-gone', appId: 'wxnolongerserved00' })
+  t.pass('an app that is not served (any more) is revoked as asked')
+})
