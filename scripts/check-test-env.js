@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// First step of npm test: the revocation tests start their own redis-server. Without it the suite
+// would run for minutes and then fail; say so now, with the command that installs it.
+import { execFileSync } from 'node:child_process'
+
+try {
+  execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+} catch {
+  console.error('npm test needs redis-server (the revocation tests start their own on a free loopback port).\n' +
+    'Install it first: sudo apt-get update && sudo apt-get install -y redis-server  (macOS: brew install redis)')
+  process.exit(1)
+}
