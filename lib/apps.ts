@@ -189,7 +189,9 @@ const unsupported = (message: string) => async (): Promise<never> => { throw new
 
 export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool = tokenPool(undefined)): App {
   const { appId } = config
-  const { timeout, http } = upstream
+  const { timeout } = upstream
+  // Each app's calls queue in a lane of their own: one app's flood never takes the others' sockets.
+  const http = upstream.http?.lane(appId)
   const settings = { timeout, http, apiBaseUrl: upstream.apiBaseUrl.wechat }
   if (config.wecom !== undefined) {
     const { corpId, corpSecret } = config.wecom

@@ -3,7 +3,7 @@ import {
 } from './errors.js'
 import { createHmac } from 'node:crypto'
 import { isSessionKey, type WechatIdentity } from './session.js'
-import { createHttp, type Http, type HttpAnswer } from './http.js'
+import { createHttp, QueueTooLongError, type Http, type HttpAnswer } from './http.js'
 import { singleFlight } from './single-flight.js'
 
 export interface WechatClientOptions {
@@ -91,9 +91,14 @@ export async function callWechat (url: string, init: { method: string, headers?:
   // From when the call is asked for: a call waiting for a pooled connection keeps its timeout.
   const signal = AbortSignal.timeout(timeout)
   try {
-    response = await http.request(url, init, signal)
+    response = await http.request(url, init, { signal, deadline: Date.now() + timeout })
     text = response.text
   } catch (err) {
+    if (err instanceof QueueTooLongError) {
+      const busy = new UpstreamTimeoutError(timeout)
+      busy.message = `Too many calls to ${service} are waiting: this one would not be answered within ${timeout} ms; retry in a moment`
+      throw busy
+    }
     if (signal.aborted) throw new UpstreamTimeoutError(timeout)
     throw new UpstreamError(`Could not reach the ${service} API; retry in a moment`, { cause: safeCause(err, secrets) })
   }
