@@ -7,6 +7,7 @@ import weapp from '../lib/index.js'
 import { createWeappClient, type WxLike } from '../client/src/index.js'
 import { createWx, MockWechat, type MockWx } from '../lib/testing.js'
 import { KEY } from './fixtures/app.js'
+import { sessionKey } from './fixtures/client.js'
 
 interface Seen { url: string, authorization: string | undefined }
 
@@ -91,16 +92,17 @@ t.test('a heal reply without a session is an error, and storage keeps the old se
   // fresh code without one (a broken proxy, an old server).
   const good = createWeappClient({ baseUrl: base, wx })
   await good.login()
-  const stored = wx.storage.get('fastify-weapp:session')
+  const stored = wx.storage.get(sessionKey(base))
   const app = Fastify()
   t.teardown(() => app.close())
   app.post('/weapp/decrypt', async (request, reply) => {
     if ((request.body as { code?: string }).code === undefined) return await reply.code(400).send({ statusCode: 400, code: 'WEAPP_DECRYPT_FAILED', error: 'Bad Request', message: 'x' })
     return { data: { a: 1 } }
   })
-  const broken = createWeappClient({ baseUrl: await app.listen({ port: 0, host: '127.0.0.1' }), wx })
+  // Given the good session's storage key on purpose: by default a client of another origin restores none.
+  const broken = createWeappClient({ baseUrl: await app.listen({ port: 0, host: '127.0.0.1' }), wx, storageKey: sessionKey(base) })
   await t.rejects(broken.decrypt({ encryptedData: 'AAAA', iv: 'BBBB' }), { code: 'BAD_RESPONSE' })
-  t.same(wx.storage.get('fastify-weapp:session'), stored, 'nothing like { expiresAt: NaN } was stored')
+  t.same(wx.storage.get(sessionKey(base)), stored, 'nothing like { expiresAt: NaN } was stored')
   t.ok(api)
 })
 
@@ -109,7 +111,7 @@ t.test('the margin before expiry is proportional to the lifetime: a 30 s session
   const api = createWeappClient({ baseUrl: base, wx })
   const before = Date.now()
   await api.login()
-  const stored = wx.storage.get('fastify-weapp:session') as { expiresAt: number, refreshAt: number }
+  const stored = wx.storage.get(sessionKey(base)) as { expiresAt: number, refreshAt: number }
   t.ok(stored.expiresAt >= before + 30_000 && stored.expiresAt <= Date.now() + 30_000, 'expiresAt is the server\'s expiresIn from now')
   t.ok(stored.refreshAt < stored.expiresAt, 'a safety margin')
   t.ok(stored.expiresAt - stored.refreshAt <= 3000 + 1, `a tenth of 30 s at most (${stored.expiresAt - stored.refreshAt} ms)`)
@@ -121,7 +123,7 @@ t.test('the margin before expiry is proportional to the lifetime: a 30 s session
   const week = await setup(t)
   const long = createWeappClient({ baseUrl: week.base, wx: week.wx })
   await long.login()
-  const s7 = week.wx.storage.get('fastify-weapp:session') as { expiresAt: number, refreshAt: number }
+  const s7 = week.wx.storage.get(sessionKey(week.base)) as { expiresAt: number, refreshAt: number }
   t.equal(s7.expiresAt - s7.refreshAt, 60_000, 'a minute for a long session')
 })
 
@@ -129,7 +131,7 @@ t.test('a session stored with no expiry, or one inside its margin, is not used',
   const { base, wx, seen } = await setup(t)
   const fresh = createWeappClient({ baseUrl: base, wx })
   await fresh.login()
-  const genuine = wx.storage.get('fastify-weapp:session') as { session: string }
+  const genuine = wx.storage.get(sessionKey(base)) as { session: string }
   for (const entry of [
     { session: genuine.session },
     { session: genuine.session, expiresAt: Number.NaN },
@@ -137,10 +139,10 @@ t.test('a session stored with no expiry, or one inside its margin, is not used',
     { session: genuine.session, expiresAt: Date.now() + 30_000 }, // an older version's entry: a minute's margin
     { session: genuine.session, expiresAt: Date.now() + 3600_000, refreshAt: Date.now() - 1 }
   ]) {
-    wx.setStorageSync('fastify-weapp:session', entry)
+    wx.setStorageSync(sessionKey(base), entry)
     t.equal(createWeappClient({ baseUrl: base, wx }).session(), undefined, JSON.stringify(entry))
   }
-  wx.setStorageSync('fastify-weapp:session', { session: genuine.session, expiresAt: Date.now() + 3600_000 })
+  wx.setStorageSync(sessionKey(base), { session: genuine.session, expiresAt: Date.now() + 3600_000 })
   t.equal(createWeappClient({ baseUrl: base, wx }).session(), genuine.session, 'an older version\'s entry with time left is used')
   t.ok(seen.length === 1)
 })
@@ -156,14 +158,14 @@ t.test('with the jwt bridge, the JWS expiry renews like the session\'s', async (
   const { token } = await api.login()
   t.type(token, 'string')
   t.equal(api.token(), token)
-  const stored = wx.storage.get('fastify-weapp:session') as { refreshAt: number, tokenRefreshAt: number }
+  const stored = wx.storage.get(sessionKey(base)) as { refreshAt: number, tokenRefreshAt: number }
   t.ok(stored.tokenRefreshAt < stored.refreshAt, 'the JWS (1 h) is renewed before the session (7 d)')
 
   // The same client state with the JWS at its end: token() gives nothing, and the next request
   // logs in again and gets a fresh one.
   const now = Math.floor(Date.now() / 1000)
   const expired = jws({ sub: 'o-alice', exp: now - 1 })
-  wx.setStorageSync('fastify-weapp:session', { ...stored, token: expired, tokenRefreshAt: Date.now() - 1 })
+  wx.setStorageSync(sessionKey(base), { ...stored, token: expired, tokenRefreshAt: Date.now() - 1 })
   const later = createWeappClient({ baseUrl: base, wx })
   t.equal(later.token(), undefined, 'no expired JWS')
   t.same(await later.request({ url: '/me' }), { openid: 'o-alice' })

@@ -4,6 +4,7 @@ import weapp, { SessionInvalidError } from '../lib/index.js'
 import { createWeappClient, WeappClientError } from '../client/src/index.js'
 import { createWx, MockWechat, type MockWx } from '../lib/testing.js'
 import { KEY } from './fixtures/app.js'
+import { sessionKey } from './fixtures/client.js'
 import { claims, forge } from './fixtures/jwe.js'
 
 interface Served { url: string, hasCode: boolean, auth: boolean }
@@ -34,7 +35,7 @@ t.test('login, then requests with the session; the session survives a restart of
   const api = createWeappClient({ baseUrl: base, wx })
   const login = await api.login()
   t.equal(login.openid, 'o-alice')
-  t.match(wx.storage.get('fastify-weapp:session'), { session: login.session, expiresAt: Number })
+  t.match(wx.storage.get(sessionKey(base)), { session: login.session, expiresAt: Number })
   t.same(await api.request({ url: '/me' }), { openid: 'o-alice' })
   const again = createWeappClient({ baseUrl: `${base}/`, wx })
   t.equal(again.session(), login.session, 'restored from storage')
@@ -56,7 +57,7 @@ t.test('a refused session is renewed once, transparently; concurrent refusals sh
   const { base, wx } = await setup(t)
   const api = createWeappClient({ baseUrl: base, wx })
   await api.login()
-  wx.setStorageSync('fastify-weapp:session', { session: 'not-a-session', expiresAt: Date.now() + 3600_000 })
+  wx.setStorageSync(sessionKey(base), { session: 'not-a-session', expiresAt: Date.now() + 3600_000 })
   const stale = createWeappClient({ baseUrl: base, wx })
   const results = await Promise.all([1, 2, 3].map(async () => await stale.request<{ openid: string }>({ url: '/me' })))
   t.ok(results.every((r) => r.openid === 'o-alice'))
@@ -74,7 +75,7 @@ t.test('a second session failure surfaces with the server\'s code', async (t) =>
 
 t.test('an expired stored session is renewed before it is sent', async (t) => {
   const { base, wx, served } = await setup(t)
-  wx.setStorageSync('fastify-weapp:session', { session: 'old', expiresAt: Date.now() - 1 })
+  wx.setStorageSync(sessionKey(base), { session: 'old', expiresAt: Date.now() - 1 })
   const api = createWeappClient({ baseUrl: base, wx })
   t.equal(api.session(), undefined)
   await api.request({ url: '/me' })
@@ -113,7 +114,7 @@ t.test('decrypt: never a wx.login before the first attempt; a rotated key healed
   const decrypts = served.filter((s) => s.url === '/weapp/decrypt')
   t.same(decrypts.map((s) => s.hasCode), [false, true], 'first without a code, then once with one')
   t.not(api.session(), before, 'the renewed session is stored')
-  t.match(wx.storage.get('fastify-weapp:session'), { session: api.session(), expiresAt: Number, refreshAt: Number })
+  t.match(wx.storage.get(sessionKey(base)), { session: api.session(), expiresAt: Number, refreshAt: Number })
   const again = await api.decrypt(await new Promise((resolve, reject) => { wx.getWeRunData({ success: resolve, fail: reject }) }) as { encryptedData: string, iv: string })
   t.ok(again, 'and later data opens at the first attempt')
   t.equal(served.filter((s) => s.url === '/weapp/decrypt').length, 3)
@@ -211,7 +212,7 @@ t.test('token(): the app JWT from the login, kept across a healed session; your 
   const api = createWeappClient({ baseUrl: base, wx })
   await api.login()
   t.equal(api.token(), undefined, 'no jwt option on this server')
-  wx.setStorageSync('fastify-weapp:session', { ...(wx.storage.get('fastify-weapp:session') as object), token: 'app-jwt' })
+  wx.setStorageSync(sessionKey(base), { ...(wx.storage.get(sessionKey(base)) as object), token: 'app-jwt' })
   const withToken = createWeappClient({ baseUrl: base, wx })
   t.equal(withToken.token(), 'app-jwt')
   const logins = wx.logins
@@ -229,7 +230,7 @@ t.test('token(): the app JWT from the login, kept across a healed session; your 
 t.test('a refusal that arrives after another call renewed the session reuses the renewed one', async (t) => {
   const { base, wx } = await setup(t)
   await createWeappClient({ baseUrl: base, wx }).login()
-  wx.setStorageSync('fastify-weapp:session', { session: 'stale', expiresAt: Date.now() + 3600_000 })
+  wx.setStorageSync(sessionKey(base), { session: 'stale', expiresAt: Date.now() + 3600_000 })
   const api = createWeappClient({ baseUrl: base, wx })
   const slow = api.request<{ openid: string }>({ url: '/slow-me' }) // refused after 150 ms
   t.same(await api.request({ url: '/me' }), { openid: 'o-alice' }, 'refused at once, renewed')
@@ -297,13 +298,13 @@ t.test('renewed sessions are stored; logout() ends the session on the server', a
   // A stored session 5 minutes from its end (as after 55 minutes of use).
   const now = Math.floor(Date.now() / 1000)
   const near = forge(KEY, claims(mock.appId, { sub: 'o-alice', sk: mock.user('o-alice').sessionKey, iat: now - 3300, exp: now + 300, jti: 'abcdefghijklmnopqrstuv', lat: Date.now() - 3300_000 }))
-  wx.setStorageSync('fastify-weapp:session', { session: near, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000, token: 'the-app-jwt' })
+  wx.setStorageSync(sessionKey(base), { session: near, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000, token: 'the-app-jwt' })
   const api = createWeappClient({ baseUrl: base, wx })
   t.same(await api.request({ url: '/me' }), { openid: 'o-alice', jti: 'abcdefghijklmnopqrstuv' })
   const renewed = api.session()
   t.not(renewed, near, 'the renewed session is stored')
-  t.match(wx.storage.get('fastify-weapp:session'), { session: renewed })
-  t.ok((wx.storage.get('fastify-weapp:session') as { expiresAt: number }).expiresAt > Date.now() + 3500_000, 'with its new lifetime')
+  t.match(wx.storage.get(sessionKey(base)), { session: renewed })
+  t.ok((wx.storage.get(sessionKey(base)) as { expiresAt: number }).expiresAt > Date.now() + 3500_000, 'with its new lifetime')
   t.same(await api.request({ url: '/me' }), { openid: 'o-alice', jti: 'abcdefghijklmnopqrstuv' }, 'and sent from then on')
   t.equal(wx.logins, 0, 'no wx.login() for a renewal')
   t.equal(api.token(), 'the-app-jwt', 'the app JWT is kept')
@@ -316,15 +317,19 @@ t.test('renewed sessions are stored; logout() ends the session on the server', a
   }
   await api.logout()
   t.pass('a second logout has nothing to end')
-  // A logout the server cannot store rejects with its code, and the session is forgotten anyway.
+  // A logout the server cannot store rejects with its code, and the session is kept for a retry.
   await api.login()
+  const kept = api.session()
   const broken = createWeappClient({ baseUrl: base, wx: { ...wx, request: (options) => { options.success?.({ statusCode: 503, data: { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: 'down' }, header: {} }) } } })
   await t.rejects(broken.logout(), { code: 'WEAPP_REVOCATION_UNAVAILABLE' })
-  t.equal(broken.session(), undefined)
+  t.equal(broken.session(), kept, 'kept: the server still takes it, so logout() can be retried')
+  t.match(wx.storage.get(sessionKey(base)), { session: kept }, 'and stored')
+  await createWeappClient({ baseUrl: base, wx }).logout()
+  t.notOk(wx.storage.has(sessionKey(base)), 'the retry ends it, and it is forgotten')
   // Without an app JWT, a renewal stores none.
   const plainWx = createWx(mock, 'o-alice')
   const nearToo = forge(KEY, claims(mock.appId, { sub: 'o-alice', sk: mock.user('o-alice').sessionKey, iat: now - 3300, exp: now + 300, jti: 'bcdefghijklmnopqrstuvw', lat: Date.now() - 3300_000 }))
-  plainWx.setStorageSync('fastify-weapp:session', { session: nearToo, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000 })
+  plainWx.setStorageSync(sessionKey(base), { session: nearToo, expiresAt: Date.now() + 300_000, refreshAt: Date.now() + 270_000 })
   const plain = createWeappClient({ baseUrl: base, wx: plainWx })
   await plain.request({ url: '/me' })
   t.not(plain.session(), nearToo, 'renewed')

@@ -56,7 +56,12 @@ export interface WeappClientOptions {
   prefix?: string
   /** Default the global `wx` (WeChat), or `qq` in a QQ mini program. */
   wx?: WxLike
-  /** Storage key for the session. Default `'fastify-weapp:session'`. */
+  /**
+   * Storage key for the session. Default `'fastify-weapp:session:'` followed by what the session
+   * is bound to: `baseUrl`'s origin, the appId and the kind of login (`wx`, or `wecom`), so that two
+   * clients in one mini program (two backends, or a WeChat and a WeCom client) never restore each
+   * other's session. A key of your own is yours to keep apart.
+   */
   storageKey?: string
   /**
    * The mini program's AppID, sent with each login so that a backend serving several apps knows
@@ -127,17 +132,20 @@ export interface WeappClient<L = WeappLogin> {
    */
   token (): string | undefined
   /**
-   * Forgets the stored session and, where the server has the revocation option, ends it there
-   * (`POST {prefix}/logout`) on every instance. Resolves when the server ended it, or has no logout
-   * route, or the session was no longer valid; rejects when the server could not end it (its
-   * error code, such as `WEAPP_REVOCATION_UNAVAILABLE`, or `NETWORK_ERROR`). Forgotten locally either way.
+   * Ends the session: where the server has the revocation option, there (`POST {prefix}/logout`)
+   * on every instance, then here. A login in flight is abandoned (it stores nothing; its callers
+   * get `LOGGED_OUT`). Resolves when the server ended it, or has no logout route, or the session
+   * was no longer valid, and the session is forgotten; rejects when the server could not end it
+   * (its error code, such as `WEAPP_REVOCATION_UNAVAILABLE`, or `NETWORK_ERROR`), and then the
+   * session is kept, so that `logout()` can be retried.
    */
   logout (): Promise<void>
 }
 
 /**
  * An error of the client: `code` is the server's error code, or `WX_LOGIN_FAILED`, `NETWORK_ERROR`,
- * `BAD_RESPONSE`, `BAD_URL` (a request for another origin than `baseUrl`'s, refused before sending).
+ * `BAD_RESPONSE`, `BAD_URL` (a request for another origin than `baseUrl`'s, refused before sending),
+ * `LOGGED_OUT` (a login or request that `logout()` overtook).
  */
 export class WeappClientError extends Error {
   readonly code: string
@@ -155,7 +163,11 @@ declare const wx: WxLike | undefined
 declare const qq: WxLike | undefined
 declare const tt: WxLike | undefined
 
-const SESSION_ERRORS = new Set(['WEAPP_SESSION_MISSING', 'WEAPP_SESSION_INVALID', 'WEAPP_SESSION_EXPIRED'])
+/**
+ * Session errors after which the client drops the session and logs in once more: a revoked one too
+ * (an admin's revokeUser), unless this client's own logout() ended it.
+ */
+const SESSION_ERRORS = new Set(['WEAPP_SESSION_MISSING', 'WEAPP_SESSION_INVALID', 'WEAPP_SESSION_EXPIRED', 'WEAPP_SESSION_REVOKED'])
 
 interface Stored {
   session: string
@@ -259,8 +271,12 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
   const api: WxLike = given
   const root = base.origin + base.path.replace(/\/+$/, '')
   const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
-  const storageKey = options.storageKey !== undefined ? options.storageKey : 'fastify-weapp:session'
   const appId = options.appId !== undefined ? options.appId : ownAppId(api)
+  const wecom = options.wecom === true
+  // What a stored session is bound to: the backend's origin, the app, the kind of login.
+  const storageKey = options.storageKey !== undefined ? options.storageKey : `fastify-weapp:session:${base.origin}|${appId !== undefined ? appId : ''}|${wecom ? 'wecom' : 'wx'}`
+  /** Counts logouts: a login or request that began before the latest one stores and retries nothing. */
+  let epoch = 0
 
   // Restored from storage on start; kept in memory after that.
   const restored: unknown = api.getStorageSync(storageKey)
@@ -294,6 +310,11 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
     return exp === undefined ? { token } : { token, refreshAt: refreshTime(Date.now(), exp) }
   }
 
+  function forget (): void {
+    stored = undefined
+    api.removeStorageSync(storageKey)
+  }
+
   /**
    * The stored session while it is good to use: before its refresh time (a margin proportional to
    * its lifetime), and before the app JWT's, so that a new login renews both together.
@@ -306,7 +327,6 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
     return stored.session
   }
 
-  const wecom = options.wecom === true
   /**
    * A fresh login code: `wx.login()`'s (`wx.qy.login()`'s with `wecom`), or, where Douyin's
    * `tt.login()` gives a user not logged in to Douyin only an anonymous code, that.
@@ -381,19 +401,25 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
     })
   }
 
+  function loggedOut (): WeappClientError {
+    return new WeappClientError('LOGGED_OUT', 'logout() was called meanwhile: nothing was stored; log in again if the user wants to')
+  }
+
   function login (): Promise<WeappLogin | WeappWecomLogin> {
     if (loggingIn === undefined) {
+      const started = epoch
       const attempt = (async () => {
         const given = await wxLogin()
         const body = await send<WeappLogin | WeappWecomLogin>('POST', `${root}${prefix}/login`, appId === undefined ? given : { ...given, appId }, undefined)
         if (body === null || typeof body !== 'object' || typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
           throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
         }
+        if (epoch !== started) throw loggedOut()
         store(body.session, body.expiresIn, tokenOf(body.token))
         return body
       })()
       loggingIn = attempt
-      const done = (): void => { loggingIn = undefined }
+      const done = (): void => { if (loggingIn === attempt) loggingIn = undefined }
       attempt.then(done, done)
     }
     return loggingIn
@@ -401,12 +427,17 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
 
   /** Runs `call` with a session; on a session error, one login (shared) and one retry. */
   async function withSession<T> (call: (session: string) => Promise<T>): Promise<T> {
+    const started = epoch
     const first = current()
     const session = first !== undefined ? first : (await login()).session
     try {
       return await call(session)
     } catch (err) {
       if (!(err instanceof WeappClientError) || !SESSION_ERRORS.has(err.code)) throw err
+      // A session this client's own logout() ended stays ended: no login behind the user's back.
+      if (epoch !== started) throw err
+      // What the server refused is dropped (a revoked session would be refused forever).
+      if (stored !== undefined && stored.session === session) forget()
       // Another call may have logged in meanwhile: use its session rather than log in again.
       const renewed = current()
       return await call(renewed !== undefined && renewed !== session ? renewed : (await login()).session)
@@ -472,18 +503,19 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Wea
     token: () => current() === undefined || stored === undefined ? undefined : stored.token,
 
     async logout () {
+      // A login in flight stores nothing now, and requests in flight retry nothing.
+      epoch++
+      loggingIn = undefined
       const session = stored !== undefined ? stored.session : undefined
-      stored = undefined
-      api.removeStorageSync(storageKey)
       if (session === undefined) return
       try {
         await send('POST', `${routes}/logout`, {}, session)
       } catch (err) {
         // No logout route (no revocation on the server), or a session that no longer opens: nothing to end.
         const status = (err as WeappClientError).statusCode
-        if (status === 404 || status === 401) return
-        throw err
+        if (status !== 404 && status !== 401) throw err // kept: the server still takes it, retry logout()
       }
+      if (stored !== undefined && stored.session === session) forget()
     }
   }
 }
