@@ -85,6 +85,15 @@ t.test('the set is read page by page: thousands of entries load whole', async (t
   }
   const session = await login(a, mock, 'o-4999')
   t.equal(await status(a, session), 200, 'a login after the revocation works')
+  // Made while its subscription is away: the catch-up reads them page by page too.
+  const later = Date.now()
+  const more: Array<string | number> = []
+  for (let i = 0; i < 2500; i++) more.push(later + MAX_AGE, JSON.stringify(['u', userKey(undefined, { openid: `o-late-${i}` }), later]))
+  await admin.zadd('test:revoked', ...more)
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  const last = forge(KEY, claims(mock.appId, { sub: 'o-late-2499', jti: 'page-jti-late000000000', lat: later - 1 }))
+  await eventually(async () => (await status(a, last)) === 401)
+  t.pass('the 2,500th entry of the catch-up applies')
   t.ok(a.logs.every((l) => !l.includes('ignored')), 'every entry was the plugin\'s shape')
 })
 

@@ -1,7 +1,9 @@
 // The revocation store on its own clock: how long entries live (a login's lineage, never the
 // presented token's exp), where "logins until T" stops, the bound per user, keys that cannot alias.
+import { EventEmitter } from 'node:events'
 import t from 'tap'
-import { MAX_REVOKED_PER_USER, memoryRevocations, userKey, type SessionRef } from '../lib/revocation.js'
+import { MAX_REVOKED_PER_USER, memoryRevocations, redisRevocations, userKey, type SessionRef } from '../lib/revocation.js'
+import { eventually } from './fixtures/redis.js'
 import { harness } from './fixtures/app.js'
 
 const APP = 'wx0123456789abcdef'
@@ -82,4 +84,62 @@ t.test('revokeUser refuses an openid for a WeCom app, and a member for a WeChat 
   await t.rejects(h.app.weapp.revokeUser({ corpId: 'wwcorp', userId: 'zhangsan', appId: APP }), { name: 'TypeError', message: /not a WeCom app/ })
   await h.app.weapp.revokeUser({ openid: 'o-gone', appId: 'wxnolongerserved00' })
   t.pass('an app that is not served (any more) is revoked as asked')
+})
+
+/** A stand-in for an ioredis client, to drive the Redis store into what a real one rarely does. */
+function fakeRedis (overrides: Record<string, unknown> = {}): { redis: never, subscriber: EventEmitter } {
+  const subscriber = Object.assign(new EventEmitter(), { subscribe: async () => 1, disconnect () {}, quit: async () => 'OK' })
+  const redis = {
+    status: 'ready',
+    zscan: async () => ['0', []],
+    zrangebyscore: async () => [],
+    eval: async () => 1,
+    duplicate: () => subscriber,
+    on () {},
+    quit: async () => 'OK',
+    disconnect () {},
+    ...overrides
+  }
+  return { redis: redis as never, subscriber }
+}
+
+t.test('a load that outlasts its time limit says it is slow, and how far it got', async (t) => {
+  let clock = 0
+  // Endless pages, each taking 10 s of the store's clock.
+  const { redis } = fakeRedis({ zscan: async () => { clock += 10_000; return ['7', ['["s","j-00000000000000000001"]', String(clock + MAX_AGE)]] } })
+  await t.rejects(redisRevocations({ redis, prefix: 'p:', timeout: 1000, loadTimeout: 25_000, maxAge: MAX_AGE, log: quiet, now: () => clock }),
+    { message: /loading the revocations from Redis failed: loading the revocations took more than 25000 ms \(3 entries read\): the set is larger than that time allows, or Redis is slow/ })
+})
+
+t.test('a catch-up that fails is logged and retried from the same point', async (t) => {
+  const warnings: string[] = []
+  let fail = true
+  const asked: number[] = []
+  const { redis, subscriber } = fakeRedis({ zrangebyscore: async (_key: string, min: number) => { asked.push(min); if (fail) throw new Error('down'); return [] } })
+  const store = await redisRevocations({ redis, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: { warn: (_o: unknown, msg?: string) => { warnings.push(msg ?? '') }, info () {} } })
+  t.teardown(() => store.close())
+  subscriber.emit('ready')
+  await eventually(() => warnings.length === 1)
+  t.match(warnings[0], /could not read the latest revocations \(Redis reconnected\); retrying/)
+  fail = false
+  await eventually(async () => { subscriber.emit('ready'); return asked.length >= 2 })
+  t.equal(asked[1], asked[0], 'the retry starts where the failed one did: nothing made meanwhile is skipped')
+})
+
+t.test('user entries stored by 0.1 (keys joined by newlines) still apply', async (t) => {
+  const now = Date.now()
+  const members = [
+    JSON.stringify(['u', `${APP}\no-legacy`, now]), String(now + MAX_AGE),
+    JSON.stringify(['u', `${APP}\nwwcorp\nlisi`, now]), String(now + MAX_AGE),
+    JSON.stringify(['u', '*\no-anywhere', now]), String(now + MAX_AGE),
+    JSON.stringify(['u', 'a\nb\nc\nd', now]), String(now + MAX_AGE)
+  ]
+  const { redis } = fakeRedis({ zscan: async () => ['0', members] })
+  const warned: string[] = []
+  const store = await redisRevocations({ redis, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: { warn: (msg: unknown) => { warned.push(String(msg)) }, info () {} } })
+  t.teardown(() => store.close())
+  t.ok(store.isRevoked(session('l', now - 1, 'o-legacy')))
+  t.ok(store.isRevoked({ appId: APP, corpId: 'wwcorp', userId: 'lisi', jti: jti('w'), loginAt: now - 1 }))
+  t.ok(store.isRevoked({ ...session('x', now - 1, 'o-anywhere'), appId: 'wxanyapp0000000000' }))
+  t.equal(warned.length, 1, 'what no version made (four parts) is ignored, and logged')
 })

@@ -161,7 +161,8 @@ t.test('jwtTrusted trusts every JWS where no revocation is kept, or no fastify-w
   const { token } = await h.login('o-alice') as unknown as { token: string }
   t.equal(h.app.weapp.jwtTrusted(h.app.jwt.decode(token)), true)
   t.equal(jwtTrusted({ server: {} } as never, h.app.jwt.decode(token)), true, 'no fastify-weapp in that context')
-  for (const decoded of [null, 'text', {}, { jti: 'x', lat: 1, aud: APP, platform: 'wecom' }]) {
-    t.equal(h.app.weapp.jwtTrusted(decoded), true, JSON.stringify(decoded))
+  const kept = await harness(t, { plugin: { jwt: true, revocation: 'memory' }, async before (app) { await app.register(fastifyJwt, { secret, trusted: jwtTrusted }) } })
+  for (const decoded of [null, 'text', {}, { jti: 'x', lat: 1, aud: APP, platform: 'wecom' }, { jti: 'x', lat: 1, aud: APP, platform: 'wechat' }]) {
+    t.equal(kept.app.weapp.jwtTrusted(decoded), true, `not a JWS of an ended session: ${JSON.stringify(decoded)}`)
   }
 })
