@@ -168,8 +168,7 @@ class Known {
   }
 
   #dropSession (jti: string): void {
-    const entry = this.sessions.get(jti)
-    if (entry === undefined) return
+    const entry = this.sessions.get(jti) as Revoked
     this.sessions.delete(jti)
     if (entry.user === undefined) return
     const jtis = this.byUser.get(entry.user) as Set<string>

@@ -143,3 +143,45 @@ t.test('user entries stored by 0.1 (keys joined by newlines) still apply', async
   t.ok(store.isRevoked({ ...session('x', now - 1, 'o-anywhere'), appId: 'wxanyapp0000000000' }))
   t.equal(warned.length, 1, 'what no version made (four parts) is ignored, and logged')
 })
+
+t.test('what the store reads is judged entry by entry: shapes no version made are ignored, duplicates are one', async (t) => {
+  const now = Date.now()
+  const good = JSON.stringify(['s', jti('dup'), userKey(APP, { openid: 'o-dup' }), now - 5])
+  const bad = [
+    ['u', 5, now], ['u', '[not json', now], ['u', '{"a":1}', now], ['u', '["a",""]', now], ['u', '["*","x","y"]', now], ['u', '["a","b","c","d"]', now],
+    ['u', 'a\n', now], ['u', '*\nb\nc', now], ['s', jti('x'), 'not a key', now], ['s', jti('y'), userKey(APP, { openid: 'o' }), now + 10 * 60_000],
+    ['s', jti('z'), userKey(APP, { openid: 'o' }), 'soon'], ['s', 'short', userKey(APP, { openid: 'o' }), now], ['x'], 'text'
+  ].map((entry) => typeof entry === 'string' ? entry : JSON.stringify(entry))
+  const members = [good, String(now + MAX_AGE), good, String(now + MAX_AGE - 1000), good, String(now + MAX_AGE + 1000), ...bad.flatMap((m) => [m, String(now + MAX_AGE)])]
+  let calls = 0
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const { redis, subscriber } = fakeRedis({ zscan: async () => ['0', members], zrangebyscore: async () => { calls++; await held; return [] } })
+  const warned: string[] = []
+  const store = await redisRevocations({ redis, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: { warn: (msg: unknown) => { warned.push(String(msg)) }, info () {} } })
+  t.equal(store.size(), 1, 'one entry, read three times')
+  t.ok(store.isRevoked(session('dup', now - 5, 'o-dup')))
+  t.equal(warned.length, 1, `${bad.length} ignored, logged once`)
+  // One catch-up at a time; none after close.
+  subscriber.emit('ready')
+  subscriber.emit('ready')
+  t.equal(calls, 1, 'a catch-up under way is not started again')
+  release()
+  await store.close()
+  subscriber.emit('ready')
+  t.equal(calls, 1, 'none after close')
+})
+
+t.test('entries read already expired are skipped; a legacy entry without its user is swept like the others', async (t) => {
+  let clock = 10_000_000
+  const members = [JSON.stringify(['s', jti('old')]), String(clock + 1000), JSON.stringify(['s', jti('gone')]), String(clock - 1)]
+  const { redis } = fakeRedis({ zscan: async () => ['0', members] })
+  const store = await redisRevocations({ redis, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: quiet, now: () => clock })
+  t.teardown(() => store.close())
+  t.equal(store.size(), 1, 'the expired one was not kept')
+  t.ok(store.isRevoked(session('old', 0)))
+  clock += 2000
+  for (let i = 0; i < 300; i++) await store.revokeSession(session(`n${i}`, clock - 1))
+  t.notOk(store.isRevoked(session('old', 0)), 'swept once expired')
+  t.equal(store.size(), 300)
+})
