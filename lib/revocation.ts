@@ -16,6 +16,12 @@ export interface RedisLike {
   on (event: string, listener: (...args: any[]) => void): unknown
   quit (): Promise<unknown>
   disconnect (): void
+  /** `INFO replication`: how many replicas the master has (a revocation waits for one of them). */
+  info? (section: 'replication'): Promise<string>
+  /** For `WAIT`. */
+  call? (command: string, ...args: Array<string | number>): Promise<unknown>
+  /** An ioredis `Cluster` has it: there `WAIT` cannot be sent to the set's master, and is not. */
+  nodes? (...args: never[]): unknown
 }
 
 /**
@@ -367,8 +373,22 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
     const what = subscribed ? `loading the revocations from Redis failed: ${(err as Error).message}` : `Redis is unreachable (${(err as Error).message})`
     throw new Error(`fastify-weapp: revocation: ${what}; registration needs it to load the revocations`, { cause: safeCause(err, []) })
   }
+  // A master with replicas (Sentinel, or plain replication): a revocation counts once one of them
+  // has it, so that a failover cannot lose what was reported done. Read at start and every
+  // interval, and never lowered: a master that lost its replicas is what a failover leaves behind
+  // (the old master, still taking writes while the new one serves), and a write there is lost.
+  let replicas = 0
+  async function countReplicas (): Promise<void> {
+    if (typeof redis.nodes === 'function' || typeof redis.info !== 'function' || typeof redis.call !== 'function') return
+    const info = await withTimeout(redis.info('replication'), timeout, 'reading INFO replication')
+    replicas = Math.max(replicas, Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0))
+  }
+  await countReplicas().catch(() => {}) // INFO may be disabled (managed Redis): then no replica is waited for
   started = true
-  const interval = setInterval(() => { catchUp('interval') }, RECONCILE_INTERVAL)
+  const interval = setInterval(() => {
+    catchUp('interval')
+    countReplicas().catch(() => {})
+  }, RECONCILE_INTERVAL)
   interval.unref()
 
   async function store ({ member, expiresAt, replaces }: Entry, time: number): Promise<void> {
@@ -383,7 +403,13 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
       }
       throw new RevocationUnavailableError('Redis refused to store the revocation: nothing was revoked; retry in a moment', { cause: safeCause(err, []) })
     }
+    // Stored and published: it applies everywhere from now on, whatever a replica says.
     known.apply(member, expiresAt, time)
+    if (replicas === 0) return
+    const acked = await withTimeout((redis.call as NonNullable<RedisLike['call']>)('WAIT', 1, timeout), timeout + 1000, 'waiting for a replica').catch(() => 0)
+    if (!(Number(acked) >= 1)) {
+      throw new RevocationUnavailableError(`No Redis replica confirmed the revocation within ${timeout} ms: it applies now, but a failover before a replica has it would lose it; retry, revoking twice is harmless`)
+    }
   }
 
   return revocationsOf(known, options, store, async () => {

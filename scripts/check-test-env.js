@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process'
 
 try {
   execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+  execFileSync('redis-cli', ['--version'], { stdio: 'ignore' })
 } catch {
-  console.error('npm test needs redis-server (the revocation tests start their own on a free loopback port).\n' +
-    'Install it first: sudo apt-get update && sudo apt-get install -y redis-server  (macOS: brew install redis)')
+  console.error('npm test needs redis-server and redis-cli (the revocation tests start their own servers on free loopback ports).\n' +
+    'Install it first: sudo apt-get update && sudo apt-get install -y redis-server redis-tools  (macOS: brew install redis)')
   process.exit(1)
 }
