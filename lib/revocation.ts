@@ -105,7 +105,7 @@ interface Revoked { expiresAt: number, user: string | undefined, loginAt: number
 /** The in-memory state, shared by both stores. */
 class Known {
   readonly sessions = new Map<string, Revoked>() // jti -> entry
-  readonly byUser = new Map<string, Set<string>>() // user -> the jtis of their session entries
+  readonly byUser = new Map<string, string[]>() // user -> the jtis of their session entries (a few: arrays cost far less than sets)
   readonly users = new Map<string, { before: number, expiresAt: number }>() // user -> logins until `before` are ended
   readonly #maxAge: number
   readonly #warn: (message: string) => void
@@ -156,19 +156,17 @@ class Known {
     const known = this.sessions.get(jti)
     if (known !== undefined && known.expiresAt >= entry.expiresAt) return
     this.sessions.set(jti, entry)
-    if (entry.user === undefined) return
-    let jtis = this.byUser.get(entry.user)
-    if (jtis === undefined) this.byUser.set(entry.user, jtis = new Set())
-    jtis.add(jti)
+    if (entry.user === undefined || known !== undefined) return
+    const jtis = this.byUser.get(entry.user)
+    if (jtis === undefined) this.byUser.set(entry.user, [jti])
+    else jtis.push(jti)
   }
 
   #addUser (user: string, before: number, expiresAt: number): void {
     const known = this.users.get(user)
     this.users.set(user, { before: Math.max(before, known?.before ?? 0), expiresAt: Math.max(expiresAt, known?.expiresAt ?? 0) })
     // Session entries this one covers go: their logins end by loginAt + maxAge <= its expiry.
-    const jtis = this.byUser.get(user)
-    if (jtis === undefined) return
-    for (const jti of jtis) {
+    for (const jti of [...this.byUser.get(user) ?? []]) {
       if ((this.sessions.get(jti) as Revoked).loginAt <= before) this.#dropSession(jti)
     }
   }
@@ -177,9 +175,9 @@ class Known {
     const entry = this.sessions.get(jti) as Revoked
     this.sessions.delete(jti)
     if (entry.user === undefined) return
-    const jtis = this.byUser.get(entry.user) as Set<string>
-    jtis.delete(jti)
-    if (jtis.size === 0) this.byUser.delete(entry.user)
+    const jtis = this.byUser.get(entry.user) as string[]
+    jtis.splice(jtis.indexOf(jti), 1)
+    if (jtis.length === 0) this.byUser.delete(entry.user)
   }
 
   /** Expired entries go once the writes since the last sweep reach half the size: amortized O(1) a write. */
@@ -200,7 +198,7 @@ class Known {
 
   /** The member strings of a user's session entries (to drop from Redis when a user entry replaces them). */
   sessionsOf (user: string): string[] {
-    return [...this.byUser.get(user) ?? []].map((jti) => {
+    return (this.byUser.get(user) ?? []).map((jti) => {
       const { loginAt } = this.sessions.get(jti) as Revoked
       return JSON.stringify(['s', jti, user, loginAt])
     })
@@ -227,7 +225,7 @@ interface Entry { member: string, expiresAt: number, replaces: string[] }
  */
 function sessionEntry (known: Known, session: SessionRef, now: number, maxAge: number): Entry {
   const user = sessionUser(session)
-  if ((known.byUser.get(user)?.size ?? 0) >= MAX_REVOKED_PER_USER) return userEntry(known, user, Math.max(now, session.loginAt), maxAge)
+  if ((known.byUser.get(user)?.length ?? 0) >= MAX_REVOKED_PER_USER) return userEntry(known, user, Math.max(now, session.loginAt), maxAge)
   return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: now + maxAge, replaces: [] }
 }
 

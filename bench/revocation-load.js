@@ -1,0 +1,81 @@
+// npm run bench:revocations: what a large revocation set costs an instance. A real redis-server is
+// filled with N session entries; then, for each build, an instance registers (loading the set:
+// its time, and the longest the event loop stalled meanwhile), its subscription is killed (the
+// reload or catch-up after a reconnect: the longest stall in the 8 s after), and the heap the
+// entries hold is read (run with --expose-gc, as the npm script does, for a stable figure).
+//
+// BASELINE=<path to another build's dist/index.js> measures that build too, in the same run.
+// REVOCATION_SIZES (default '150000,600000').
+import { spawn, execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import Fastify from 'fastify'
+import { Redis } from 'ioredis'
+
+const SIZES = (process.env.REVOCATION_SIZES ?? '150000,600000').split(',').map(Number)
+const port = await new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+process.on('exit', () => server.kill('SIGKILL'))
+const admin = new Redis({ port, host: '127.0.0.1' })
+admin.on('error', () => {})
+for (let i = 0; i < 100; i++) { try { await admin.ping(); break } catch { await new Promise((resolve) => setTimeout(resolve, 100)) } }
+
+/** N session entries: as 0.1 wrote them (`["s", jti]`, which both builds read), or as this one does (with user and login time). */
+async function fill (n, current) {
+  await admin.del('bench:revoked')
+  const now = Date.now()
+  for (let i = 0; i < n; i += 10_000) {
+    const args = []
+    for (let j = i; j < Math.min(n, i + 10_000); j++) {
+      const jti = randomBytes(16).toString('base64url')
+      args.push(now + 86400_000, JSON.stringify(current ? ['s', jti, JSON.stringify(['wx0123456789abcdef', `o-${j}`]), now - 1000] : ['s', jti]))
+    }
+    await admin.zadd('bench:revoked', ...args)
+  }
+}
+
+const gc = globalThis.gc ?? (() => {})
+
+async function measure (plugin, n) {
+  gc()
+  const heapBefore = process.memoryUsage().heapUsed
+  const client = new Redis({ port, host: '127.0.0.1' })
+  client.on('error', () => {})
+  const app = Fastify()
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
+  const started = performance.now()
+  await app.register(plugin, { appId: 'wx0123456789abcdef', appSecret: 'bench-secret-0123456789', key: randomBytes(32).toString('base64url'), timeout: 60_000, revocation: { redis: client, prefix: 'bench:' } })
+  await app.ready()
+  const load = performance.now() - started
+  loop.disable()
+  const loadStall = loop.max / 1e6
+  gc()
+  const heap = process.memoryUsage().heapUsed - heapBefore
+  // The subscription drops: what each build does after the reconnect, and how long it stalls.
+  const after = monitorEventLoopDelay({ resolution: 10 })
+  after.enable()
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  await new Promise((resolve) => setTimeout(resolve, 8000))
+  after.disable()
+  await app.close()
+  client.disconnect()
+  return { load, loadStall, reconnectStall: after.max / 1e6, bytesPerEntry: heap / n }
+}
+
+const builds = [['this build', (await import('fastify-weapp')).default]]
+if (process.env.BASELINE) builds.unshift(['baseline', (await import(process.env.BASELINE)).default])
+const rows = []
+for (const n of SIZES) {
+  await fill(n, false)
+  for (const [label, plugin] of builds) rows.push({ n, label, ...await measure(plugin, n) })
+  await fill(n, true)
+  rows.push({ n, label: 'this build, entries with their user (one per user)', ...await measure(builds.at(-1)[1], n) })
+}
+admin.disconnect()
+console.log('\n| entries | build | registration load | longest stall while loading | longest stall after a reconnect | heap per entry |')
+console.log('|---|---|---|---|---|---|')
+for (const r of rows) console.log(`| ${r.n.toLocaleString('en')} | ${r.label} | ${(r.load / 1000).toFixed(2)} s | ${r.loadStall.toFixed(0)} ms | ${r.reconnectStall.toFixed(0)} ms | ${r.bytesPerEntry.toFixed(0)} B |`)
+process.exit(0)
