@@ -90,7 +90,15 @@ async function replay () {
     show('login', { corpId, userId })
     show('HTTP 200', await staffApi.request({ url: '/me' }))
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app -> a WeCom app.')
+    step(12, 'api.logout() -> POST /weapp/logout: the session and its @fastify/jwt token both end')
+    const token = page.api.token()
+    const session = page.api.session()
+    await page.api.logout()
+    const asked = async (url, bearer) => (await fetch(`${baseUrl}${url}`, { headers: { authorization: `Bearer ${bearer}` } })).json()
+    show('GET /me with the old session', (await asked('/me', session)).code)
+    show('GET /orders with the old token', (await asked('/orders', token)).code)
+
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app -> a WeCom app -> logout.')
   } finally {
     await app.close()
     await mock.close()

@@ -338,6 +338,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   await fastify.register(routes, {
     prefix: settings.prefix,
     expiresIn: settings.expiresIn,
+    maxAge: settings.maxAge,
     watermarkMaxAge: settings.watermarkMaxAge,
     jwt: settings.jwt,
     decryptFailureLimit: settings.decryptFailureLimit,

@@ -176,6 +176,8 @@ interface DecryptBody { encryptedData: string, iv: string, rawData?: string, sig
 export interface RouteOptions {
   /** seconds */
   expiresIn: number
+  /** seconds: how long one login lives through renewals (and heals) */
+  maxAge: number
   /** seconds, or 0 for no limit */
   watermarkMaxAge: number
   /** The @fastify/jwt bridge, or undefined when the jwt option is off. */
@@ -228,7 +230,7 @@ function validation (message: string): Error {
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -359,7 +361,14 @@ export async function routes (fastify: FastifyInstance, { expiresIn, watermarkMa
       sessionKey = identity.sessionKey
       // A unionid the session knew is kept when this answer lacks it.
       const fresh = isWecom(identity) || isWecom(current) ? identity : { ...identity, unionid: identity.unionid ?? current.unionid }
-      renewed = { session: sealUpstream(fresh, current.appId), expiresIn }
+      // The same login with a fresh key: its id and login time are kept (a logout, and the jwt
+      // bridge's JWS, cover both tokens), never past loginAt + maxAge. A login past that (or too
+      // near it to be worth a token) starts anew: the fresh code is a login of its own.
+      const now = Date.now()
+      const notAfter = current.loginAt + maxAge * 1000
+      const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now } : undefined
+      const exp = Math.floor(now / 1000) + (lineage === undefined ? expiresIn : Math.min(expiresIn, Math.floor(notAfter / 1000) - Math.floor(now / 1000)))
+      renewed = { session: sealUpstream(fresh, current.appId, lineage ?? { jti: randomJti(), loginAt: now, now }), expiresIn: exp - Math.floor(now / 1000) }
     }
     let text: string
     try {

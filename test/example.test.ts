@@ -16,11 +16,13 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /6\. wx\.getWeRunData\(\) -> POST \/weapp\/decrypt fails with WEAPP_DECRYPT_FAILED/)
   t.match(stdout, /session renewed: true/)
   t.match(stdout, /phone: \{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86"\}/)
-  t.match(stdout, /HTTP 200: \{"owner":"o-example-user","orders":\[\]\}/)
+  t.match(stdout, /HTTP 200: \{"owner":"wx0123456789abcdef:o-example-user","platform":"wechat","orders":\[\]\}/, 'orders keyed by app and subject')
   t.match(stdout, /HTTP 200: \{"appId":"wxmerchant0000000","openid":"o-merchant-user"/, 'a second app: its session says which')
   t.match(stdout, /login: \{"corpId":"ww0123456789abcdef","userId":"zhangsan"\}/, 'a WeCom member logs in with wx.qy.login()')
   t.match(stdout, /HTTP 200: \{"appId":"wxstaff0000000000","corpId":"ww0123456789abcdef","userId":"zhangsan"/)
-  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app -> a WeCom app\./)
+  t.match(stdout, /GET \/me with the old session: WEAPP_SESSION_REVOKED/, 'logout ends the session')
+  t.match(stdout, /GET \/orders with the old token: FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED/, 'and its JWS')
+  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app -> a WeCom app -> logout\./)
 })
 
 /** Starts the example in its real-credentials mode; resolves its port and what it printed. */

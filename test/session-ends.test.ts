@@ -166,3 +166,31 @@ t.test('jwtTrusted trusts every JWS where no revocation is kept, or no fastify-w
     t.equal(kept.app.weapp.jwtTrusted(decoded), true, `not a JWS of an ended session: ${JSON.stringify(decoded)}`)
   }
 })
+
+t.test('a session healed with a fresh code is the same login: one logout ends the token before the heal too', async (t) => {
+  const h = await harness(t, { plugin: { revocation: 'memory', expiresIn: '1h', maxAge: '2h' } })
+  const { session } = await h.login('o-alice')
+  const before = open(session, KEY).payload
+  h.mock.rotateSessionKey('o-alice')
+  const healed = await h.post('/weapp/decrypt', { ...h.mock.encrypt('o-alice', { a: 1 }), code: h.mock.login('o-alice') }, session)
+  t.equal(healed.statusCode, 200)
+  const after = open(healed.json().session, KEY).payload
+  t.equal(after.jti, before.jti, 'the same id')
+  t.equal(after.lat, before.lat, 'the same login time')
+  t.equal((await h.post('/weapp/logout', {}, healed.json().session)).statusCode, 204)
+  isError(t, await me(h, session) as never, 401, 'WEAPP_SESSION_REVOKED')
+  // A login older than maxAge heals into a login of its own, with what is really left.
+  const now = Math.floor(Date.now() / 1000)
+  const ancient = forge(KEY, claims(APP, { sub: 'o-bob', sk: h.mock.user('o-bob').sessionKey, jti: 'ancient-jti-0000000000', lat: Date.now() - 3 * 3600_000, iat: now - 60, exp: now + 600 }))
+  const fresh = await h.post('/weapp/decrypt', { ...h.mock.encrypt('o-bob', { a: 1 }), code: h.mock.login('o-bob') }, ancient)
+  t.equal(fresh.statusCode, 200)
+  const renewed = open(fresh.json().session, KEY).payload
+  t.not(renewed.jti, 'ancient-jti-0000000000', 'a new id')
+  t.equal(fresh.json().expiresIn, 3600)
+  // Near maxAge, the heal lasts only what the login has left.
+  const late = forge(KEY, claims(APP, { sub: 'o-carol', sk: h.mock.user('o-carol').sessionKey, jti: 'late-jti-0000000000000', lat: Date.now() - 110 * 60_000, iat: now - 60, exp: now + 600 }))
+  const capped = await h.post('/weapp/decrypt', { ...h.mock.encrypt('o-carol', { a: 1 }), code: h.mock.login('o-carol') }, late)
+  const said = capped.json().expiresIn as number
+  t.ok(said <= 600 && said >= 598, `expiresIn ${said}: what is left before maxAge`)
+  t.equal(open(capped.json().session, KEY).payload.exp, Math.floor(Date.now() / 1000) + said)
+})
