@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import swagger from '@fastify/swagger'
 import SwaggerParser from '@apidevtools/swagger-parser'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import weapp from '../lib/index.js'
 import { KEY } from './fixtures/app.js'
 
@@ -31,20 +31,24 @@ t.test('@fastify/swagger documents every route, with tags, summaries, bodies and
   t.equal(spec.paths['/weapp/login']?.post?.security, undefined, 'login does not')
 })
 
+/** The document @fastify/swagger generates for the plugin registered with `options`. */
+async function documentOf (t: Test, swaggerOptions: unknown, options: Record<string, unknown>): Promise<{ paths: Record<string, Record<string, { security?: unknown }>> }> {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(swagger, swaggerOptions as never)
+  await app.register(weapp, options as never)
+  await app.ready()
+  return structuredClone(app.swagger()) as never
+}
+
 t.test('the generated documents are valid OpenAPI 3 and Swagger 2.0', async (t) => {
   for (const options of [
     { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' }, components: { securitySchemes: { weappSession: bearer } } } },
     { openapi: { openapi: '3.1.0', info: { title: 'test', version: '1' }, components: { securitySchemes: { weappSession: bearer } } } },
     { swagger: { info: { title: 'test', version: '1' }, securityDefinitions: { weappSession: { type: 'apiKey', name: 'authorization', in: 'header' } } } }
   ] as const) {
-    const app = Fastify()
-    t.teardown(() => app.close())
-    await app.register(swagger, options as never)
-    await app.register(weapp, plugin)
-    await app.ready()
-    const document = structuredClone(app.swagger()) as never
     const name = 'openapi' in options ? `OpenAPI ${options.openapi?.openapi ?? ''}` : 'Swagger 2.0'
-    await t.resolves(SwaggerParser.validate(document), `${name} validates`)
+    await t.resolves(SwaggerParser.validate(await documentOf(t, options, plugin) as never), `${name} validates`)
   }
 })
 
@@ -55,20 +59,10 @@ t.test('without securityScheme the routes name no scheme, and the document is va
     { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' }, components: { securitySchemes: { weappSession: bearer } } } },
     { swagger: { info: { title: 'test', version: '1' } } }
   ] as const) {
-    const app = Fastify()
-    t.teardown(() => app.close())
-    await app.register(swagger, options as never)
-    await app.register(weapp, plain)
-    await app.ready()
-    const document = structuredClone(app.swagger()) as { paths: Record<string, Record<string, { security?: unknown }>> }
+    const document = await documentOf(t, options, plain)
     t.equal(document.paths['/weapp/decrypt']?.post?.security, undefined, 'no scheme named')
     await t.resolves(SwaggerParser.validate(document as never), `${JSON.stringify(options)} validates`)
   }
   // Naming a scheme that is not declared is the invalid document the default avoids.
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(swagger, { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' } } })
-  await app.register(weapp, plugin)
-  await app.ready()
-  await t.rejects(async () => await SwaggerParser.validate(structuredClone(app.swagger()) as never), 'an undeclared scheme makes no valid document')
+  await t.rejects(async () => await SwaggerParser.validate(await documentOf(t, { openapi: { openapi: '3.0.3', info: { title: 'test', version: '1' } } }, plugin) as never), 'an undeclared scheme makes no valid document')
 })
