@@ -306,8 +306,9 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
           throw err
         }
       } else {
-        const given = tokenOrSession as Partial<AnySession> | null
-        if (given === null || typeof given !== 'object' || typeof given.jti !== 'string' || typeof given.loginAt !== 'number' || typeof given.appId !== 'string') {
+        const given = tokenOrSession as Partial<Record<'jti' | 'appId' | 'openid' | 'corpId' | 'userId' | 'loginAt', unknown>> | null
+        const user = given !== null && typeof given === 'object' && (typeof given.openid === 'string' || (typeof given.corpId === 'string' && typeof given.userId === 'string'))
+        if (!user || typeof given.jti !== 'string' || typeof given.loginAt !== 'number' || typeof given.appId !== 'string') {
           throw new TypeError('revoke(tokenOrSession) needs a session token or a session (request.weappSession, or what unseal() gave)')
         }
         session = given as AnySession

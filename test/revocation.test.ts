@@ -85,6 +85,8 @@ t.test('revokeUser for a WeCom member; revoke() takes a token or a session', asy
   t.pass('an expired token: nothing to end, resolves')
   await t.rejects(h.app.weapp.revoke('not-a-token'), { code: 'WEAPP_SESSION_INVALID' })
   await t.rejects(h.app.weapp.revoke({ openid: 'o' } as never), TypeError)
+  const { openid: _o, ...nobody } = await h.app.weapp.unseal((await login('o-dave')).session)
+  await t.rejects(h.app.weapp.revoke(nobody as never), TypeError, 'a session without its user ends nothing: refused')
 })
 
 t.test('without the revocation option: no logout route, and revoke* say which option they need', async (t) => {
