@@ -5,7 +5,7 @@
 // entries hold is read (run with --expose-gc, as the npm script does, for a stable figure).
 //
 // BASELINE=<path to another build's dist/index.js> measures that build too, in the same run.
-// REVOCATION_SIZES (default '150000,600000').
+// REVOCATION_SIZES (default '150000,600000'), REVOCATION_SETTLE (ms watched after the reconnect, default 8000).
 import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
@@ -14,6 +14,7 @@ import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 
 const SIZES = (process.env.REVOCATION_SIZES ?? '150000,600000').split(',').map(Number)
+const SETTLE = Number(process.env.REVOCATION_SETTLE ?? 8000)
 const port = await new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
 execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
 const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
@@ -58,7 +59,7 @@ async function measure (plugin, n) {
   const after = monitorEventLoopDelay({ resolution: 10 })
   after.enable()
   await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
-  await new Promise((resolve) => setTimeout(resolve, 8000))
+  await new Promise((resolve) => setTimeout(resolve, SETTLE))
   after.disable()
   await app.close()
   client.disconnect()
