@@ -62,17 +62,24 @@ export class FairGate {
     return n
   }
 
-  async run<T> (lane: string, { signal, deadline }: CallLimit, call: () => Promise<T>): Promise<T> {
-    if (this.#busy >= this.#slots || this.#lanes.size !== 0) await this.#wait(lane, signal, deadline)
-    else this.#busy++
+  /** Runs `call` in a slot: at once when one is free and nobody waits, else in `lane`'s turn (a function: the key is made only to wait). */
+  run<T> (lane: string | (() => string), { signal, deadline }: CallLimit, call: () => Promise<T>): Promise<T> {
+    if (this.#busy < this.#slots && this.#lanes.size === 0) {
+      this.#busy++
+      return this.#hold(call)
+    }
+    return this.#wait(typeof lane === 'string' ? lane : lane(), signal, deadline).then(() => this.#hold(call))
+  }
+
+  /** The call in its slot; the slot goes on when it settles, and its time feeds the average. */
+  #hold<T> (call: () => Promise<T>): Promise<T> {
     const started = Date.now()
-    try {
-      return await call()
-    } finally {
+    const release = (): void => {
       const held = Date.now() - started
       this.#held = this.#held === 0 ? held : 0.8 * this.#held + 0.2 * held
       this.#next()
     }
+    return call().then((value) => { release(); return value }, (err: unknown) => { release(); throw err })
   }
 
   async #wait (lane: string, signal: AbortSignal, deadline: number): Promise<void> {
@@ -130,9 +137,12 @@ export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS):
       pools.set(origin, upstream)
     }
     const { pool, gate } = upstream
-    const query = url.indexOf('?', slash)
-    const path = url.slice(slash, query === -1 ? undefined : query)
-    return await gate.run(`${lane} ${path}`, limit, async () => {
+    // The lane: the app's, then the call's path (what it asks for), named only when it must wait.
+    const laneOf = (): string => {
+      const query = url.indexOf('?', slash)
+      return `${lane} ${url.slice(slash, query === -1 ? undefined : query)}`
+    }
+    return await gate.run(laneOf, limit, async () => {
       const res = await pool.request({ path: url.slice(slash), method: method as 'GET', headers, body, signal: limit.signal })
       try {
         return { status: res.statusCode, text: await res.body.text() }

@@ -221,7 +221,7 @@ export const mutants = [
   // Abuse and fairness
   m('budget-codes', 'lib/routes.ts', "junk codes on decrypt don't count against the user", "const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err))", 'const identity = await app.code2Session(code)'),
   m('budget-phone', 'lib/routes.ts', "junk phone codes don't count against the user", ".getPhoneNumber(request.body.code, current.openid).catch((err: unknown) => counted(budget, err))", '.getPhoneNumber(request.body.code, current.openid)'),
-  m('fair-lanes', 'lib/http.ts', 'one queue for every app (a flood starves the others)', "return await gate.run(`${lane} ${path}`, limit, async () => {", "return await gate.run('', limit, async () => {"),
+  m('fair-lanes', 'lib/http.ts', 'one queue for every app (a flood starves the others)', "return `${lane} ${url.slice(slash, query === -1 ? undefined : query)}`", "return ''"),
   m('fair-turns', 'lib/http.ts', 'a lane keeps its turn (first come, first served)', '    this.#lanes.delete(lane)\n    if (queue.length !== 0) this.#lanes.set(lane, queue)\n', '    if (queue.length === 0) this.#lanes.delete(lane)\n'),
   m('fair-fail-fast', 'lib/http.ts', 'a call waits past its deadline before it fails', 'if (Date.now() + wait > deadline) throw new QueueTooLongError(wait)', ''),
   m('route-config', 'lib/routes.ts', "the app's route config ignored", "...(routeConfig[name] === undefined ? {} : { config: routeConfig[name] })", ''),
