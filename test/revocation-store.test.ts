@@ -185,3 +185,27 @@ t.test('entries read already expired are skipped; a legacy entry without its use
   t.notOk(store.isRevoked(session('old', 0)), 'swept once expired')
   t.equal(store.size(), 300)
 })
+
+t.test('replicas are waited for only where the client can ask for them', async (t) => {
+  const waits: unknown[][] = []
+  // A client that reports a replica but cannot send WAIT: nothing is waited for.
+  const noCall = fakeRedis({ info: async () => 'role:master\r\nconnected_slaves:1\r\n' })
+  const plain = await redisRevocations({ redis: noCall.redis, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: quiet })
+  t.teardown(() => plain.close())
+  await plain.revokeSession(session('a', Date.now()))
+  // INFO that names no replicas (a managed Redis that trims it): none waited for.
+  const terse = fakeRedis({ info: async () => 'role:master\r\n', call: async (...args: unknown[]) => { waits.push(args); return 0 } })
+  const unreplicated = await redisRevocations({ redis: terse.redis, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: quiet })
+  t.teardown(() => unreplicated.close())
+  await unreplicated.revokeSession(session('t', Date.now()))
+  // One that can: every revocation waits for one replica, and a 0 is a 503 that says what is true.
+  let acked = 1
+  const withCall = fakeRedis({ info: async () => 'role:master\r\nconnected_slaves:1\r\n', call: async (...args: unknown[]) => { waits.push(args); return acked } })
+  const replicated = await redisRevocations({ redis: withCall.redis, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: quiet })
+  t.teardown(() => replicated.close())
+  await replicated.revokeSession(session('b', Date.now()))
+  t.same(waits, [['WAIT', 1, 1000]])
+  acked = 0
+  await t.rejects(replicated.revokeSession(session('c', Date.now())), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /No Redis replica confirmed the revocation within 1000 ms: it applies now/ })
+  t.ok(replicated.isRevoked(session('c', Date.now())), 'stored and published: it applies')
+})

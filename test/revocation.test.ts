@@ -73,6 +73,10 @@ t.test('revokeUser for a WeCom member; revoke() takes a token or a session', asy
   await h.app.weapp.revokeUser({ corpId: 'wwcorp', userId: 'zhangsan', appId: STAFF })
   isError(t, await me(h, member) as never, 401, 'WEAPP_SESSION_REVOKED')
   t.equal((await me(h, other)).statusCode, 200)
+  await h.app.weapp.revoke(await h.app.weapp.unseal(other))
+  isError(t, await me(h, other) as never, 401, 'WEAPP_SESSION_REVOKED')
+  const { corpId: _c, ...memberless } = await h.app.weapp.unseal((await h.post('/weapp/login', { code: staff.login('wangwu'), appId: STAFF })).json().session) as unknown as Record<string, unknown>
+  await t.rejects(h.app.weapp.revoke(memberless as never), TypeError, 'a member session without its company is refused')
   // revoke(token), revoke(session)
   const login = async (openid: string): Promise<{ session: string }> => (await h.post('/weapp/login', { code: h.mock.login(openid), appId: APP })).json()
   const alice = await login('o-alice')
