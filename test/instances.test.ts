@@ -12,7 +12,8 @@ async function start (t: Test, mock: MockWechat, keys: string[], redisPort?: num
     env: { ...process.env, APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEYS: keys.join(','), API: mock.url, ...(redisPort === undefined ? {} : { REDIS_PORT: String(redisPort) }) },
     stdio: ['ignore', 'pipe', 'inherit']
   })
-  t.teardown(() => { child.kill() })
+  // SIGKILL: the Redis this test started may be gone by now, and a graceful close would wait for it.
+  t.teardown(() => { child.kill('SIGKILL') })
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout?.once('data', (chunk: Buffer) => { resolve(chunk.toString().trim()) })
     child.once('exit', (code) => { reject(new Error(`instance exited with ${code}`)) })
