@@ -12,7 +12,7 @@
 //
 // ORACLE_SAMPLES (requests per row, default 4000), ORACLE_SMOKE=1 (a few-second run that only
 // checks the script works; its accuracies mean nothing).
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createDecipheriv, randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
 import fastifyWeapp, { DecryptFailedError } from 'fastify-weapp'
 import { MockWechat } from 'fastify-weapp/testing'
@@ -111,7 +111,7 @@ function accuracy (train, test) {
 const median = (values) => { const v = [...values].sort((a, b) => a - b); return v[Math.floor(v.length / 2)] }
 const lines = [
   '',
-  `| route | requests | median µs, valid padding | median µs, bad padding | difference | one request classifies padding |`,
+  '| route | requests | median µs, valid padding | median µs, bad padding | difference | one request classifies padding |',
   '|---|---:|---:|---:|---:|---:|'
 ]
 for (const row of rows) {

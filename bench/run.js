@@ -46,8 +46,15 @@ try {
 
 const server = spawn(process.execPath, ['--expose-gc', new URL('./server.js', import.meta.url).pathname], {
   env: {
-    ...process.env, APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEY: key, API: mock.url, CACHE_SIZE: String(CACHE),
-    JWT_SECRET: jwtSecret, COOKIE_KEY: cookieKey, ...(redis ? { REDIS_PORT: String(redis.port) } : {})
+    ...process.env,
+    APP_ID: mock.appId,
+    APP_SECRET: mock.appSecret,
+    KEY: key,
+    API: mock.url,
+    CACHE_SIZE: String(CACHE),
+    JWT_SECRET: jwtSecret,
+    COOKIE_KEY: cookieKey,
+    ...(redis ? { REDIS_PORT: String(redis.port) } : {})
   },
   stdio: ['ignore', 'pipe', 'inherit']
 })
@@ -110,33 +117,82 @@ async function main () {
   const freshCode = (req) => { req.body = JSON.stringify({ code: mock.login(`o-${randomBytes(4).toString('hex')}`) }); return req }
 
   const rows = [
-    { name: 'authenticated route, one session reused', target: 0.85,
-      run: { path: '/auth', headers: auth }, base: { path: '/bare', headers: auth } },
-    { name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`, target: 0.62,
+    {
+      name: 'authenticated route, one session reused',
+      target: 0.85,
+      run: { path: '/auth', headers: auth },
+      base: { path: '/bare', headers: auth }
+    },
+    {
+      name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`,
+      target: 0.62,
       run: { path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
-      base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
-    { name: 'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them', target: 0.95, baseName: 'the same route, one app, 100 sessions',
+      base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } }
+    },
+    {
+      name: 'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them',
+      target: 0.95,
+      baseName: 'the same route, one app, 100 sessions',
       run: { path: '/multi-auth', setupRequest: (req) => { req.headers.authorization = spread[spreadCursor++ % spread.length]; return req } },
-      base: { path: '/auth', setupRequest: (req) => { req.headers.authorization = single[singleCursor++ % single.length]; return req } } },
-    { name: 'authenticated route, revocation on (Redis, 1000 revoked users)', target: 0.95, skip: redis ? undefined : redisNote, baseName: 'the same route, revocation off',
-      run: { path: '/rev-auth', headers: auth }, base: { path: '/auth', headers: auth } },
-    { name: 'authenticated route, renewal on (renewWithin; no request renews)', target: 0.95, baseName: 'the same route, renewal off',
-      run: { path: '/renew-auth', headers: auth }, base: { path: '/auth', headers: auth } },
-    { name: 'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
+      base: { path: '/auth', setupRequest: (req) => { req.headers.authorization = single[singleCursor++ % single.length]; return req } }
+    },
+    {
+      name: 'authenticated route, revocation on (Redis, 1000 revoked users)',
+      target: 0.95,
+      skip: redis ? undefined : redisNote,
+      baseName: 'the same route, revocation off',
+      run: { path: '/rev-auth', headers: auth },
+      base: { path: '/auth', headers: auth }
+    },
+    {
+      name: 'authenticated route, renewal on (renewWithin; no request renews)',
+      target: 0.95,
+      baseName: 'the same route, renewal off',
+      run: { path: '/renew-auth', headers: auth },
+      base: { path: '/auth', headers: auth }
+    },
+    {
+      name: 'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
       run: { path: '/jose-only', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
-      base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } } },
-    { name: 'decrypt route', target: 0.7,
-      run: { method: 'POST', path: '/weapp/decrypt', headers: { ...auth, ...json }, body }, base: { method: 'POST', path: '/bare-post', headers: { ...auth, ...json }, body } },
-    { name: 'login route (upstream: the mock WeChat API)', target: 0.9,
-      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode }, base: { method: 'POST', path: '/relay', headers: json, setupRequest: freshCode } },
-    { name: 'peer: random id -> session in an in-process Map', peer: true,
-      run: { path: '/peer/map', ...storeIds }, base: { path: '/bare', ...storeIds } },
-    { name: 'peer: random id -> session in redis-server (ioredis)', peer: true, skip: redis ? undefined : redisNote,
-      run: { path: '/peer/redis', ...storeIds }, base: { path: '/bare', ...storeIds } },
-    { name: 'peer: @fastify/jwt HS256 verify', peer: true,
-      run: { path: '/peer/jwt', headers: { authorization: `Bearer ${jws}` } }, base: { path: '/bare', headers: { authorization: `Bearer ${jws}` } } },
-    { name: 'peer: @fastify/secure-session cookie', peer: true,
-      run: { path: '/peer/secure-session', headers: { cookie } }, base: { path: '/bare', headers: { cookie } } }
+      base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } }
+    },
+    {
+      name: 'decrypt route',
+      target: 0.7,
+      run: { method: 'POST', path: '/weapp/decrypt', headers: { ...auth, ...json }, body },
+      base: { method: 'POST', path: '/bare-post', headers: { ...auth, ...json }, body }
+    },
+    {
+      name: 'login route (upstream: the mock WeChat API)',
+      target: 0.9,
+      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
+      base: { method: 'POST', path: '/relay', headers: json, setupRequest: freshCode }
+    },
+    {
+      name: 'peer: random id -> session in an in-process Map',
+      peer: true,
+      run: { path: '/peer/map', ...storeIds },
+      base: { path: '/bare', ...storeIds }
+    },
+    {
+      name: 'peer: random id -> session in redis-server (ioredis)',
+      peer: true,
+      skip: redis ? undefined : redisNote,
+      run: { path: '/peer/redis', ...storeIds },
+      base: { path: '/bare', ...storeIds }
+    },
+    {
+      name: 'peer: @fastify/jwt HS256 verify',
+      peer: true,
+      run: { path: '/peer/jwt', headers: { authorization: `Bearer ${jws}` } },
+      base: { path: '/bare', headers: { authorization: `Bearer ${jws}` } }
+    },
+    {
+      name: 'peer: @fastify/secure-session cookie',
+      peer: true,
+      run: { path: '/peer/secure-session', headers: { cookie } },
+      base: { path: '/bare', headers: { cookie } }
+    }
   ]
 
   // Memory first, on a fresh server with an empty memo: a flood of distinct sessions, twice what
@@ -176,8 +232,15 @@ async function main () {
       log(`    round ${i + 1}: baseline ${Math.round(runs.base[i])} req/s ${runs.cpu.base[i].toFixed(1)} µs/req (user ${runs.user.base[i].toFixed(1)}), scenario ${Math.round(runs.run[i])} req/s ${runs.cpu.run[i].toFixed(1)} µs/req (user ${runs.user.run[i].toFixed(1)}), ratio ${runs.ratio[i].toFixed(2)}, CPU ratio ${runs.cpuRatio[i].toFixed(2)}, user CPU ratio ${runs.userRatio[i].toFixed(2)}`)
     }
     results.push({
-      ...row, rps: median(runs.run), baseRps: median(runs.base), ratio: median(runs.ratio), spread: [Math.min(...runs.ratio), Math.max(...runs.ratio)],
-      cpuRun: median(runs.cpu.run), cpuBase: median(runs.cpu.base), cpuRatio: median(runs.cpuRatio), problems
+      ...row,
+      rps: median(runs.run),
+      baseRps: median(runs.base),
+      ratio: median(runs.ratio),
+      spread: [Math.min(...runs.ratio), Math.max(...runs.ratio)],
+      cpuRun: median(runs.cpu.run),
+      cpuBase: median(runs.cpu.base),
+      cpuRatio: median(runs.cpuRatio),
+      problems
     })
   }
 
@@ -188,7 +251,7 @@ function printTable (results, memory) {
   const fmt = (n) => Math.round(n).toLocaleString('en-US')
   const lines = [
     '',
-    `| scenario | req/s | baseline | baseline req/s | ratio (median of rounds) | spread | CPU µs/req (baseline) | CPU ratio | target |`,
+    '| scenario | req/s | baseline | baseline req/s | ratio (median of rounds) | spread | CPU µs/req (baseline) | CPU ratio | target |',
     '|---|---:|---|---:|---:|---:|---:|---:|---|'
   ]
   for (const r of results) {

@@ -6,7 +6,7 @@ import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Re
 import { createHttp } from './http.js'
 import { buildSettings, cleartextWarnings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
-import { createSessionCodec, isWecom, userOf, type AnyIdentity, type AnySession, type SessionCodec, type WechatIdentity, type WechatSession, type WecomIdentity, type WecomSession } from './session.js'
+import { createSessionCodec, isWecom, type AnyIdentity, type AnySession, type SessionCodec, type WechatIdentity, type WechatSession, type WecomIdentity, type WecomSession } from './session.js'
 import { decryptUserData, verifySignature } from './user-data.js'
 import type { WeappPhone } from './wechat.js'
 
@@ -21,7 +21,6 @@ import type { WeappPhone } from './wechat.js'
  * }
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface WeappSessionTypes {}
 
 /** A WeChat user's session (a mini program's, or one hosted by a third-party platform). */

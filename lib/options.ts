@@ -155,7 +155,6 @@ function requiredString (value: unknown, name: string): string {
   return value
 }
 
-
 function appIdString (value: unknown): string {
   if (typeof value !== 'string' || !APP_ID.test(value)) {
     throw new InvalidOptionError("appId is required: the mini program's AppID, such as 'wx0123456789abcdef' (letters, digits, '-' and '_', at most 64)")
@@ -261,7 +260,7 @@ function parseApiBaseUrl (value: unknown): ApiBaseUrls {
     return Object.freeze({ wechat: origin, wecom: origin, qq: origin, douyin: origin })
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionError("apiBaseUrl must be a URL, or an object with one per platform: { wechat?, wecom?, qq?, douyin? }")
+    throw new InvalidOptionError('apiBaseUrl must be a URL, or an object with one per platform: { wechat?, wecom?, qq?, douyin? }')
   }
   const given = value as Record<string, unknown>
   const extra = Object.keys(given).find((name) => !Object.hasOwn(DEFAULT_API_BASE_URLS, name))

@@ -24,7 +24,6 @@ const DECRYPT_FAILURE_WINDOW = 60_000
 
 const BASE64 = '^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
 
-
 const errorResponse = {
   type: 'object',
   properties: {
@@ -157,7 +156,9 @@ function exactTypes (schema: { properties: Record<string, { type: string }> }): 
     if (body !== null && typeof body === 'object') { // otherwise Ajv reports it
       for (const [name, type] of fields) {
         const value = (body as Record<string, unknown>)[name]
-        if (value !== undefined && typeof value !== type) {
+        // The declared type is a schema's 'string' (each field's own), compared as a value.
+        const actual: string = typeof value
+        if (value !== undefined && actual !== type) {
           done(validation(`body/${name} must be ${type}`))
           return
         }

@@ -571,6 +571,7 @@ export class MockWechat {
     if (user.unionid !== undefined) answer.unionid = user.unionid
     send(res, 200, answer)
   }
+
   #stableToken ({ body }: MockCall, res: ServerResponse): void {
     const request = parseJson(body)
     if (request === undefined) return this.#error(res, 47001)

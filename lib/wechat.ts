@@ -126,7 +126,6 @@ export async function callWechat (url: string, init: { method: string, headers?:
   return body as Json
 }
 
-
 /** A rejection for what is not a usable code (it never reaches WeChat), or undefined. */
 export function checkCode (code: unknown, typeMessage: string): Promise<never> | undefined {
   if (typeof code !== 'string') return Promise.reject(new TypeError(typeMessage))

@@ -23,12 +23,12 @@ interface Kinds extends Harness {
 
 /** The plugin with all three kinds (plus extra configs), and the mock serving them. */
 async function kinds (t: Test, extra: { plugin?: Record<string, unknown>, apps?: (h: { ticket: () => string }) => WeappAppConfig[], before?: HarnessOptions['before'] } = {}): Promise<Kinds> {
-  let mockRef: Harness['mock'] | undefined
-  const ticket = (): string => mockRef?.component(COMP).verifyTicket() ?? 'no mock yet'
+  const ref: { mock?: Harness['mock'] } = {} // the mock, once the harness made it
+  const ticket = (): string => ref.mock?.component(COMP).verifyTicket() ?? 'no mock yet'
   const component = { appId: COMP, appSecret: COMP_SECRET, verifyTicket: ticket }
   const apps: WeappAppConfig[] = [
     { appId: WX, appSecret: 'mock-app-secret-0123456789abcdef' },
-    { appId: HOSTED, component: { ...component, authorizerAccessToken: (appId) => (mockRef as Harness['mock']).component(COMP).authorizerAccessToken(appId) } },
+    { appId: HOSTED, component: { ...component, authorizerAccessToken: (appId) => (ref.mock as Harness['mock']).component(COMP).authorizerAccessToken(appId) } },
     { appId: BARE, component },
     { appId: STAFF, wecom: { corpId: CORP, corpSecret: CORP_SECRET } },
     ...(extra.apps?.({ ticket }) ?? [])
@@ -43,7 +43,7 @@ async function kinds (t: Test, extra: { plugin?: Record<string, unknown>, apps?:
       await extra.before?.(app)
     }
   })
-  mockRef = h.mock
+  ref.mock = h.mock
   const comp = h.mock.addComponent(COMP, COMP_SECRET)
   comp.host(HOSTED)
   comp.host(BARE)
@@ -304,7 +304,7 @@ t.test('third-party platform: codes of one app are refused for another, and erro
 t.test('third-party platform: the platform\'s own token getter, and getters that fail', async (t) => {
   let calls = 0
   let broken: 'throw' | 'empty' | 'stale' | undefined
-  let mock: Harness['mock'] | undefined
+  const made: { mock?: Harness['mock'] } = {}
   const own = 'wxhosted0000000003'
   const tokenOf = async (): Promise<string> => {
     calls++
@@ -312,13 +312,13 @@ t.test('third-party platform: the platform\'s own token getter, and getters that
     if (broken === 'empty') return ''
     if (broken === 'stale') return 'a-token-wechat-refuses'
     // The platform's own token, fetched as it would fetch it.
-    const res = await fetch(`${mock?.url ?? ''}/cgi-bin/component/api_component_token`, {
-      method: 'POST', body: JSON.stringify({ component_appid: COMP, component_appsecret: COMP_SECRET, component_verify_ticket: mock?.component(COMP).verifyTicket() })
+    const res = await fetch(`${made.mock?.url ?? ''}/cgi-bin/component/api_component_token`, {
+      method: 'POST', body: JSON.stringify({ component_appid: COMP, component_appsecret: COMP_SECRET, component_verify_ticket: made.mock?.component(COMP).verifyTicket() })
     })
     return ((await res.json()) as { component_access_token: string }).component_access_token
   }
   const h = await kinds(t, { apps: () => [{ appId: own, component: { appId: COMP, accessToken: tokenOf } }] })
-  mock = h.mock
+  made.mock = h.mock
   h.mock.component(COMP).host(own)
   const app = h.mock.app(own)
   t.equal((await h.post('/weapp/login', { code: app.login('o'), appId: own })).statusCode, 200)

@@ -22,7 +22,6 @@ async function checkFiles (t: Test, dir: string, files: string[]): Promise<void>
   t.notOk(files.some((f) => f.endsWith('.map')), 'no source maps')
 }
 
-
 t.test('fastify-weapp publishes dist, README, LICENSE and package.json only', async (t) => {
   const files = await packed(root)
   for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/testing.js', 'dist/testing.d.ts', 'dist/client.js', 'dist/client.d.ts', 'dist/cli.js']) {

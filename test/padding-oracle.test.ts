@@ -176,7 +176,6 @@ t.test('the budget: a window of failures, a block that ends, bounded memory', as
   t.equal(budget.blockedFor('flood-999'), 0)
 })
 
-
 t.test('through the route: valid JSON under a wrong padding is the uniform failure', async (t) => {
   const h = await harness(t)
   const { session } = await h.login('o-alice')

@@ -69,7 +69,7 @@ t.test('upstream faults map to the contract', async (t) => {
     [{ errcode: 45011 }, 429, 'WEAPP_RATE_LIMITED'],
     [{ delay: 60_000 }, 504, 'WEAPP_UPSTREAM_TIMEOUT'],
     [{ body: '{"errcode":0,"errmsg":"ok"}' }, 502, 'WEAPP_UPSTREAM_ERROR'],
-    [{ body: `{"errcode":0,"phone_info":{"phoneNumber":"1","purePhoneNumber":"1","countryCode":"86","watermark":{"appid":"wxother"}}}` }, 502, 'WEAPP_UPSTREAM_ERROR'],
+    [{ body: '{"errcode":0,"phone_info":{"phoneNumber":"1","purePhoneNumber":"1","countryCode":"86","watermark":{"appid":"wxother"}}}' }, 502, 'WEAPP_UPSTREAM_ERROR'],
     [{ body: '{"errcode":0,"phone_info":{"phoneNumber":"1","purePhoneNumber":"1","countryCode":null}}' }, 502, 'WEAPP_UPSTREAM_ERROR']
   ]
   for (const [fault, status, code] of cases) {

@@ -42,7 +42,12 @@ const platforms: Platform[] = [
   { name: 'wechat', appId: WX, config: (appSecret) => ({ appId: WX, appSecret }), pick: (id) => ({ headers: { referer: `https://servicewechat.com/${id}/3/page-frame.html` } }), loginPath: '/sns/jscode2session', errors: [...wechatErrors, ...common], service: /WeChat/ },
   { name: 'qq', appId: QQ, config: (appSecret) => ({ appId: QQ, appSecret, platform: 'qq' }), pick: (id) => ({ headers: { referer: `https://appservice.qq.com/${id}/1.0.0/page-frame.html` } }), loginPath: '/sns/jscode2session', errors: [...wechatErrors, ...common], service: /QQ/ },
   {
-    name: 'douyin', appId: TT, config: (appSecret) => ({ appId: TT, appSecret, platform: 'douyin' }), pick: (id) => ({ appId: id }), loginPath: '/api/apps/v2/jscode2session', service: /Douyin/,
+    name: 'douyin',
+    appId: TT,
+    config: (appSecret) => ({ appId: TT, appSecret, platform: 'douyin' }),
+    pick: (id) => ({ appId: id }),
+    loginPath: '/api/apps/v2/jscode2session',
+    service: /Douyin/,
     errors: [[douyin(40018), 401, 'WEAPP_INVALID_CODE'], [douyin(40019), 401, 'WEAPP_INVALID_CODE'], [douyin(-1), 502, 'WEAPP_UPSTREAM_ERROR'], [douyin(40017), 502, 'WEAPP_UPSTREAM_ERROR'], [douyin(12345), 502, 'WEAPP_UPSTREAM_ERROR'], ...common]
   }
 ]

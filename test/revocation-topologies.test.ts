@@ -33,15 +33,15 @@ t.test('Redis Cluster: logout, revoke and revokeUser reach every instance; none 
 
   // b's subscriptions are killed on every node, again and again, while a revokes 300 users.
   const before = Date.now() - 1000
-  let killing = true
+  const state = { killing: true }
   const killer = (async () => {
-    while (killing) {
+    while (state.killing) {
       for (const port of cluster.ports) await cluster.node(port).call('CLIENT', 'KILL', 'TYPE', 'pubsub').catch(() => {})
       await new Promise((resolve) => setTimeout(resolve, 30))
     }
   })()
   for (let i = 0; i < 300; i++) await a.weapp.revokeUser({ openid: `o-${i}` })
-  killing = false
+  state.killing = false
   await killer
   const missed = async (): Promise<number> => {
     let n = 0

@@ -27,9 +27,9 @@ t.test('a lookup app whose AppSecret changed fetches its access token with the n
 
 /** Logs and replies of a failed token call whose upstream echoes what it was sent. */
 async function echoed (t: Test, path: string, secretOf: (h: Harness) => string, plugin: (ticket: () => string) => Record<string, unknown>, route: (h: Harness) => Promise<unknown>): Promise<Harness> {
-  let ref: Harness | undefined
-  const h = await harness(t, { plugin: plugin(() => (ref as Harness).mock.component('wxcomponent0000001').verifyTicket()) })
-  ref = h
+  const ref: { h?: Harness } = {} // the harness, once made: the ticket getter reads its mock
+  const h = await harness(t, { plugin: plugin(() => (ref.h as Harness).mock.component('wxcomponent0000001').verifyTicket()) })
+  ref.h = h
   h.mock.addComponent('wxcomponent0000001', 'component-secret-0123456789abcdef').host('wxhosted0000000001')
   h.mock.addWecomApp('wxstaff00000000001', { corpId: 'ww0123456789abcdef', corpSecret: 'corp-app-secret-0123456789abcdef' })
   h.mock.fail({ path, errcode: -1, errmsg: `system error while reading ${secretOf(h)}` })
