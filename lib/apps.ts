@@ -1,76 +1,17 @@
-import { createAccessTokens, type AccessTokens } from './access-token.js'
-import { createAuthorizerTokens, createComponentClient, createComponentTokens, type ComponentConfig } from './component.js'
-import { AppLookupError, UnknownAppError, UnsupportedError, safeCause } from './errors.js'
+import { AppLookupError, UnknownAppError, safeCause } from './errors.js'
 import { Memo } from './memo.js'
 import { unknownName } from './names.js'
-import type { AnyIdentity } from './session.js'
-import { singleFlight } from './single-flight.js'
-import { createUserApi } from './user-api.js'
-import { createWechatClient, type WeappPhone } from './wechat.js'
-import { createWecomClient, createWecomTokens, type WecomCredentials } from './wecom.js'
-import { createDouyinClient } from './douyin.js'
-import type { Http } from './http.js'
+import { ROWS, type ApiBaseUrls, type WeappAppConfig } from './platforms/index.js'
+import { APP_ID, isObject, type App, type Platform, type TokenPool } from './platforms/platform.js'
+import type { AccessTokens } from './upstream/tokens.js'
+import { singleFlight } from './upstream/single-flight.js'
+import type { Http } from './upstream/http.js'
 
-export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
-export type { WecomCredentials } from './wecom.js'
-
-/** A WeChat mini program (or, with `platform: 'qq'`, a QQ one): its AppID and AppSecret. */
-export interface WeappWechatAppConfig {
-  appId: string
-  appSecret: string
-  /**
-   * `'qq'` for a QQ mini program (QQ's `jscode2session`, WeChat's shape, on the QQ origin),
-   * `'douyin'` for a Douyin one (Douyin's `jscode2session`). Default `'wechat'`.
-   */
-  platform?: 'wechat' | 'qq' | 'douyin'
-  component?: undefined
-  wecom?: undefined
-}
-
-/** A mini program hosted by a WeChat Open Platform third-party platform (it has no AppSecret of its own here). */
-export interface WeappComponentAppConfig {
-  appId: string
-  component: ComponentConfig
-  appSecret?: undefined
-  wecom?: undefined
-}
-
-/** A mini program linked to a WeCom (企业微信) app, used by that company's members. */
-export interface WeappWecomAppConfig {
-  appId: string
-  wecom: WecomCredentials
-  appSecret?: undefined
-  component?: undefined
-}
-
-/** One app: a WeChat mini program, one hosted by a third-party platform, or a WeCom one. */
-export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | WeappWecomAppConfig
+export { APP_ID, APP_ID_PATTERN, type App } from './platforms/platform.js'
+export type { AppKind, ApiBaseUrls, WeappAppConfig } from './platforms/index.js'
 
 /** Looks an app up (in a database, say): its config, or undefined when there is no such app. */
 export type WeappAppLookup = (appId: string) => WeappAppConfig | undefined | null | Promise<WeappAppConfig | undefined | null>
-
-/** Which upstream an app logs in through. */
-export type AppKind = 'wechat' | 'component' | 'wecom' | 'qq' | 'douyin'
-
-/** One app's upstream building blocks: each app has its own client and access token. */
-export interface App {
-  readonly appId: string
-  readonly kind: AppKind
-  code2Session (code: string): Promise<AnyIdentity>
-  /** Douyin apps only: a login with tt.login()'s anonymous code (and the code, where there is one). */
-  anonymousLogin?: (anonymousCode: string, code?: string) => Promise<AnyIdentity>
-  accessToken (): Promise<string>
-  getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
-  checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
-}
-
-/** One origin per platform, without a trailing slash. */
-export interface ApiBaseUrls {
-  readonly wechat: string
-  readonly wecom: string
-  readonly qq: string
-  readonly douyin: string
-}
 
 export interface UpstreamSettings {
   apiBaseUrl: ApiBaseUrls
@@ -85,78 +26,47 @@ export const APP_CACHE_TTL = 60_000
 /** How many looked-up apps are remembered at most. */
 export const APP_CACHE_SIZE = 1000
 
-/** An AppID: short ASCII (WeChat's `wx` + 16 hex digits). One definition for options, routes and lookups. */
-export const APP_ID_PATTERN = '[A-Za-z0-9_-]{1,64}'
-export const APP_ID = new RegExp(`^${APP_ID_PATTERN}$`)
+/** The config fields of the table's rows, besides `appId` and `platform`. */
+const KEYS = [...new Set(ROWS.map((row) => row.config.key))]
+/** The rows `platform: kind` chooses, for the message about any other value. */
+const SELECTABLE = ROWS.filter((row) => row.config.selectable).map((row) => `'${row.kind}'`)
+const CHOICES = ROWS.filter((row) => row.config.default).map((row) => `${row.config.key} (${row.config.describes})`)
 
-type Fields = Record<string, unknown>
+const list = (items: readonly string[]): string => items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1) as string}`
 
-function isObject (value: unknown): value is Fields {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-}
-
-function isSecret (value: unknown): value is string {
-  return typeof value === 'string' && value.trim() !== '' && value === value.trim()
-}
-
-const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === 'function'
-
-function componentProblem (component: unknown): string | undefined {
-  if (!isObject(component)) return 'component is not an object'
-  const extra = unknownName(component, ['appId', 'appSecret', 'verifyTicket', 'accessToken', 'authorizerAccessToken'], 'component.')
-  if (extra !== undefined) return extra
-  const { appId, appSecret, verifyTicket, accessToken, authorizerAccessToken } = component
-  if (typeof appId !== 'string' || !APP_ID.test(appId)) return 'component.appId is not the third-party platform\'s AppID'
-  if (authorizerAccessToken !== undefined && !isFunction(authorizerAccessToken)) return 'component.authorizerAccessToken is not a function (appId) => token'
-  if (accessToken !== undefined) {
-    if (!isFunction(accessToken)) return 'component.accessToken is not a function () => token'
-    if (appSecret !== undefined || verifyTicket !== undefined) return 'component takes accessToken, or appSecret + verifyTicket, not both'
-    return undefined
-  }
-  if (!isSecret(appSecret)) return 'component needs accessToken (the platform\'s own component token getter), or appSecret (a non-empty string without surrounding spaces) + verifyTicket'
-  if (!isFunction(verifyTicket)) return 'component.verifyTicket is not a function () => the latest component_verify_ticket'
-  return undefined
-}
-
-function wecomProblem (wecom: unknown): string | undefined {
-  if (!isObject(wecom)) return 'wecom is not an object'
-  const extra = unknownName(wecom, ['corpId', 'corpSecret'], 'wecom.')
-  if (extra !== undefined) return extra
-  if (typeof wecom.corpId !== 'string' || !APP_ID.test(wecom.corpId)) return "wecom.corpId is not a corpid such as 'ww0123456789abcdef'"
-  if (!isSecret(wecom.corpSecret)) return 'wecom.corpSecret is not a non-empty string without surrounding spaces'
-  return undefined
+/** The row of a config: by its `platform`, else by the one credential field it gives; or why none. */
+function rowOf (config: Record<string, unknown>): { row: Platform } | { problem: string } {
+  const given = KEYS.filter((key) => config[key] !== undefined)
+  const chosen = config.platform === undefined ? undefined : ROWS.find((r) => r.config.selectable && r.kind === config.platform)
+  if (config.platform !== undefined && chosen === undefined) return { problem: `platform must be ${list(SELECTABLE)}` }
+  // Naming a default row is the same as naming none: the credential field decides.
+  const platform = chosen?.config.default === true ? undefined : config.platform
+  const row = platform === undefined ? ROWS.find((r) => r.config.default && given.length === 1 && r.config.key === given[0]) : chosen
+  if (typeof config.appId !== 'string' || !APP_ID.test(config.appId)) return { problem: "appId is not an AppID such as 'wx0123456789abcdef'" }
+  if (given.length !== 1) return { problem: `give exactly one of ${list(CHOICES)}` }
+  if (row === undefined || row.config.key !== given[0]) return { problem: `platform '${String(platform)}' takes ${(row as Platform).config.key}` }
+  return { row }
 }
 
 /** Why a config is not one app's, or undefined when it is. */
 export function appConfigProblem (config: unknown): string | undefined {
   if (!isObject(config)) return 'not an object'
-  const extra = unknownName(config, ['appId', 'appSecret', 'platform', 'component', 'wecom'])
+  const extra = unknownName(config, ['appId', 'platform', ...KEYS])
   if (extra !== undefined) return extra
-  const { appId, appSecret, wecom, component, platform } = config
-  if (platform !== undefined && platform !== 'wechat' && platform !== 'qq' && platform !== 'douyin') return "platform must be 'wechat', 'qq' or 'douyin'"
-  if (typeof appId !== 'string' || !APP_ID.test(appId)) return "appId is not an AppID such as 'wx0123456789abcdef'"
-  const kinds = [appSecret, component, wecom].filter((v) => v !== undefined).length
-  if (kinds !== 1) return 'give exactly one of appSecret (a WeChat mini program), component (hosted by a third-party platform) or wecom (linked to a WeCom app)'
-  if (platform !== undefined && platform !== 'wechat' && appSecret === undefined) return `platform '${platform}' takes appSecret: the mini program's AppSecret`
-  if (component !== undefined) return componentProblem(component)
-  if (wecom !== undefined) return wecomProblem(wecom)
-  if (!isSecret(appSecret)) return 'appSecret is not a non-empty string without surrounding spaces'
-  return undefined
+  const found = rowOf(config)
+  if ('problem' in found) return found.problem
+  return found.row.config.problem(config[found.row.config.key])
 }
 
 /** A frozen copy of a valid config with only the fields the plugin reads (the caller checked it). */
 export function normalizeAppConfig (config: WeappAppConfig): WeappAppConfig {
-  const { appId } = config
-  if (config.component !== undefined) {
-    const { appId: componentAppId, appSecret, verifyTicket, accessToken, authorizerAccessToken } = config.component
-    const component = accessToken !== undefined
-      ? { appId: componentAppId, accessToken, authorizerAccessToken }
-      : { appId: componentAppId, appSecret: appSecret as string, verifyTicket: verifyTicket as () => string, authorizerAccessToken }
-    return Object.freeze({ appId, component: Object.freeze(component) })
-  }
-  if (config.wecom !== undefined) return Object.freeze({ appId, wecom: Object.freeze({ corpId: config.wecom.corpId, corpSecret: config.wecom.corpSecret }) })
-  const { platform } = config
-  return Object.freeze(platform === 'qq' || platform === 'douyin' ? { appId, appSecret: config.appSecret, platform } : { appId, appSecret: config.appSecret })
+  const given = config as unknown as Record<string, unknown>
+  const { row } = rowOf(given) as { row: Platform }
+  const { key } = row.config
+  const copy: Record<string, unknown> = { appId: config.appId, [key]: row.config.normalize(given[key]) }
+  // Only a non-default row's configs name their platform, as they were given.
+  if (!row.config.default) copy.platform = row.kind
+  return Object.freeze(copy) as unknown as WeappAppConfig
 }
 
 /** Whether two normalized configs say the same (functions by identity). */
@@ -168,11 +78,9 @@ function sameConfig (a: unknown, b: unknown): boolean {
 
 /**
  * Token caches shared by every app of a registration that uses the same credentials: the hosted
- * mini programs of one platform share its component token, the mini programs of one WeCom app its
+ * mini programs of one hosting platform share its token, the mini programs of one linked app its
  * token. Keyed by the credentials, so a changed secret is a new cache.
  */
-type TokenPool = (key: string, make: () => AccessTokens) => AccessTokens
-
 function tokenPool (size: number | undefined): TokenPool {
   const caches = size === undefined ? new Map<string, AccessTokens>() : new Memo<AccessTokens>(size)
   return (key, make) => {
@@ -185,70 +93,12 @@ function tokenPool (size: number | undefined): TokenPool {
   }
 }
 
-const unsupported = (message: string) => async (): Promise<never> => { throw new UnsupportedError(message) }
-
 export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool = tokenPool(undefined)): App {
-  const { appId } = config
-  const { timeout } = upstream
+  const given = config as unknown as { appId: string } & Record<string, unknown>
+  const { row } = rowOf(given) as { row: Platform }
   // Each app's calls queue in a lane of their own: one app's flood never takes the others' sockets.
-  const http = upstream.http?.lane(appId)
-  const settings = { timeout, http, apiBaseUrl: upstream.apiBaseUrl.wechat }
-  if (config.wecom !== undefined) {
-    const { corpId, corpSecret } = config.wecom
-    const wecom = { timeout, http, apiBaseUrl: upstream.apiBaseUrl.wecom }
-    const tokens = pool(`wecom\n${corpId}\n${corpSecret}`, () => createWecomTokens({ corpId, corpSecret }, wecom))
-    const client = createWecomClient(tokens, wecom)
-    const none = `Mini program ${appId} runs in WeCom, which has no phone-number-by-code or checksession API for its members`
-    return Object.freeze({
-      appId,
-      kind: 'wecom',
-      code2Session: client.code2Session,
-      accessToken: tokens.get,
-      getPhoneNumber: unsupported(`${none}; read the member's mobile from WeCom's own APIs`),
-      checkSessionKey: unsupported(none)
-    })
-  }
-  if (config.component !== undefined) {
-    const component = config.component
-    const componentTokens = component.accessToken !== undefined
-      ? createComponentTokens(component, settings)
-      : pool(`component\n${component.appId}\n${component.appSecret}`, () => createComponentTokens(component, settings))
-    const client = createComponentClient(appId, component.appId, componentTokens, settings)
-    return withUserApi(appId, 'component', client.code2Session, createAuthorizerTokens(appId, component), settings)
-  }
-  const { appSecret } = config
-  if (config.platform === 'douyin') {
-    const douyin = createDouyinClient({ appId, appSecret, timeout, http, apiBaseUrl: upstream.apiBaseUrl.douyin })
-    return loginOnly(appId, 'douyin', 'Douyin', async (code) => await douyin.login(code), {
-      anonymousLogin: async (anonymousCode: string, code?: string) => await douyin.login(code, anonymousCode)
-    })
-  }
-  if (config.platform === 'qq') {
-    const qq = createWechatClient({ appId, appSecret, timeout, http, apiBaseUrl: upstream.apiBaseUrl.qq, platform: 'qq' })
-    return loginOnly(appId, 'qq', 'QQ', qq.code2Session)
-  }
-  const wechat = createWechatClient({ appId, appSecret, ...settings })
-  const tokens = pool(`wechat\n${appId}\n${appSecret}`, () => createAccessTokens({ appId, appSecret, ...settings }))
-  return withUserApi(appId, 'wechat', wechat.code2Session, tokens, settings)
-}
-
-/** The App of a platform whose login is all this version supports: the other building blocks say so. */
-function loginOnly (appId: string, kind: 'qq' | 'douyin', name: string, code2Session: App['code2Session'], extra: Partial<App> = {}): App {
-  const none = unsupported(`Mini program ${appId} is a ${name} one: this version has no access token, phone-number or checksession API for ${name}`)
-  return Object.freeze({ appId, kind, code2Session, accessToken: none, getPhoneNumber: none, checkSessionKey: none, ...extra })
-}
-
-/** A WeChat mini program's App (its own, or a hosted one's): phone and checksession with `tokens`. */
-function withUserApi (appId: string, kind: AppKind, code2Session: App['code2Session'], tokens: AccessTokens, settings: { apiBaseUrl: string, timeout: number, http: Http | undefined }): App {
-  const user = createUserApi({ appId, ...settings, tokens })
-  return Object.freeze({
-    appId,
-    kind,
-    code2Session,
-    accessToken: tokens.get,
-    getPhoneNumber: user.getPhoneNumber,
-    checkSessionKey: user.checkSessionKey
-  })
+  const http = upstream.http?.lane(config.appId)
+  return row.create(given, { apiBaseUrl: upstream.apiBaseUrl[row.origin.key as keyof ApiBaseUrls], timeout: upstream.timeout, http, pool })
 }
 
 /**

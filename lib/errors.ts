@@ -8,7 +8,8 @@ import createError, { type FastifyErrorConstructor } from '@fastify/error'
 export type WeappErrorClass<C extends string, S extends number> = FastifyErrorConstructor<{ code: C, statusCode: S }, [unknown?, unknown?, unknown?]>
 
 /**
- * Every error fastify-weapp raises, defined once. Each is a FastifyError: it carries `code` and
+ * Every error fastify-weapp raises, defined once. Where a message names the platform, the template's
+ * parameters are the platform's title and login call (lib/upstream/faults.ts writes them all). Each is a FastifyError: it carries `code` and
  * `statusCode`, Fastify's default error handler answers `{ statusCode, code, error, message }`, and
  * `instanceof` works across the app because the classes are module-level.
  */
@@ -19,7 +20,7 @@ export const InvalidCodeError: WeappErrorClass<'WEAPP_INVALID_CODE', 401> = crea
   401
 )
 
-/** WeChat's rate limit (45011), or the decrypt route's budget of failures: the message says which. */
+/** The platform's rate limit, or the decrypt route's budget of failures: the message says which. */
 export const RateLimitedError: WeappErrorClass<'WEAPP_RATE_LIMITED', 429> = createError(
   'WEAPP_RATE_LIMITED',
   '%s',
@@ -28,7 +29,7 @@ export const RateLimitedError: WeappErrorClass<'WEAPP_RATE_LIMITED', 429> = crea
 
 export const RiskyUserError: WeappErrorClass<'WEAPP_RISKY_USER', 403> = createError(
   'WEAPP_RISKY_USER',
-  'WeChat refused this login because it judged the user risky (errcode 40226)',
+  '%s refused this login because it judged the user risky (%s)',
   403
 )
 
@@ -40,7 +41,7 @@ export const UpstreamError: WeappErrorClass<'WEAPP_UPSTREAM_ERROR', 502> = creat
 
 export const UpstreamTimeoutError: WeappErrorClass<'WEAPP_UPSTREAM_TIMEOUT', 504> = createError(
   'WEAPP_UPSTREAM_TIMEOUT',
-  'WeChat did not answer within %d ms; call wx.login() again and retry',
+  '%s did not answer within %d ms; call %s again and retry',
   504
 )
 
@@ -101,8 +102,8 @@ export const RevocationUnavailableError: WeappErrorClass<'WEAPP_REVOCATION_UNAVA
 )
 
 /**
- * What this kind of app cannot do: phone numbers for a WeCom member, or for a hosted mini program
- * whose platform gave no authorizer token getter. The message says which, and what would make it work.
+ * What this kind of app cannot do (phone numbers where its platform has no such API, or where the
+ * hosting platform gave no token getter). The message says which, and what would make it work.
  */
 export const UnsupportedError: WeappErrorClass<'WEAPP_UNSUPPORTED', 400> = createError(
   'WEAPP_UNSUPPORTED',

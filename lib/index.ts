@@ -2,62 +2,43 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
 import { InvalidOptionError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
-import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations } from './revocation.js'
-import { createHttp } from './http.js'
+import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef } from './revocation.js'
+import { createHttp } from './upstream/http.js'
 import { buildSettings, cleartextWarnings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
-import { createSessionCodec, isWecom, type AnyIdentity, type AnySession, type SessionCodec, type WechatIdentity, type WechatSession, type WecomIdentity, type WecomSession } from './session.js'
+import { createSessionCodec, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import { users, type AppKind, type IdentityOf, type SessionOf, type WeappPhone } from './platforms/index.js'
 import { decryptUserData, verifySignature } from './user-data.js'
-import type { WeappPhone } from './wechat.js'
 
 /**
- * Declares which kinds of session your apps issue. Empty by default: every app is a WeChat mini
- * program (hosted ones too), and `WeappSession` is a WeChat user's, `openid` a string. With WeCom
- * apps, say so once and the session becomes a union to narrow on `platform`:
- *
- * ```ts
- * declare module 'fastify-weapp' {
- *   interface WeappSessionTypes { wecom: true }
- * }
- * ```
+ * Declares which kinds of session your apps issue. Empty by default: every app's users are openids
+ * (`WeappSession` has `openid` as a string). With apps whose users are members of a company, say so
+ * once (`declare module 'fastify-weapp' { interface WeappSessionTypes { … } }`, see the README's
+ * TypeScript section) and the session becomes a union to narrow on `platform`.
  */
 export interface WeappSessionTypes {}
 
-/** A WeChat user's session (a mini program's, or one hosted by a third-party platform). */
-export type WeappWechatSession = WechatSession
-/** A WeCom member's session. */
-export type WeappWecomSession = WecomSession
-/** A WeChat user's identity, as `code2Session` gives it and `seal` takes it. */
-export type WeappWechatIdentity = WechatIdentity
-/** A WeCom member's identity. */
-export type WeappWecomIdentity = WecomIdentity
-
-type WithWecom = WeappSessionTypes extends { wecom: true } ? true : false
-
-/** Who is calling, as the session says: a WeChat user, or (where `WeappSessionTypes` says so) a WeCom member. */
-export type WeappSession = WithWecom extends true ? WechatSession | WecomSession : WechatSession
+/** Who is calling, as the session says (a union of the kinds `WeappSessionTypes` declares). */
+export type WeappSession = SessionOf<WeappSessionTypes>
 /** What a login yields and a session holds. */
-export type WeappIdentity = WithWecom extends true ? WechatIdentity | WecomIdentity : WechatIdentity
+export type WeappIdentity = IdentityOf<WeappSessionTypes>
 
 /** One app's building blocks: `fastify.weapp.app(appId)`. */
 export interface WeappAppApi {
   readonly appId: string
-  /** How the app logs in: a WeChat mini program, one hosted by a third-party platform, or a WeCom one. */
-  readonly kind: 'wechat' | 'component' | 'wecom' | 'qq' | 'douyin'
-  /** Exchanges a `wx.login()` code of this app with WeChat (`jscode2session`; WeCom's, or the platform's, for those apps). */
+  /** How the app logs in: its row of the platform table (see the README's table of platforms). */
+  readonly kind: AppKind
+  /** Exchanges a login code of this app with its platform (`jscode2session`, or the platform's own login API). */
   code2Session (code: string): Promise<WeappIdentity>
   /** Seals an identity into a session of this app (the "3rd_session"). */
   seal (identity: WeappIdentity): Promise<string>
   /** Decrypts `encryptedData` + `iv` with a session_key; the watermark must be this app's. */
   decrypt (sessionKey: string, encryptedData: string, iv: string): Record<string, unknown>
-  /**
-   * This app's access token: `cgi-bin/stable_token`'s, cached, one fetch in flight at most (a WeCom
-   * app's `gettoken` token; a hosted app's from `component.authorizerAccessToken`).
-   */
+  /** This app's access token (its platform's token API's), cached, one fetch in flight at most. */
   accessToken (): Promise<string>
-  /** The phone number behind a getPhoneNumber button code of this app; with `openid`, WeChat checks the code is that user's. */
+  /** The phone number behind a getPhoneNumber button code of this app; with `openid`, the platform checks the code is that user's. */
   getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
-  /** Whether WeChat still takes `sessionKey` as the user's current session_key (`wxa/checksession`). */
+  /** Whether the platform still takes `sessionKey` as the user's current session_key (`wxa/checksession`). */
   checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
 }
 
@@ -109,10 +90,10 @@ const SHARED_CACHE = /\b(?:public|s-maxage)\b/i
  */
 function isRevokedJws (revocations: Revocations, decoded: unknown): boolean {
   if (decoded === null || typeof decoded !== 'object') return false
-  const { jti, lat, aud, sub, platform, corpId, userId } = decoded as Record<string, unknown>
-  if (typeof jti !== 'string' || typeof lat !== 'number' || typeof aud !== 'string' || typeof platform !== 'string') return false
-  if (platform === 'wecom') return typeof corpId === 'string' && typeof userId === 'string' && revocations.isRevoked({ jti, loginAt: lat, appId: aud, corpId, userId })
-  return typeof sub === 'string' && revocations.isRevoked({ jti, loginAt: lat, appId: aud, openid: sub })
+  const { jti, lat, aud } = decoded as Record<string, unknown>
+  if (typeof jti !== 'string' || typeof lat !== 'number' || typeof aud !== 'string') return false
+  const user = users.userOfJws(decoded as Record<string, unknown>)
+  return user !== undefined && revocations.isRevoked({ jti, loginAt: lat, appId: aud, ...user } as unknown as SessionRef)
 }
 
 /**
@@ -126,14 +107,7 @@ export function jwtTrusted (request: FastifyRequest, decoded: unknown): boolean 
 }
 
 /** The identity a session holds, to seal its renewal. */
-function identityOf (session: AnySession): AnyIdentity {
-  if (session.platform === 'wecom') return { corpId: session.corpId, userId: session.userId, sessionKey: session.sessionKey }
-  const identity: AnyIdentity = session.unionid === undefined
-    ? { openid: session.openid, sessionKey: session.sessionKey }
-    : { openid: session.openid, sessionKey: session.sessionKey, unionid: session.unionid }
-  if (session.anonymous === true) return { openid: session.openid, sessionKey: '', platform: 'douyin', anonymous: true }
-  return session.platform === 'wechat' ? identity : { ...identity, platform: session.platform }
-}
+const identityOf = (session: AnySession): AnyIdentity => users.identityOf(session as unknown as Parameters<typeof users.identityOf>[0]) as unknown as AnyIdentity
 
 /** The revocation entry of a user, or a TypeError that says what to give. */
 function revokedUserKey (user: RevokedUser): string {
@@ -162,12 +136,12 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
     kind: app.kind,
     code2Session: app.code2Session as WeappAppApi['code2Session'],
     seal: async (identity: WeappIdentity) => {
-      // A session says what kind of user it holds: a WeCom member only for a WeCom app, and back.
-      if (identity !== null && typeof identity === 'object' && isWecom(identity as AnyIdentity) !== (app.kind === 'wecom')) {
-        throw new TypeError(`seal(identity): app ${app.appId} is a ${app.kind === 'wecom' ? 'WeCom app: give { corpId, userId, sessionKey }' : 'WeChat mini program: give { openid, sessionKey, unionid? }'}`)
+      // A session holds a user of its app's platform, and says which platform, whatever the identity given says.
+      const own = app.platform.users
+      if (identity !== null && typeof identity === 'object' && users.ofIdentity({ ...identity, platform: undefined })?.fields !== own.fields) {
+        throw new TypeError(`seal(identity): app ${app.appId} is a ${app.platform.title} app: give ${own.gives}`)
       }
-      // A QQ app's sessions say so, whatever the identity given says.
-      return sessions.seal(app.kind === 'qq' || app.kind === 'douyin' ? { ...(identity as WechatIdentity), platform: app.kind } : identity, app.appId)
+      return sessions.seal(identity !== null && typeof identity === 'object' ? { ...identity, platform: own.platform } as AnyIdentity : identity as AnyIdentity, app.appId)
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
     accessToken: app.accessToken,
@@ -179,6 +153,11 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
 const SEVERAL = "several apps are configured: use fastify.weapp.app(appId) for one app's building blocks"
 
 /** The top-level building blocks where several apps are configured: each says to pick an app. */
+/** An app's building blocks without what names the app: the top level's, with one app. */
+function withoutApp ({ appId: _appId, kind: _kind, ...blocks }: WeappAppApi): Omit<WeappAppApi, 'appId' | 'kind'> {
+  return blocks
+}
+
 const noSingleApp: Omit<WeappAppApi, 'appId' | 'kind'> = {
   code2Session: async () => { throw new TypeError(`code2Session: ${SEVERAL}`) },
   seal: async () => { throw new TypeError(`seal: ${SEVERAL}`) },
@@ -261,7 +240,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     }
     return api
   }
-  const { appId: _appId, kind: _kind, ...single } = registry.single === undefined ? { appId: '', kind: 'wechat', ...noSingleApp } : apiOf(registry.single)
+  const single = registry.single === undefined ? noSingleApp : withoutApp(apiOf(registry.single))
 
   /** A session that opened and was not ended. */
   async function open (token: string): Promise<AnySession> {
@@ -318,13 +297,11 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       if (revocations === undefined) throw new TypeError(`revokeUser() ${NO_REVOCATION}`)
       const key = revokedUserKey(user)
       const { appId } = user
-      // A WeCom app's users are members ({ corpId, userId }), and only a WeCom app's: an openid
-      // there would end nothing. An app that is gone (or a lookup that failed) is revoked as asked.
+      // An app's users are given in its platform's fields ({ openid } or { corpId, userId }): any
+      // other user would end nothing. An app that is gone (or a lookup that failed) is revoked as asked.
       const app = appId === undefined ? undefined : await registry.get(appId).catch(() => undefined)
-      if (app !== undefined && (app.kind === 'wecom') !== ('corpId' in user)) {
-        throw new TypeError(app.kind === 'wecom'
-          ? `revokeUser(user): ${app.appId} is a WeCom app, whose users are members: give { corpId, userId, appId }`
-          : `revokeUser(user): ${app.appId} is not a WeCom app: give { openid, appId }`)
+      if (app !== undefined && !users.fits(app.platform.users, user as unknown as Record<string, unknown>)) {
+        throw new TypeError(`revokeUser(user): ${app.appId} is a ${app.platform.title} app: give ${app.platform.users.revokes}`)
       }
       await revocations.revokeUser(key)
     },
@@ -360,11 +337,8 @@ export {
   SignatureMismatchError, UnknownAppError, AppLookupError, UnsupportedError, SessionRevokedError,
   RevocationUnavailableError, InvalidOptionError, type WeappErrorCode
 } from './errors.js'
-export type {
-  WeappAppConfig, WeappWechatAppConfig, WeappComponentAppConfig, WeappWecomAppConfig, WeappAppLookup,
-  ComponentConfig, ComponentWithTicket, ComponentWithToken, WecomCredentials
-} from './apps.js'
+export type { WeappAppLookup } from './apps.js'
+export type * from './platforms/public.js'
 export { generateKey, type KeyInput } from './keys.js'
 export type { FastifyWeappOptions, WeappCommonOptions } from './options.js'
 export type { RedisLike, RevokedUser } from './revocation.js'
-export type { WeappPhone } from './wechat.js'

@@ -1,8 +1,9 @@
 import { APP_ID, appConfigProblem, normalizeAppConfig, type ApiBaseUrls, type WeappAppConfig, type WeappAppLookup } from './apps.js'
+import { DEFAULT_API_BASE_URLS, ROWS } from './platforms/index.js'
 import { InvalidOptionError } from './errors.js'
 import { unknownName } from './names.js'
 import { parseKeys, type KeyInput, type SessionKey } from './keys.js'
-import { DEFAULT_UPSTREAM_CONNECTIONS } from './http.js'
+import { DEFAULT_UPSTREAM_CONNECTIONS } from './upstream/http.js'
 import type { RedisLike } from './revocation.js'
 
 /** One mini program: `appId` + `appSecret`. */
@@ -33,11 +34,10 @@ export interface WeappCommonOptions {
   /** Where the routes live. Default `'/weapp'`. */
   prefix?: string
   /**
-   * The API origin (a mock, a proxy) for every platform, or one per platform: `{ wechat, wecom, qq,
-   * douyin }`, each defaulting to the platform's own (`'https://api.weixin.qq.com'`,
-   * `'https://qyapi.weixin.qq.com'`, `'https://api.q.qq.com'`, `'https://developer.toutiao.com'`).
+   * The API origin (a mock, a proxy) for every platform, or one per platform (keyed as the table of
+   * platforms in the README says), each defaulting to the platform's own.
    */
-  apiBaseUrl?: string | { wechat?: string, wecom?: string, qq?: string, douyin?: string }
+  apiBaseUrl?: string | Partial<ApiBaseUrls>
   /** Upstream request timeout in ms, waiting for a pooled connection included. Default `5000`. */
   timeout?: number
   /** Connections to each upstream origin at most (keep-alive, pooled); more calls wait. Default 32. */
@@ -126,14 +126,9 @@ export interface Settings {
 export const DEFAULT_EXPIRES_IN = 7 * 24 * 3600
 export const DEFAULT_TIMEOUT = 5000
 export const DEFAULT_PREFIX = '/weapp'
-export const DEFAULT_API_BASE_URL = 'https://api.weixin.qq.com'
-/** Each platform's own API origin. */
-export const DEFAULT_API_BASE_URLS: ApiBaseUrls = Object.freeze({
-  wechat: DEFAULT_API_BASE_URL,
-  wecom: 'https://qyapi.weixin.qq.com',
-  qq: 'https://api.q.qq.com',
-  douyin: 'https://developer.toutiao.com'
-})
+/** The first platform's origin: the one a registration of `appId` + `appSecret` calls. */
+export const DEFAULT_API_BASE_URL = (ROWS[0] as { origin: { url: string } }).origin.url
+export { DEFAULT_API_BASE_URLS }
 export const DEFAULT_SESSION_CACHE_SIZE = 10_000
 export const DEFAULT_DECRYPT_FAILURE_LIMIT = 10
 
@@ -162,6 +157,9 @@ function appIdString (value: unknown): string {
   return value
 }
 
+/** The shapes of app configs, for messages: "{ appId, appSecret }, … or { appId, … }". */
+const CONFIG_SHAPES = ((shapes) => `${shapes.slice(0, -1).join(', ')} or ${shapes.at(-1) as string}`)([...new Set(ROWS.map((row) => `{ appId, ${row.config.key} }`))])
+
 /** `apps`, or the `appId` + `appSecret` shorthand, as one list or the lookup function. */
 function parseApps (o: Record<string, unknown>): readonly WeappAppConfig[] | WeappAppLookup {
   if (o.apps === undefined) {
@@ -172,7 +170,7 @@ function parseApps (o: Record<string, unknown>): readonly WeappAppConfig[] | Wea
   }
   if (typeof o.apps === 'function') return o.apps as WeappAppLookup
   if (!Array.isArray(o.apps) || o.apps.length === 0) {
-    throw new InvalidOptionError('apps must be a non-empty array of app configs ({ appId, appSecret }, { appId, component } or { appId, wecom }), or a function (appId) => config | undefined')
+    throw new InvalidOptionError(`apps must be a non-empty array of app configs (${CONFIG_SHAPES}), or a function (appId) => config | undefined`)
   }
   const seen = new Set<string>()
   return Object.freeze(o.apps.map((config: unknown, i) => {
@@ -252,19 +250,21 @@ function parseOrigin (value: unknown, name: string): string {
   return url.href.replace(/\/+$/, '')
 }
 
+const ORIGIN_KEYS = Object.keys(DEFAULT_API_BASE_URLS)
+
 /** One origin for every platform (a mock, a proxy), or one per platform with the others' defaults. */
 function parseApiBaseUrl (value: unknown): ApiBaseUrls {
   if (value === undefined) return DEFAULT_API_BASE_URLS
   if (typeof value === 'string') {
     const origin = parseOrigin(value, 'apiBaseUrl')
-    return Object.freeze({ wechat: origin, wecom: origin, qq: origin, douyin: origin })
+    return Object.freeze(Object.fromEntries(ORIGIN_KEYS.map((key) => [key, origin])) as Record<keyof ApiBaseUrls, string>)
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionError('apiBaseUrl must be a URL, or an object with one per platform: { wechat?, wecom?, qq?, douyin? }')
+    throw new InvalidOptionError(`apiBaseUrl must be a URL, or an object with one per platform: { ${ORIGIN_KEYS.map((key) => `${key}?`).join(', ')} }`)
   }
   const given = value as Record<string, unknown>
   const extra = Object.keys(given).find((name) => !Object.hasOwn(DEFAULT_API_BASE_URLS, name))
-  if (extra !== undefined) throw new InvalidOptionError(`apiBaseUrl.${extra} is not a platform: give wechat, wecom, qq or douyin`)
+  if (extra !== undefined) throw new InvalidOptionError(`apiBaseUrl.${extra} is not a platform: give ${ORIGIN_KEYS.slice(0, -1).join(', ')} or ${ORIGIN_KEYS.at(-1) as string}`)
   const urls = { ...DEFAULT_API_BASE_URLS }
   for (const name of Object.keys(urls) as Array<keyof ApiBaseUrls>) {
     if (given[name] !== undefined) urls[name] = parseOrigin(given[name], `apiBaseUrl.${name}`)

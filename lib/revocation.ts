@@ -35,7 +35,7 @@ for i = 6, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`
 
-/** Who a user revocation names: a WeChat-family user (of one app, or of any), or a WeCom member. */
+/** Who a user revocation names: an openid (of one app, or of any), or a member of a company (corpId + userId). */
 export type RevokedUser = { openid: string, appId?: string } | { corpId: string, userId: string, appId: string }
 
 /** What a revocation check reads of a session (a session, or what a JWS of the jwt bridge says). */
@@ -70,7 +70,7 @@ const PAGE = 1000
 
 /**
  * The key of a user: `[appId, openid]`, `['*', openid]` for an openid in every app, or
- * `[appId, corpId, userId]` for a WeCom member. JSON, so no id can alias another.
+ * `[appId, corpId, userId]` for a member of a company. JSON, so no id can alias another.
  */
 export function userKey (appId: string | undefined, user: { openid: string } | { corpId: string, userId: string }): string {
   return 'corpId' in user ? JSON.stringify([appId, user.corpId, user.userId]) : JSON.stringify([appId ?? '*', user.openid])

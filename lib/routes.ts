@@ -3,13 +3,15 @@ import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppE
 import { createFailureBudget } from './failure-budget.js'
 import { APP_ID_PATTERN, type App, type Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
-import { isWecom, randomJti, userOf, type AnyIdentity, type AnySession, type SealOptions, type SessionCodec } from './session.js'
+import { randomJti, type AnyIdentity, type AnySession, type SealOptions, type SessionCodec } from './session.js'
+import { REFERER, ROWS, users } from './platforms/index.js'
+import type { Users } from './platforms/users.js'
 import type { Revocations } from './revocation.js'
 import { openUserData } from './user-data.js'
-import { MAX_CODE_LENGTH } from './wechat.js'
+import { MAX_CODE_LENGTH } from './upstream/call.js'
 
 /**
- * The longest `encryptedData` accepted, in base64 characters: four times the largest WeChat sends
+ * The longest `encryptedData` accepted, in base64 characters: four times the largest a platform sends
  * (WeRun's 31 days of steps, about 2 KB). A cap, because a long ciphertext is what makes a timing
  * difference in its last block measurable.
  */
@@ -34,17 +36,23 @@ const errorResponse = {
   }
 } as const
 
-const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern: '^[\\x21-\\x7e]+$', description: 'A fresh code from wx.login()' } as const
+const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern: '^[\\x21-\\x7e]+$', description: 'A fresh code from the platform\'s login call (wx.login())' } as const
+
+const list = (items: readonly string[]): string => items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1) as string}`
+/** The platforms whose logins may be anonymous, for messages. */
+const ANONYMOUS = list([...new Set(ROWS.filter((row) => row.users.anonymous).map((row) => row.title))])
+/** Every field a login may answer about its user, from every platform's users. */
+const WHO = Object.fromEntries(ROWS.flatMap((row) => row.users.fields).map((f) => [f.name, { type: 'string', ...(f.describes === undefined ? {} : { description: f.describes }) }]))
 
 export const loginSchema = {
   summary: 'Log in with a wx.login() code',
-  description: 'Exchanges the code with WeChat (jscode2session) and answers a sealed session token.',
+  description: 'Exchanges the code with the app\'s platform (jscode2session) and answers a sealed session token.',
   tags: ['weapp'],
   body: {
     type: 'object',
     properties: {
       code,
-      anonymousCode: { ...code, description: 'Douyin only: tt.login()\'s anonymousCode, instead of (or beside) code' },
+      anonymousCode: { ...code, description: `${ANONYMOUS} only: the login call's anonymousCode, instead of (or beside) code` },
       appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' }
     }
   },
@@ -56,12 +64,9 @@ export const loginSchema = {
         session: { type: 'string', description: 'Send back as "Authorization: Bearer <session>"' },
         expiresIn: { type: 'integer', description: 'Seconds until the session expires' },
         appId: { type: 'string', description: 'The app the session is for' },
-        openid: { type: 'string', description: 'A WeChat user: their openid in this app' },
-        unionid: { type: 'string' },
-        anonymous: { type: 'boolean', description: 'Douyin: a session of the anonymous openid (a login with only anonymousCode); no decrypt' },
-        corpId: { type: 'string', description: 'A WeCom member (instead of openid): their company' },
-        userId: { type: 'string', description: 'A WeCom member: their UserID in that company' },
-        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = openid, or corpId:userId for a WeCom member)' }
+        ...WHO,
+        anonymous: { type: 'boolean', description: `${ANONYMOUS}: a session of the anonymous openid (a login with only anonymousCode); no decrypt` },
+        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = the user\'s id in the app)' }
       }
     },
     '4xx': errorResponse,
@@ -145,7 +150,7 @@ export const logoutSchema = {
 } as const
 
 /**
- * Fastify's Ajv coerces types (`{ "code": 42 }` would pass as `"42"` and reach WeChat). This runs
+ * Fastify's Ajv coerces types (`{ "code": 42 }` would pass as `"42"` and reach the platform). This runs
  * before validation and refuses a top-level field whose JSON type is not the declared one.
  */
 function exactTypes (schema: { properties: Record<string, { type: string }> }): preValidationHookHandler {
@@ -196,12 +201,6 @@ export interface RouteOptions {
 }
 
 /**
- * The AppID in the Referer a mini program's requests send: WeChat's `wx.request`
- * (`https://servicewechat.com/{appid}/{version}/page-frame.html`) or QQ's (`https://appservice.qq.com/{appid}/…`).
- */
-const REFERER = new RegExp(`^https://(?:servicewechat\\.com|appservice\\.qq\\.com)/(${APP_ID_PATTERN})/`)
-
-/**
  * The app a login is for: the body's `appId`; without one, the Referer's; without either, the one
  * app configured. Never a "current app": each request names its own.
  */
@@ -210,19 +209,6 @@ async function appOfLogin (registry: Registry, body: LoginBody, referer: string 
   if (appId !== undefined) return await registry.get(appId)
   if (registry.single !== undefined) return registry.single
   throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
-}
-
-/**
- * What the bridge's JWS says (the client can read it): `sub` the openid, or `corpId:userId` for a
- * WeCom member (UserIDs are chosen by a company's admin and never hold ':', which no openid holds
- * either), `platform`, and the session's `jti` and login time `lat`, which `jwtTrusted` checks.
- */
-function jwsClaims (identity: AnyIdentity, { jti, loginAt }: SealOptions): Record<string, unknown> {
-  if (isWecom(identity)) return { sub: `${identity.corpId}:${identity.userId}`, platform: 'wecom', corpId: identity.corpId, userId: identity.userId, jti, lat: loginAt }
-  const claims: Record<string, unknown> = { sub: identity.openid, platform: identity.platform ?? 'wechat', jti, lat: loginAt }
-  if (identity.unionid !== undefined) claims.unionid = identity.unionid
-  if (identity.anonymous === true) claims.anonymous = true
-  return claims
 }
 
 /** A request-shape error the schema cannot express, in Fastify's own shape. */
@@ -238,16 +224,19 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     : createFailureBudget({ limit: decryptFailureLimit, window: DECRYPT_FAILURE_WINDOW, size: 10_000 })
 
   /**
-   * Seals what WeChat answered. Seal refuses only identities it cannot hold (too large for a token:
-   * `IdentityTooLargeError`), and this identity came from WeChat: a 502, not a 500.
+   * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a
+   * token: `IdentityTooLargeError`), and this identity came from the platform: a 502, not a 500.
    */
-  function sealUpstream (identity: AnyIdentity, appId: string, id?: SealOptions): string {
+  function sealUpstream (identity: AnyIdentity, app: App, id?: SealOptions): string {
     try {
-      return sessions.seal(identity, appId, id)
+      return sessions.seal(identity, app.appId, id)
     } catch (err) {
-      throw new UpstreamError('WeChat answered an openid or unionid too long to hold in a session', { cause: new Error((err as Error).message) })
+      throw new UpstreamError(`${app.platform.title} answered an openid or unionid too long to hold in a session`, { cause: new Error((err as Error).message) })
     }
   }
+
+  /** The users of a session's platform (every session that opened has one). */
+  const usersOf = (session: AnySession): Users => users.ofPlatform(session.platform) as Users
 
   /**
    * Everything a session's user may try and fail on the authenticated routes (encrypted data, a
@@ -255,7 +244,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
    * throws a 429 while the user is blocked.
    */
   function budgetOf (current: AnySession, reply: FastifyReply): { fail: () => void } {
-    const user = JSON.stringify([current.appId, userOf(current)])
+    const user = JSON.stringify([current.appId, users.userOf(usersOf(current), current as unknown as Record<string, unknown>)])
     const wait = failures === undefined ? 0 : failures.blockedFor(user)
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
@@ -287,30 +276,28 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     const { code: loginCode, anonymousCode } = request.body
     let identity: AnyIdentity
     if (anonymousCode !== undefined) {
-      if (app.anonymousLogin === undefined) throw validation(`body/anonymousCode is Douyin's (tt.login()); send code for ${appId}`)
-      identity = await app.anonymousLogin(anonymousCode, loginCode)
+      if (app.anonymousLogin === undefined) throw validation(`body/anonymousCode is for ${ANONYMOUS} apps; send code for ${appId} (a ${app.platform.title} app)`)
+      identity = await app.anonymousLogin(anonymousCode, loginCode) as AnyIdentity
     } else {
       // The schema cannot say "code or anonymousCode" in every OpenAPI version: checked here.
-      if (loginCode === undefined) throw validation('body must have code (or, for a Douyin app, anonymousCode)')
-      identity = await app.code2Session(loginCode)
+      if (loginCode === undefined) throw validation(`body must have code (or, for a ${ANONYMOUS} app, anonymousCode)`)
+      identity = await app.code2Session(loginCode) as AnyIdentity
     }
     // The session expires no earlier than this (seal reads the clock after it).
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
     // With the jwt bridge, the JWS carries the session's id and login time: ending one ends both.
     const id = jwt === undefined ? undefined : { jti: randomJti(), loginAt: Date.now() }
-    const session = sealUpstream(identity, appId, id)
+    const session = sealUpstream(identity, app, id)
     reply.header('cache-control', 'no-store')
-    // Who logged in: a WeChat user (openid, unionid), or a WeCom member (corpId, userId).
-    const who = isWecom(identity)
-      ? { corpId: identity.corpId, userId: identity.userId }
-      : { openid: identity.openid, unionid: identity.unionid, ...(identity.anonymous === true ? { anonymous: true } : {}) }
+    // Who logged in, in the fields of the app's platform (openid and unionid, or corpId and userId).
+    const who = users.answerOf(app.platform.users, identity as unknown as Record<string, unknown>)
     if (jwt === undefined) return { session, expiresIn, appId, ...who }
     // A JWS from the app's own @fastify/jwt, so that request.jwtVerify() routes accept this user.
     // It never outlives its session (exp at most the session's, whatever @fastify/jwt's own
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
     const now = Date.now()
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
-    const claims = jwsClaims(identity, id as SealOptions)
+    const claims = users.jwsOf(app.platform.users, identity as unknown as Record<string, unknown>, id as SealOptions)
     const token = await (reply as unknown as JwtReply).jwtSign(claims, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
@@ -328,16 +315,12 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
 
   fastify.post<{ Body: PhoneBody }>('/phone', options('phone', phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
-    if (isWecom(current)) {
-      throw new UnsupportedError('WeCom has no phone-number-by-code API for its members; read the member\'s mobile from WeCom\'s own APIs')
-    }
-    if (current.platform !== 'wechat') {
-      throw new UnsupportedError(`Phone numbers by code are WeChat's alone: a ${current.platform === 'qq' ? 'QQ' : 'Douyin'} session has none`)
-    }
+    const noPhone = usersOf(current).noPhone
+    if (noPhone !== undefined) throw new UnsupportedError(noPhone)
     // The session's own app: its access token, its phone codes. A code that does not exchange counts against the user.
     const app = await registry.get(current.appId)
     const budget = budgetOf(current, reply)
-    const phone = await app.getPhoneNumber(request.body.code, current.openid).catch((err: unknown) => counted(budget, err))
+    const phone = await app.getPhoneNumber(request.body.code, (current as { openid: string }).openid).catch((err: unknown) => counted(budget, err))
     reply.header('cache-control', 'no-store')
     return { phone }
   })
@@ -346,8 +329,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     const current = request.weappSession as AnySession
     const { encryptedData, iv, rawData, signature, code } = request.body
     if ((rawData === undefined) !== (signature === undefined)) throw validation('body must have rawData and signature together, or neither')
-    if (!isWecom(current) && current.anonymous === true) {
-      throw new UnsupportedError('An anonymous Douyin session has no session_key: log in with tt.login()\'s code (the user logged in to Douyin), then decrypt')
+    const who = usersOf(current)
+    if ((current as { anonymous?: true }).anonymous === true) {
+      throw new UnsupportedError(`An anonymous ${who.title} session has no session_key: log in with ${who.loginCall}'s code (the user logged in to ${who.title}), then decrypt`)
     }
     const budget = budgetOf(current, reply)
     let sessionKey = current.sessionKey
@@ -355,13 +339,13 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     if (code !== undefined) {
       // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
       const app = await registry.get(current.appId)
-      const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err))
-      if (userOf(identity) !== userOf(current)) {
+      const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as Record<string, unknown>
+      if (users.userOf(who, identity) !== users.userOf(who, current as unknown as Record<string, unknown>)) {
         counted(budget, new InvalidCodeError('This code belongs to another user than the session; log in again'))
       }
-      sessionKey = identity.sessionKey
+      sessionKey = identity.sessionKey as string
       // A unionid the session knew is kept when this answer lacks it.
-      const fresh = isWecom(identity) || isWecom(current) ? identity : { ...identity, unionid: identity.unionid ?? current.unionid }
+      const fresh = users.refreshed(who, identity, current as unknown as Record<string, unknown>) as unknown as AnyIdentity
       // The same login with a fresh key: its id and login time are kept (a logout, and the jwt
       // bridge's JWS, cover both tokens), never past loginAt + maxAge. A login past that (or too
       // near it to be worth a token) starts anew: the fresh code is a login of its own.
@@ -369,7 +353,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       const notAfter = current.loginAt + maxAge * 1000
       const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now } : undefined
       const exp = Math.floor(now / 1000) + (lineage === undefined ? expiresIn : Math.min(expiresIn, Math.floor(notAfter / 1000) - Math.floor(now / 1000)))
-      renewed = { session: sealUpstream(fresh, current.appId, lineage ?? { jti: randomJti(), loginAt: now, now }), expiresIn: exp - Math.floor(now / 1000) }
+      renewed = { session: sealUpstream(fresh, app, lineage ?? { jti: randomJti(), loginAt: now, now }), expiresIn: exp - Math.floor(now / 1000) }
     }
     let text: string
     try {
@@ -377,7 +361,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
         throw new SignatureMismatchError()
       }
       // The reply embeds the decrypted JSON text as is: it parsed as an object, so it is valid JSON,
-      // and it is exactly what WeChat encrypted. Parsing it again only to re-serialize the same
+      // and it is exactly what the platform encrypted. Parsing it again only to re-serialize the same
       // object cost a tenth of the route. The fields added around it are built here, nothing else.
       // The watermark must name the session's app.
       text = openUserData(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge }).text

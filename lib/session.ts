@@ -4,92 +4,15 @@ import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js
 import { createFastUnseal, headerSegment } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
 import { Doorkeeper, Memo } from './memo.js'
-import { isBase64, isBase64url } from './base64.js'
+import { isBase64url } from './base64.js'
 import { randomBytes } from './random.js'
 
-/** A WeChat mini program's user (a hosted one's too), as the session token says. */
-export interface WechatSession {
-  /**
-   * Which kind of user: a WeChat user (`openid`; a QQ user of a QQ mini program is one too, with
-   * `'qq'`), or a WeCom member (`corpId` + `userId`).
-   */
-  platform: OpenidPlatform
-  /** The AppID of the mini program the session was issued for (its `aud`). */
-  appId: string
-  /** The user's openid for this mini program. */
-  openid: string
-  /** The user's unionid, when the mini program is bound to an Open Platform account. */
-  unionid?: string
-  /**
-   * A Douyin user who logged in with only an anonymous code: `openid` is the anonymous openid, and
-   * `sessionKey` is `''` (nothing to decrypt with). A later login with a real code is a normal session.
-   */
-  anonymous?: true
-  /** The session_key (base64). Server-side only: never send it to a client or a log. */
-  sessionKey: string
-  /** When the session expires, in milliseconds since the epoch (compare with `Date.now()`). */
-  expiresAt: number
-  /** The session's id, the same through renewals: what logout and `revoke()` end. */
-  jti: string
-  /** When the user logged in (ms since the epoch), the same through renewals. */
-  loginAt: number
-}
+import { ROWS, users, type AnyIdentity, type AnySession } from './platforms/index.js'
+import { isSessionKey } from './platforms/users.js'
 
-/** A WeCom (企业微信) member using a mini program linked to a WeCom app. */
-export interface WecomSession {
-  platform: 'wecom'
-  /** The AppID of the mini program the session was issued for (its `aud`). */
-  appId: string
-  /** The member's company (corpid). */
-  corpId: string
-  /** The member's UserID in that company. */
-  userId: string
-  /** The session_key (base64). Server-side only: never send it to a client or a log. */
-  sessionKey: string
-  /** When the session expires, in milliseconds since the epoch. */
-  expiresAt: number
-  /** The session's id, the same through renewals. */
-  jti: string
-  /** When the member logged in (ms since the epoch), the same through renewals. */
-  loginAt: number
-}
-
-/** Any session the plugin issues. */
-export type AnySession = WechatSession | WecomSession
-
-/** The platforms whose users are openids: WeChat (hosted mini programs too) and QQ. */
-export type OpenidPlatform = 'wechat' | 'qq' | 'douyin'
-
-/** What a WeChat login yields (a mini program's, or one hosted by a third-party platform; a QQ one's with `platform: 'qq'`). */
-export interface WechatIdentity {
-  openid: string
-  sessionKey: string
-  unionid?: string
-  /** Absent for WeChat. */
-  platform?: OpenidPlatform
-  /** A Douyin login with only an anonymous code: `openid` is the anonymous openid, and there is no session_key (`''`). */
-  anonymous?: true
-}
-
-/** What a WeCom login yields. */
-export interface WecomIdentity {
-  corpId: string
-  userId: string
-  sessionKey: string
-}
-
-/** Any identity a login yields and a session holds. */
-export type AnyIdentity = WechatIdentity | WecomIdentity
-
-/** Whether an identity (or session) is a WeCom member's. */
-export function isWecom<T extends AnyIdentity> (identity: T): identity is Extract<T, WecomIdentity> {
-  return typeof (identity as Partial<WecomIdentity>).corpId === 'string'
-}
-
-/** The user behind an identity or session, as one string: openids are per app, UserIDs per company. */
-export function userOf (identity: AnyIdentity): string {
-  return isWecom(identity) ? `${identity.corpId}\n${identity.userId}` : identity.openid
-}
+export type * from './platforms/public.js'
+export type { AnyIdentity, AnySession } from './platforms/index.js'
+export { isSessionKey }
 
 /**
  * Longest token unseal looks at, and so the longest seal issues; the plugin's own tokens are about
@@ -97,15 +20,10 @@ export function userOf (identity: AnyIdentity): string {
  */
 export const MAX_TOKEN_LENGTH = 1024
 
-/** A WeChat session_key: the canonical base64 of 16 bytes. */
-export function isSessionKey (value: unknown): value is string {
-  return typeof value === 'string' && value.length === 24 && isBase64(value)
-}
-
 /**
  * An identity too large for a session token (long openids, unionids or appId): seal refuses it
  * rather than issue a token that unseal would refuse. The login route answers it as a 502: the
- * identity came from WeChat.
+ * identity came from the platform.
  */
 export class IdentityTooLargeError extends TypeError {
   constructor (length: number) {
@@ -150,10 +68,8 @@ export interface SessionCodec {
   unseal (token: string): Promise<AnySession>
 }
 
-/** openid, unionid: non-empty strings; the token's length, not theirs, is bounded. */
-function isId (value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0
-}
+/** What seal takes, for its message: each platform's identity. */
+const GIVES = [...new Set(ROWS.map((row) => row.users.gives))].join(' or ')
 
 /** A compact JWE of the shape `dir` gives (empty encrypted key), every segment canonical base64url. */
 function isCanonicalJwe (token: string): boolean {
@@ -171,47 +87,19 @@ export function randomJti (): string {
 
 /**
  * Claims as sealed: `aud` appId, `sk` session_key, `iat`, `exp`, `jti` the session's id and `lat`
- * its login time (ms; both kept through renewals), and the user: `sub` openid (+ `uid` unionid) for
- * WeChat, or `sub` UserID + `cid` corpid for WeCom. Tokens sealed before ids existed have no `jti`
- * and `lat`: their id is a digest of the token itself, and their login time their `iat`.
+ * its login time (ms; both kept through renewals), and the user as its platform's row spells it
+ * (lib/platforms/users.ts: `sub` and the platform's own claims, `pf` its tag). Tokens sealed
+ * before ids existed have no `jti` and `lat`: their id is a digest of the token itself, and their
+ * login time their `iat`.
  */
 function toSession (payload: JWTPayload, token: string): AnySession {
-  const { sub, sk, uid, cid, exp, aud, iat, jti, lat, pf, an } = payload
-  if (!isId(sub) || (an === undefined ? !isSessionKey(sk) : an !== true || sk !== undefined || pf !== 'douyin') || (uid !== undefined && !isId(uid)) || (cid !== undefined && (!isId(cid) || uid !== undefined)) ||
-      typeof exp !== 'number' || !isId(aud) || typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
-      (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0)) || (pf !== undefined && ((pf !== 'qq' && pf !== 'douyin') || cid !== undefined))) {
-    throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
-  }
-  const id = { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 }
-  // Checked above: a session_key, or none for an anonymous Douyin session.
-  const sessionKey = an === true ? '' : sk as string
-  if (cid !== undefined) return { platform: 'wecom', appId: aud, corpId: cid, userId: sub, sessionKey, expiresAt: exp * 1000, ...id }
-  const session: WechatSession = { platform: pf ?? 'wechat', appId: aud, openid: sub, sessionKey, expiresAt: exp * 1000, ...id }
-  if (uid !== undefined) session.unionid = uid
-  if (an === true) session.anonymous = true
-  return session
-}
-
-/** The claims of an identity, or undefined when it is not one. */
-function claimsOf (identity: AnyIdentity): { sub: string, claims: JWTPayload } | undefined {
-  if (identity === null || typeof identity !== 'object') return undefined
-  const anonymous = (identity as WechatIdentity).anonymous
-  if (anonymous !== undefined) {
-    const { openid, sessionKey, platform, unionid } = identity as WechatIdentity
-    // Douyin's anonymous logins alone: an anonymous openid, no session_key, no unionid.
-    return anonymous === true && platform === 'douyin' && isId(openid) && sessionKey === '' && unionid === undefined
-      ? { sub: openid, claims: { pf: platform, an: true } }
-      : undefined
-  }
-  if (!isSessionKey(identity.sessionKey)) return undefined
-  if (isWecom(identity)) {
-    return isId(identity.corpId) && isId(identity.userId) ? { sub: identity.userId, claims: { sk: identity.sessionKey, cid: identity.corpId } } : undefined
-  }
-  const { openid, unionid, sessionKey, platform } = identity
-  if (!isId(openid) || (unionid !== undefined && !isId(unionid)) || (platform !== undefined && platform !== 'wechat' && platform !== 'qq' && platform !== 'douyin')) return undefined
-  const claims: JWTPayload = unionid === undefined ? { sk: sessionKey } : { sk: sessionKey, uid: unionid }
-  if (platform === 'qq' || platform === 'douyin') claims.pf = platform
-  return { sub: openid, claims }
+  const { iat, jti, lat } = payload
+  const session = typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
+    (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0))
+    ? undefined
+    : users.sessionOf(payload, { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 })
+  if (session === undefined) throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
+  return session as unknown as AnySession
 }
 
 /**
@@ -277,17 +165,15 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
 
   return {
     seal (identity, appId, renew) {
-      const sealed = claimsOf(identity)
-      if (sealed === undefined) {
-        throw new TypeError('seal(identity) needs { openid, sessionKey, unionid? } or, for WeCom, { corpId, userId, sessionKey }: ids non-empty strings, sessionKey the base64 of 16 bytes')
+      const claims = users.claimsOf(identity)
+      if (claims === undefined) {
+        throw new TypeError(`seal(identity) needs ${GIVES}: ids non-empty strings, sessionKey the base64 of 16 bytes`)
       }
       const nowMs = renew?.now ?? Date.now()
       const now = Math.floor(nowMs / 1000)
-      const { sub, claims } = sealed
       claims.jti = renew?.jti ?? randomJti()
       claims.lat = renew?.loginAt ?? nowMs
       const exp = renew?.notAfter === undefined ? now + expiresIn : Math.min(now + expiresIn, Math.floor(renew.notAfter / 1000))
-      claims.sub = sub
       claims.aud = appId
       claims.iat = now
       claims.exp = exp

@@ -23,14 +23,14 @@ function failed (reason: string): Error {
 }
 
 /**
- * Decrypts WeChat's `encryptedData` (AES-128-CBC, PKCS#7, key = session_key) and checks its
+ * Decrypts a platform's `encryptedData` (AES-128-CBC, PKCS#7, key = session_key) and checks its
  * watermark. Any failure is the same `WEAPP_DECRYPT_FAILED`, whatever went wrong.
  */
 export function decryptUserData (sessionKey: string, encryptedData: string, iv: string, options: DecryptOptions): Record<string, unknown> {
   return openUserData(sessionKey, encryptedData, iv, options).value
 }
 
-/** How far in the future a watermark may be (clock skew between WeChat and this server), in seconds. */
+/** How far in the future a watermark may be (clock skew between the platform and this server), in seconds. */
 export const WATERMARK_SKEW = 300
 
 /**
@@ -56,7 +56,7 @@ function paddingValid (plain: Buffer): number {
  * No padding oracle: whether the padding is valid is computed in constant time, and the same work
  * follows either way (the whole plaintext is decoded and parsed, the watermark read) before one
  * uniform failure. Without that, a long ciphertext costs measurably more to refuse when only its
- * last block's padding is valid, which is enough to forge "WeChat-encrypted" data (CBC-R).
+ * last block's padding is valid, which is enough to forge "platform-encrypted" data (CBC-R).
  */
 export function openUserData (sessionKey: string, encryptedData: string, iv: string, options: DecryptOptions): { value: Record<string, unknown>, text: string } {
   const key = bytesOf(sessionKey, 16)

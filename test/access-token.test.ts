@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap'
-import { createAccessTokens, tokenCallErrors } from '../lib/access-token.js'
+import { createAccessTokens, tokenCallErrors } from '../lib/platforms/wechat-api.js'
+import { withCodes } from '../lib/upstream/faults.js'
 import { MockWechat } from '../lib/testing.js'
-import { callWechat } from '../lib/wechat.js'
+import { callUpstream } from '../lib/upstream/call.js'
 
 async function setup (t: Test, ttl?: number): Promise<{ mock: MockWechat, tokens: ReturnType<typeof createAccessTokens> }> {
   const mock = await MockWechat.start(ttl === undefined ? {} : { accessTokenTtl: ttl })
@@ -12,7 +13,7 @@ async function setup (t: Test, ttl?: number): Promise<{ mock: MockWechat, tokens
 /** An API call as the plugin makes them: checksession for a user, with the given token. */
 async function check (mock: MockWechat, token: string): Promise<Record<string, unknown>> {
   const query = new URLSearchParams({ access_token: token, signature: 'x', openid: 'o-nobody', sig_method: 'hmac_sha256' })
-  return await callWechat(`${mock.url}/wxa/checksession?${query.toString()}`, { method: 'GET' }, { timeout: 2000, secrets: [token], errors: (c) => c === 40003 ? new Error('reached') : tokenCallErrors(c) })
+  return await callUpstream(`${mock.url}/wxa/checksession?${query.toString()}`, { method: 'GET' }, { timeout: 2000, secrets: [token], errors: withCodes(tokenCallErrors, (c) => c === 40003 ? new Error('reached') : undefined) })
 }
 
 t.test('fetches from stable_token in normal mode, with exactly the documented body', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { harness } from './fixtures/app.js'
-import { loginStateSignature } from '../lib/wechat.js'
+import { loginStateSignature } from '../lib/platforms/wechat-api.js'
 
 t.test('the login-state signature matches WeChat\'s documented example', async (t) => {
   // WeChat's "user login state signature" documentation: session_key 'o0q0otL8aEzpcZL/FT9WsQ=='.

@@ -3,7 +3,7 @@
 // others; a call whose wait would pass its timeout fails at once. Judged by the order calls reach
 // the mock, never by how long they took.
 import t from 'tap'
-import { FairGate, QueueTooLongError } from '../lib/http.js'
+import { FairGate, QueueTooLongError } from '../lib/upstream/http.js'
 import { harness, isError } from './fixtures/app.js'
 
 const A = 'wxaaaaaaaaaaaaaaaa'

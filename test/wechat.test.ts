@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
-import { errorFor, createWechatClient, type WechatClient } from '../lib/wechat.js'
+import { errorFor, createWechatClient, type WechatClient } from '../lib/platforms/wechat.js'
 import { MockWechat } from '../lib/testing.js'
 
 async function setup (t: Test, timeout = 2000): Promise<{ mock: MockWechat, client: WechatClient }> {

@@ -1,5 +1,5 @@
 /**
- * Calls that share one promise while it is in flight, per key: for single-use WeChat codes, where
+ * Calls that share one promise while it is in flight, per key: for single-use login codes, where
  * a second upstream call with the same code would only burn it. The key only names the call; the
  * call itself is a closure, so nothing is ever parsed back out of a key.
  */

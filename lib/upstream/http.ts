@@ -24,7 +24,7 @@ export interface Http {
 export const DEFAULT_UPSTREAM_CONNECTIONS = 32
 
 /**
- * The largest answer read (every WeChat answer is a few hundred bytes): undici stops reading past
+ * The largest answer read (every upstream answer is a few hundred bytes): undici stops reading past
  * it and drops that connection.
  */
 export const MAX_ANSWER_BYTES = 64 * 1024

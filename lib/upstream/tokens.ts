@@ -1,18 +1,10 @@
-import { UpstreamError } from './errors.js'
-import type { Http } from './http.js'
-import { callWechat, errorFor } from './wechat.js'
+import { UpstreamError } from '../errors.js'
 
-export interface AccessTokenOptions {
-  appId: string
-  appSecret: string
-  apiBaseUrl: string
-  /** ms */
-  timeout: number
-  http?: Http
-}
-
-/** errcodes with which WeChat refuses the access token itself: invalid, not the latest, expired. */
-export const WECHAT_TOKEN_REJECTED: ReadonlySet<number> = new Set([40001, 40014, 42001])
+/**
+ * Cached access tokens, one fetch in flight at most, refetched once when an API refuses one: the
+ * machinery every platform's tokens share. What a platform calls to fetch its token, and which
+ * errcodes mean "refused", live in its own file.
+ */
 
 /** An API call refused the access token it was given (internal: it never reaches a reply). */
 export class AccessTokenRejected extends Error {
@@ -22,12 +14,9 @@ export class AccessTokenRejected extends Error {
 }
 
 /** The errcode mapping for API calls made with a token: `rejected` ones mean "fetch a new token". */
-export function tokenErrors (rejected: ReadonlySet<number>, otherwise: (errcode: number) => Error = errorFor): (errcode: number) => Error {
+export function tokenErrors (rejected: ReadonlySet<number>, otherwise: (errcode: number) => Error): (errcode: number) => Error {
   return (errcode) => rejected.has(errcode) ? new AccessTokenRejected(errcode) : otherwise(errcode)
 }
-
-/** The errcode mapping for WeChat API calls made with an access token. */
-export const tokenCallErrors = tokenErrors(WECHAT_TOKEN_REJECTED)
 
 export interface AccessTokens {
   /** The current token, fetched when there is none or it is about to expire. */
@@ -51,7 +40,7 @@ export interface TokenCacheOptions {
 /**
  * One token, cached until shortly before it expires, with one fetch in flight at most however
  * many requests need it; a refused token is dropped and fetched once more. Every token this
- * package uses (a mini program's, a third-party platform's, a WeCom app's) is one of these.
+ * package uses (an app's own, a hosting platform's, a linked app's) is one of these.
  */
 export function createTokenCache ({ fetch, refusedTwice }: TokenCacheOptions): AccessTokens {
   let current: { token: string, refreshAt: number } | undefined
@@ -59,7 +48,7 @@ export function createTokenCache ({ fetch, refusedTwice }: TokenCacheOptions): A
 
   async function fetchToken (): Promise<string> {
     const { token, expiresIn } = await fetch()
-    // Renewed 5 minutes before it expires (WeChat's stable tokens overlap that long), or halfway
+    // Renewed 5 minutes before it expires (stable tokens overlap that long), or halfway
     // through a short-lived one.
     if (expiresIn !== undefined) current = { token, refreshAt: Date.now() + Math.max(expiresIn - 300, expiresIn / 2) * 1000 }
     return token
@@ -104,17 +93,3 @@ export function readToken (body: Record<string, unknown>, tokenField: string, ap
   return { token, expiresIn }
 }
 
-/**
- * A mini program's access token from `cgi-bin/stable_token` (normal mode: it does not invalidate
- * the token other instances hold).
- */
-export function createAccessTokens ({ appId, appSecret, apiBaseUrl, timeout, http }: AccessTokenOptions): AccessTokens {
-  return createTokenCache({
-    refusedTwice: 'if another system force-refreshes this mini program\'s token, stop it',
-    fetch: async () => readToken(await callWechat(`${apiBaseUrl}/cgi-bin/stable_token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: false })
-    }, { timeout, secrets: [appSecret], http }), 'access_token', 'WeChat\'s stable_token')
-  })
-}

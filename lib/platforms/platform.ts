@@ -1,0 +1,134 @@
+import { UnsupportedError } from '../errors.js'
+import type { AccessTokens } from '../upstream/tokens.js'
+import type { Http } from '../upstream/http.js'
+import type { Errcodes, Named } from '../upstream/faults.js'
+import type { Users } from './users.js'
+import type { AppKind } from './index.js'
+
+/**
+ * What a platform is, for the machinery: everything the plugin needs to know about one kind of app,
+ * in one place (its file under lib/platforms/), behind one table (lib/platforms/index.ts). The
+ * options, the session codec, the routes and the plugin read these fields and never a platform's
+ * name.
+ */
+
+/** A phone number, as the platform's phone API gives it. */
+export interface WeappPhone {
+  /** With the country code for numbers outside mainland China. */
+  phoneNumber: string
+  /** Without the country code. */
+  purePhoneNumber: string
+  countryCode: string
+}
+
+/** One app's upstream building blocks: each app has its own client and access token. */
+export interface App<I = unknown> {
+  readonly appId: string
+  /** The platform table's key of the app's kind. */
+  readonly kind: AppKind
+  /** The app's row of the platform table. */
+  readonly platform: Platform
+  code2Session (code: string): Promise<I>
+  /** Where the platform has them: a login with an anonymous code (and the code, where there is one). */
+  anonymousLogin?: (anonymousCode: string, code?: string) => Promise<I>
+  accessToken (): Promise<string>
+  getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
+  checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
+}
+
+/** Token caches shared by the apps of a registration that use the same credentials, keyed by them. */
+export type TokenPool = (key: string, make: () => AccessTokens) => AccessTokens
+
+/** What a platform's `create` is given to build one app. */
+export interface AppContext {
+  /** The platform's API origin, from `apiBaseUrl`. */
+  apiBaseUrl: string
+  /** ms */
+  timeout: number
+  /** The app's lane of the registration's pooled client. */
+  http: Http | undefined
+  pool: TokenPool
+}
+
+/** How an app config says it is of this platform. */
+export interface ConfigShape {
+  /**
+   * The config field that holds the platform's credentials (`'appSecret'`, or an object of its
+   * own). Several platforms may share one; then `platform: kind` tells them apart.
+   */
+  readonly key: string
+  /** Chosen with `platform: kind` (and, for the one `default` of a key, without `platform`). */
+  readonly selectable: boolean
+  /** The one row a config with `key` and no `platform` is. */
+  readonly default: boolean
+  /** What the app is, for "give exactly one of …": `'a WeChat mini program'`. */
+  readonly describes: string
+  /** Why `value` (the config's `key` field) is not this platform's, or undefined when it is. */
+  problem (value: unknown): string | undefined
+  /** A frozen copy of a valid `key` field, with only what the plugin reads. */
+  normalize (value: unknown): unknown
+}
+
+/** What a hosting platform (a third-party platform) reuses of the platform whose mini programs it hosts. */
+export interface Hosting {
+  /** The hosted platform's codes, bound to its name. */
+  readonly errors: Errcodes
+  /** Codes with which its APIs refuse an access token. */
+  readonly tokenRejected: ReadonlySet<number>
+  /** The identity in its login answer, or a 502 naming `api`. */
+  identity (body: Record<string, unknown>, api: string, named: Named): Record<string, unknown>
+  /** Its user APIs (phone, checksession) with a hosted app's token. */
+  userApi (options: { appId: string, apiBaseUrl: string, timeout: number, http?: Http | undefined, tokens: AccessTokens }): Pick<App, 'getPhoneNumber' | 'checkSessionKey'>
+}
+
+/** One row of the platform table. */
+export interface Platform extends Named {
+  /** The table key: what `fastify.weapp.app(appId).kind` says. */
+  readonly kind: AppKind
+  /** The `apiBaseUrl` key whose origin its calls go to, and that origin's default. */
+  readonly origin: { readonly key: string, readonly url: string }
+  /** Who its users are and how its sessions say so. */
+  readonly users: Users
+  /**
+   * The host part of the `Referer` its runtime's requests send (`https://{host}/{appid}/…`), as a
+   * regular expression source, or undefined when its requests name no app.
+   */
+  readonly referer: string | undefined
+  readonly config: ConfigShape
+  /** Where other platforms host its mini programs: what they reuse of it. */
+  readonly hosting?: Hosting
+  /** Builds one app of this platform from its (valid, normalized) config. */
+  create (config: { appId: string } & Record<string, unknown>, context: AppContext): App
+}
+
+/** A building block the platform does not have: it rejects `WEAPP_UNSUPPORTED` with the reason. */
+export const unsupported = (message: string) => async (): Promise<never> => { throw new UnsupportedError(message) }
+
+type Fields = Record<string, unknown>
+
+export function isObject (value: unknown): value is Fields {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** A credential: a non-empty string without surrounding spaces. */
+export function isSecret (value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '' && value === value.trim()
+}
+
+export const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === 'function'
+
+/** An AppID: short ASCII (such as `wx` + 16 hex digits). One definition for options, routes and lookups. */
+export const APP_ID_PATTERN = '[A-Za-z0-9_-]{1,64}'
+export const APP_ID = new RegExp(`^${APP_ID_PATTERN}$`)
+
+/** The config shape of a platform whose credential is the app's own AppSecret. */
+export function appSecretConfig (describes: string, isDefault = false): ConfigShape {
+  return {
+    key: 'appSecret',
+    selectable: true,
+    default: isDefault,
+    describes,
+    problem: (value) => isSecret(value) ? undefined : 'appSecret is not a non-empty string without surrounding spaces',
+    normalize: (value) => value
+  }
+}

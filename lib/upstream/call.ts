@@ -1,0 +1,80 @@
+import { UpstreamError, safeCause } from '../errors.js'
+import { createHttp, QueueTooLongError, type Http, type HttpAnswer } from './http.js'
+import { badCode, httpStatus, notJson, queueTooLong, throttledHttp, timedOut, unreachable, type Errcodes, type Named } from './faults.js'
+import { singleFlight } from './single-flight.js'
+
+/**
+ * One call to a platform's API, whatever the platform: the timeout (waiting for a pooled
+ * connection included), the status, the JSON body whatever its content type (some label JSON
+ * `text/plain`), the platform's error codes, and every secret scrubbed from what an error carries.
+ * The URL is never part of an error, because it may hold the AppSecret.
+ */
+
+type Json = Record<string, unknown>
+
+export const MAX_CODE_LENGTH = 128
+
+/** The HTTP client of clients made without one (building blocks used on their own, tests). */
+const sharedHttp = createHttp()
+
+/** How one upstream call is made and read. */
+export interface UpstreamCall {
+  /** ms, from when the call is asked for */
+  timeout: number
+  /** Scrubbed from any cause (as they are and as a URL spells them): the secret, codes, tokens the call carries. */
+  secrets: readonly string[]
+  /** The platform's error codes (and its name, for every message). */
+  errors: Errcodes
+  /** The pooled client. Default a shared one. */
+  http?: Http | undefined
+}
+
+/** The answer's JSON object, or the contract's error. */
+export async function callUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<Json> {
+  const named = errors.named
+  let response: HttpAnswer
+  let text: string | undefined
+  const signal = AbortSignal.timeout(timeout)
+  try {
+    response = await http.request(url, init, { signal, deadline: Date.now() + timeout })
+    text = response.text
+  } catch (err) {
+    if (err instanceof QueueTooLongError) throw queueTooLong(named, timeout)
+    if (signal.aborted) throw timedOut(named, timeout)
+    throw unreachable(named, safeCause(err, secrets))
+  }
+  // Most platforms throttle with an error code; some (or a proxy) answer HTTP 429.
+  if (response.status === 429) throw throttledHttp(named)
+  if (response.status < 200 || response.status > 299) throw httpStatus(named, response.status)
+  let body: unknown
+  try {
+    body = text === undefined ? undefined : JSON.parse(text)
+  } catch {}
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw notJson(named)
+  const code = (body as Json)[errors.field]
+  if (code === undefined ? errors.required : code !== 0) {
+    const err = code === undefined ? new UpstreamError(`${named.title} answered without an ${errors.field}`) : errors.error(typeof code === 'number' ? code : Number.NaN)
+    const { errmsg, err_tips: tips } = body as Json
+    const message = typeof errmsg === 'string' ? errmsg : typeof tips === 'string' ? tips : ''
+    err.cause = safeCause({ name: 'UpstreamAnswer', code, message }, secrets)
+    throw err
+  }
+  return body as Json
+}
+
+/** A rejection for what is not a usable code (it never reaches the platform), or undefined. */
+export function checkCode (code: unknown, named: Named, typeMessage: string): Promise<never> | undefined {
+  if (typeof code !== 'string') return Promise.reject(new TypeError(typeMessage))
+  if (code === '' || code.length > MAX_CODE_LENGTH) return Promise.reject(badCode(named))
+  return undefined
+}
+
+/**
+ * A login-code exchange that is never retried: a code is single-use, and identical codes in flight
+ * share one upstream call. `exchange` is called only for a code worth sending.
+ */
+export function codeExchange<T> (named: Named, exchange: (code: string) => Promise<T>): (code: string) => Promise<T> {
+  const shared = singleFlight<T>()
+  const typeMessage = `code2Session(code) needs the code from ${named.loginCall} as a string`
+  return (code) => checkCode(code, named, typeMessage) ?? shared(code, () => exchange(code))
+}
