@@ -92,4 +92,3 @@ export function readToken (body: Record<string, unknown>, tokenField: string, ap
   }
   return { token, expiresIn }
 }
-
