@@ -32,7 +32,7 @@ export function isBase64url (text: string): boolean {
   return BASE64URL.test(text) && endsCanonically(text, text.length)
 }
 
-/** Canonical padded standard base64, as WeChat sends `encryptedData`, `iv` and `session_key`. */
+/** Canonical padded standard base64, as the platforms send `encryptedData`, `iv` and `session_key`. */
 export function isBase64 (text: string): boolean {
   if (!BASE64.test(text)) return false
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0

@@ -81,7 +81,7 @@ t.test('revokeUser refuses an openid for a WeCom app, and a member for a WeChat 
   const STAFF = 'wxstaff00000000001'
   const h = await harness(t, { plugin: { revocation: 'memory', apps: [{ appId: APP, appSecret: 'mock-app-secret-0123456789abcdef' }, { appId: STAFF, wecom: { corpId: 'wwcorp', corpSecret: 'corp-secret-0123456789' } }] } })
   await t.rejects(h.app.weapp.revokeUser({ openid: 'zhangsan', appId: STAFF }), { name: 'TypeError', message: /WeCom app.*\{ corpId, userId, appId \}/ })
-  await t.rejects(h.app.weapp.revokeUser({ corpId: 'wwcorp', userId: 'zhangsan', appId: APP }), { name: 'TypeError', message: /not a WeCom app/ })
+  await t.rejects(h.app.weapp.revokeUser({ corpId: 'wwcorp', userId: 'zhangsan', appId: APP }), { name: 'TypeError', message: /is a WeChat app: give \{ openid, appId\? \}/ })
   await h.app.weapp.revokeUser({ openid: 'o-gone', appId: 'wxnolongerserved00' })
   t.pass('an app that is not served (any more) is revoked as asked')
 })

@@ -61,7 +61,7 @@ export interface ConfigShape {
   readonly selectable: boolean
   /** The one row a config with `key` and no `platform` is. */
   readonly default: boolean
-  /** What the app is, for "give exactly one of …": `'a WeChat mini program'`. */
+  /** What the app is, for "give exactly one of …": `'a … mini program'`. */
   readonly describes: string
   /** Why `value` (the config's `key` field) is not this platform's, or undefined when it is. */
   problem (value: unknown): string | undefined

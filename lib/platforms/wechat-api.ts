@@ -14,7 +14,7 @@ import type { WeappPhone } from './platform.js'
 
 export const WECHAT: Named = { title: 'WeChat', loginCall: 'wx.login()' }
 
-/** WeChat's errcodes (QQ's jscode2session answers the same ones). */
+/** WeChat's errcodes (platforms of its shape answer the same ones). */
 const ERRCODES = {
   field: 'errcode',
   invalidCode: [40029, 40163],

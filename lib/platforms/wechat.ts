@@ -10,7 +10,7 @@ export { errorFor, wechatErrors }
 
 /**
  * WeChat mini programs (`wx.login()` -> `GET /sns/jscode2session`), and the factory of every
- * platform whose login has WeChat's shape (the same query and answer on its own origin: QQ's).
+ * platform whose login has WeChat's shape (the same query and answer on its own origin).
  * Documented facts relied on: errors are HTTP 200 with an `errcode`; success is JSON labelled
  * `text/plain`; a code is single-use and valid about 5 minutes.
  */
@@ -95,7 +95,7 @@ function wechatShape (data: WechatShaped, userApi: boolean): Platform {
   return row
 }
 
-/** The row of a platform of WeChat's shape that has no access-token APIs of its own (QQ's). */
+/** The row of a platform of WeChat's shape that has no access-token APIs here. */
 export const wechatShaped = (data: WechatShaped): Platform => wechatShape(data, false)
 
 const users: Users = {

@@ -10,7 +10,7 @@ export interface MockApp {
   readonly appSecret: string
   /** The user with this openid in this app, created on first use (with `unionid` when given). */
   user (openid: string, unionid?: string): MockUser
-  /** What the runtime's login call does in this app: a fresh single-use code (see `MockWechat.login`). */
+  /** What the runtime's login call does in this app: a fresh single-use code (see the mock's `login`). */
   login (openid: string, options?: { unionid?: string, rotate?: boolean }): string
   /** Gives the user a new session_key and returns it. */
   rotateSessionKey (openid: string): string

@@ -56,7 +56,7 @@ export interface Endpoint {
   handle (state: MockState, call: MockCall, res: ServerResponse): void
 }
 
-/** JSON labelled text/plain, as WeChat answers. */
+/** JSON labelled text/plain, as the first platforms answer. */
 export function sendText (res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'text/plain' })
   res.end(JSON.stringify(body))

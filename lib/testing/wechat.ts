@@ -6,7 +6,7 @@ import { SECRET_APPS } from './apps.js'
 import type { MockState } from './state.js'
 
 /**
- * WeChat's endpoints (QQ's jscode2session has the same shape and is served by the same one):
+ * WeChat's endpoints (platforms of the same shape are served by the same ones):
  * errors as HTTP 200 with an `errcode` and an errmsg with a request id, success as JSON labelled
  * `text/plain`.
  */

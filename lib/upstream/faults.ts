@@ -40,8 +40,8 @@ export interface Errcodes {
   error (code: number): Error
 }
 
-export const invalidCode = ({ loginCall }: Named): Error =>
-  new InvalidCodeError(`The login code is invalid, expired or already used; call ${loginCall} again and send the new code`)
+export const invalidCode = ({ title, loginCall }: Named): Error =>
+  new InvalidCodeError(`${title} says the login code is invalid, expired or already used; call ${loginCall} again and send the new code`)
 
 export const badCode = ({ loginCall }: Named): Error =>
   new InvalidCodeError(`The code is empty or too long; send the code ${loginCall} gave`)

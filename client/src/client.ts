@@ -1,0 +1,210 @@
+import { NO_GLOBAL, globalApi, runtimeOf } from './runtimes/index.js'
+import type { AnyLogin, LoginOf } from './runtimes/types.js'
+import { createStore, tokenOf } from './storage.js'
+import { WeappClientError, callApi, createSend, hasAuthorization, originOf, ownAppId } from './transport.js'
+import type { WeappClient, WeappClientOptions, WxLike } from './types.js'
+
+type Answer = AnyLogin
+
+/**
+ * Session errors after which the client drops the session and logs in once more: a revoked one too
+ * (an admin's revokeUser), unless this client's own logout() ended it.
+ */
+const SESSION_ERRORS = new Set(['WEAPP_SESSION_MISSING', 'WEAPP_SESSION_INVALID', 'WEAPP_SESSION_EXPIRED', 'WEAPP_SESSION_REVOKED'])
+
+export function createWeappClient<O extends WeappClientOptions> (options: O): WeappClient<LoginOf<O>>
+export function createWeappClient (options: WeappClientOptions): WeappClient<Answer> {
+  const base = options !== null && typeof options === 'object' && typeof options.baseUrl === 'string' && !/[?#]/.test(options.baseUrl)
+    ? originOf(options.baseUrl)
+    : undefined
+  if (base === undefined) {
+    throw new TypeError('createWeappClient({ baseUrl }): baseUrl must be an http(s) URL without credentials, query or fragment, such as \'https://api.example.com\'')
+  }
+  const given = options.wx !== undefined ? options.wx : globalApi()
+  if (given === undefined) throw new TypeError(NO_GLOBAL)
+  const api: WxLike = given
+  const root = base.origin + base.path.replace(/\/+$/, '')
+  const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
+  const appId = options.appId !== undefined ? options.appId : ownAppId(api)
+  const runtime = runtimeOf(options)
+  // What a stored session is bound to: the backend's origin, the app, the kind of login.
+  const storageKey = options.storageKey !== undefined ? options.storageKey : `fastify-weapp:session:${base.origin}|${appId !== undefined ? appId : ''}|${runtime.tag}`
+  /** Counts logouts: a login or request that began before the latest one stores and retries nothing. */
+  let epoch = 0
+
+  // Restored from storage on start; kept in memory after that.
+  const kept = createStore(api, storageKey)
+  const { store, forget, current } = kept
+  let loggingIn: Promise<Answer> | undefined
+
+  /** A path on baseUrl or a URL on its origin, as a full URL; undefined for anywhere else. */
+  function resolve (url: unknown): string | undefined {
+    if (typeof url !== 'string' || /\s/.test(url)) return undefined
+    // '/x' but not '//host' or '/\\host', which browsers and some runtimes read as another origin.
+    if (/^\/(?![/\\])/.test(url)) return root + url
+    const target = originOf(url)
+    return target !== undefined && target.origin === base?.origin ? url : undefined
+  }
+
+  /**
+   * A fresh login code from the runtime's login call, or, where the platform gives a user not
+   * logged in to it only an anonymous code, that.
+   */
+  function wxLogin (): Promise<{ code: string } | { anonymousCode: string }> {
+    return new Promise((resolve, reject) => {
+      const name = runtime.loginCall
+      const loginApi = runtime.loginApi(api)
+      if (loginApi === undefined) {
+        reject(new WeappClientError('WX_LOGIN_FAILED', runtime.missing))
+        return
+      }
+      callApi(loginApi.login({
+        success: (res) => {
+          const anonymousCode = (res as { anonymousCode?: unknown }).anonymousCode
+          if (typeof res.code === 'string' && res.code !== '') resolve({ code: res.code })
+          else if (typeof anonymousCode === 'string' && anonymousCode !== '') resolve({ anonymousCode })
+          else reject(new WeappClientError('WX_LOGIN_FAILED', `${name} gave no code`))
+        },
+        fail: (err) => { reject(new WeappClientError('WX_LOGIN_FAILED', `${name} failed: ${err.errMsg}`)) }
+      }))
+    })
+  }
+
+  /**
+   * A session the server renewed (its renewWithin option: `x-weapp-session` and
+   * `x-weapp-session-expires-in` on a reply to a request that sent `sent`) replaces the stored one,
+   * the app JWT kept; a reply to an older session than the stored one changes nothing.
+   */
+  function keepRenewed (sent: string, header: Record<string, any> | undefined): void {
+    const stored = kept.stored
+    if (header === undefined || header === null || stored === undefined || stored.session !== sent) return
+    let renewed: unknown
+    let expiresIn: unknown
+    for (const name of Object.keys(header)) {
+      const lower = name.toLowerCase()
+      if (lower === 'x-weapp-session') renewed = header[name]
+      if (lower === 'x-weapp-session-expires-in') expiresIn = Number(header[name])
+    }
+    if (typeof renewed !== 'string' || renewed === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) return
+    store(renewed, expiresIn, kept.token())
+  }
+
+  const send = createSend(api, keepRenewed)
+
+  function loggedOut (): WeappClientError {
+    return new WeappClientError('LOGGED_OUT', 'logout() was called meanwhile: nothing was stored; log in again if the user wants to')
+  }
+
+  function login (): Promise<Answer> {
+    if (loggingIn === undefined) {
+      const started = epoch
+      const attempt = (async () => {
+        const given = await wxLogin()
+        const body = await send<Answer>('POST', `${root}${prefix}/login`, appId === undefined ? given : { ...given, appId }, undefined)
+        if (body === null || typeof body !== 'object' || typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
+          throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
+        }
+        if (epoch !== started) throw loggedOut()
+        store(body.session, body.expiresIn, tokenOf(body.token))
+        return body
+      })()
+      loggingIn = attempt
+      const done = (): void => { if (loggingIn === attempt) loggingIn = undefined }
+      attempt.then(done, done)
+    }
+    return loggingIn
+  }
+
+  /** Runs `call` with a session; on a session error, one login (shared) and one retry. */
+  async function withSession<T> (call: (session: string) => Promise<T>): Promise<T> {
+    const started = epoch
+    const first = current()
+    const session = first !== undefined ? first : (await login()).session
+    try {
+      return await call(session)
+    } catch (err) {
+      if (!(err instanceof WeappClientError) || !SESSION_ERRORS.has(err.code)) throw err
+      // A session this client's own logout() ended stays ended: no login behind the user's back.
+      if (epoch !== started) throw err
+      // What the server refused is dropped (a revoked session would be refused forever).
+      if (kept.stored !== undefined && kept.stored.session === session) forget()
+      // Another call may have logged in meanwhile: use its session rather than log in again.
+      const renewed = current()
+      return await call(renewed !== undefined && renewed !== session ? renewed : (await login()).session)
+    }
+  }
+
+  const routes = `${root}${prefix}`
+
+  return {
+    login,
+
+    async request ({ url, method = 'GET', data, header }) {
+      const target = resolve(url)
+      if (target === undefined) {
+        throw new WeappClientError('BAD_URL', `request({ url }): ${String(url)} is not a path starting with '/' or a URL on ${base.origin}; the session is only sent to baseUrl's origin`)
+      }
+      // With your own Authorization header, no session is needed: one request, as given.
+      if (hasAuthorization(header)) return await send(method, target, data, undefined, header)
+      return await withSession(async (session) => await send(method, target, data, session, header))
+    },
+
+    async ensureSession () {
+      if (current() !== undefined) {
+        // The session of whoever issues the codes: the runtime's login API's.
+        const checker = runtime.loginApi(api)
+        const lapsed = await new Promise<boolean>((resolve) => {
+          if (checker === undefined || checker.checkSession === undefined) resolve(true)
+          else callApi(checker.checkSession({ success: () => { resolve(false) }, fail: () => { resolve(true) } }))
+        })
+        if (!lapsed) return
+      }
+      await login()
+    },
+
+    decrypt ({ encryptedData, iv }) {
+      return withSession(async (session) => {
+        try {
+          return (await send<{ data: any }>('POST', `${routes}/decrypt`, { encryptedData, iv }, session)).data
+        } catch (err) {
+          if (!(err instanceof WeappClientError) || err.code !== 'WEAPP_DECRYPT_FAILED') throw err
+          // The key the platform encrypted with is not the session's: one fresh code, and the server
+          // decrypts with its session_key and renews the session.
+          const fresh = await wxLogin()
+          if (!('code' in fresh)) throw err // anonymous: no session_key to decrypt with
+          const code = fresh.code
+          const body = await send<{ data: any, session?: unknown, expiresIn?: unknown }>('POST', `${routes}/decrypt`, { encryptedData, iv, code }, session)
+          if (typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
+            throw new WeappClientError('BAD_RESPONSE', 'The decrypt route answered a fresh code without a renewed session')
+          }
+          store(body.session, body.expiresIn, kept.token())
+          return body.data
+        }
+      })
+    },
+
+    async phone (code) {
+      return (await withSession(async (session) => await send<{ phone: { phoneNumber: string, purePhoneNumber: string, countryCode: string } }>('POST', `${routes}/phone`, { code }, session))).phone
+    },
+
+    session: () => current(),
+
+    token: () => current() === undefined ? undefined : (kept.stored as { token?: string }).token,
+
+    async logout () {
+      // A login in flight stores nothing now, and requests in flight retry nothing.
+      epoch++
+      loggingIn = undefined
+      const session = kept.stored !== undefined ? kept.stored.session : undefined
+      if (session === undefined) return
+      try {
+        await send('POST', `${routes}/logout`, {}, session)
+      } catch (err) {
+        // No logout route (no revocation on the server), or a session that no longer opens: nothing to end.
+        const status = (err as WeappClientError).statusCode
+        if (status !== 404 && status !== 401) throw err // kept: the server still takes it, retry logout()
+      }
+      if (kept.stored !== undefined && kept.stored.session === session) forget()
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import type { RuntimeOptions } from './runtimes/types.js'
+
+/**
+ * The part of `wx` the client uses; the runtimes' typings (miniprogram-api-typings), Taro's and uni-app's API objects satisfy
+ * it. What the calls return is ignored, except that a returned promise is caught: Taro both calls
+ * `fail` and rejects the promise it returns, which would otherwise be an unhandled rejection.
+ */
+export interface WxLike {
+  /** `anonymousCode`: where the platform has anonymous logins, for a user not logged in to it (and an empty `code`). */
+  login (options: { success?: (res: { code: string, anonymousCode?: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  checkSession (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  request (options: {
+    url: string
+    method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD' | 'OPTIONS'
+    data?: string | Record<string, any> | ArrayBuffer
+    header?: Record<string, any>
+    dataType?: 'json' | string
+    success?: (res: { statusCode: number, data: string | Record<string, any> | ArrayBuffer, header: Record<string, any> }) => void
+    fail?: (err: { errMsg: string }) => void
+  }): unknown
+  getStorageSync (key: string): any
+  setStorageSync (key: string, data: any): void
+  removeStorageSync (key: string): void
+  /** Where available (and in Taro/uni-app builds for those runtimes): the mini program's own AppID. */
+  getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
+  /** The members' runtime (see the runtime table): `wx.qy.login()` gives a member's code, `wx.qy.checkSession()` checks that runtime's session. */
+  qy?: {
+    login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+    checkSession? (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  }
+}
+
+export interface WeappClientOptions extends RuntimeOptions {
+  /**
+   * The backend, such as `'https://api.example.com'` (or with a path: `'https://example.com/api'`).
+   * The session is only ever sent to this origin.
+   */
+  baseUrl: string
+  /** Where the plugin's routes live. Default `'/weapp'`. */
+  prefix?: string
+  /** Default the runtime's global API object (see the runtime table). */
+  wx?: WxLike
+  /**
+   * Storage key for the session. Default `'fastify-weapp:session:'` followed by what the session
+   * is bound to: `baseUrl`'s origin, the appId and the kind of login (the runtime's tag), so that
+   * two clients in one mini program (two backends, or two kinds of login) never restore each
+   * other's session. A key of your own is yours to keep apart.
+   */
+  storageKey?: string
+  /**
+   * The mini program's AppID, sent with each login so that a backend serving several apps knows
+   * which. Default `wx.getAccountInfoSync().miniProgram.appId` where the runtime has it.
+   */
+  appId?: string
+}
+
+export interface WeappRequestOptions {
+  /** A path on `baseUrl` starting with `/` (`'/me'`), or a full URL on `baseUrl`'s origin. */
+  url: string
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  /** Sent as JSON. */
+  data?: Record<string, unknown> | unknown[]
+  header?: Record<string, string>
+}
+
+/** What the login route answered for a user whose id is an openid. */
+export interface WeappLogin {
+  session: string
+  expiresIn: number
+  /** The app the session is for. */
+  appId: string
+  openid: string
+  unionid?: string
+  /** With the server's jwt option. */
+  token?: string
+}
+
+export interface WeappClient<L = WeappLogin> {
+  /** The runtime's login call (`wx.login()`), then the login route; the session is stored. Concurrent calls share one login. */
+  login (): Promise<L>
+  /**
+   * A JSON request with the session; on a session error (401), one login and one retry. An
+   * `Authorization` header of your own (`api.token()`, say) is sent instead of the session.
+   */
+  request<T = unknown> (options: WeappRequestOptions): Promise<T>
+  /**
+   * Before showing what will ask the platform for encrypted data: logs in again only if there is no
+   * session, it expired, or the runtime's `checkSession()` says the platform's own session lapsed.
+   */
+  ensureSession (): Promise<void>
+  /** The decrypted object; on `WEAPP_DECRYPT_FAILED`, one fresh code and one retry. */
+  decrypt<T = Record<string, unknown>> (encrypted: { encryptedData: string, iv: string }): Promise<T>
+  /** The phone number behind a getPhoneNumber button's `e.detail.code`. */
+  phone (code: string): Promise<{ phoneNumber: string, purePhoneNumber: string, countryCode: string }>
+  /** The stored session token, if any (for requests made some other way). */
+  session (): string | undefined
+  /**
+   * The app's own JWT from the last login, with the server's jwt option (send it yourself), while
+   * it is valid; when it nears its `exp`, the next `request()` or `ensureSession()` logs in again.
+   */
+  token (): string | undefined
+  /**
+   * Ends the session: where the server has the revocation option, there (`POST {prefix}/logout`)
+   * on every instance, then here. A login in flight is abandoned (it stores nothing; its callers
+   * get `LOGGED_OUT`). Resolves when the server ended it, or has no logout route, or the session
+   * was no longer valid, and the session is forgotten; rejects when the server could not end it
+   * (its error code, such as `WEAPP_REVOCATION_UNAVAILABLE`, or `NETWORK_ERROR`), and then the
+   * session is kept, so that `logout()` can be retried.
+   */
+  logout (): Promise<void>
+}

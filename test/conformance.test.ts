@@ -1,0 +1,165 @@
+// The conformance suite: every row of the platform table runs the same login, authenticate,
+// decrypt, error mapping (messages that name the platform and its login call), used-code and
+// cross-platform tests, against one mock serving every kind of app. A platform's quirks live in
+// its own test file (wechat, app-kinds for hosted and WeCom apps, platforms for QQ and Douyin).
+import Fastify, { type FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import weapp, { type WeappAppConfig } from '../lib/index.js'
+import { PLATFORMS } from '../lib/platforms/index.js'
+import { MockWechat, type MockApp, type MockFault } from '../lib/testing.js'
+import { isError, KEY } from './fixtures/app.js'
+
+interface Row {
+  kind: string
+  appId: string
+  config: (mock: MockWechat) => WeappAppConfig
+  /** The mock's view of the app (its codes and encrypted data). */
+  app: (mock: MockWechat) => Pick<MockApp, 'login' | 'encrypt'>
+  /** The path of the row's login call, for faults. */
+  path: string
+  /** What the session and the login answer say of the user logged in as `user`. */
+  who: (user: string) => Record<string, string>
+  title: string
+  loginCall: string
+  invalid: MockFault
+  throttled: MockFault
+}
+
+const CORP = 'wwcorp0000000001'
+const tt = (errNo: number): MockFault => ({ body: JSON.stringify({ err_no: errNo, err_tips: 'x', data: {} }), contentType: 'application/json' })
+
+const rows: Row[] = [
+  {
+    kind: 'wechat',
+    appId: 'wx0123456789abcdef',
+    config: (mock) => ({ appId: mock.appId, appSecret: mock.appSecret }),
+    app: (mock) => mock,
+    path: '/sns/jscode2session',
+    who: (openid) => ({ platform: 'wechat', openid }),
+    title: 'WeChat',
+    loginCall: 'wx.login()',
+    invalid: { errcode: 40029 },
+    throttled: { errcode: 45011 }
+  },
+  {
+    kind: 'component',
+    appId: 'wxhosted0000000001',
+    config: (mock) => ({ appId: 'wxhosted0000000001', component: { appId: 'wxplatform00000001', appSecret: mock.component('wxplatform00000001').appSecret, verifyTicket: () => mock.component('wxplatform00000001').verifyTicket() } }),
+    app: (mock) => mock.app('wxhosted0000000001'),
+    path: '/sns/component/jscode2session',
+    who: (openid) => ({ platform: 'wechat', openid }),
+    title: 'WeChat',
+    loginCall: 'wx.login()',
+    invalid: { errcode: 40029 },
+    throttled: { errcode: 45011 }
+  },
+  {
+    kind: 'wecom',
+    appId: 'wxstaff00000000001',
+    config: (mock) => ({ appId: 'wxstaff00000000001', wecom: { corpId: CORP, corpSecret: mock.wecomApp('wxstaff00000000001').corpSecret } }),
+    app: (mock) => mock.wecomApp('wxstaff00000000001'),
+    path: '/cgi-bin/miniprogram/jscode2session',
+    who: (userId) => ({ platform: 'wecom', corpId: CORP, userId }),
+    title: 'WeCom',
+    loginCall: 'wx.qy.login()',
+    invalid: { errcode: 40029 },
+    throttled: { errcode: 45009 }
+  },
+  {
+    kind: 'qq',
+    appId: '1109876543',
+    config: (mock) => ({ appId: '1109876543', appSecret: mock.app('1109876543').appSecret, platform: 'qq' }),
+    app: (mock) => mock.app('1109876543'),
+    path: '/sns/jscode2session',
+    who: (openid) => ({ platform: 'qq', openid }),
+    title: 'QQ',
+    loginCall: 'qq.login()',
+    invalid: { errcode: 40029 },
+    throttled: { errcode: 45011 }
+  },
+  {
+    kind: 'douyin',
+    appId: 'tt0123456789abcdef01',
+    config: (mock) => ({ appId: 'tt0123456789abcdef01', appSecret: mock.app('tt0123456789abcdef01').appSecret, platform: 'douyin' }),
+    app: (mock) => mock.app('tt0123456789abcdef01'),
+    path: '/api/apps/v2/jscode2session',
+    who: (openid) => ({ platform: 'douyin', openid }),
+    title: 'Douyin',
+    loginCall: 'tt.login()',
+    invalid: tt(40018),
+    // Douyin documents no throttling err_no: its rate limit (or a proxy's) is HTTP 429.
+    throttled: { status: 429, body: '' }
+  }
+]
+
+t.test('the suite covers every row of the platform table', async (t) => {
+  t.same(rows.map((r) => r.kind).sort(), Object.keys(PLATFORMS).sort())
+})
+
+/** One backend serving one app of every row, against one mock, with a protected route. */
+async function backend (t: Test): Promise<{ app: FastifyInstance, mock: MockWechat, logs: string[] }> {
+  const mock = await MockWechat.start({ apps: [{ appId: '1109876543' }, { appId: 'tt0123456789abcdef01' }] })
+  t.teardown(() => mock.close())
+  mock.addComponent('wxplatform00000001').host('wxhosted0000000001')
+  mock.addWecomApp('wxstaff00000000001', { corpId: CORP })
+  const logs: string[] = []
+  const app = Fastify({ logger: { level: 'trace', stream: { write: (line: string) => { logs.push(line) } } } })
+  t.teardown(() => app.close())
+  await app.register(weapp, { apps: rows.map((r) => r.config(mock)), key: KEY, apiBaseUrl: mock.url, timeout: 150 })
+  app.get('/whoami', { onRequest: app.weapp.authenticate }, async (request) => {
+    const { sessionKey: _secret, expiresAt: _e, jti: _j, loginAt: _l, ...who } = request.weappSession as unknown as Record<string, unknown>
+    return who
+  })
+  await app.ready()
+  return { app, mock, logs }
+}
+
+for (const row of rows) {
+  t.test(`${row.kind}: login, authenticate, decrypt`, async (t) => {
+    const { app, mock, logs } = await backend(t)
+    const code = row.app(mock).login('user-1')
+    const login = await app.inject({ method: 'POST', url: '/weapp/login', payload: { code, appId: row.appId } })
+    t.equal(login.statusCode, 200)
+    const { platform, ...fields } = row.who('user-1')
+    t.match(login.json(), { appId: row.appId, expiresIn: 7 * 86400, ...fields })
+    const session = login.json().session as string
+    const me = await app.inject({ method: 'GET', url: '/whoami', headers: { authorization: `Bearer ${session}` } })
+    t.same(me.json(), { appId: row.appId, ...row.who('user-1') }, 'the session says its platform and user')
+    const encrypted = row.app(mock).encrypt('user-1', { hello: row.kind })
+    const decrypt = await app.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${session}` }, payload: encrypted })
+    t.equal(decrypt.statusCode, 200)
+    t.equal(decrypt.json().data.hello, row.kind)
+    const again = await app.inject({ method: 'POST', url: '/weapp/login', payload: { code, appId: row.appId } })
+    isError(t, again, 401, 'WEAPP_INVALID_CODE')
+    t.match(again.json().message, row.loginCall, 'a used code: call the platform\'s login again')
+    const secrets = mock.secrets()
+    t.same([...logs, login.body, me.body, decrypt.body].filter((line) => secrets.some((s) => line.includes(s))), [], 'no secret in a reply or a log line')
+  })
+
+  t.test(`${row.kind}: upstream faults answer the contract's codes, naming ${row.title} and ${row.loginCall}`, async (t) => {
+    const { app, mock } = await backend(t)
+    const cases: Array<[MockFault, number, string]> = [
+      [row.invalid, 401, 'WEAPP_INVALID_CODE'],
+      [row.throttled, 429, 'WEAPP_RATE_LIMITED'],
+      [{ delay: 1000 }, 504, 'WEAPP_UPSTREAM_TIMEOUT']
+    ]
+    for (const [fault, status, code] of cases) {
+      mock.fail({ ...fault, path: row.path })
+      const res = await app.inject({ method: 'POST', url: '/weapp/login', payload: { code: row.app(mock).login('user-2'), appId: row.appId } })
+      isError(t, res, status, code)
+      const { message } = res.json()
+      t.ok(message.includes(row.title), `${code}: "${message as string}" names ${row.title}`)
+      t.ok(message.includes(row.loginCall), `${code}: "${message as string}" names ${row.loginCall}`)
+      for (const other of rows.filter((r) => r.title !== row.title)) t.notOk(message.includes(other.title), `${code}: names no other platform (${other.title})`)
+    }
+  })
+
+  t.test(`${row.kind}: a code of another app is refused`, async (t) => {
+    const { app, mock } = await backend(t)
+    for (const other of rows.filter((r) => r !== row)) {
+      const res = await app.inject({ method: 'POST', url: '/weapp/login', payload: { code: other.app(mock).login('user-3'), appId: row.appId } })
+      t.equal(res.statusCode, 401, `${other.kind}'s code at ${row.kind}`)
+      t.equal(res.json().code, 'WEAPP_INVALID_CODE')
+    }
+  })
+}
