@@ -27,7 +27,8 @@ t.test('fastify-weapp publishes dist, README, LICENSE and package.json only', as
   for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/testing.js', 'dist/testing.d.ts', 'dist/client.js', 'dist/client.d.ts', 'dist/cli.js']) {
     t.ok(files.includes(needed), needed)
   }
-  t.same(files.filter((f) => !/^dist\/[a-z0-9-]+\.(js|d\.ts)$/.test(f)), ['LICENSE', 'README.md', 'package.json'], 'nothing else: no tests, sources, client package or benchmarks')
+  t.same(files.filter((f) => !/^dist\/(?:(?:platforms|upstream|testing)\/)?[a-z0-9-]+\.(js|d\.ts)$/.test(f)), ['LICENSE', 'README.md', 'package.json'], 'nothing else: no tests, sources, client package or benchmarks')
+  t.ok(files.includes('dist/platforms/index.js') && files.includes('dist/upstream/call.js') && files.includes('dist/testing/endpoints.js'), 'the folders of lib/ are built')
   await checkFiles(t, root, files)
   const pkg = JSON.parse(await readFile(`${root}/package.json`, 'utf8')) as Record<string, any>
   t.match(pkg, { license: 'MIT', repository: { url: /fastify-weapp/ }, homepage: /fastify-weapp/, bugs: { url: /issues/ } })
@@ -38,7 +39,9 @@ t.test('fastify-weapp publishes dist, README, LICENSE and package.json only', as
 t.test('fastify-weapp-client publishes its ES2017 builds, README and LICENSE', async (t) => {
   const dir = `${root}/client`
   const files = await packed(dir)
-  t.same(files, ['LICENSE', 'README.md', 'dist/esm/index.d.ts', 'dist/esm/index.js', 'dist/esm/package.json', 'dist/index.d.ts', 'dist/index.js', 'dist/package.json', 'package.json'])
+  // Both builds, each the client's modules (split by concern) and a package.json saying its module kind.
+  const modules = ['client', 'index', 'runtimes/index', 'runtimes/types', 'storage', 'transport', 'types'].flatMap((m) => [`${m}.d.ts`, `${m}.js`])
+  t.same(files, ['LICENSE', 'README.md', ...modules.map((m) => `dist/esm/${m}`), 'dist/esm/package.json', ...modules.map((m) => `dist/${m}`), 'dist/package.json', 'package.json'].sort())
   await checkFiles(t, dir, files)
   const pkg = JSON.parse(await readFile(`${dir}/package.json`, 'utf8')) as Record<string, any>
   t.match(pkg, { license: 'MIT', repository: { url: /fastify-weapp/, directory: 'client' }, miniprogram: 'dist' })

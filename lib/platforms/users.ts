@@ -174,7 +174,7 @@ export function mapUsers (all: readonly Users[]): UserMapping {
     sessionOf (payload, id) {
       const { sk, exp, aud, pf, an } = payload
       const u = pf === undefined
-        ? untagged.find((s) => required(s).every((f) => payload[f.claim] !== undefined) && hasNoForeign(s, payload))
+        ? untagged.find((s) => required(s).every((f) => payload[f.claim] !== undefined))
         : typeof pf === 'string' ? byTag.get(pf) : undefined
       if (u === undefined || !hasNoForeign(u, payload) || !fieldsValid(u, payload, 'claim') || typeof exp !== 'number' || !isId(aud) ||
           (an === undefined ? !isSessionKey(sk) : an !== true || sk !== undefined || !u.anonymous)) return undefined
