@@ -9,7 +9,6 @@ const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concur
 const kindTests = ['test/app-kinds.test.ts', 'test/mock-kinds.test.ts']
 const revocationTests = ['test/revocation.test.ts', 'test/revocation-redis.test.ts']
 const platformTests = ['test/platforms.test.ts']
-const douyinTests = ['test/platforms.test.ts', 'test/session.test.ts', 'test/hostile-sessions.test.ts']
 const routeTests = [...revocationTests, ...platformTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
