@@ -1,7 +1,7 @@
 import { AppLookupError, UnknownAppError, safeCause } from './errors.js'
 import { Memo } from './memo.js'
-import { unknownName } from './names.js'
-import { ROWS, type ApiBaseUrls, type WeappAppConfig } from './platforms/index.js'
+import { orList, unknownName } from './names.js'
+import { platformOf, ROWS, type ApiBaseUrls, type WeappAppConfig } from './platforms/index.js'
 import { APP_ID, isObject, type App, type Platform, type TokenPool } from './platforms/platform.js'
 import type { AccessTokens } from './upstream/tokens.js'
 import { singleFlight } from './upstream/single-flight.js'
@@ -32,13 +32,13 @@ const KEYS = [...new Set(ROWS.map((row) => row.config.key))]
 const SELECTABLE = ROWS.filter((row) => row.config.selectable).map((row) => `'${row.kind}'`)
 const CHOICES = ROWS.filter((row) => row.config.default).map((row) => `${row.config.key} (${row.config.describes})`)
 
-const list = (items: readonly string[]): string => items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1) as string}`
+const list = orList
 
 /** The row of a config: by its `platform`, else by the one credential field it gives; or why none. */
 function rowOf (config: Record<string, unknown>): { row: Platform } | { problem: string } {
   const given = KEYS.filter((key) => config[key] !== undefined)
-  const chosen = config.platform === undefined ? undefined : ROWS.find((r) => r.config.selectable && r.kind === config.platform)
-  if (config.platform !== undefined && chosen === undefined) return { problem: `platform must be ${list(SELECTABLE)}` }
+  const chosen = config.platform === undefined ? undefined : platformOf(config.platform)
+  if (config.platform !== undefined && chosen?.config.selectable !== true) return { problem: `platform must be ${list(SELECTABLE)}` }
   // Naming a default row is the same as naming none: the credential field decides.
   const platform = chosen?.config.default === true ? undefined : config.platform
   const row = platform === undefined ? ROWS.find((r) => r.config.default && given.length === 1 && r.config.key === given[0]) : chosen

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
 import { InvalidOptionError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
@@ -7,7 +7,10 @@ import { createHttp } from './upstream/http.js'
 import { buildSettings, cleartextWarnings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
 import { createSessionCodec, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
-import { users, type AppKind, type IdentityOf, type SessionOf, type WeappPhone } from './platforms/index.js'
+import { users, type IdentityOf, type SessionOf } from './platforms/index.js'
+import type { WeappApi, WeappAppApi } from './api.js'
+
+export type { WeappApi, WeappAppApi } from './api.js'
 import { decryptUserData, verifySignature } from './user-data.js'
 
 /**
@@ -22,61 +25,6 @@ export interface WeappSessionTypes {}
 export type WeappSession = SessionOf<WeappSessionTypes>
 /** What a login yields and a session holds. */
 export type WeappIdentity = IdentityOf<WeappSessionTypes>
-
-/** One app's building blocks: `fastify.weapp.app(appId)`. */
-export interface WeappAppApi {
-  readonly appId: string
-  /** How the app logs in: its row of the platform table (see the README's table of platforms). */
-  readonly kind: AppKind
-  /** Exchanges a login code of this app with its platform (`jscode2session`, or the platform's own login API). */
-  code2Session (code: string): Promise<WeappIdentity>
-  /** Seals an identity into a session of this app (the "3rd_session"). */
-  seal (identity: WeappIdentity): Promise<string>
-  /** Decrypts `encryptedData` + `iv` with a session_key; the watermark must be this app's. */
-  decrypt (sessionKey: string, encryptedData: string, iv: string): Record<string, unknown>
-  /** This app's access token (its platform's token API's), cached, one fetch in flight at most. */
-  accessToken (): Promise<string>
-  /** The phone number behind a getPhoneNumber button code of this app; with `openid`, the platform checks the code is that user's. */
-  getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
-  /** Whether the platform still takes `sessionKey` as the user's current session_key (`wxa/checksession`). */
-  checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
-}
-
-/**
- * `fastify.weapp`: the hook and the building blocks the routes are made of. The top-level
- * building blocks are the app's where one app is configured; with several, `app(appId)` gives
- * them (the top-level ones then throw a TypeError that says so).
- */
-export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
-  /** An `onRequest`/`preHandler` hook: sets `request.weappSession` (a session of any configured app) or answers 401. */
-  authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void>
-  /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID`, `WEAPP_SESSION_EXPIRED` or (ended) `WEAPP_SESSION_REVOKED`. */
-  unseal (token: string): Promise<WeappSession>
-  /** Whether `signature` is `sha1(rawData + sessionKey)` in hex (constant-time). */
-  verifySignature (rawData: string, signature: string, sessionKey: string): boolean
-  /** One app's building blocks; rejects with `WEAPP_UNKNOWN_APP` for an app that is not configured. */
-  app (appId: string): Promise<WeappAppApi>
-  /**
-   * Ends a session (a token, or a session from `unseal`/`request.weappSession`) and its renewals, on
-   * every instance. Needs the `revocation` option; rejects `WEAPP_REVOCATION_UNAVAILABLE` when it
-   * could not be stored. An expired token resolves (there is nothing left to end).
-   */
-  revoke (tokenOrSession: string | WeappSession): Promise<void>
-  /** Ends every session of a user that logged in until now: `{ openid, appId? }` or `{ corpId, userId, appId }`. */
-  revokeUser (user: RevokedUser): Promise<void>
-  /** Whether a decoded JWS of the jwt bridge may be trusted: false once its session was ended. See `jwtTrusted`. */
-  jwtTrusted (decoded: unknown): boolean
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    weapp: WeappApi
-  }
-  interface FastifyRequest {
-    /** The caller's session once `fastify.weapp.authenticate` ran; `null` before. */
-    weappSession: WeappSession | null
-  }
-}
 
 const BEARER = /^Bearer +([^\s]+) *$/i
 /** Where authenticate leaves a session that is due for renewal, for the reply to carry. */
@@ -141,7 +89,7 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
       if (identity !== null && typeof identity === 'object' && users.ofIdentity({ ...identity, platform: undefined })?.fields !== own.fields) {
         throw new TypeError(`seal(identity): app ${app.appId} is a ${app.platform.title} app: give ${own.gives}`)
       }
-      return sessions.seal(identity !== null && typeof identity === 'object' ? { ...identity, platform: own.platform } as AnyIdentity : identity as AnyIdentity, app.appId)
+      return sessions.seal({ ...(identity as object), platform: own.platform } as AnyIdentity, app.appId)
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
     accessToken: app.accessToken,

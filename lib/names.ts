@@ -16,6 +16,11 @@ function distance (a: string, b: string): number {
  * Why `given` has a name `known` lacks (a misspelled option would otherwise be ignored, and its
  * default used: `apiBaseURL` would send a test's logins to the real API), or undefined.
  */
+/** "a, b or c": a list of names for a message. */
+export function orList (items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1) as string}`
+}
+
 export function unknownName (given: object, known: readonly string[], path = ''): string | undefined {
   const name = Object.keys(given).find((key) => !known.includes(key))
   if (name === undefined) return undefined

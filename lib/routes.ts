@@ -1,177 +1,19 @@
-import type { FastifyInstance, FastifyReply, preValidationHookHandler } from 'fastify'
-import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError, ValidationError } from './errors.js'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { createFailureBudget } from './failure-budget.js'
-import { APP_ID_PATTERN, type App, type Registry } from './apps.js'
+import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
 import { randomJti, type AnyIdentity, type AnySession, type SealOptions, type SessionCodec } from './session.js'
-import { REFERER, ROWS, users } from './platforms/index.js'
+import { REFERER, users } from './platforms/index.js'
 import type { Users } from './platforms/users.js'
 import type { Revocations } from './revocation.js'
 import { openUserData } from './user-data.js'
-import { MAX_CODE_LENGTH } from './upstream/call.js'
+import { ANONYMOUS, DECRYPT_BODY_LIMIT, LOGIN_BODY_LIMIT, decryptSchema, exactTypes, loginSchema, logoutSchema, phoneSchema, validation } from './schemas.js'
 
-/**
- * The longest `encryptedData` accepted, in base64 characters: four times the largest a platform sends
- * (WeRun's 31 days of steps, about 2 KB). A cap, because a long ciphertext is what makes a timing
- * difference in its last block measurable.
- */
-export const MAX_ENCRYPTED_DATA = 8 * 1024
-/** `rawData` is the user-info JSON `wx.getUserInfo` signs: a few hundred bytes. */
-export const MAX_RAW_DATA = 2 * 1024
-/** Route bodies are small: a login code, or one blob of encrypted user data. */
-export const LOGIN_BODY_LIMIT = 4 * 1024
-export const DECRYPT_BODY_LIMIT = 12 * 1024
+export { MAX_ENCRYPTED_DATA, MAX_RAW_DATA, LOGIN_BODY_LIMIT, DECRYPT_BODY_LIMIT, loginSchema, decryptSchema, phoneSchema, logoutSchema } from './schemas.js'
+
 /** The decrypt route's budget of failures counts a minute, and blocks for a minute. */
 const DECRYPT_FAILURE_WINDOW = 60_000
-
-const BASE64 = '^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
-
-const errorResponse = {
-  type: 'object',
-  properties: {
-    statusCode: { type: 'integer' },
-    code: { type: 'string' },
-    error: { type: 'string' },
-    message: { type: 'string' }
-  }
-} as const
-
-const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern: '^[\\x21-\\x7e]+$', description: 'A fresh code from the platform\'s login call (wx.login())' } as const
-
-const list = (items: readonly string[]): string => items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1) as string}`
-/** The platforms whose logins may be anonymous, for messages. */
-const ANONYMOUS = list([...new Set(ROWS.filter((row) => row.users.anonymous).map((row) => row.title))])
-/** Every field a login may answer about its user, from every platform's users. */
-const WHO = Object.fromEntries(ROWS.flatMap((row) => row.users.fields).map((f) => [f.name, { type: 'string', ...(f.describes === undefined ? {} : { description: f.describes }) }]))
-
-export const loginSchema = {
-  summary: 'Log in with a wx.login() code',
-  description: 'Exchanges the code with the app\'s platform (jscode2session) and answers a sealed session token.',
-  tags: ['weapp'],
-  body: {
-    type: 'object',
-    properties: {
-      code,
-      anonymousCode: { ...code, description: `${ANONYMOUS} only: the login call's anonymousCode, instead of (or beside) code` },
-      appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' }
-    }
-  },
-  response: {
-    200: {
-      type: 'object',
-      required: ['session', 'expiresIn', 'appId'],
-      properties: {
-        session: { type: 'string', description: 'Send back as "Authorization: Bearer <session>"' },
-        expiresIn: { type: 'integer', description: 'Seconds until the session expires' },
-        appId: { type: 'string', description: 'The app the session is for' },
-        ...WHO,
-        anonymous: { type: 'boolean', description: `${ANONYMOUS}: a session of the anonymous openid (a login with only anonymousCode); no decrypt` },
-        token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = the user\'s id in the app)' }
-      }
-    },
-    '4xx': errorResponse,
-    '5xx': errorResponse
-  }
-} as const
-
-export const decryptSchema = {
-  summary: 'Decrypt encryptedData from the mini program',
-  description: 'Decrypts encryptedData + iv with the session_key the bearer session holds (or, with code, a fresh one).',
-  tags: ['weapp'],
-  body: {
-    type: 'object',
-    required: ['encryptedData', 'iv'],
-    properties: {
-      encryptedData: { type: 'string', minLength: 24, maxLength: MAX_ENCRYPTED_DATA, pattern: BASE64 },
-      iv: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$' },
-      rawData: { type: 'string', maxLength: MAX_RAW_DATA, description: 'With signature: wx.getUserInfo\'s rawData, checked against it' },
-      signature: { type: 'string', pattern: '^[0-9a-fA-F]{40}$', description: 'With rawData: sha1(rawData + session_key) in hex' },
-      code
-    }
-    // rawData and signature come together: checked by the route, since OpenAPI 3.0 has no
-    // `dependencies` keyword and a generated document with it is invalid.
-  },
-  response: {
-    200: {
-      type: 'object',
-      required: ['data'],
-      properties: {
-        // Untyped on purpose: serialized with one JSON.stringify, not field by field (a third of
-        // the route's own CPU in the bench). The route only ever puts a decrypted JSON object here.
-        data: { description: 'The decrypted JSON object, watermark included' },
-        session: { type: 'string' },
-        expiresIn: { type: 'integer' }
-      }
-    },
-    '4xx': errorResponse,
-    '5xx': errorResponse
-  }
-} as const
-
-export const phoneSchema = {
-  summary: 'Get the user\'s phone number from a getPhoneNumber button code',
-  description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid.',
-  tags: ['weapp'],
-  body: {
-    type: 'object',
-    required: ['code'],
-    properties: { code: { ...code, description: 'The code from the getPhoneNumber button' } }
-  },
-  response: {
-    200: {
-      type: 'object',
-      required: ['phone'],
-      properties: {
-        phone: {
-          type: 'object',
-          required: ['phoneNumber', 'purePhoneNumber', 'countryCode'],
-          properties: {
-            phoneNumber: { type: 'string', description: 'With the country code outside mainland China' },
-            purePhoneNumber: { type: 'string' },
-            countryCode: { type: 'string' }
-          }
-        }
-      }
-    },
-    '4xx': errorResponse,
-    '5xx': errorResponse
-  }
-} as const
-
-export const logoutSchema = {
-  summary: 'Log out: end this session and its renewals on every instance',
-  description: 'With the revocation option. The session answers 401 WEAPP_SESSION_REVOKED from then on.',
-  tags: ['weapp'],
-  response: {
-    204: { type: 'null', description: 'Logged out' },
-    '4xx': errorResponse,
-    '5xx': errorResponse
-  }
-} as const
-
-/**
- * Fastify's Ajv coerces types (`{ "code": 42 }` would pass as `"42"` and reach the platform). This runs
- * before validation and refuses a top-level field whose JSON type is not the declared one.
- */
-function exactTypes (schema: { properties: Record<string, { type: string }> }): preValidationHookHandler {
-  const fields = Object.entries(schema.properties).map(([name, s]) => [name, s.type] as const)
-  // A callback hook, not an async one: it runs on every request and never waits for anything.
-  return function exactTypesHook (request, _reply, done) {
-    const body = request.body
-    if (body !== null && typeof body === 'object') { // otherwise Ajv reports it
-      for (const [name, type] of fields) {
-        const value = (body as Record<string, unknown>)[name]
-        // The declared type is a schema's 'string' (each field's own), compared as a value.
-        const actual: string = typeof value
-        if (value !== undefined && actual !== type) {
-          done(validation(`body/${name} must be ${type}`))
-          return
-        }
-      }
-    }
-    done()
-  }
-}
 
 interface LoginBody { code?: string, anonymousCode?: string, appId?: string }
 interface PhoneBody { code: string }
@@ -209,11 +51,6 @@ async function appOfLogin (registry: Registry, body: LoginBody, referer: string 
   if (appId !== undefined) return await registry.get(appId)
   if (registry.single !== undefined) return registry.single
   throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
-}
-
-/** A request-shape error the schema cannot express, in Fastify's own shape. */
-function validation (message: string): Error {
-  return Object.assign(new ValidationError(message), { validationContext: 'body' })
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */

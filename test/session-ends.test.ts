@@ -162,7 +162,7 @@ t.test('jwtTrusted trusts every JWS where no revocation is kept, or no fastify-w
   t.equal(h.app.weapp.jwtTrusted(h.app.jwt.decode(token)), true)
   t.equal(jwtTrusted({ server: {} } as never, h.app.jwt.decode(token)), true, 'no fastify-weapp in that context')
   const kept = await harness(t, { plugin: { jwt: true, revocation: 'memory' }, async before (app) { await app.register(fastifyJwt, { secret, trusted: jwtTrusted }) } })
-  for (const decoded of [null, 'text', {}, { jti: 'x', lat: 1, aud: APP, platform: 'wecom' }, { jti: 'x', lat: 1, aud: APP, platform: 'wechat' }]) {
+  for (const decoded of [null, 'text', {}, { jti: 'x', lat: 1, aud: APP, platform: 'wecom' }, { jti: 'x', lat: 1, aud: APP, platform: 'wechat' }, { jti: 'x', lat: 1, aud: APP, platform: 'weibo', sub: 'o-alice' }]) {
     t.equal(kept.app.weapp.jwtTrusted(decoded), true, `not a JWS of an ended session: ${JSON.stringify(decoded)}`)
   }
 })

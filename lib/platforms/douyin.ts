@@ -34,7 +34,6 @@ export const douyinErrors = errcodes(NAMED, {
   misconfigured: [40014, 40015, 40017],
   check: 'its appId and appSecret'
 })
-export const douyinErrorFor = (errNo: number): Error => douyinErrors.error(errNo)
 
 type Identity = OpenidIdentity<'douyin'>
 

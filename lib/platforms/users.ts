@@ -144,7 +144,7 @@ export function mapUsers (all: readonly Users[]): UserMapping {
   function ofIdentity (identity: unknown): Users | undefined {
     if (identity === null || typeof identity !== 'object') return undefined
     const given = identity as Loose
-    if (given.platform !== undefined) return typeof given.platform === 'string' ? byPlatform.get(given.platform) : undefined
+    if (given.platform !== undefined) return byPlatform.get(given.platform as string)
     return untagged.find((u) => required(u).every((f) => given[f.name] !== undefined))
   }
 
@@ -175,7 +175,7 @@ export function mapUsers (all: readonly Users[]): UserMapping {
       const { sk, exp, aud, pf, an } = payload
       const u = pf === undefined
         ? untagged.find((s) => required(s).every((f) => payload[f.claim] !== undefined))
-        : typeof pf === 'string' ? byTag.get(pf) : undefined
+        : byTag.get(pf as string)
       if (u === undefined || !hasNoForeign(u, payload) || !fieldsValid(u, payload, 'claim') || typeof exp !== 'number' || !isId(aud) ||
           (an === undefined ? !isSessionKey(sk) : an !== true || sk !== undefined || !u.anonymous)) return undefined
       const session: SessionFields = { platform: u.platform, appId: aud, sessionKey: an === true ? '' : sk as string, expiresAt: exp * 1000, ...id }
@@ -219,7 +219,7 @@ export function mapUsers (all: readonly Users[]): UserMapping {
     },
 
     userOfJws (decoded) {
-      const u = typeof decoded.platform === 'string' ? byPlatform.get(decoded.platform) : undefined
+      const u = byPlatform.get(decoded.platform as string)
       if (u === undefined) return undefined
       const sub = subField.get(u) as UserField
       const user: Loose = {}

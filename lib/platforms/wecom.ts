@@ -77,7 +77,6 @@ export const wecomErrors = errcodes(WECOM, {
   misconfigured: [40001, 40013, 41002, 41004, 48002, 60020],
   check: 'the app\'s corpId, corpSecret (the secret of the WeCom app the mini program is linked to) and WeCom\'s IP allow-list'
 })
-export const wecomErrorFor = (errcode: number): Error => wecomErrors.error(errcode)
 
 /** A WeCom app's access token from `cgi-bin/gettoken`, cached, refetched once when refused. */
 export function createWecomTokens ({ corpId, corpSecret }: WecomCredentials, { apiBaseUrl, timeout, http }: Upstream): AccessTokens {

@@ -28,8 +28,6 @@ export interface ErrorTable {
   readonly misconfigured?: readonly number[]
   /** What to check when misconfigured: "its appId and appSecret". */
   readonly check: string
-  /** A quirk: the error for a code the table above does not cover (a token API's own codes). */
-  readonly quirk?: (code: number, named: Named) => Error | undefined
 }
 
 /** A platform's codes, bound to its name: what an upstream call maps a non-zero code with. */
@@ -81,8 +79,6 @@ export function errcodes (named: Named, table: ErrorTable): Errcodes {
       if (has(table.rateLimited, code)) return new RateLimitedError(`${title} is rate limiting this app (${quoted}); wait a moment, then call ${loginCall} again and retry`)
       if (has(table.risky, code)) return new RiskyUserError(title, quoted)
       if (has(table.busy, code)) return new UpstreamError(`${title} is busy (${quoted}); retry in a moment`)
-      const quirk = table.quirk?.(code, named)
-      if (quirk !== undefined) return quirk
       return has(table.misconfigured, code)
         ? new UpstreamError(`${title} refused this server's credentials (${quoted}): the server is misconfigured; check ${table.check}`)
         : new UpstreamError(`${title} answered ${quoted}`)

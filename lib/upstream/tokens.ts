@@ -13,11 +13,6 @@ export class AccessTokenRejected extends Error {
   }
 }
 
-/** The errcode mapping for API calls made with a token: `rejected` ones mean "fetch a new token". */
-export function tokenErrors (rejected: ReadonlySet<number>, otherwise: (errcode: number) => Error): (errcode: number) => Error {
-  return (errcode) => rejected.has(errcode) ? new AccessTokenRejected(errcode) : otherwise(errcode)
-}
-
 export interface AccessTokens {
   /** The current token, fetched when there is none or it is about to expire. */
   get (): Promise<string>

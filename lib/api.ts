@@ -1,0 +1,61 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { WeappIdentity, WeappSession } from './index.js'
+import type { AppKind, WeappPhone } from './platforms/index.js'
+import type { RevokedUser } from './revocation.js'
+
+/** The plugin's decorators: `fastify.weapp` and `request.weappSession`. */
+
+/** One app's building blocks: `fastify.weapp.app(appId)`. */
+export interface WeappAppApi {
+  readonly appId: string
+  /** How the app logs in: its row of the platform table (see the README's table of platforms). */
+  readonly kind: AppKind
+  /** Exchanges a login code of this app with its platform (`jscode2session`, or the platform's own login API). */
+  code2Session (code: string): Promise<WeappIdentity>
+  /** Seals an identity into a session of this app (the "3rd_session"). */
+  seal (identity: WeappIdentity): Promise<string>
+  /** Decrypts `encryptedData` + `iv` with a session_key; the watermark must be this app's. */
+  decrypt (sessionKey: string, encryptedData: string, iv: string): Record<string, unknown>
+  /** This app's access token (its platform's token API's), cached, one fetch in flight at most. */
+  accessToken (): Promise<string>
+  /** The phone number behind a getPhoneNumber button code of this app; with `openid`, the platform checks the code is that user's. */
+  getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
+  /** Whether the platform still takes `sessionKey` as the user's current session_key (`wxa/checksession`). */
+  checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
+}
+
+/**
+ * `fastify.weapp`: the hook and the building blocks the routes are made of. The top-level
+ * building blocks are the app's where one app is configured; with several, `app(appId)` gives
+ * them (the top-level ones then throw a TypeError that says so).
+ */
+export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
+  /** An `onRequest`/`preHandler` hook: sets `request.weappSession` (a session of any configured app) or answers 401. */
+  authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void>
+  /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID`, `WEAPP_SESSION_EXPIRED` or (ended) `WEAPP_SESSION_REVOKED`. */
+  unseal (token: string): Promise<WeappSession>
+  /** Whether `signature` is `sha1(rawData + sessionKey)` in hex (constant-time). */
+  verifySignature (rawData: string, signature: string, sessionKey: string): boolean
+  /** One app's building blocks; rejects with `WEAPP_UNKNOWN_APP` for an app that is not configured. */
+  app (appId: string): Promise<WeappAppApi>
+  /**
+   * Ends a session (a token, or a session from `unseal`/`request.weappSession`) and its renewals, on
+   * every instance. Needs the `revocation` option; rejects `WEAPP_REVOCATION_UNAVAILABLE` when it
+   * could not be stored. An expired token resolves (there is nothing left to end).
+   */
+  revoke (tokenOrSession: string | WeappSession): Promise<void>
+  /** Ends every session of a user that logged in until now: `{ openid, appId? }` or `{ corpId, userId, appId }`. */
+  revokeUser (user: RevokedUser): Promise<void>
+  /** Whether a decoded JWS of the jwt bridge may be trusted: false once its session was ended. See `jwtTrusted`. */
+  jwtTrusted (decoded: unknown): boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    weapp: WeappApi
+  }
+  interface FastifyRequest {
+    /** The caller's session once `fastify.weapp.authenticate` ran; `null` before. */
+    weappSession: WeappSession | null
+  }
+}

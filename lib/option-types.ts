@@ -1,0 +1,130 @@
+import type { ApiBaseUrls, WeappAppConfig, WeappAppLookup } from './apps.js'
+import type { KeyInput, SessionKey } from './keys.js'
+import type { RedisLike } from './revocation.js'
+
+/** The plugin's options, as users give them, and the settings they become. */
+
+/** One mini program: `appId` + `appSecret`. */
+export interface OneApp {
+  /** The mini program's AppID. */
+  appId: string
+  /** Its AppSecret. Never logged, never in a reply or error message. */
+  appSecret: string
+  apps?: undefined
+}
+
+/** Several mini programs: a list, or a function that looks one up (its answers cached for a minute). */
+export interface SeveralApps {
+  apps: readonly WeappAppConfig[] | WeappAppLookup
+  appId?: undefined
+  appSecret?: undefined
+}
+
+/** Options of the plugin; see the README for each one. */
+export type FastifyWeappOptions = (OneApp | SeveralApps) & WeappCommonOptions
+
+/** The options every registration takes, whatever its apps. */
+export interface WeappCommonOptions {
+  /** 32-byte key(s): the first seals, every key unseals (rotation). */
+  key: KeyInput | readonly KeyInput[]
+  /** Session lifetime: seconds, or a time span such as `'7d'`, `'12h'`. Default `'7d'`. */
+  expiresIn?: number | string
+  /** Where the routes live. Default `'/weapp'`. */
+  prefix?: string
+  /**
+   * The API origin (a mock, a proxy) for every platform, or one per platform (keyed as the table of
+   * platforms in the README says), each defaulting to the platform's own.
+   */
+  apiBaseUrl?: string | Partial<ApiBaseUrls>
+  /** Upstream request timeout in ms, waiting for a pooled connection included. Default `5000`. */
+  timeout?: number
+  /** Connections to each upstream origin at most (keep-alive, pooled); more calls wait. Default 32. */
+  upstreamConnections?: number
+  /** Reject decrypted data whose `watermark.timestamp` is older than this many seconds. Default off. */
+  watermarkMaxAge?: number
+  /**
+   * Failed decrypts (bad data or signature) one user may make in a minute on the decrypt route
+   * before a minute of 429 `WEAPP_RATE_LIMITED`. Default 10; 0 turns the budget off.
+   */
+  decryptFailureLimit?: number
+  /** How many unsealed sessions to remember (a bounded memo keyed by token). Default 10000; 0 disables. */
+  sessionCacheSize?: number
+  /**
+   * Bridge to @fastify/jwt (registered before this plugin): the login route also answers `token`,
+   * a JWS signed by the app's @fastify/jwt with `sub` = openid (and `unionid`) and `aud` = appId,
+   * expiring no later than the session. `true`, or the sign options to use (`{ expiresIn: '1h' }`:
+   * seconds or a time span, capped at the session's lifetime). Default `false`.
+   */
+  jwt?: boolean | Record<string, unknown>
+  /**
+   * Where ended sessions are remembered: `false` (default: sessions end only at `exp`), `'memory'`
+   * (one process), or `{ redis, prefix? }` with an ioredis client (`fastify.redis`) shared by the fleet.
+   */
+  revocation?: false | 'memory' | { redis: RedisLike, prefix?: string }
+  /** Renew a session that has less than this left (seconds or a time span). Default off. */
+  renewWithin?: number | string
+  /** How long one login can be kept alive through renewals (seconds or a time span). Default `'30d'`. */
+  maxAge?: number | string
+  /**
+   * Each route's Fastify `config`, such as `{ login: { rateLimit: { max: 10, timeWindow: '1 minute' } } }`
+   * for @fastify/rate-limit. Keys: `login`, `decrypt`, `phone`, `logout`. Default none.
+   */
+  routeConfig?: RouteConfigs
+  /**
+   * The OpenAPI security scheme the authenticated routes name (declare it in @fastify/swagger's
+   * `components.securitySchemes`), such as `'weappSession'`. Default none: a document that names
+   * no undeclared scheme.
+   */
+  securityScheme?: string
+}
+
+/** The Fastify `config` of each of the plugin's routes. */
+export interface RouteConfigs {
+  login?: Record<string, unknown>
+  decrypt?: Record<string, unknown>
+  phone?: Record<string, unknown>
+  logout?: Record<string, unknown>
+}
+
+/** The revocation store's settings. */
+export type RevocationSettings = { kind: 'memory' } | { kind: 'redis', redis: RedisLike, prefix: string }
+
+/** Validated, normalised, frozen options. */
+export interface Settings {
+  /** The apps: a validated list (one for the `appId` shorthand), or the lookup function. */
+  readonly apps: readonly WeappAppConfig[] | WeappAppLookup
+  readonly keys: readonly SessionKey[]
+  /** seconds */
+  readonly expiresIn: number
+  readonly prefix: string
+  /** one origin per platform, without a trailing slash */
+  readonly apiBaseUrl: ApiBaseUrls
+  /** ms */
+  readonly timeout: number
+  /** sockets per upstream origin */
+  readonly upstreamConnections: number
+  /** seconds, or 0 for off */
+  readonly watermarkMaxAge: number
+  /** failures a minute per user on the decrypt route, or 0 for no limit */
+  readonly decryptFailureLimit: number
+  /** entries, or 0 for no memo */
+  readonly sessionCacheSize: number
+  /** the @fastify/jwt bridge, or undefined when off */
+  readonly jwt: JwtSettings | undefined
+  /** where revocations are kept, or undefined when off */
+  readonly revocation: RevocationSettings | undefined
+  /** seconds, or 0 for no renewal */
+  readonly renewWithin: number
+  /** seconds */
+  readonly maxAge: number
+  readonly routeConfig: RouteConfigs
+  readonly securityScheme: string | undefined
+}
+
+/** The jwt bridge's settings: sign options for @fastify/jwt, and the JWS lifetime they asked for. */
+export interface JwtSettings {
+  /** Passed on to `reply.jwtSign`, without `expiresIn` and `aud` (the plugin sets both). */
+  readonly sign: Readonly<Record<string, unknown>>
+  /** seconds, or undefined for the session's own lifetime; never more than what is left of the session */
+  readonly expiresIn: number | undefined
+}
