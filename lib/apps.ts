@@ -37,15 +37,16 @@ const list = orList
 /** The row of a config: by its `platform`, else by the one credential field it gives; or why none. */
 function rowOf (config: Record<string, unknown>): { row: Platform } | { problem: string } {
   const given = KEYS.filter((key) => config[key] !== undefined)
-  const chosen = config.platform === undefined ? undefined : platformOf(config.platform)
-  if (config.platform !== undefined && chosen?.config.selectable !== true) return { problem: `platform must be ${list(SELECTABLE)}` }
+  const named = config.platform === undefined ? undefined : platformOf(config.platform)
+  if (config.platform !== undefined && (named === undefined || !named.config.selectable)) return { problem: `platform must be ${list(SELECTABLE)}` }
   // Naming a default row is the same as naming none: the credential field decides.
-  const platform = chosen?.config.default === true ? undefined : config.platform
-  const row = platform === undefined ? ROWS.find((r) => r.config.default && given.length === 1 && r.config.key === given[0]) : chosen
+  const chosen = named !== undefined && !named.config.default ? named : undefined
+  const row = chosen ?? ROWS.find((r) => r.config.default && given.length === 1 && r.config.key === given[0])
   if (typeof config.appId !== 'string' || !APP_ID.test(config.appId)) return { problem: "appId is not an AppID such as 'wx0123456789abcdef'" }
   if (given.length !== 1) return { problem: `give exactly one of ${list(CHOICES)}` }
-  if (row === undefined || row.config.key !== given[0]) return { problem: `platform '${String(platform)}' takes ${(row as Platform).config.key}` }
-  return { row }
+  // One credential field, and a row for it: the default row of that field, or the one named.
+  if ((row as Platform).config.key !== given[0]) return { problem: `platform '${String(config.platform)}' takes ${(row as Platform).config.key}` }
+  return { row: row as Platform }
 }
 
 /** Why a config is not one app's, or undefined when it is. */

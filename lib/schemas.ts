@@ -36,7 +36,7 @@ const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern
 /** The platforms whose logins may be anonymous, for messages. */
 export const ANONYMOUS = orList([...new Set(ROWS.filter((row) => row.users.anonymous).map((row) => row.title))])
 /** Every field a login may answer about its user, from every platform's users. */
-const WHO = Object.fromEntries(ROWS.flatMap((row) => row.users.fields).map((f) => [f.name, { type: 'string', ...(f.describes === undefined ? {} : { description: f.describes }) }]))
+const WHO = Object.fromEntries(ROWS.flatMap((row) => row.users.fields).map((f) => [f.name, { type: 'string', description: f.describes }]))
 
 export const loginSchema = {
   summary: 'Log in with a wx.login() code',

@@ -15,7 +15,7 @@ export interface UserField {
   /** Absent from some logins (a unionid). Never part of what identifies the user. */
   readonly optional?: true
   /** What it is, for the login route's OpenAPI description. */
-  readonly describes?: string
+  readonly describes: string
 }
 
 /** A platform's users: what its sessions say in `platform`, and how they are spelled. */
