@@ -1,7 +1,7 @@
 // The conformance suite: every row of the platform table runs the same login, authenticate,
 // decrypt, error mapping (messages that name the platform and its login call), used-code and
 // cross-platform tests, against one mock serving every kind of app. A platform's quirks live in
-// its own test file (wechat, app-kinds for hosted and WeCom apps, platforms for QQ and Douyin).
+// its own test file (wechat, component, wecom, qq, douyin).
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import weapp, { type WeappAppConfig } from '../lib/index.js'
