@@ -1,11 +1,8 @@
 // Douyin's quirks: anonymous logins, the client finding tt, its answers and errors.
-import Fastify from 'fastify'
 import t from 'tap'
-import weapp from '../lib/index.js'
-import { MockWechat, type MockFault } from '../lib/testing.js'
-import { isError, KEY } from './fixtures/app.js'
-import { claims, forge, open } from './fixtures/jwe.js'
-import { WX, QQ, TT, backend } from './fixtures/platforms.js'
+import type { MockFault } from '../lib/testing.js'
+import { isError } from './fixtures/app.js'
+import { WX, TT, backend } from './fixtures/platforms.js'
 
 t.test('douyin: a login with only an anonymous code is an anonymous session; a real code later is a normal one', async (t) => {
   const { app, mocks } = await backend(t)
@@ -106,21 +103,4 @@ t.test('douyin: the mock answers Douyin\'s errors', async (t) => {
   t.match((await ask({ ...base, anonymous_code: anonymous })).json, { err_no: 40019 }, 'an anonymous code is single-use too')
   t.match((await ask({ ...base, anonymous_code: tt.addApp('ttother00000000001').anonymousCode('a-2') })).json, { err_no: 40019 }, 'another app\'s anonymous code')
   t.match((await ask({ ...base, anonymous_code: 'made-up' })).json, { err_no: 40019 })
-})
-
-t.test('renewal keeps a QQ session\'s platform and a Douyin session\'s anonymity', async (t) => {
-  const mocks = { qq: await MockWechat.start({ appId: QQ }), douyin: await MockWechat.start({ appId: TT }) }
-  t.teardown(async () => { await mocks.qq.close(); await mocks.douyin.close() })
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(weapp, { apps: [{ appId: QQ, appSecret: 's1', platform: 'qq' }, { appId: TT, appSecret: 's2', platform: 'douyin' }], key: KEY, expiresIn: '1h', renewWithin: '10m' })
-  app.get('/me', { onRequest: app.weapp.authenticate }, async () => ({}))
-  const now = Math.floor(Date.now() / 1000)
-  const near = { iat: now - 3000, exp: now + 60, lat: Date.now() - 3000_000 }
-  const qq = await app.inject({ url: '/me', headers: { authorization: `Bearer ${forge(KEY, claims(QQ, { ...near, pf: 'qq', jti: 'abcdefghijklmnopqrstuv' }))}` } })
-  t.match(open(qq.headers['x-weapp-session'] as string, KEY).payload, { pf: 'qq', aud: QQ })
-  const anon = await app.inject({ url: '/me', headers: { authorization: `Bearer ${forge(KEY, claims(TT, { ...near, pf: 'douyin', an: true, sk: undefined, sub: 'a-1', jti: 'bcdefghijklmnopqrstuvw' }))}` } })
-  const payload = open(anon.headers['x-weapp-session'] as string, KEY).payload
-  t.match(payload, { pf: 'douyin', an: true, sub: 'a-1' })
-  t.notOk('sk' in payload, 'still no session_key')
 })
