@@ -286,7 +286,7 @@ export {
   RevocationUnavailableError, InvalidOptionError, type WeappErrorCode
 } from './errors.js'
 export type { WeappAppLookup } from './apps.js'
-export type * from './platforms/public.js'
+export type * from './platforms/index.js'
 export { generateKey, type KeyInput } from './keys.js'
 export type { FastifyWeappOptions, WeappCommonOptions } from './options.js'
 export type { RedisLike, RevokedUser } from './revocation.js'

@@ -10,8 +10,7 @@ import { randomBytes } from './random.js'
 import { ROWS, users, type AnyIdentity, type AnySession } from './platforms/index.js'
 import { isSessionKey } from './platforms/users.js'
 
-export type * from './platforms/public.js'
-export type { AnyIdentity, AnySession } from './platforms/index.js'
+export type * from './platforms/index.js'
 export { isSessionKey }
 
 /**

@@ -1,7 +1,7 @@
 // The codebase's shape: a platform is named only in its own files and the tables. For every key of
 // the platform table, a case-insensitive search of lib/ and client/src finds that name only in
 // files named after it (lib/platforms/wechat.ts, lib/testing/wecom.ts, …), the platform table
-// (lib/platforms/index.ts and its public types), the mock's endpoint table and the client's
+// (lib/platforms/index.ts), the mock's endpoint table and the client's
 // runtime table. A name counts as a word or the start of a camelCase part: `components` is not
 // `component`, `WeappComponentAppConfig` is. Hostnames are data (api.weixin.qq.com is not QQ).
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -11,7 +11,7 @@ import t from 'tap'
 import { PLATFORMS } from '../lib/platforms/index.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const TABLES = ['lib/platforms/index.ts', 'lib/platforms/public.ts', 'lib/testing/endpoints.ts']
+const TABLES = ['lib/platforms/index.ts', 'lib/testing/endpoints.ts']
 const RUNTIME_TABLE = 'client/src/runtimes/'
 
 function files (dir: string): string[] {

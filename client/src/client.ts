@@ -1,5 +1,4 @@
-import { NO_GLOBAL, globalApi, runtimeOf } from './runtimes/index.js'
-import type { AnyLogin, LoginOf } from './runtimes/types.js'
+import { NO_GLOBAL, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
 import { WeappClientError, callApi, createSend, hasAuthorization, originOf, ownAppId } from './transport.js'
 import type { WeappClient, WeappClientOptions, WxLike } from './types.js'

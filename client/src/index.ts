@@ -17,6 +17,6 @@
  */
 
 export type { WxLike, WeappClientOptions, WeappRequestOptions, WeappLogin, WeappClient } from './types.js'
-export type * from './runtimes/types.js'
+export type * from './runtimes/index.js'
 export { WeappClientError } from './transport.js'
 export { createWeappClient } from './client.js'

@@ -1,4 +1,4 @@
-import type { RuntimeOptions } from './runtimes/types.js'
+import type { RuntimeOptions } from './runtimes/index.js'
 
 /**
  * The part of `wx` the client uses; the runtimes' typings (miniprogram-api-typings), Taro's and uni-app's API objects satisfy

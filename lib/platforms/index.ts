@@ -83,3 +83,9 @@ export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | We
 export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
 export type { WecomCredentials } from './wecom.js'
 export type { WeappPhone } from './platform.js'
+
+/** The public names of the rows' session and identity types (the package exports this file's types). */
+export type WeappWechatSession = WechatSession
+export type WeappWecomSession = WecomSession
+export type WeappWechatIdentity = WechatIdentity
+export type WeappWecomIdentity = WecomIdentity

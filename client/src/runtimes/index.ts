@@ -1,5 +1,4 @@
-import type { WxLike } from '../types.js'
-import type { RuntimeOptions } from './types.js'
+import type { WeappLogin, WxLike } from '../types.js'
 
 /**
  * The client's runtime table: which global API object a mini program has (WeChat's `wx`, QQ's
@@ -12,6 +11,31 @@ import type { RuntimeOptions } from './types.js'
 declare const wx: WxLike | undefined
 declare const qq: WxLike | undefined
 declare const tt: WxLike | undefined
+
+/** The options that choose a kind of login. */
+export interface RuntimeOptions {
+  /**
+   * Log in WeCom members: the code comes from `wx.qy.login()`, for a mini program the server
+   * configures as a WeCom app (`{ appId, wecom }`). Default false (`wx.login()`).
+   */
+  wecom?: boolean
+}
+
+/** What the login route answered for a WeCom member (a client with `wecom: true`). */
+export interface WeappWecomLogin {
+  session: string
+  expiresIn: number
+  appId: string
+  corpId: string
+  userId: string
+  token?: string
+}
+
+/** The login answer of a client made with these options. */
+export type LoginOf<O> = O extends { wecom: true } ? WeappWecomLogin : WeappLogin
+
+/** What a login answers, whichever kind of login the client makes. */
+export type AnyLogin = WeappLogin | WeappWecomLogin
 
 /** The part of the API object a kind of login calls. */
 export type LoginApi = Pick<WxLike, 'login'> & { checkSession?: WxLike['checkSession'] }
