@@ -30,10 +30,10 @@ symlinkSync(join(root, 'client/dist'), join(work, 'client/dist'))
 const cleanup = () => rmSync(work, { recursive: true, force: true })
 process.on('SIGINT', () => { cleanup(); process.exit(130) })
 
-function runTests (files, stdio = 'ignore') {
+function runTests (files, stdio = 'ignore', limit = 300_000) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(root, 'node_modules/tap/dist/esm/run.mjs'), '--disable-coverage', '--timeout=150', '--bail', '--reporter=tap', ...files], { cwd: work, stdio })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, 300_000)
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, limit)
     child.on('exit', (code, signal) => { clearTimeout(timer); resolve(code === 0 && signal === null) })
   })
 }
@@ -41,7 +41,8 @@ function runTests (files, stdio = 'ignore') {
 try {
   // The unmutated tests must pass, or the score means nothing.
   const allTests = [...new Set(selected.flatMap((m) => testsFor(m)))]
-  if (!await runTests(allTests) && !await runTests(allTests, ['ignore', 'inherit', 'inherit'])) throw new Error(`the tests fail without any mutant: ${allTests.join(' ')}`)
+  // The whole selection at once takes longer than one mutant's tests: it has a limit of its own.
+  if (!await runTests(allTests, 'ignore', 1_800_000) && !await runTests(allTests, ['ignore', 'inherit', 'inherit'], 1_800_000)) throw new Error(`the tests fail without any mutant: ${allTests.join(' ')}`)
 
   const results = []
   for (const mutant of selected) {
