@@ -31,7 +31,7 @@ const rules = [
   [/^lib\/upstream\/http\.ts$/, [...upstreamTests, 'test/pool.test.ts', 'test/fairness.test.ts']],
   [/^lib\/upstream\/tokens\.ts$/, tokenTests],
   [/^lib\/platforms\/users\.ts$/, [...sessionTests, ...platformTests, ...kindTests, 'test/revocation.test.ts', 'test/revocation-store.test.ts', 'test/jwt.test.ts', ...conformance]],
-  [/^lib\/platforms\//, [...kindTests, ...platformTests, ...conformance, ...upstreamTests, ...tokenTests, 'test/apps.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-store.test.ts']],
+  [/^lib\/platforms\//, [...kindTests, ...platformTests, ...conformance, ...upstreamTests, ...tokenTests, ...optionTests, 'test/apps.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-store.test.ts']],
   [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...routeTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
   [/^lib\/apps\.ts$/, ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests, 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/fairness.test.ts']],
   [/^lib\/revocation(-redis)?\.ts$/, [...revocationTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts']],
