@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { WeappIdentity, WeappSession } from './index.js'
+import type { WeappClaims, WeappIdentity, WeappLinkedIdentity, WeappSession } from './index.js'
 import type { AppKind, WeappPhone } from './platforms/index.js'
 import type { RevokedUser } from './revocation.js'
 
@@ -12,8 +12,11 @@ export interface WeappAppApi {
   readonly kind: AppKind
   /** Exchanges a login code of this app with its platform (`jscode2session`, or the platform's own login API). */
   code2Session (code: string): Promise<WeappIdentity>
-  /** Seals an identity into a session of this app (the "3rd_session"). */
-  seal (identity: WeappIdentity): Promise<string>
+  /**
+   * Seals an identity (from `code2Session`, or `redeemLink`) into a session of this app (the
+   * "3rd_session"), with the app's claims (a JSON object, at most 1 KiB as JSON) if given.
+   */
+  seal (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims }): Promise<string>
   /** Decrypts `encryptedData` + `iv` with a session_key; the watermark must be this app's. */
   decrypt (sessionKey: string, encryptedData: string, iv: string): Record<string, unknown>
   /** This app's access token (its platform's token API's), cached, one fetch in flight at most. */
@@ -32,6 +35,18 @@ export interface WeappAppApi {
 export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
   /** An `onRequest`/`preHandler` hook: sets `request.weappSession` (a session of any configured app) or answers 401. */
   authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void>
+  /**
+   * The session `authenticate` set, typed non-null, for a route behind it: `const { claims } = fastify.weapp.sessionOf(request)`.
+   * Throws a TypeError (a 500: the route's bug) where authenticate did not run.
+   */
+  sessionOf (request: FastifyRequest): WeappSession
+  /**
+   * Opens a link token (the `linkToken` of a 409 `WEAPP_LINK_REQUIRED`) and gives back the identity
+   * of that login, for `app(identity.appId).seal(identity, { claims })` once the app knows the user.
+   * Rejects `WEAPP_LINK_INVALID` (not a link token, a session included), `WEAPP_LINK_EXPIRED`, and
+   * with the revocation option `WEAPP_LINK_USED` after the first redeem (on any instance).
+   */
+  redeemLink (linkToken: string): Promise<WeappLinkedIdentity>
   /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID`, `WEAPP_SESSION_EXPIRED` or (ended) `WEAPP_SESSION_REVOKED`. */
   unseal (token: string): Promise<WeappSession>
   /** Whether `signature` is `sha1(rawData + sessionKey)` in hex (constant-time). */

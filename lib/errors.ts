@@ -101,6 +101,51 @@ export const RevocationUnavailableError: WeappErrorClass<'WEAPP_REVOCATION_UNAVA
   503
 )
 
+/** `onLogin` refused the user (a banned account): the app's own message. */
+export const LoginRefusedError: WeappErrorClass<'WEAPP_LOGIN_REFUSED', 403> = createError(
+  'WEAPP_LOGIN_REFUSED',
+  '%s',
+  403
+)
+
+/** A link token that does not open as one: tampered, foreign, or a session given in its place. */
+export const LinkInvalidError: WeappErrorClass<'WEAPP_LINK_INVALID', 401> = createError(
+  'WEAPP_LINK_INVALID',
+  '%s',
+  401
+)
+
+export const LinkExpiredError: WeappErrorClass<'WEAPP_LINK_EXPIRED', 401> = createError(
+  'WEAPP_LINK_EXPIRED',
+  'The link token expired; log in again (wx.login() then the login route) for a fresh one',
+  401
+)
+
+/** With the revocation option, a link token redeems once. */
+export const LinkUsedError: WeappErrorClass<'WEAPP_LINK_USED', 401> = createError(
+  'WEAPP_LINK_USED',
+  'The link token was already redeemed; log in again (wx.login() then the login route) for a fresh one',
+  401
+)
+
+/** `onRenew` ended the session (a banned user) when it was due for renewal. */
+export const SessionEndedError: WeappErrorClass<'WEAPP_SESSION_ENDED', 401> = createError(
+  'WEAPP_SESSION_ENDED',
+  'The app ended this session; log in again (wx.login() then the login route)',
+  401
+)
+
+/**
+ * The app's own hook (`onLogin`, `onRenew`) threw or gave what it may not: the app's bug. The
+ * message names the hook and what was wrong, never a value; what the hook threw is the `cause`,
+ * which Fastify logs and never sends.
+ */
+export const HookFailedError: WeappErrorClass<'WEAPP_HOOK_FAILED', 500> = createError(
+  'WEAPP_HOOK_FAILED',
+  '%s',
+  500
+)
+
 /**
  * What this kind of app cannot do (phone numbers where its platform has no such API, or where the
  * hosting platform gave no token getter). The message says which, and what would make it work.
@@ -142,6 +187,13 @@ export type WeappErrorCode =
   | 'WEAPP_UNSUPPORTED'
   | 'WEAPP_SESSION_REVOKED'
   | 'WEAPP_REVOCATION_UNAVAILABLE'
+  | 'WEAPP_LOGIN_REFUSED'
+  | 'WEAPP_LINK_REQUIRED'
+  | 'WEAPP_LINK_INVALID'
+  | 'WEAPP_LINK_EXPIRED'
+  | 'WEAPP_LINK_USED'
+  | 'WEAPP_SESSION_ENDED'
+  | 'WEAPP_HOOK_FAILED'
 
 /**
  * A cause that is safe to log: the name, code and message of an error and of its causes, with

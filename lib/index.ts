@@ -1,12 +1,13 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
-import { InvalidOptionError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { InvalidOptionError, LinkUsedError, SessionEndedError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { decideRenewal } from './hooks.js'
 import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef } from './revocation.js'
 import { createHttp } from './upstream/http.js'
 import { buildSettings, cleartextWarnings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
-import { createSessionCodec, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import { claimsObject, claimsText, createSessionCodec, sessionClaims, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
 import { users, type IdentityOf, type SessionOf } from './platforms/index.js'
 import type { WeappApi, WeappAppApi } from './api.js'
 
@@ -21,10 +22,50 @@ import { decryptUserData, verifySignature } from './user-data.js'
  */
 export interface WeappSessionTypes {}
 
-/** Who is calling, as the session says (a union of the kinds `WeappSessionTypes` declares). */
-export type WeappSession = SessionOf<WeappSessionTypes>
+/**
+ * The app's own claims, as `onLogin` seals them and `request.weappSession.claims` reads them back.
+ * Empty by default (any object); declare yours once, the way @fastify/jwt's `FastifyJWT` types
+ * `request.user`: `declare module 'fastify-weapp' { interface WeappClaims { userId: number, roles: string[] } }`.
+ * A session sealed without claims reads `{}`: make a member optional where some sessions lack it.
+ */
+export interface WeappClaims {}
+
+/** Who is calling, as the session says (a union of the kinds `WeappSessionTypes` declares), with the app's claims. */
+export type WeappSession = SessionOf<WeappSessionTypes> & {
+  /** The app's claims from `onLogin` (or `onRenew`, or `seal(identity, { claims })`), frozen; `{}` for none. */
+  readonly claims: Readonly<WeappClaims>
+}
 /** What a login yields and a session holds. */
 export type WeappIdentity = IdentityOf<WeappSessionTypes>
+
+/** What a session says of its user, without its key, times or claims: `onLogin`'s identity, a login answer's ids. */
+type UserOf<S> = S extends unknown ? Omit<S, 'sessionKey' | 'expiresAt' | 'jti' | 'loginAt'> : never
+/** Who logged in, as `onLogin` is told: platform, appId and the platform's ids; never the session_key. */
+export type WeappLoginIdentity = UserOf<SessionOf<WeappSessionTypes>>
+/** What `fastify.weapp.redeemLink()` gives back: the identity of the login that needed a link, ready for `seal()`. */
+export type WeappLinkedIdentity = WeappLoginIdentity & { readonly sessionKey: string }
+/** The login route's answer (200). `U` is what `onLogin` answers as `user`. */
+export type WeappLoginAnswer<U = Record<string, unknown>> = (WeappLoginIdentity extends infer I ? I extends unknown ? Omit<I, 'platform'> : never : never) & {
+  /** Send back as `Authorization: Bearer <session>`. */
+  session: string
+  /** Seconds until the session expires. */
+  expiresIn: number
+  /** With the jwt option: the JWS from the app's @fastify/jwt. */
+  token?: string
+  /** What `onLogin` answered, if anything. */
+  user?: U
+}
+/** The login route's 409 when `onLogin` asked for a link. */
+export interface WeappLinkRequired {
+  statusCode: 409
+  code: 'WEAPP_LINK_REQUIRED'
+  error: string
+  message: string
+  /** For the app's own route: `fastify.weapp.redeemLink(linkToken)`. */
+  linkToken: string
+  /** Seconds the link token may be redeemed in. */
+  expiresIn: number
+}
 
 const BEARER = /^Bearer +([^\s]+) *$/i
 /** Where authenticate leaves a session that is due for renewal, for the reply to carry. */
@@ -83,13 +124,19 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
     appId: app.appId,
     kind: app.kind,
     code2Session: app.code2Session as WeappAppApi['code2Session'],
-    seal: async (identity: WeappIdentity) => {
+    seal: async (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims }) => {
       // A session holds a user of its app's platform, and says which platform, whatever the identity given says.
       const own = app.platform.users
       if (identity !== null && typeof identity === 'object' && users.ofIdentity({ ...identity, platform: undefined })?.fields !== own.fields) {
         throw new TypeError(`seal(identity): app ${app.appId} is a ${app.platform.title} app: give ${own.gives}`)
       }
-      return sessions.seal({ ...(identity as object), platform: own.platform } as AnyIdentity, app.appId)
+      // An openid is a user of one app: a link token's identity seals for the app it came from.
+      const from = (identity as { appId?: unknown } | null)?.appId
+      if (from !== undefined && from !== app.appId) {
+        throw new TypeError(`seal(identity): the identity is a user of ${String(from)}, not of ${app.appId}; seal it with fastify.weapp.app(identity.appId)`)
+      }
+      const claims = claimsText(options?.claims, 'seal(identity, { claims })')
+      return sessions.seal({ ...(identity as object), platform: own.platform } as AnyIdentity, app.appId, undefined, claims)
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
     accessToken: app.accessToken,
@@ -129,7 +176,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   fastify.addHook('onClose', async () => { await http.close() })
   const registry = createRegistry(settings.apps, { apiBaseUrl: settings.apiBaseUrl, timeout: settings.timeout, http })
   const revocation = settings.revocation
-  const { renewWithin, maxAge } = settings
+  const { renewWithin, maxAge, onRenew } = settings
   const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log }
   let revocations: Revocations | undefined
   if (revocation?.kind === 'memory') revocations = memoryRevocations(revocationOptions)
@@ -145,11 +192,16 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
    * A fresh token for a session near its end (same jti and login time, never past loginAt + maxAge)
    * and the seconds it lasts (its exp as sealed, less now), or undefined when it may not be renewed.
    */
+  /** The exp (seconds) a renewal at `now` would have, or undefined when it would not outlast the session. */
+  function renewedExp (session: AnySession, now: number): number | undefined {
+    const exp = Math.min(Math.floor(now / 1000) + settings.expiresIn, Math.floor((session.loginAt + maxAge * 1000) / 1000))
+    return exp * 1000 <= session.expiresAt ? undefined : exp
+  }
   function renewal (session: AnySession, now: number): { token: string, expiresIn: number } | undefined {
-    const notAfter = session.loginAt + maxAge * 1000
-    const exp = Math.min(Math.floor(now / 1000) + settings.expiresIn, Math.floor(notAfter / 1000))
-    if (exp * 1000 <= session.expiresAt) return undefined
-    const token = sessions.seal(identityOf(session), session.appId, { jti: session.jti, loginAt: session.loginAt, notAfter, now })
+    const exp = renewedExp(session, now)
+    if (exp === undefined) return undefined
+    const id = { jti: session.jti, loginAt: session.loginAt, notAfter: session.loginAt + maxAge * 1000, now }
+    const token = sessions.seal(identityOf(session), session.appId, id, sessionClaims(session))
     return { token, expiresIn: exp - Math.floor(now / 1000) }
   }
   if (renewWithin !== 0) {
@@ -213,10 +265,38 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
         throw err
       }
-      request.weappSession = session as WeappSession
       if (renewWithin !== 0 && session.expiresAt - Date.now() < renewWithin * 1000) {
+        // The app's say on a renewal, asked only when one is due (and would outlast the session).
+        if (onRenew !== undefined && renewedExp(session, Date.now()) !== undefined) {
+          const outcome = await decideRenewal(onRenew, { session: session as WeappSession, request })
+          if (outcome.kind === 'end') {
+            reply.header('www-authenticate', 'Bearer error="invalid_token"')
+            // With revocation on, ended for good (a retry never asks again); the store being down ends only this request.
+            await revocations?.revokeSession(session).catch((err: unknown) => {
+              request.log.warn({ err }, 'fastify-weapp: onRenew ended a session that could not be revoked; it ends again when next due')
+            })
+            throw new SessionEndedError()
+          }
+          if (outcome.replaced) session = { ...session, claims: claimsObject(outcome.claims) } as unknown as AnySession
+        }
         (request as unknown as Record<symbol, AnySession>)[kRenew] = session
       }
+      request.weappSession = session as WeappSession
+    },
+    sessionOf (request) {
+      const session = request.weappSession
+      if (session === null) throw new TypeError('sessionOf(request): this route does not run fastify.weapp.authenticate; add it (onRequest: fastify.weapp.authenticate)')
+      return session
+    },
+    async redeemLink (linkToken) {
+      const link = await sessions.unsealLink(linkToken)
+      // Single-use with revocation on: the first redeem on any instance wins, atomically.
+      if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw new LinkUsedError()
+      const { sessionKey, ...seen } = users.identityOf(link as unknown as Parameters<typeof users.identityOf>[0])
+      const identity = { ...seen, platform: link.platform, appId: link.appId, sessionKey }
+      // Server-side only: JSON (a reply, a log line) never shows the session_key.
+      Object.defineProperty(identity, 'toJSON', { value: () => ({ ...seen, platform: link.platform, appId: link.appId }) })
+      return Object.freeze(identity) as unknown as WeappLinkedIdentity
     },
     unseal: open as WeappApi['unseal'],
     verifySignature,
@@ -271,7 +351,10 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     sessions,
     revocations,
     routeConfig: settings.routeConfig,
-    securityScheme: settings.securityScheme
+    securityScheme: settings.securityScheme,
+    onLogin: settings.onLogin,
+    linkExpiresIn: settings.linkExpiresIn,
+    userSchema: settings.userSchema
   })
 }
 
@@ -290,3 +373,6 @@ export type * from './platforms/index.js'
 export { generateKey, type KeyInput } from './keys.js'
 export type { FastifyWeappOptions, WeappCommonOptions } from './options.js'
 export type { RedisLike, RevokedUser } from './revocation.js'
+export type { WeappLoginContext, WeappLoginDecision, WeappLoginHook, WeappRenewContext, WeappRenewDecision, WeappRenewHook } from './hooks.js'
+export { LoginRefusedError, LinkInvalidError, LinkExpiredError, LinkUsedError, SessionEndedError, HookFailedError } from './errors.js'
+export { MAX_CLAIMS_BYTES } from './session.js'

@@ -1,6 +1,7 @@
 import type { ApiBaseUrls, WeappAppConfig, WeappAppLookup } from './apps.js'
 import type { KeyInput, SessionKey } from './keys.js'
 import type { RedisLike } from './revocation.js'
+import type { WeappLoginHook, WeappRenewHook } from './hooks.js'
 
 /** The plugin's options, as users give them, and the settings they become. */
 
@@ -53,7 +54,8 @@ export interface WeappCommonOptions {
    * Bridge to @fastify/jwt (registered before this plugin): the login route also answers `token`,
    * a JWS signed by the app's @fastify/jwt with `sub` = openid (and `unionid`) and `aud` = appId,
    * expiring no later than the session. `true`, or the sign options to use (`{ expiresIn: '1h' }`:
-   * seconds or a time span, capped at the session's lifetime). Default `false`.
+   * seconds or a time span, capped at the session's lifetime), with `claims: true` or a list of
+   * names for the app's claims the JWS carries (the client can read a JWS). Default `false`.
    */
   jwt?: boolean | Record<string, unknown>
   /**
@@ -76,6 +78,21 @@ export interface WeappCommonOptions {
    * no undeclared scheme.
    */
   securityScheme?: string
+  /**
+   * Called after each login's upstream exchange, before anything is sealed: find or create the
+   * app's own user and return its claims (sealed in the session), an answer for the client, a
+   * refusal, or `{ link: true }`. Default none: today's login. See the README's "Your users".
+   */
+  onLogin?: WeappLoginHook
+  /** Called when a session is due for renewal (only then): new claims, `{ end: true }`, or nothing. Needs `renewWithin`. */
+  onRenew?: WeappRenewHook
+  /** How long a link token (of `onLogin`'s `{ link: true }`) may be redeemed: seconds or a time span. Default `'10m'`, at most `'1h'`. */
+  linkExpiresIn?: number | string
+  /**
+   * The JSON schema of the login answer's `user` (what `onLogin` answers): only what it declares
+   * is sent, and the OpenAPI document shows it. Default any object.
+   */
+  userSchema?: Record<string, unknown>
 }
 
 /** The Fastify `config` of each of the plugin's routes. */
@@ -119,6 +136,11 @@ export interface Settings {
   readonly maxAge: number
   readonly routeConfig: RouteConfigs
   readonly securityScheme: string | undefined
+  readonly onLogin: WeappLoginHook | undefined
+  readonly onRenew: WeappRenewHook | undefined
+  /** seconds */
+  readonly linkExpiresIn: number
+  readonly userSchema: Readonly<Record<string, unknown>>
 }
 
 /** The jwt bridge's settings: sign options for @fastify/jwt, and the JWS lifetime they asked for. */
@@ -127,4 +149,6 @@ export interface JwtSettings {
   readonly sign: Readonly<Record<string, unknown>>
   /** seconds, or undefined for the session's own lifetime; never more than what is left of the session */
   readonly expiresIn: number | undefined
+  /** Which of the session's claims the JWS carries (under `claims`): all, some, or none (undefined). */
+  readonly claims: true | readonly string[] | undefined
 }

@@ -88,6 +88,9 @@ function parseSpan (value: unknown, name: string, fallback: number, max: number)
   return seconds
 }
 
+/** seconds: a link token is for finishing a login now, not later. */
+const DEFAULT_LINK_EXPIRES_IN = 600
+
 function parseExpiresIn (value: unknown): number {
   return parseSpan(value, 'expiresIn', DEFAULT_EXPIRES_IN, 366 * 86400)
 }
@@ -160,11 +163,14 @@ function parseApiBaseUrl (value: unknown): ApiBaseUrls {
 
 function parseJwt (value: unknown): JwtSettings | undefined {
   if (value === undefined || value === false) return undefined
-  if (value === true) return Object.freeze({ sign: Object.freeze({}), expiresIn: undefined })
+  if (value === true) return Object.freeze({ sign: Object.freeze({}), expiresIn: undefined, claims: undefined })
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidOptionError('jwt must be true, false or the sign options for @fastify/jwt, such as { expiresIn: \'1h\' }')
   }
-  const { expiresIn, aud: _aud, ...sign } = value as Record<string, unknown>
+  const { expiresIn, aud: _aud, claims, ...sign } = value as Record<string, unknown>
+  if (claims !== undefined && claims !== true && !(Array.isArray(claims) && claims.length > 0 && claims.every((name) => typeof name === 'string' && name !== ''))) {
+    throw new InvalidOptionError("jwt.claims must be true (every claim of onLogin's) or a list of claim names, such as ['userId', 'roles']: the JWS carries them, readable by the client")
+  }
   let seconds: number | undefined
   if (expiresIn !== undefined) {
     seconds = typeof expiresIn === 'string' ? parseTimeSpan(expiresIn) : expiresIn as number
@@ -172,7 +178,7 @@ function parseJwt (value: unknown): JwtSettings | undefined {
       throw new InvalidOptionError("jwt.expiresIn must be a number of seconds from 1 or a time span such as '1h', '30m' (the JWS never outlives its session anyway)")
     }
   }
-  return Object.freeze({ sign: Object.freeze(sign), expiresIn: seconds })
+  return Object.freeze({ sign: Object.freeze(sign), expiresIn: seconds, claims: Array.isArray(claims) ? Object.freeze([...claims] as string[]) : claims as true | undefined })
 }
 
 const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
@@ -232,8 +238,24 @@ function parseSecurityScheme (value: unknown): string | undefined {
 export const OPTION_NAMES = [
   'appId', 'appSecret', 'apps', 'key', 'expiresIn', 'prefix', 'apiBaseUrl', 'timeout', 'upstreamConnections',
   'watermarkMaxAge', 'decryptFailureLimit', 'sessionCacheSize', 'jwt', 'revocation', 'renewWithin', 'maxAge',
-  'routeConfig', 'securityScheme', 'logLevel', 'logSerializers'
+  'routeConfig', 'securityScheme', 'onLogin', 'onRenew', 'linkExpiresIn', 'userSchema', 'logLevel', 'logSerializers'
 ] as const
+
+/** A hook option: a function, or absent. */
+function parseHook<T> (value: unknown, name: string, shape: string): T | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') throw new InvalidOptionError(`${name} must be a function, ${shape}`)
+  return value as T
+}
+
+/** The JSON schema of the login answer's `user`: an object schema, default any object. */
+function parseUserSchema (value: unknown): Readonly<Record<string, unknown>> {
+  if (value === undefined) return Object.freeze({ type: 'object', additionalProperties: true })
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || (value as { type?: unknown }).type !== 'object') {
+    throw new InvalidOptionError("userSchema must be a JSON schema of type 'object', such as { type: 'object', properties: { id: { type: 'integer' }, isNew: { type: 'boolean' } } }")
+  }
+  return Object.freeze({ ...value })
+}
 
 /** Refuses the first name `given` has that `known` lacks, naming the closest known one. */
 function refuseUnknown (given: object, known: readonly string[], path = ''): void {
@@ -248,7 +270,7 @@ export function buildSettings (options: unknown): Settings {
   }
   const o = options as Record<string, unknown>
   refuseUnknown(o, OPTION_NAMES)
-  return Object.freeze({
+  const settings: Settings = {
     routeConfig: parseRouteConfig(o.routeConfig),
     securityScheme: parseSecurityScheme(o.securityScheme),
     apps: parseApps(o),
@@ -263,6 +285,14 @@ export function buildSettings (options: unknown): Settings {
     sessionCacheSize: wholeNumber(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 0, 10_000_000),
     jwt: parseJwt(o.jwt),
     revocation: parseRevocation(o.revocation),
-    ...parseRenewal(o)
-  })
+    ...parseRenewal(o),
+    onLogin: parseHook(o.onLogin, 'onLogin', 'async ({ app, identity, request }) => ({ claims }) (or undefined, { refuse }, { link: true })'),
+    onRenew: parseHook(o.onRenew, 'onRenew', 'async ({ session, request }) => ({ claims }) (or undefined, { end: true })'),
+    linkExpiresIn: parseSpan(o.linkExpiresIn, 'linkExpiresIn', DEFAULT_LINK_EXPIRES_IN, 3600),
+    userSchema: parseUserSchema(o.userSchema)
+  }
+  if (settings.onRenew !== undefined && settings.renewWithin === 0) {
+    throw new InvalidOptionError("onRenew needs renewWithin (such as '1d'): it is called when a session is due for renewal, and without renewWithin none ever is")
+  }
+  return Object.freeze(settings)
 }

@@ -29,9 +29,10 @@ export interface RedisLike {
  * publishes it, atomically: a script that fails at its first step (another key of that name, say)
  * publishes nothing, so no instance applies what Redis did not keep. It stores before it publishes.
  */
-const STORE = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-for i = 6, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+const STORE = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+for i = 7, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`
 
@@ -158,25 +159,29 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   }, RECONCILE_INTERVAL)
   interval.unref()
 
-  async function store ({ member, expiresAt, replaces }: Entry, time: number): Promise<void> {
+  async function store ({ member, expiresAt, replaces, once }: Entry, time: number): Promise<boolean> {
     if (redis.status !== 'ready') {
       throw new RevocationUnavailableError(`Redis is not connected (${redis.status}): nothing was revoked; retry when it is back`)
     }
+    let stored: unknown
     try {
-      await withTimeout(redis.eval(STORE, 1, key, expiresAt, member, time, channel, JSON.stringify([member, expiresAt]), ...replaces), timeout, 'storing a revocation in Redis')
+      stored = await withTimeout(redis.eval(STORE, 1, key, expiresAt, member, time, channel, JSON.stringify([member, expiresAt]), once === undefined ? '0' : '1', ...replaces), timeout, 'storing a revocation in Redis')
     } catch (err) {
       if (err instanceof RedisTimeout) {
         throw new RevocationUnavailableError(`Redis did not confirm the revocation within ${timeout} ms: it may still apply (Redis may run it late); retry, revoking twice is harmless`, { cause: safeCause(err, []) })
       }
       throw new RevocationUnavailableError('Redis refused to store the revocation: nothing was revoked; retry in a moment', { cause: safeCause(err, []) })
     }
+    // A one-time token another call ended first: nothing stored, nothing published.
+    if (Number(stored) === 0) return false
     // Stored and published: it applies everywhere from now on, whatever a replica says.
     known.apply(member, expiresAt, time)
-    if (replicas === 0) return
+    if (replicas === 0) return true
     const acked = await withTimeout((redis.call as NonNullable<RedisLike['call']>)('WAIT', 1, timeout), timeout + 1000, 'waiting for a replica').catch(() => 0)
     if (!(Number(acked) >= 1)) {
       throw new RevocationUnavailableError(`No Redis replica confirmed the revocation within ${timeout} ms: it applies now, but a failover before a replica has it would lose it; retry, revoking twice is harmless`)
     }
+    return true
   }
 
   return revocationsOf(known, options, store, async () => {

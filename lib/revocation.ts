@@ -19,6 +19,11 @@ export interface Revocations {
   revokeSession (session: SessionRef): Promise<void>
   /** Ends every session of a user (a key from `userKey`) that logged in until now. */
   revokeUser (user: string): Promise<void>
+  /**
+   * Ends a one-time token (a link token) if nothing ended it before: true for the one call that did,
+   * on every instance, false for every later one. Rejects `WEAPP_REVOCATION_UNAVAILABLE` where it could not be stored.
+   */
+  consume (jti: string, expiresAt: number): Promise<boolean>
   /** How many revocations are held. */
   size (): number
   close (): Promise<void>
@@ -182,7 +187,13 @@ export class Known {
 }
 
 /** One revocation as stored: a member of the sorted set (JSON) and when it expires (its score). */
-export interface Entry { member: string, expiresAt: number, replaces: string[] }
+export interface Entry {
+  member: string
+  expiresAt: number
+  replaces: string[]
+  /** A one-time token's id: stored only where no entry of that id is, atomically. */
+  once?: string
+}
 
 /**
  * The entry that ends a session: its own (with its user and login time), or, past
@@ -209,7 +220,7 @@ export interface RevocationOptions {
 }
 
 /** The revocations of a store: `keep` makes an entry durable (and known here) or rejects. */
-export function revocationsOf (known: Known, { maxAge, now = Date.now }: RevocationOptions, keep: (entry: Entry, now: number) => Promise<void>, close: () => Promise<void>): Revocations {
+export function revocationsOf (known: Known, { maxAge, now = Date.now }: RevocationOptions, keep: (entry: Entry, now: number) => Promise<boolean>, close: () => Promise<void>): Revocations {
   return {
     isRevoked: (session) => known.isRevoked(session),
     revokeSession: async (session) => {
@@ -220,6 +231,7 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now }: Revocat
       const time = now()
       await keep(userEntry(known, user, time, maxAge), time)
     },
+    consume: async (jti, expiresAt) => await keep({ member: JSON.stringify(['s', jti]), expiresAt, replaces: [], once: jti }, now()),
     size: () => known.size,
     close
   }
@@ -228,7 +240,11 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now }: Revocat
 /** `revocation: 'memory'`: one process (and tests). */
 export function memoryRevocations (options: RevocationOptions): Revocations {
   const known = new Known(options.maxAge, (message) => { options.log.warn(message) })
-  return revocationsOf(known, options, async ({ member, expiresAt }, time) => { known.apply(member, expiresAt, time) }, async () => {})
+  return revocationsOf(known, options, async ({ member, expiresAt, once }, time) => {
+    if (once !== undefined && known.sessions.has(once)) return false
+    known.apply(member, expiresAt, time)
+    return true
+  }, async () => {})
 }
 
 export { redisRevocations, type RedisLike, type RedisRevocationOptions } from './revocation-redis.js'

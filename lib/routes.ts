@@ -1,14 +1,16 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { InvalidCodeError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
+import { InvalidCodeError, LoginRefusedError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
+import { decideLogin, type WeappLoginHook } from './hooks.js'
+import type { WeappLoginIdentity } from './index.js'
 import { createFailureBudget } from './failure-budget.js'
 import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
-import { randomJti, type AnyIdentity, type AnySession, type SealOptions, type SessionCodec } from './session.js'
+import { randomJti, sessionClaims, type AnyIdentity, type AnySession, type SealOptions, type SessionCodec } from './session.js'
 import { REFERER, users } from './platforms/index.js'
 import type { Users } from './platforms/users.js'
 import type { Revocations } from './revocation.js'
 import { openUserData } from './user-data.js'
-import { ANONYMOUS, DECRYPT_BODY_LIMIT, LOGIN_BODY_LIMIT, decryptSchema, exactTypes, loginSchema, logoutSchema, phoneSchema, validation } from './schemas.js'
+import { ANONYMOUS, DECRYPT_BODY_LIMIT, LOGIN_BODY_LIMIT, decryptSchema, exactTypes, loginSchemaWith, logoutSchema, phoneSchema, validation } from './schemas.js'
 
 export { MAX_ENCRYPTED_DATA, MAX_RAW_DATA, LOGIN_BODY_LIMIT, DECRYPT_BODY_LIMIT, loginSchema, decryptSchema, phoneSchema, logoutSchema } from './schemas.js'
 
@@ -40,6 +42,12 @@ export interface RouteOptions {
   routeConfig: RouteConfigs
   /** The OpenAPI security scheme the authenticated routes name, or undefined for none. */
   securityScheme: string | undefined
+  /** The app's login hook, or undefined for none. */
+  onLogin: WeappLoginHook | undefined
+  /** seconds */
+  linkExpiresIn: number
+  /** The JSON schema of the answer's `user`. */
+  userSchema: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -53,8 +61,16 @@ async function appOfLogin (registry: Registry, body: LoginBody, referer: string 
   throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
 }
 
+/** The claims a JWS of the jwt bridge shows: all, or the named ones the session has; undefined for none. */
+function publicClaims (claims: Record<string, unknown>, names: true | readonly string[]): Record<string, unknown> | undefined {
+  if (names === true) return claims
+  const shown: Record<string, unknown> = {}
+  for (const name of names) if (Object.hasOwn(claims, name)) shown[name] = claims[name]
+  return Object.keys(shown).length === 0 ? undefined : shown
+}
+
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -64,9 +80,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
    * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a
    * token: `IdentityTooLargeError`), and this identity came from the platform: a 502, not a 500.
    */
-  function sealUpstream (identity: AnyIdentity, app: App, id?: SealOptions): string {
+  function sealUpstream (identity: AnyIdentity, app: App, id?: SealOptions, claims?: string, link?: true): string {
     try {
-      return sessions.seal(identity, app.appId, id)
+      return link === true ? sessions.sealLink(identity, app.appId, linkExpiresIn) : sessions.seal(identity, app.appId, id, claims)
     } catch (err) {
       throw new UpstreamError(`${app.platform.title} answered an openid or unionid too long to hold in a session`, { cause: new Error((err as Error).message) })
     }
@@ -107,7 +123,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     ...(routeConfig[name] === undefined ? {} : { config: routeConfig[name] })
   })
 
-  fastify.post<{ Body: LoginBody }>('/login', options('login', loginSchema, LOGIN_BODY_LIMIT, false), async (request, reply) => {
+  fastify.post<{ Body: LoginBody }>('/login', options('login', loginSchemaWith(userSchema), LOGIN_BODY_LIMIT, false), async (request, reply) => {
     const app = await appOfLogin(registry, request.body, request.headers.referer)
     const { appId } = app
     const { code: loginCode, anonymousCode } = request.body
@@ -120,25 +136,51 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       if (loginCode === undefined) throw validation(`body must have code (or, for a ${ANONYMOUS} app, anonymousCode)`)
       identity = await app.code2Session(loginCode) as AnyIdentity
     }
+    // Who logged in, in the fields of the app's platform (openid and unionid, or corpId and userId).
+    const who = users.answerOf(app.platform.users, identity as unknown as Record<string, unknown>)
+    let claims: string | undefined
+    let user: Record<string, unknown> | undefined
+    if (onLogin !== undefined) {
+      // The app's user: after the exchange, before anything is sealed; never told the session_key.
+      const seen = Object.freeze({ platform: app.platform.users.platform, appId, ...who }) as unknown as WeappLoginIdentity
+      const outcome = await decideLogin(onLogin, { app: { appId, kind: app.kind }, identity: seen, request })
+      if (outcome.kind === 'refuse') throw new LoginRefusedError(outcome.message)
+      if (outcome.kind === 'link') {
+        const linkToken = sealUpstream(identity, app, undefined, undefined, true)
+        reply.code(409).header('cache-control', 'no-store')
+        return {
+          statusCode: 409,
+          code: 'WEAPP_LINK_REQUIRED',
+          error: 'Conflict',
+          message: `This ${app.platform.title} user has no account in this app yet: prove who they are (a phone number, a password) and send linkToken to the app's link route within ${linkExpiresIn} s`,
+          linkToken,
+          expiresIn: linkExpiresIn
+        }
+      }
+      claims = outcome.claims
+      user = outcome.answer
+    }
     // The session expires no earlier than this (seal reads the clock after it).
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
     // With the jwt bridge, the JWS carries the session's id and login time: ending one ends both.
     const id = jwt === undefined ? undefined : { jti: randomJti(), loginAt: Date.now() }
-    const session = sealUpstream(identity, app, id)
+    const session = sealUpstream(identity, app, id, claims)
     reply.header('cache-control', 'no-store')
-    // Who logged in, in the fields of the app's platform (openid and unionid, or corpId and userId).
-    const who = users.answerOf(app.platform.users, identity as unknown as Record<string, unknown>)
-    if (jwt === undefined) return { session, expiresIn, appId, ...who }
+    const answer = user === undefined ? { session, expiresIn, appId, ...who } : { session, expiresIn, appId, ...who, user }
+    if (jwt === undefined) return answer
     // A JWS from the app's own @fastify/jwt, so that request.jwtVerify() routes accept this user.
     // It never outlives its session (exp at most the session's, whatever @fastify/jwt's own
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
     const now = Date.now()
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
-    const claims = users.jwsOf(app.platform.users, identity as unknown as Record<string, unknown>, id as SealOptions)
-    const token = await (reply as unknown as JwtReply).jwtSign(claims, {
+    const jws = users.jwsOf(app.platform.users, identity as unknown as Record<string, unknown>, id as SealOptions)
+    // The app's claims the jwt option names ride in the JWS too: readable by the client, unlike the session's.
+    const shown = jwt.claims === undefined || claims === undefined ? undefined : publicClaims(JSON.parse(claims) as Record<string, unknown>, jwt.claims)
+    if (shown !== undefined) jws.claims = shown
+    const token = await (reply as unknown as JwtReply).jwtSign(jws, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
-    return { session, expiresIn, appId, ...who, token }
+    return { ...answer, token }
   })
 
   if (revocations !== undefined) {
@@ -190,7 +232,8 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       const notAfter = current.loginAt + maxAge * 1000
       const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now } : undefined
       const exp = Math.floor(now / 1000) + (lineage === undefined ? expiresIn : Math.min(expiresIn, Math.floor(notAfter / 1000) - Math.floor(now / 1000)))
-      renewed = { session: sealUpstream(fresh, app, lineage ?? { jti: randomJti(), loginAt: now, now }), expiresIn: exp - Math.floor(now / 1000) }
+      // The same user: the session's claims are kept, and onLogin is not asked again.
+      renewed = { session: sealUpstream(fresh, app, lineage ?? { jti: randomJti(), loginAt: now, now }, sessionClaims(current)), expiresIn: exp - Math.floor(now / 1000) }
     }
     let text: string
     try {

@@ -63,6 +63,15 @@ export const loginSchema = {
         token: { type: 'string', description: 'With the jwt option: a JWS from the app\'s @fastify/jwt (sub = the user\'s id in the app)' }
       }
     },
+    409: {
+      type: 'object',
+      description: 'onLogin asked for a link: the platform\'s user has no account in the app yet',
+      properties: {
+        ...errorResponse.properties,
+        linkToken: { type: 'string', description: 'For the app\'s own link route (fastify.weapp.redeemLink), once it knows who the user is' },
+        expiresIn: { type: 'integer', description: 'Seconds the link token may be redeemed in' }
+      }
+    },
     '4xx': errorResponse,
     '5xx': errorResponse
   }
@@ -170,4 +179,11 @@ export function exactTypes (schema: { properties: Record<string, { type: string 
 /** A request-shape error the schema cannot express, in Fastify's own shape. */
 export function validation (message: string): Error {
   return Object.assign(new ValidationError(message), { validationContext: 'body' })
+}
+
+/** The login route's schema with the answer's `user` (what onLogin answers) declared by `userSchema`. */
+export function loginSchemaWith (user: Readonly<Record<string, unknown>>): typeof loginSchema {
+  const ok = loginSchema.response[200]
+  const described = { description: 'What the app\'s onLogin answered about its user', ...user }
+  return { ...loginSchema, response: { ...loginSchema.response, 200: { ...ok, properties: { ...ok.properties, user: described } } } } as typeof loginSchema
 }

@@ -1,6 +1,6 @@
 import { createCipheriv, createHash } from 'node:crypto'
 import { jwtDecrypt, type JWTPayload } from 'jose'
-import { SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
+import { LinkExpiredError, LinkInvalidError, SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
 import { createFastUnseal, headerSegment } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
 import { Doorkeeper, Memo } from './memo.js'
@@ -14,10 +14,22 @@ export type * from './platforms/index.js'
 export { isSessionKey }
 
 /**
- * Longest token unseal looks at, and so the longest seal issues; the plugin's own tokens are about
- * 400 characters (a 28-character openid and unionid).
+ * Longest token an identity alone may make; the plugin's own tokens are about 400 characters (a
+ * 28-character openid and unionid).
  */
-export const MAX_TOKEN_LENGTH = 1024
+export const MAX_IDENTITY_TOKEN_LENGTH = 1024
+
+/**
+ * The most an app's claims may take in a session: their JSON, in UTF-8 bytes. A user id, roles
+ * and a tenant take a few dozen; 1 KiB leaves room and keeps a session a header's size.
+ */
+export const MAX_CLAIMS_BYTES = 1024
+
+/**
+ * Longest token unseal looks at, and so the longest seal issues: the largest identity and the
+ * largest claims (1024 + 1024 bytes as base64url, and the JWE's own parts) fit.
+ */
+export const MAX_TOKEN_LENGTH = 2560
 
 /**
  * An identity too large for a session token (long openids, unionids or appId): seal refuses it
@@ -26,9 +38,60 @@ export const MAX_TOKEN_LENGTH = 1024
  */
 export class IdentityTooLargeError extends TypeError {
   constructor (length: number) {
-    super(`seal(identity): the identity makes a token of ${length} characters, over the ${MAX_TOKEN_LENGTH} a session may have`)
+    super(`seal(identity): the identity makes a token of ${length} characters, over the ${MAX_IDENTITY_TOKEN_LENGTH} a session may have`)
     this.name = 'IdentityTooLargeError'
   }
+}
+
+/** A plain JSON object, or the problem with it (for the message of whoever passed it). */
+function plainObject (value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * An app's claims as sealed: the JSON text of a plain object, undefined for none (`{}` too), or a
+ * TypeError that says what is wrong with them (never what they hold). `who` names the caller.
+ */
+export function claimsText (claims: unknown, who: string): string | undefined {
+  if (claims === undefined) return undefined
+  if (!plainObject(claims)) throw new TypeError(`${who}: claims must be a plain JSON object, such as { userId: 42, roles: ['buyer'] }`)
+  let text: string
+  try {
+    text = JSON.stringify(claims)
+  } catch (err) {
+    throw new TypeError(`${who}: claims must be JSON (${(err as Error).name}: a cycle, or a BigInt)`)
+  }
+  if (text === '{}') return undefined
+  const bytes = Buffer.byteLength(text)
+  if (bytes > MAX_CLAIMS_BYTES) {
+    throw new TypeError(`${who}: claims take ${bytes} bytes as JSON, over the ${MAX_CLAIMS_BYTES} a session carries; keep ids and roles there and look the rest up`)
+  }
+  return text
+}
+
+/** The claims of a session that has none: `request.weappSession.claims` is always an object. */
+export const NO_CLAIMS: Readonly<Record<string, never>> = Object.freeze({})
+
+/** The claims of a session as sealed: their JSON, or undefined where it has none. */
+export function sessionClaims (session: object): string | undefined {
+  const claims = (session as { claims?: object }).claims
+  return claims === undefined || claims === NO_CLAIMS ? undefined : JSON.stringify(claims)
+}
+
+/** Claims as a session reads them: the parsed JSON, frozen, or NO_CLAIMS. */
+export function claimsObject (text: string | undefined): Readonly<Record<string, unknown>> {
+  return text === undefined ? NO_CLAIMS : deepFreeze(JSON.parse(text) as Record<string, unknown>)
+}
+
+/** Freezes what JSON.parse made, all the way down (claims are the token's: changing them changes nothing). */
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner)
+    Object.freeze(value)
+  }
+  return value
 }
 
 /**
@@ -60,12 +123,22 @@ export interface SealOptions {
 export interface SessionCodec {
   /**
    * Seals an identity into a session for the app `appId`: a new session, or with `renew` a renewal
-   * of one. Synchronous (node:crypto): it throws a TypeError for what is not an identity, and
-   * `IdentityTooLargeError` for one too large for a token.
+   * of one, with the app's claims (`claimsText`'s JSON). Synchronous (node:crypto): it throws a
+   * TypeError for what is not an identity, and `IdentityTooLargeError` for one too large for a token.
    */
-  seal (identity: AnyIdentity, appId: string, renew?: SealOptions): string
+  seal (identity: AnyIdentity, appId: string, renew?: SealOptions, claims?: string): string
   unseal (token: string): Promise<AnySession>
+  /** Seals an identity into a link token for `appId` (purpose `link`, refused as a session), valid `expiresIn` seconds. */
+  sealLink (identity: AnyIdentity, appId: string, expiresIn: number): string
+  /** Opens a link token: the identity's session fields, or `WEAPP_LINK_INVALID` / `WEAPP_LINK_EXPIRED`. */
+  unsealLink (token: string): Promise<LinkFields>
 }
+
+/** What a link token holds: its user as a session would (no claims), and its own id and expiry. */
+export type LinkFields = AnySession
+
+/** The purpose claim of a link token; sessions have none. */
+const LINK = 'link'
 
 /** What seal takes, for its message: each platform's identity. */
 const GIVES = [...new Set(ROWS.map((row) => row.users.gives))].join(' or ')
@@ -92,12 +165,15 @@ export function randomJti (): string {
  * login time their `iat`.
  */
 function toSession (payload: JWTPayload, token: string): AnySession {
-  const { iat, jti, lat } = payload
+  const { iat, jti, lat, cl, use } = payload
+  if (use !== undefined) throw new SessionInvalidError({ cause: new Error('a link token is not a session: the app redeems it with fastify.weapp.redeemLink()') })
+  if (cl !== undefined && !plainObject(cl)) throw new SessionInvalidError({ cause: new Error('the token\'s claims are not an object') })
   const session = typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
     (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0))
     ? undefined
     : users.sessionOf(payload, { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 })
   if (session === undefined) throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
+  session.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)
   return session as unknown as AnySession
 }
 
@@ -132,11 +208,13 @@ interface SealingKey { secret: Uint8Array, header: string, aad: Buffer }
  * knows for this key, a random 96-bit IV, the header's base64url text as the AAD (RFC 7516 5.1),
  * and a 128-bit tag. jose opens every token this writes (`test/seal-differential.test.ts`).
  */
-function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey): string {
+function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey, appClaims?: string): string {
   const iv = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', secret, iv, { authTagLength: 16 })
   cipher.setAAD(aad)
-  const ciphertext = cipher.update(JSON.stringify(claims), 'utf8')
+  const json = JSON.stringify(claims)
+  // The app's claims are already JSON (claimsText): spliced in as the last member, not serialized twice.
+  const ciphertext = cipher.update(appClaims === undefined ? json : `${json.slice(0, -1)},"cl":${appClaims}}`, 'utf8')
   cipher.final() // GCM is a stream cipher: nothing more to come out, only the tag to compute
   return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`
 }
@@ -162,12 +240,49 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
   const fastUnseal = createFastUnseal(keys, audience)
   const joseUnseal = createJoseUnseal(keys, audience)
 
-  return {
-    seal (identity, appId, renew) {
-      const claims = users.claimsOf(identity)
-      if (claims === undefined) {
-        throw new TypeError(`seal(identity) needs ${GIVES}: ids non-empty strings, sessionKey the base64 of 16 bytes`)
+  /** The claims of an identity, or a TypeError that says what seal takes. */
+  function identityClaims (identity: AnyIdentity): JWTPayload {
+    const claims = users.claimsOf(identity)
+    if (claims === undefined) {
+      throw new TypeError(`seal(identity) needs ${GIVES}: ids non-empty strings, sessionKey the base64 of 16 bytes`)
+    }
+    return claims
+  }
+
+  /** The token, or IdentityTooLargeError when the identity alone (without the app's claims) makes one too long. */
+  function sealed (claims: JWTPayload, appClaims: string | undefined): string {
+    const token = sealJwe(claims, sealing, appClaims)
+    // base64url of the claims' JSON and its `,"cl":` (6 bytes) is what they add.
+    const own = appClaims === undefined ? token.length : token.length - Math.floor((Buffer.byteLength(appClaims) + 6) * 4 / 3)
+    if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)
+    return token
+  }
+
+  /** The payload of a token that opens, whatever it holds; WEAPP_SESSION_INVALID or _EXPIRED otherwise. */
+  async function open (token: string): Promise<JWTPayload> {
+    // The fast path opens only the canonical spelling of the one shape seal writes (its own
+    // header, an empty key, canonical IV, ciphertext and tag), so what it accepts needs no more.
+    let payload = fastUnseal(token)
+    if (payload === undefined) {
+      // One session, one string: jose would also open a token with '=' padding, whitespace or
+      // stray low bits, each a new memo entry. Only the canonical spelling (what seal writes) opens.
+      if (!isCanonicalJwe(token)) {
+        throw new SessionInvalidError({ cause: new Error('the token is not a compact JWE in canonical base64url') })
       }
+      try {
+        payload = await joseUnseal(token)
+      } catch (err) {
+        // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
+        if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
+        throw new SessionInvalidError({ cause: safeCause(err, []) })
+      }
+    }
+    return payload
+  }
+
+  return {
+    seal (identity, appId, renew, appClaims) {
+      const claims = identityClaims(identity)
       const nowMs = renew?.now ?? Date.now()
       const now = Math.floor(nowMs / 1000)
       claims.jti = renew?.jti ?? randomJti()
@@ -176,9 +291,37 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       claims.aud = appId
       claims.iat = now
       claims.exp = exp
-      const token = sealJwe(claims, sealing)
-      if (token.length > MAX_TOKEN_LENGTH) throw new IdentityTooLargeError(token.length)
-      return token
+      return sealed(claims, appClaims)
+    },
+
+    sealLink (identity, appId, seconds) {
+      const claims = identityClaims(identity)
+      const now = Math.floor(Date.now() / 1000)
+      claims.jti = randomJti()
+      claims.use = LINK
+      claims.aud = appId
+      claims.iat = now
+      claims.exp = now + seconds
+      return sealed(claims, undefined)
+    },
+
+    async unsealLink (token) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+        throw new LinkInvalidError('The link token is empty, not a string or too long: send the linkToken the login route answered')
+      }
+      let payload: JWTPayload
+      try {
+        payload = await open(token)
+      } catch (err) {
+        if (err instanceof SessionExpiredError) throw new LinkExpiredError()
+        throw new LinkInvalidError('The link token is not valid: send the linkToken the login route answered, unchanged', { cause: (err as Error).cause })
+      }
+      if (payload.use !== LINK) throw new LinkInvalidError('This is a session, not a link token: send the linkToken of a 409 WEAPP_LINK_REQUIRED')
+      const link = typeof payload.iat === 'number' && typeof payload.jti === 'string' && JTI.test(payload.jti)
+        ? users.sessionOf(payload, { jti: payload.jti, loginAt: payload.iat * 1000 })
+        : undefined
+      if (link === undefined) throw new LinkInvalidError('The link token does not hold a user: send the linkToken the login route answered')
+      return link as unknown as LinkFields
     },
 
     async unseal (token) {
@@ -194,23 +337,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
         }
         return { ...known }
       }
-      // The fast path opens only the canonical spelling of the one shape seal writes (its own
-      // header, an empty key, canonical IV, ciphertext and tag), so what it accepts needs no more.
-      let payload = fastUnseal(token)
-      if (payload === undefined) {
-        // One session, one string: jose would also open a token with '=' padding, whitespace or
-        // stray low bits, each a new memo entry. Only the canonical spelling (what seal writes) opens.
-        if (!isCanonicalJwe(token)) {
-          throw new SessionInvalidError({ cause: new Error('the token is not a compact JWE in canonical base64url') })
-        }
-        try {
-          payload = await joseUnseal(token)
-        } catch (err) {
-          // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
-          if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
-          throw new SessionInvalidError({ cause: safeCause(err, []) })
-        }
-      }
+      const payload = await open(token)
       const session = toSession(payload, token)
       if (memo !== undefined && (doorkeeper as Doorkeeper).seen(token)) memo.set(token, Object.freeze({ ...session }))
       return session

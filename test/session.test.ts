@@ -133,8 +133,8 @@ t.test('errors carry no payload and no session_key', async (t) => {
 
 t.test('the length cap holds for a token that is otherwise genuine', async (t) => {
   const now = Math.floor(Date.now() / 1000)
-  const long = forge(KEY, { sub: `o-${'x'.repeat(900)}`, aud: appId, iat: now, exp: now + 600, sk: 'tiihtNczf5v6AKRyjwEUhQ==' })
-  t.ok(long.length > 1024, `${long.length} characters`)
+  const long = forge(KEY, { sub: `o-${'x'.repeat(1900)}`, aud: appId, iat: now, exp: now + 600, sk: 'tiihtNczf5v6AKRyjwEUhQ==' })
+  t.ok(long.length > 2560, `${long.length} characters`)
   t.equal(open(long, KEY).payload.aud, appId, 'a valid token under the right key, only too long')
   await rejects(t, long, 'WEAPP_SESSION_INVALID', 'refused before any crypto')
   const fits = forge(KEY, { sub: `o-${'x'.repeat(500)}`, aud: appId, iat: now, exp: now + 600, sk: 'tiihtNczf5v6AKRyjwEUhQ==' })

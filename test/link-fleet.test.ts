@@ -1,0 +1,44 @@
+// Link tokens across a fleet with a real redis-server: with revocation in Redis a link token
+// redeems once, whichever instances race to redeem it; with Redis down, never silently.
+import t from 'tap'
+import { instance, mockWechat } from './fixtures/fleet.js'
+import { redisServer } from './fixtures/redis.js'
+
+const linking = { onLogin: () => ({ link: true }) }
+
+t.test('a link token redeems once across instances, even when they race', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const [a, b] = [await instance(t, redis, mock, linking), await instance(t, redis, mock, linking)]
+  const res = await a.inject({ method: 'POST', url: '/weapp/login', payload: { code: mock.login('o-merchant') } })
+  t.equal(res.statusCode, 409)
+  const { linkToken } = res.json()
+  const results = await Promise.allSettled([a, b, a, b].map(async (app) => await app.weapp.redeemLink(linkToken)))
+  const redeemed = results.filter((r) => r.status === 'fulfilled')
+  t.equal(redeemed.length, 1, 'one redeem wins')
+  t.equal((redeemed[0] as PromiseFulfilledResult<{ openid: string }>).value.openid, 'o-merchant')
+  for (const r of results.filter((r) => r.status === 'rejected')) t.match((r as PromiseRejectedResult).reason, { code: 'WEAPP_LINK_USED', statusCode: 401 })
+  await t.rejects(b.weapp.redeemLink(linkToken), { code: 'WEAPP_LINK_USED' }, 'and stays used')
+  // Another link token of the same user is its own.
+  const second = (await b.inject({ method: 'POST', url: '/weapp/login', payload: { code: mock.login('o-merchant') } })).json().linkToken
+  t.equal((await a.weapp.redeemLink(second)).openid, 'o-merchant')
+})
+
+t.test('with Redis down a link token is not redeemed: 503, and it still redeems once Redis is back', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const a = await instance(t, redis, mock, linking)
+  const { linkToken } = (await a.inject({ method: 'POST', url: '/weapp/login', payload: { code: mock.login('o-merchant') } })).json()
+  await redis.kill()
+  await t.rejects(a.weapp.redeemLink(linkToken), { code: 'WEAPP_REVOCATION_UNAVAILABLE', statusCode: 503 })
+  await redis.start()
+  let identity: { openid: string } | undefined
+  for (let i = 0; i < 100 && identity === undefined; i++) {
+    identity = await a.weapp.redeemLink(linkToken).catch(async (err: { code?: string }) => {
+      if (err.code !== 'WEAPP_REVOCATION_UNAVAILABLE') throw err
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      return undefined
+    })
+  }
+  t.equal(identity?.openid, 'o-merchant', 'redeemed once Redis answers')
+})
