@@ -2,7 +2,7 @@
 // app's claims in the stateless session and through its renewals (onRenew), link tokens and
 // their redeeming, the typed helpers, and the jwt bridge carrying the app's user.
 import fastifyJwt from '@fastify/jwt'
-import Fastify from 'fastify'
+import Fastify, { type LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import weapp, { MAX_CLAIMS_BYTES, type WeappLoginContext } from '../lib/index.js'
 import { harness, isError, KEY, type Harness } from './fixtures/app.js'
@@ -11,7 +11,7 @@ import { claims as claimsOf, forge, open } from './fixtures/jwe.js'
 const APP = 'wx0123456789abcdef'
 const CLAIMS = { userId: 42, roles: ['buyer'], marker: 'claim-marker-never-in-a-reply' }
 
-async function get (h: Harness, session: string, url = '/claims'): Promise<{ statusCode: number, json: () => any, headers: Record<string, unknown>, body: string }> {
+async function get (h: Harness, session: string, url = '/claims'): Promise<LightMyRequestResponse> {
   return await h.app.inject({ url, headers: { authorization: `Bearer ${session}` } })
 }
 
@@ -245,26 +245,26 @@ t.test('renewals keep the claims; onRenew refreshes them or ends the session, an
   decision = { end: true }
   const banned = dueSession({ userId: 2 }, { jti: 'banned-session-000000a' })
   const ended = await get(h, banned)
-  isError(t, ended as never, 401, 'WEAPP_SESSION_ENDED')
+  isError(t, ended, 401, 'WEAPP_SESSION_ENDED')
   t.equal(ended.headers['x-weapp-session'], undefined, 'no renewal')
   decision = undefined
-  isError(t, await get(h, banned) as never, 401, 'WEAPP_SESSION_REVOKED')
+  isError(t, await get(h, banned), 401, 'WEAPP_SESSION_REVOKED')
   t.equal(asked.length, 4, 'with revocation on, ended for good: not asked again')
 
   decision = { end: 'soon' }
-  isError(t, await get(h, dueSession(undefined, { jti: 'odd-decision-00000000a' })) as never, 500, 'WEAPP_HOOK_FAILED')
+  isError(t, await get(h, dueSession(undefined, { jti: 'odd-decision-00000000a' })), 500, 'WEAPP_HOOK_FAILED')
   decision = { claims: { blob: 'x'.repeat(MAX_CLAIMS_BYTES) } }
   const big = await get(h, dueSession(undefined, { jti: 'big-claims-0000000000a' }))
-  isError(t, big as never, 500, 'WEAPP_HOOK_FAILED')
+  isError(t, big, 500, 'WEAPP_HOOK_FAILED')
   t.match(big.json().message, /onRenew: claims take/)
 })
 
 t.test('onRenew ending a session without revocation ends it whenever it is due; a store that is down still ends the request', async (t) => {
   const h = await users(t, { expiresIn: '1h', renewWithin: '10m', onRenew: () => ({ end: true }) })
-  for (let i = 0; i < 2; i++) isError(t, await get(h, dueSession(undefined)) as never, 401, 'WEAPP_SESSION_ENDED')
+  for (let i = 0; i < 2; i++) isError(t, await get(h, dueSession(undefined)), 401, 'WEAPP_SESSION_ENDED')
   const thrower = await users(t, { expiresIn: '1h', renewWithin: '10m', onRenew: () => { throw new Error('cause-marker') } })
   const res = await get(thrower, dueSession(undefined))
-  isError(t, res as never, 500, 'WEAPP_HOOK_FAILED')
+  isError(t, res, 500, 'WEAPP_HOOK_FAILED')
   t.match(res.json().message, /onRenew threw; the session was not renewed/)
   t.notOk(res.body.includes('cause-marker'))
 })
@@ -288,8 +288,8 @@ t.test('seal(identity, { claims }) on the building blocks: sealed, bounded, chec
   await t.rejects(h.app.weapp.seal(identity, { claims: 'admin' as never }), { name: 'TypeError', message: /plain JSON object/ })
   t.equal(open(await h.app.weapp.seal(identity, { claims: {} }), KEY).payload.cl, undefined, 'empty claims are none')
   // A token whose claims are not an object is not a session.
-  isError(t, await get(h, forge(KEY, claimsOf(APP, { sub: 'o-x', cl: ['admin'] }))) as never, 401, 'WEAPP_SESSION_INVALID')
-  isError(t, await get(h, forge(KEY, claimsOf(APP, { sub: 'o-x', cl: null }))) as never, 401, 'WEAPP_SESSION_INVALID')
+  isError(t, await get(h, forge(KEY, claimsOf(APP, { sub: 'o-x', cl: ['admin'] }))), 401, 'WEAPP_SESSION_INVALID')
+  isError(t, await get(h, forge(KEY, claimsOf(APP, { sub: 'o-x', cl: null }))), 401, 'WEAPP_SESSION_INVALID')
 })
 
 t.test('the jwt bridge carries the claims the jwt option names, and no others', async (t) => {
@@ -329,7 +329,7 @@ t.test('hook options are checked at registration', async (t) => {
     const app = Fastify()
     await app.register(fastifyJwt, { secret: 'jwt-secret-for-tests-0123456789' })
     app.register(weapp, { ...base, ...options } as never)
-    await t.rejects(app.ready(), { code: 'WEAPP_INVALID_OPTION', message }, JSON.stringify(Object.keys(options)))
+    await t.rejects(async () => { await app.ready() }, { code: 'WEAPP_INVALID_OPTION', message }, JSON.stringify(Object.keys(options)))
     await app.close()
   }
 })

@@ -5,6 +5,13 @@ import type { WeappClient, WeappClientOptions, WxLike } from './types.js'
 
 type Answer = AnyLogin
 
+/** The login answer's user, where it is an object. */
+function plainUser (user: unknown): Record<string, unknown> | undefined {
+  return user !== null && typeof user === 'object' && !Array.isArray(user) ? user as Record<string, unknown> : undefined
+}
+
+const userOf = (stored: { user?: Record<string, unknown> } | undefined): Record<string, unknown> | undefined => stored !== undefined ? stored.user : undefined
+
 /**
  * Session errors after which the client drops the session and logs in once more: a revoked one too
  * (an admin's revokeUser), unless this client's own logout() ended it.
@@ -85,7 +92,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
       if (lower === 'x-weapp-session-expires-in') expiresIn = Number(header[name])
     }
     if (typeof renewed !== 'string' || renewed === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) return
-    store(renewed, expiresIn, kept.token())
+    store(renewed, expiresIn, kept.token(), userOf(kept.stored))
   }
 
   const send = createSend(api, keepRenewed)
@@ -104,7 +111,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
           throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
         }
         if (epoch !== started) throw loggedOut()
-        store(body.session, body.expiresIn, tokenOf(body.token))
+        store(body.session, body.expiresIn, tokenOf(body.token), plainUser(body.user))
         return body
       })()
       loggingIn = attempt
@@ -176,7 +183,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
           if (typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
             throw new WeappClientError('BAD_RESPONSE', 'The decrypt route answered a fresh code without a renewed session')
           }
-          store(body.session, body.expiresIn, kept.token())
+          store(body.session, body.expiresIn, kept.token(), userOf(kept.stored))
           return body.data
         }
       })
@@ -187,6 +194,15 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
     },
 
     session: () => current(),
+
+    user: <U>() => (current() === undefined ? undefined : userOf(kept.stored)) as U | undefined,
+
+    adopt (answer) {
+      if (answer === null || typeof answer !== 'object' || typeof answer.session !== 'string' || answer.session === '' || typeof answer.expiresIn !== 'number' || !(answer.expiresIn > 0)) {
+        throw new WeappClientError('BAD_RESPONSE', 'adopt(answer): give the { session, expiresIn } your route answered')
+      }
+      store(answer.session, answer.expiresIn, tokenOf(typeof answer.token === 'string' ? answer.token : undefined), plainUser(answer.user))
+    },
 
     token: () => current() === undefined ? undefined : (kept.stored as { token?: string }).token,
 

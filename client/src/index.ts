@@ -16,7 +16,7 @@
  * - the session goes to `baseUrl`'s origin and nowhere else.
  */
 
-export type { WxLike, WeappClientOptions, WeappRequestOptions, WeappLogin, WeappClient } from './types.js'
+export type { WxLike, WeappClientOptions, WeappRequestOptions, WeappLogin, WeappClient, WeappAdopted } from './types.js'
 export type * from './runtimes/index.js'
-export { WeappClientError } from './transport.js'
+export { WeappClientError, WeappLinkRequiredError } from './transport.js'
 export { createWeappClient } from './client.js'

@@ -14,6 +14,8 @@ export interface Stored {
   token?: string
   /** ms: when to stop using the token, from its own `exp` */
   tokenRefreshAt?: number
+  /** The login answer's `user` (what the app's onLogin answered) */
+  user?: Record<string, unknown>
 }
 
 export function isStored (value: unknown): value is Stored {
@@ -71,8 +73,8 @@ export function tokenOf (token: string | undefined): KeptToken | undefined {
 export function createStore (api: WxLike, storageKey: string): {
   /** What is stored, if anything. */
   readonly stored: Stored | undefined
-  /** Stores a session for `expiresIn` seconds from now, with the app JWT. */
-  store (session: string, expiresIn: number, token?: KeptToken): void
+  /** Stores a session for `expiresIn` seconds from now, with the app JWT and the login's user. */
+  store (session: string, expiresIn: number, token?: KeptToken, user?: Record<string, unknown>): void
   /** The stored app JWT, to keep with a renewed session. */
   token (): KeptToken | undefined
   forget (): void
@@ -86,7 +88,7 @@ export function createStore (api: WxLike, storageKey: string): {
   let stored: Stored | undefined = isStored(restored) ? restored : undefined
   return {
     get stored () { return stored },
-    store (session, expiresIn, token) {
+    store (session, expiresIn, token, user) {
       const now = Date.now()
       const expiresAt = now + expiresIn * 1000
       const next: Stored = { session, expiresAt, refreshAt: refreshTime(now, expiresAt) }
@@ -94,6 +96,7 @@ export function createStore (api: WxLike, storageKey: string): {
         next.token = token.token
         if (token.refreshAt !== undefined) next.tokenRefreshAt = token.refreshAt
       }
+      if (user !== undefined) next.user = user
       stored = next
       api.setStorageSync(storageKey, stored)
     },

@@ -19,6 +19,23 @@ export class WeappClientError extends Error {
 }
 
 /**
+ * The login route's 409 `WEAPP_LINK_REQUIRED`: the platform's user has no account in the app yet.
+ * Prove who they are (a phone number, a password) and send `linkToken` to the app's link route;
+ * `adopt()` its answer.
+ */
+export class WeappLinkRequiredError extends WeappClientError {
+  readonly linkToken: string
+  /** Seconds the link token may be redeemed in. */
+  readonly expiresIn: number
+  constructor (message: string, linkToken: string, expiresIn: number) {
+    super('WEAPP_LINK_REQUIRED', message, 409)
+    this.name = 'WeappLinkRequiredError'
+    this.linkToken = linkToken
+    this.expiresIn = expiresIn
+  }
+}
+
+/**
  * scheme://host[:port] (lowercase, default port dropped) and the rest of an absolute http(s) URL.
  * No credentials, no backslash: `https://api.example.com@evil.example/` is not api.example.com.
  */
@@ -80,6 +97,11 @@ export function createSend (api: WxLike, renewed: (sent: string, header: Record<
           }
           const code = typeof body === 'object' && body !== null && typeof body.code === 'string' ? body.code : `HTTP_${res.statusCode}`
           const message = typeof body === 'object' && body !== null && typeof body.message === 'string' ? body.message : `${method} ${url} answered HTTP ${res.statusCode}`
+          const link = typeof body === 'object' && body !== null ? body as { linkToken?: unknown, expiresIn?: unknown } : {}
+          if (code === 'WEAPP_LINK_REQUIRED' && typeof link.linkToken === 'string' && link.linkToken !== '' && typeof link.expiresIn === 'number') {
+            reject(new WeappLinkRequiredError(message, link.linkToken, link.expiresIn))
+            return
+          }
           reject(new WeappClientError(code, message, res.statusCode))
         },
         fail: (err) => { reject(new WeappClientError('NETWORK_ERROR', `${method} ${url} failed: ${err.errMsg}`)) }

@@ -73,6 +73,16 @@ export interface WeappLogin {
   unionid?: string
   /** With the server's jwt option. */
   token?: string
+  /** What the app's onLogin answered about its user (its profile, whether it is new). */
+  user?: Record<string, unknown>
+}
+
+/** A session the app's own route issued (a link route's answer): what `adopt()` stores. */
+export interface WeappAdopted {
+  session: string
+  expiresIn: number
+  user?: Record<string, unknown>
+  token?: string
 }
 
 export interface WeappClient<L = WeappLogin> {
@@ -94,6 +104,17 @@ export interface WeappClient<L = WeappLogin> {
   phone (code: string): Promise<{ phoneNumber: string, purePhoneNumber: string, countryCode: string }>
   /** The stored session token, if any (for requests made some other way). */
   session (): string | undefined
+  /**
+   * What the app's onLogin answered about the user at the last login (the login answer's `user`),
+   * kept with the session (and through its renewals); undefined without a session or an answer.
+   */
+  user<U = Record<string, unknown>> (): U | undefined
+  /**
+   * Stores a session the app's own route issued (`{ session, expiresIn, user?, token? }`, such as a
+   * link route's answer after a 409 `WEAPP_LINK_REQUIRED`): later requests use it. Throws
+   * `BAD_RESPONSE` for what is not a session.
+   */
+  adopt (answer: WeappAdopted): void
   /**
    * The app's own JWT from the last login, with the server's jwt option (send it yourself), while
    * it is valid; when it nears its `exp`, the next `request()` or `ensureSession()` logs in again.

@@ -29,6 +29,8 @@ export interface WeappWecomLogin {
   corpId: string
   userId: string
   token?: string
+  /** What the app's onLogin answered about its user. */
+  user?: Record<string, unknown>
 }
 
 /** The login answer of a client made with these options. */
