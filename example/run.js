@@ -39,9 +39,11 @@ async function replay () {
     { appId: merchant.appId, appSecret: merchant.appSecret },
     { appId: staff.appId, wecom: { corpId: staff.corpId, corpSecret: staff.corpSecret } }
   ]
-  const app = await buildServer({ apps, key: generateKey(), jwtSecret, apiBaseUrl: mock.url })
+  // The merchant app is for people who already have an account: its new users link to one.
+  const app = await buildServer({ apps, key: generateKey(), jwtSecret, apiBaseUrl: mock.url, linkOnly: [merchant.appId] })
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
   try {
+    mock.login('o-example-user', { unionid: 'u-example-user' }) // the user, bound to the Open Platform account
     const wx = createWx(mock, 'o-example-user') // a wx for Node, backed by the mock
     const page = createPage(wx, baseUrl) // the same code a mini program runs
 
@@ -49,6 +51,7 @@ async function replay () {
     await page.onShow()
     show('session', `${page.api.session().slice(0, 32)}... (${page.api.session().length} chars, sealed JWE; kept in wx storage)`)
     show('wx.login() calls', wx.logins)
+    show('user (onLogin created it in the user table)', page.api.user())
 
     step(2, 'GET /me with "Authorization: Bearer <session>" (an app route behind app.weapp.authenticate)')
     show('HTTP 200', await page.loadMe())
@@ -75,14 +78,22 @@ async function replay () {
 
     step(8, '<button open-type="getPhoneNumber"> tapped -> POST /weapp/phone { code }')
     show('phone', await page.onGetPhoneNumber(wx.phoneButton()))
+    show('recorded on the account (POST /account/phone)', await page.onRecordPhone(wx.phoneButton()))
 
     step(9, 'GET /orders, an existing @fastify/jwt route, with the token the login route also answered (jwt option)')
     show('HTTP 200', await page.loadOrders())
 
-    step(10, 'A second mini program, the merchant app, on the same backend: its client sends its own appId with the login')
-    const merchantPage = createPage(createWx(merchant, 'o-merchant-user'), baseUrl)
+    step(10, 'A second mini program, the merchant app, on the same backend: a new user there has no account yet, so onLogin asks for a link')
+    const merchantWx = createWx(merchant, 'o-merchant-user')
+    const merchantPage = createPage(merchantWx, baseUrl)
     await merchantPage.onShow()
+    show('login answered 409 WEAPP_LINK_REQUIRED; link token kept', `${merchantPage.linkToken.slice(0, 24)}...`)
+    const linked = await merchantPage.onLinkPhone(merchantWx.phoneButton())
+    show('POST /link { linkToken, code } -> the account with that phone number', linked.user)
     show('HTTP 200', await merchantPage.loadMe())
+    await merchantPage.api.logout()
+    await merchantPage.onShow()
+    show('the next login finds the linked account', merchantPage.api.user())
 
     step(11, 'A WeCom staff app: its client logs members in with wx.qy.login(); the session holds corpId + userId')
     const staffApi = createWeappClient({ baseUrl, wx: createWx(staff, 'zhangsan'), wecom: true })
@@ -90,15 +101,31 @@ async function replay () {
     show('login', { corpId, userId })
     show('HTTP 200', await staffApi.request({ url: '/me' }))
 
-    step(12, 'api.logout() -> POST /weapp/logout: the session and its @fastify/jwt token both end')
-    const token = page.api.token()
-    const session = page.api.session()
+    step(12, 'The customer logs in again (after a logout): onLogin finds the account by unionid')
     await page.api.logout()
+    await page.onShow()
+    show('user', page.api.user())
+
+    step(13, 'The user is banned: their sessions end, and their next login is refused')
+    const banned = page.api.session()
+    await app.banUser(page.api.user().id)
+    const asked0 = async (url, bearer) => (await fetch(`${baseUrl}${url}`, { headers: { authorization: `Bearer ${bearer}` } })).json()
+    show('GET /me with their session', (await asked0('/me', banned)).code)
+    const refused = await createWeappClient({ baseUrl, wx: createWx(mock, 'o-example-user'), storageKey: 'fresh' }).login().catch((err) => err)
+    show('login', `${refused.code}: ${refused.message}`)
+
+    step(14, 'api.logout() -> POST /weapp/logout: the session and its @fastify/jwt token both end')
+    const logoutWx = createWx(mock, 'o-example-other')
+    const other = createPage(logoutWx, baseUrl)
+    await other.onShow()
+    const token = other.api.token()
+    const session = other.api.session()
+    await other.api.logout()
     const asked = async (url, bearer) => (await fetch(`${baseUrl}${url}`, { headers: { authorization: `Bearer ${bearer}` } })).json()
     show('GET /me with the old session', (await asked('/me', session)).code)
     show('GET /orders with the old token', (await asked('/orders', token)).code)
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app -> a WeCom app -> logout.')
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout.')
   } finally {
     await app.close()
     await mock.close()

@@ -107,7 +107,7 @@ async function backend (t: Test): Promise<{ app: FastifyInstance, mock: MockWech
   t.teardown(() => app.close())
   await app.register(weapp, { apps: rows.map((r) => r.config(mock)), key: KEY, apiBaseUrl: mock.url, timeout: 150 })
   app.get('/whoami', { onRequest: app.weapp.authenticate }, async (request) => {
-    const { sessionKey: _secret, expiresAt: _e, jti: _j, loginAt: _l, ...who } = request.weappSession as unknown as Record<string, unknown>
+    const { sessionKey: _secret, expiresAt: _e, jti: _j, loginAt: _l, claims: _c, ...who } = request.weappSession as unknown as Record<string, unknown>
     return who
   })
   await app.ready()

@@ -1,7 +1,7 @@
 import { NO_GLOBAL, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
 import { WeappClientError, callApi, createSend, hasAuthorization, originOf, ownAppId } from './transport.js'
-import type { WeappClient, WeappClientOptions, WxLike } from './types.js'
+import type { WeappAdopted, WeappClient, WeappClientOptions, WxLike } from './types.js'
 
 type Answer = AnyLogin
 
@@ -142,6 +142,14 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
 
   const routes = `${root}${prefix}`
 
+  /** Stores a session the app's own route issued. */
+  function adopt (answer: WeappAdopted): void {
+    if (answer === null || typeof answer !== 'object' || typeof answer.session !== 'string' || answer.session === '' || typeof answer.expiresIn !== 'number' || !(answer.expiresIn > 0)) {
+      throw new WeappClientError('BAD_RESPONSE', 'adopt(answer): give the { session, expiresIn } your route answered')
+    }
+    store(answer.session, answer.expiresIn, tokenOf(typeof answer.token === 'string' ? answer.token : undefined), plainUser(answer.user))
+  }
+
   return {
     login,
 
@@ -197,11 +205,16 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
 
     user: <U>() => (current() === undefined ? undefined : userOf(kept.stored)) as U | undefined,
 
-    adopt (answer) {
-      if (answer === null || typeof answer !== 'object' || typeof answer.session !== 'string' || answer.session === '' || typeof answer.expiresIn !== 'number' || !(answer.expiresIn > 0)) {
-        throw new WeappClientError('BAD_RESPONSE', 'adopt(answer): give the { session, expiresIn } your route answered')
-      }
-      store(answer.session, answer.expiresIn, tokenOf(typeof answer.token === 'string' ? answer.token : undefined), plainUser(answer.user))
+    adopt,
+
+    async link ({ url, linkToken, data }) {
+      const target = resolve(url)
+      if (target === undefined) throw new WeappClientError('BAD_URL', `link({ url }): ${String(url)} is not a path starting with '/' or a URL on ${base.origin}`)
+      const started = epoch
+      const answer = await send<any>('POST', target, { ...data, linkToken }, undefined)
+      if (epoch !== started) throw loggedOut()
+      adopt(answer)
+      return answer
     },
 
     token: () => current() === undefined ? undefined : (kept.stored as { token?: string }).token,

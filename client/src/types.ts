@@ -116,6 +116,11 @@ export interface WeappClient<L = WeappLogin> {
    */
   adopt (answer: WeappAdopted): void
   /**
+   * Finishes a link: POSTs `{ ...data, linkToken }` to the app's own link route (a path on
+   * `baseUrl`, without the session: there is none yet) and adopts the session it answers.
+   */
+  link<T extends WeappAdopted = WeappAdopted> (options: { url: string, linkToken: string, data?: Record<string, unknown> }): Promise<T>
+  /**
    * The app's own JWT from the last login, with the server's jwt option (send it yourself), while
    * it is valid; when it nears its `exp`, the next `request()` or `ensureSession()` logs in again.
    */

@@ -5,7 +5,7 @@
 //
 // with <button open-type="getPhoneNumber" bindgetphonenumber="onGetPhoneNumber"> in the page.
 // In Node, the example runs the same code with the wx of fastify-weapp/testing.
-import { createWeappClient } from 'fastify-weapp-client'
+import { createWeappClient, WeappLinkRequiredError } from 'fastify-weapp-client'
 
 /** wx.* callback APIs as promises. */
 function call (wx, name, options = {}) {
@@ -21,8 +21,26 @@ export function createPage (wx, baseUrl) {
     // On showing the page, before anything asks WeChat for encrypted data: logs in again only if the
     // session is missing, expired, or WeChat's own session lapsed, so that the session the server
     // holds carries the key WeChat encrypts with.
+    // An app that links new users to existing accounts (the merchant app) answers a login with
+    // 409 WEAPP_LINK_REQUIRED: the page keeps the link token and shows the phone-number button.
     async onShow () {
-      await api.ensureSession()
+      try {
+        await api.ensureSession()
+        this.linkToken = undefined
+      } catch (err) {
+        if (!(err instanceof WeappLinkRequiredError)) throw err
+        this.linkToken = err.linkToken // show <button open-type="getPhoneNumber" bindgetphonenumber="onLinkPhone">
+      }
+    },
+
+    // The link route proves the account by its phone number; the session it answers is kept.
+    async onLinkPhone (e) {
+      return await api.link({ url: '/link', linkToken: this.linkToken, data: { code: e.detail.code } })
+    },
+
+    // The customer app records the user's phone number on their account.
+    async onRecordPhone (e) {
+      return await api.request({ url: '/account/phone', method: 'POST', data: { code: e.detail.code } })
     },
 
     // An app route behind app.weapp.authenticate: the session is attached (and renewed once if the
