@@ -16,7 +16,7 @@ t.test('seal and unseal round-trip', async (t) => {
   const before = Date.now()
   const token = await codec.seal(identity, appId)
   const session = wechat(await codec.unseal(token))
-  t.same({ ...session, expiresAt: 0, jti: '', loginAt: 0 }, { ...identity, platform: 'wechat', appId, expiresAt: 0, jti: '', loginAt: 0 })
+  t.same({ ...session, expiresAt: 0, jti: '', loginAt: 0 }, { ...identity, platform: 'wechat', appId, expiresAt: 0, jti: '', loginAt: 0, claims: {} })
   t.match(session.jti, /^[A-Za-z0-9_-]{22}$/, 'a session id of 16 random bytes')
   t.ok(session.loginAt >= before && session.loginAt <= Date.now(), 'the login time, in ms')
   t.not(wechat(await codec.unseal(await codec.seal(identity, appId))).jti, session.jti, 'each login its own id')
@@ -31,7 +31,7 @@ t.test('a WeCom member\'s session: corpId and userId, no openid', async (t) => {
   const member = { corpId: 'ww0123456789abcdef', userId: 'zhangsan', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }
   const token = await codec.seal(member, appId)
   const session = await codec.unseal(token)
-  t.same({ ...session, expiresAt: 0, jti: '', loginAt: 0 }, { ...member, platform: 'wecom', appId, expiresAt: 0, jti: '', loginAt: 0 })
+  t.same({ ...session, expiresAt: 0, jti: '', loginAt: 0 }, { ...member, platform: 'wecom', appId, expiresAt: 0, jti: '', loginAt: 0, claims: {} })
   t.notOk('openid' in session, 'no openid')
   const { payload } = open(token, KEY)
   t.equal(payload.sub, 'zhangsan', 'sub is the UserID')
