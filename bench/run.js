@@ -94,6 +94,11 @@ async function main () {
   const spread = await Promise.all(benchApps.map(async (app, i) => `Bearer ${await (await multi.weapp.app(app.appId)).seal(benchIdentity(app, i))}`))
   const single = await Promise.all(benchApps.map(async (_, i) => `Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`))
   await multi.close()
+  // The same user's session with 200 bytes of the app's claims (what bench/server.js's onLogin seals).
+  const claimsText = JSON.stringify({ userId: 1234567, roles: ['buyer', 'seller'], tenant: 't-0123456789', pad: '' })
+  const claims = { userId: 1234567, roles: ['buyer', 'seller'], tenant: 't-0123456789', pad: 'x'.repeat(200 - Buffer.byteLength(claimsText)) }
+  const withClaims = await sealer.weapp.seal({ openid: 'o-bench', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }, { claims })
+  log(`token sizes: ${session.length} characters without claims, ${withClaims.length} with ${Buffer.byteLength(JSON.stringify(claims))} bytes of claims`)
   await sealer.close()
   let spreadCursor = 0
   let singleCursor = 0
@@ -145,6 +150,13 @@ async function main () {
       base: { path: '/auth', headers: auth }
     },
     {
+      name: 'authenticated route, a session with 200 bytes of claims',
+      target: 0.95,
+      baseName: 'the same route, a session without claims',
+      run: { path: '/auth', headers: { authorization: `Bearer ${withClaims}` } },
+      base: { path: '/auth', headers: auth }
+    },
+    {
       name: 'authenticated route, renewal on (renewWithin; no request renews)',
       target: 0.95,
       baseName: 'the same route, renewal off',
@@ -167,6 +179,13 @@ async function main () {
       target: 0.9,
       run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
       base: { method: 'POST', path: '/relay', headers: json, setupRequest: freshCode }
+    },
+    {
+      name: 'login route, onLogin returning 200 bytes of claims at once',
+      target: 0.95,
+      baseName: 'the same login route, no onLogin',
+      run: { method: 'POST', path: '/claims/login', headers: json, setupRequest: freshCode },
+      base: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode }
     },
     {
       name: 'peer: random id -> session in an in-process Map',

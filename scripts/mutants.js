@@ -12,10 +12,11 @@ const platformTests = ['test/platforms.test.ts', 'test/qq.test.ts', 'test/douyin
 const routeTests = [...revocationTests, ...platformTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
 const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
-const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts', 'test/platforms.test.ts']
+const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts', 'test/platforms.test.ts', 'test/client-users.test.ts']
+const userTests = ['test/users.test.ts', 'test/link-fleet.test.ts']
 
 const conformance = ['test/conformance.test.ts']
-const pluginTests = [...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests, ...platformTests, ...conformance, 'test/session-ends.test.ts', 'test/revocation-store.test.ts', 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/jwt.test.ts']
+const pluginTests = [...userTests, ...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests, ...platformTests, ...conformance, 'test/session-ends.test.ts', 'test/revocation-store.test.ts', 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/jwt.test.ts']
 
 /**
  * The tests a mutant is judged by, from its file's path alone (a new file under a folder is covered
@@ -23,7 +24,8 @@ const pluginTests = [...optionTests, 'test/authenticate.test.ts', ...kindTests, 
  * (lib/platforms/wecom.ts: test/wecom*.test.ts, if any).
  */
 const rules = [
-  [/^lib\/(session|fast-unseal|memo)\.ts$/, [...sessionTests, 'test/revocation.test.ts', 'test/seal-differential.test.ts', ...platformTests]],
+  [/^lib\/hooks\.ts$/, userTests],
+  [/^lib\/(session|fast-unseal|memo)\.ts$/, [...userTests, ...sessionTests, 'test/revocation.test.ts', 'test/seal-differential.test.ts', ...platformTests]],
   [/^lib\/base64\.ts$/, [...sessionTests, ...decryptTests]],
   [/^lib\/user-data\.ts$/, decryptTests],
   [/^lib\/random\.ts$/, ['test/random.test.ts', 'test/seal-differential.test.ts']],
@@ -32,9 +34,9 @@ const rules = [
   [/^lib\/upstream\/tokens\.ts$/, tokenTests],
   [/^lib\/platforms\/users\.ts$/, [...sessionTests, ...platformTests, ...kindTests, 'test/revocation.test.ts', 'test/revocation-store.test.ts', 'test/jwt.test.ts', ...conformance]],
   [/^lib\/platforms\//, [...kindTests, ...platformTests, ...conformance, ...upstreamTests, ...tokenTests, ...optionTests, 'test/apps.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-store.test.ts']],
-  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...routeTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
+  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
   [/^lib\/apps\.ts$/, ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests, 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/fairness.test.ts']],
-  [/^lib\/revocation(-redis)?\.ts$/, [...revocationTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts']],
+  [/^lib\/revocation(-redis)?\.ts$/, [...userTests, ...revocationTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts']],
   [/^lib\/names\.ts$/, ['test/edges.test.ts', 'test/options.test.ts']],
   [/^lib\/(keys|options)\.ts$/, [...optionTests, 'test/edges.test.ts', 'test/abuse.test.ts']],
   [/^lib\/index\.ts$/, pluginTests],
@@ -56,9 +58,32 @@ export function testsFor (mutant) {
 const m = (id, file, bug, find, replace, equivalent) => ({ id, file, bug, find, replace, ...(equivalent === undefined ? {} : { equivalent }) })
 
 export const mutants = [
+  // Your users: onLogin, claims, link tokens, onRenew
+  m('hook-identity-key', 'lib/routes.ts', "onLogin is told the session_key", 'Object.freeze({ platform: app.platform.users.platform, appId, ...who })', 'Object.freeze({ platform: app.platform.users.platform, appId, ...identity })'),
+  m('hook-refuse-ignored', 'lib/routes.ts', 'a refused user gets a session', "if (outcome.kind === 'refuse') throw new LoginRefusedError(outcome.message)", ''),
+  m('hook-cause-sent', 'lib/hooks.ts', "what the hook threw reaches the reply", "`${hook} threw; ${UNDONE[hook]} (the server's log has its error)`", '`${hook} threw: ${String((err as Error).message)}`'),
+  m('hook-decision-unchecked', 'lib/hooks.ts', 'a refusal beside claims is taken as claims', "throw new HookFailedError(`onLogin returned { ${keys.join(', ')} }", "if (keys.length > 99) throw new HookFailedError(`onLogin returned { ${keys.join(', ')} }"),
+  m('claims-bound', 'lib/session.ts', 'claims of any size are sealed', 'if (bytes > MAX_CLAIMS_BYTES) {', 'if (false) {'),
+  m('claims-plain', 'lib/session.ts', 'claims that are not an object are sealed', "if (!plainObject(claims)) throw new TypeError(`${who}: claims", "if (false) throw new TypeError(`${who}: claims"),
+  m('claims-unsealed-shape', 'lib/session.ts', 'a token whose claims are not an object is a session', "if (cl !== undefined && !plainObject(cl)) throw", 'if (false) throw'),
+  m('claims-frozen', 'lib/session.ts', "a handler's change to claims changes the memo's", 'session.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)', 'session.claims = cl === undefined ? NO_CLAIMS : cl'),
+  m('claims-renewal-dropped', 'lib/index.ts', 'a renewal drops the claims', 'sessions.seal(identityOf(session), session.appId, id, sessionClaims(session))', 'sessions.seal(identityOf(session), session.appId, id)'),
+  m('claims-heal-dropped', 'lib/routes.ts', "the decrypt route's heal drops the claims", 'loginAt: now, now }, sessionClaims(current))', 'loginAt: now, now })'),
+  m('link-as-session', 'lib/session.ts', 'a link token opens as a session', "if (use !== undefined) throw new SessionInvalidError", 'if (false) throw new SessionInvalidError'),
+  m('session-as-link', 'lib/session.ts', 'a session redeems as a link token', 'if (payload.use !== LINK) throw new LinkInvalidError', 'if (false) throw new LinkInvalidError'),
+  m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', 'if (err instanceof SessionExpiredError) throw new LinkExpiredError()', ''),
+  m('link-reusable', 'lib/index.ts', 'a link token redeems again with revocation on', 'if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw new LinkUsedError()', ''),
+  m('link-race-memory', 'lib/revocation.ts', 'consume stores what was already there', 'if (once !== undefined && known.sessions.has(once)) return false', ''),
+  m('link-race-redis', 'lib/revocation-redis.ts', "Redis's consume is not atomic: two instances redeem one link", "if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n", ''),
+  m('link-json-key', 'lib/index.ts', "the redeemed identity's JSON shows the session_key", "Object.defineProperty(identity, 'toJSON',", "Object.defineProperty({}, 'toJSON',"),
+  m('link-other-app', 'lib/index.ts', "a link token's identity seals for another app", 'if (from !== undefined && from !== app.appId) {', 'if (false) {'),
+  m('renew-end-ignored', 'lib/index.ts', 'onRenew cannot end a session', "if (outcome.kind === 'end') {", 'if (false) {'),
+  m('renew-end-not-revoked', 'lib/index.ts', "an ended session renews again once onRenew changes its mind", 'await revocations?.revokeSession(session).catch(', 'await Promise.resolve().catch('),
+  m('renew-claims-late', 'lib/index.ts', "onRenew's claims reach the renewal but not this request", 'if (outcome.replaced) session = ', 'if (outcome.replaced) void '),
+  m('jwt-claims-all', 'lib/routes.ts', 'the JWS carries every claim, not the named ones', '  if (names === true) return claims\n', '  return claims\n'),
   // Sessions
-  m('session-length-cap', 'lib/session.ts', 'unseal without its length cap', "typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH", "typeof token !== 'string' || token.length === 0"),
-  m('seal-bound', 'lib/session.ts', 'seal issues tokens unseal refuses', 'if (token.length > MAX_TOKEN_LENGTH) throw new IdentityTooLargeError(token.length)', ''),
+  m('session-length-cap', 'lib/session.ts', 'unseal without its length cap', "typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {\n        throw new SessionInvalidError", "typeof token !== 'string' || token.length === 0) {\n        throw new SessionInvalidError"),
+  m('seal-bound', 'lib/session.ts', 'seal issues tokens unseal refuses', 'if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)', ''),
   m('session-canonical', 'lib/session.ts', 'non-canonical spellings of a token open it', 'if (!isCanonicalJwe(token)) {', 'if (false) {'),
   m('memo-exp', 'lib/session.ts', 'a memo hit skips the exp check', 'if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {', 'if (false) {'),
   m('memo-admit-first', 'lib/session.ts', 'a session used once takes a memo entry (a flood of them evicts returning clients)', '(doorkeeper as Doorkeeper).seen(token)', 'true'),
@@ -213,11 +238,11 @@ export const mutants = [
   m('jws-trusted', 'lib/index.ts', 'the JWS of an ended session trusted', '  return user !== undefined && revocations.isRevoked({ jti, loginAt: lat, appId: aud, ...user } as unknown as SessionRef)', '  return false'),
   m('jws-wecom-sub', 'lib/platforms/wecom.ts', 'a WeCom member\'s JWS subject reads like an openid', 'subject: (user) => `${user.corpId as string}:${user.userId as string}`,', 'subject: (user) => user.userId as string,'),
   m('jws-session-id', 'lib/platforms/users.ts', 'the JWS carries its own id, not the session\'s', 'platform: u.platform, jti, lat: loginAt }', 'platform: u.platform, jti: \'a-fresh-jws-id-0000000\', lat: loginAt }'),
-  m('heal-lineage', 'lib/routes.ts', 'a healed session is a new login: logging it out leaves the token before the heal alive', 'sealUpstream(fresh, app, lineage ?? { jti: randomJti(), loginAt: now, now })', 'sealUpstream(fresh, app, { jti: randomJti(), loginAt: now, now })'),
+  m('heal-lineage', 'lib/routes.ts', 'a healed session is a new login: logging it out leaves the token before the heal alive', 'sealUpstream(fresh, app, lineage ?? { jti: randomJti(), loginAt: now, now }, ', 'sealUpstream(fresh, app, { jti: randomJti(), loginAt: now, now }, '),
   m('heal-max-age', 'lib/routes.ts', 'a heal renews a login past maxAge', 'const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now } : undefined', 'const lineage = { jti: current.jti, loginAt: current.loginAt, notAfter: now + expiresIn * 1000, now }'),
   m('revoke-user-kind', 'lib/index.ts', 'revokeUser takes an openid for a WeCom app (and ends nothing)', 'if (app !== undefined && !users.fits(app.platform.users, user as unknown as Record<string, unknown>)) {', 'if (false) {'),
   // The revocation store
-  m('store-publish-first', 'lib/revocation-redis.ts', 'the script publishes before it stores: a refused revocation still applies elsewhere', "const STORE = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])\nfor i = 6, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end\nredis.call('PUBLISH', ARGV[4], ARGV[5])", "const STORE = `redis.call('PUBLISH', ARGV[4], ARGV[5])\nredis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])\nfor i = 6, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end"),
+  m('store-publish-first', 'lib/revocation-redis.ts', 'the script publishes before it stores: a refused revocation still applies elsewhere', "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\nfor i = 7, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end\nredis.call('PUBLISH', ARGV[4], ARGV[5])", "redis.call('PUBLISH', ARGV[4], ARGV[5])\nredis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\nfor i = 7, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end"),
   m('store-planted-future', 'lib/revocation.ts', "a planted 'logins until' in the future accepted", 'if (inBounds && user !== undefined && isTime(third) && third <= now + CLOCK_SKEW) {', 'if (inBounds && user !== undefined && isTime(third)) {'),
   m('store-planted-expiry', 'lib/revocation.ts', 'an entry kept past maxAge accepted', "const inBounds = typeof expiresAt === 'number' && expiresAt <= now + this.#maxAge + CLOCK_SKEW", "const inBounds = typeof expiresAt === 'number'"),
   m('store-per-user', 'lib/revocation.ts', 'no bound per user: every logout is one more entry', 'if ((known.byUser.get(user)?.length ?? 0) >= MAX_REVOKED_PER_USER) return', 'if (false) return'),
@@ -226,7 +251,7 @@ export const mutants = [
   m('store-sweep-all', 'lib/revocation.ts', 'expired entries never swept', '    this.sweep(now)\n', ''),
   m('store-paged', 'lib/revocation-redis.ts', 'the load reads one page only', "    } while (cursor !== '0')", '    } while (false)'),
   m('store-reconcile', 'lib/revocation-redis.ts', 'no periodic catch-up: a message lost without a reconnect event is lost for good', "    catchUp('interval')\n", ''),
-  m('store-wait-replica', 'lib/revocation-redis.ts', 'a revocation reported done before any replica has it (a failover loses it)', '    if (replicas === 0) return\n', '    return\n'),
+  m('store-wait-replica', 'lib/revocation-redis.ts', 'a revocation reported done before any replica has it (a failover loses it)', '    if (replicas === 0) return true\n', '    return true\n'),
   m('store-replicas-sticky', 'lib/revocation-redis.ts', 'a master that lost its replicas (the old one, after a failover) takes revocations unconfirmed', 'replicas = Math.max(replicas, Number(', 'replicas = (0, Number('),
   m('store-timeout-message', 'lib/revocation-redis.ts', 'a store that timed out claims nothing was revoked', '      if (err instanceof RedisTimeout) {', '      if (false) {'),
   // Abuse and fairness

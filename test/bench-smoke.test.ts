@@ -20,10 +20,12 @@ t.test('npm run bench completes in smoke mode and prints every row', async (t) =
     'authenticated route, cold sessions (each new, 2000 > cache 500)',
     'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them',
     'authenticated route, revocation on (Redis, 1000 revoked users)', // run or skipped
+    'authenticated route, a session with 200 bytes of claims',
     'authenticated route, renewal on (renewWithin; no request renews)',
     'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
     'decrypt route',
     'login route (upstream: the mock WeChat API)',
+    'login route, onLogin returning 200 bytes of claims at once',
     'peer: random id -> session in an in-process Map',
     'peer: random id -> session in redis', // the Redis row, run or skipped
     'peer: @fastify/jwt HS256 verify',

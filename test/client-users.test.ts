@@ -88,3 +88,40 @@ t.test('a 409 without a link token is an ordinary client error', async (t) => {
   t.notOk(err instanceof WeappLinkRequiredError)
   t.match(err, { code: 'WEAPP_LINK_REQUIRED', statusCode: 409 })
 })
+
+t.test('the user survives a renewal; a user that is not an object is none; adopt keeps a token; a logout abandons a link', async (t) => {
+  const { base, mock } = await server(t)
+  mock.login('o-alice', { unionid: 'u-alice' })
+  const wx = createWx(mock, 'o-alice')
+  const renewing = { ...wx, request: (options: Parameters<typeof wx.request>[0]) => {
+    if (options.url.endsWith('/link')) {
+      held = () => { options.success?.({ statusCode: 200, data: { session: 'linked', expiresIn: 60 }, header: {} }) }
+      return
+    }
+    if (!options.url.endsWith('/renew')) return wx.request(options)
+    options.success?.({ statusCode: 200, data: {}, header: { 'X-Weapp-Session': 'renewed-session', 'X-Weapp-Session-Expires-In': '3600' } })
+  } }
+  let held = (): void => {}
+  const client = createWeappClient({ baseUrl: base, wx: renewing })
+  await client.login()
+  await client.request({ url: '/renew' })
+  t.equal(client.session(), 'renewed-session', 'renewed')
+  t.same(client.user(), { id: 1, name: 'Alice' }, 'the same user')
+  t.same((wx.storage.get([...wx.storage.keys()][0] as string) as { user: unknown }).user, { id: 1, name: 'Alice' }, 'and stored with it')
+
+  for (const odd of [null, ['x'], 'alice']) {
+    const stub = createWeappClient({ baseUrl: 'https://api.example.com', storageKey: 'odd', wx: { ...wx, request: (options) => { options.success?.({ statusCode: 200, data: { session: 's', expiresIn: 60, appId: 'wx', openid: 'o', user: odd }, header: {} }) } } })
+    await stub.login()
+    t.equal(stub.user(), undefined, `${JSON.stringify(odd)} is no user`)
+  }
+
+  client.adopt({ session: 'adopted', expiresIn: 60, token: 'a.b.c' })
+  t.equal(client.token(), 'a.b.c', 'the token it is given')
+  t.equal(client.user(), undefined, 'and no user where the answer has none')
+
+  const pending = client.link({ url: '/link', linkToken: 'whatever', data: { phone: '1' } })
+  await client.logout().catch(() => {})
+  held() // the link route answers after the logout
+  await t.rejects(pending, { code: 'LOGGED_OUT' }, 'a logout meanwhile: nothing adopted')
+  t.equal(client.session(), undefined)
+})

@@ -1,6 +1,8 @@
 // Link tokens across a fleet with a real redis-server: with revocation in Redis a link token
 // redeems once, whichever instances race to redeem it; with Redis down, never silently.
 import t from 'tap'
+import { forge, claims } from './fixtures/jwe.js'
+import { isError, KEY } from './fixtures/app.js'
 import { instance, mockWechat } from './fixtures/fleet.js'
 import { redisServer } from './fixtures/redis.js'
 
@@ -41,4 +43,16 @@ t.test('with Redis down a link token is not redeemed: 503, and it still redeems 
     })
   }
   t.equal(identity?.openid, 'o-merchant', 'redeemed once Redis answers')
+})
+
+t.test('onRenew ending a session with Redis down: the request ends, and the warning says it will end again', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const a = await instance(t, redis, mock, { expiresIn: '1h', renewWithin: '10m', onRenew: () => ({ end: true }) })
+  const now = Math.floor(Date.now() / 1000)
+  const due = forge(KEY, claims(mock.appId, { sub: 'o-due', jti: 'due-session-000000000a', lat: Date.now() - 60_000, iat: now - 60, exp: now + 30 }))
+  await redis.kill()
+  isError(t, await a.inject({ url: '/me', headers: { authorization: `Bearer ${due}` } }), 401, 'WEAPP_SESSION_ENDED')
+  t.ok(a.logs.some((line) => line.includes('onRenew ended a session that could not be revoked')), 'logged')
+  await redis.start() // the instance closes cleanly against a live Redis
 })

@@ -251,8 +251,14 @@ t.test('renewals keep the claims; onRenew refreshes them or ends the session, an
   isError(t, await get(h, banned), 401, 'WEAPP_SESSION_REVOKED')
   t.equal(asked.length, 4, 'with revocation on, ended for good: not asked again')
 
-  decision = { end: 'soon' }
-  isError(t, await get(h, dueSession(undefined, { jti: 'odd-decision-00000000a' })), 500, 'WEAPP_HOOK_FAILED')
+  decision = { claims: undefined }
+  t.equal(open((await get(h, dueSession({ userId: 4 }, { jti: 'undefined-claims-0000a' }))).headers['x-weapp-session'] as string, KEY).payload.cl, undefined, '{ claims: undefined } clears them too')
+  for (const [odd, message] of [[{ end: 'soon' }, /onRenew returned \{ end \}/], [['end'], /onRenew returned an array/], [42, /onRenew returned a number/], [{ claims: {}, end: true }, /onRenew returned \{ claims, end \}/]] as const) {
+    decision = odd
+    const res = await get(h, dueSession(undefined, { jti: 'odd-decision-00000000a' }))
+    isError(t, res, 500, 'WEAPP_HOOK_FAILED')
+    t.match(res.json().message, message)
+  }
   decision = { claims: { blob: 'x'.repeat(MAX_CLAIMS_BYTES) } }
   const big = await get(h, dueSession(undefined, { jti: 'big-claims-0000000000a' }))
   isError(t, big, 500, 'WEAPP_HOOK_FAILED')
@@ -287,6 +293,7 @@ t.test('seal(identity, { claims }) on the building blocks: sealed, bounded, chec
   await t.rejects(h.app.weapp.seal(identity, { claims: { blob: 'x'.repeat(MAX_CLAIMS_BYTES) } }), { name: 'TypeError', message: /seal\(identity, \{ claims \}\): claims take/ })
   await t.rejects(h.app.weapp.seal(identity, { claims: 'admin' as never }), { name: 'TypeError', message: /plain JSON object/ })
   t.equal(open(await h.app.weapp.seal(identity, { claims: {} }), KEY).payload.cl, undefined, 'empty claims are none')
+  t.same(open(await h.app.weapp.seal(identity, { claims: Object.assign(Object.create(null), { userId: 5 }) }), KEY).payload.cl, { userId: 5 }, 'a null-prototype object is plain JSON too')
   // A token whose claims are not an object is not a session.
   isError(t, await get(h, forge(KEY, claimsOf(APP, { sub: 'o-x', cl: ['admin'] }))), 401, 'WEAPP_SESSION_INVALID')
   isError(t, await get(h, forge(KEY, claimsOf(APP, { sub: 'o-x', cl: null }))), 401, 'WEAPP_SESSION_INVALID')

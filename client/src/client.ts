@@ -10,8 +10,6 @@ function plainUser (user: unknown): Record<string, unknown> | undefined {
   return user !== null && typeof user === 'object' && !Array.isArray(user) ? user as Record<string, unknown> : undefined
 }
 
-const userOf = (stored: { user?: Record<string, unknown> } | undefined): Record<string, unknown> | undefined => stored !== undefined ? stored.user : undefined
-
 /**
  * Session errors after which the client drops the session and logs in once more: a revoked one too
  * (an admin's revokeUser), unless this client's own logout() ended it.
@@ -41,6 +39,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
   // Restored from storage on start; kept in memory after that.
   const kept = createStore(api, storageKey)
   const { store, forget, current } = kept
+  /** The stored session's user (the login answer's): kept with it through renewals and heals. */
+  let user = kept.stored !== undefined ? kept.stored.user : undefined
   let loggingIn: Promise<Answer> | undefined
 
   /** A path on baseUrl or a URL on its origin, as a full URL; undefined for anywhere else. */
@@ -92,7 +92,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
       if (lower === 'x-weapp-session-expires-in') expiresIn = Number(header[name])
     }
     if (typeof renewed !== 'string' || renewed === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) return
-    store(renewed, expiresIn, kept.token(), userOf(kept.stored))
+    store(renewed, expiresIn, kept.token(), user)
   }
 
   const send = createSend(api, keepRenewed)
@@ -111,7 +111,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
           throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
         }
         if (epoch !== started) throw loggedOut()
-        store(body.session, body.expiresIn, tokenOf(body.token), plainUser(body.user))
+        user = plainUser(body.user)
+        store(body.session, body.expiresIn, tokenOf(body.token), user)
         return body
       })()
       loggingIn = attempt
@@ -147,7 +148,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
     if (answer === null || typeof answer !== 'object' || typeof answer.session !== 'string' || answer.session === '' || typeof answer.expiresIn !== 'number' || !(answer.expiresIn > 0)) {
       throw new WeappClientError('BAD_RESPONSE', 'adopt(answer): give the { session, expiresIn } your route answered')
     }
-    store(answer.session, answer.expiresIn, tokenOf(typeof answer.token === 'string' ? answer.token : undefined), plainUser(answer.user))
+    user = plainUser(answer.user)
+    store(answer.session, answer.expiresIn, tokenOf(typeof answer.token === 'string' ? answer.token : undefined), user)
   }
 
   return {
@@ -191,7 +193,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
           if (typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
             throw new WeappClientError('BAD_RESPONSE', 'The decrypt route answered a fresh code without a renewed session')
           }
-          store(body.session, body.expiresIn, kept.token(), userOf(kept.stored))
+          store(body.session, body.expiresIn, kept.token(), user)
           return body.data
         }
       })
@@ -203,7 +205,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
 
     session: () => current(),
 
-    user: <U>() => (current() === undefined ? undefined : userOf(kept.stored)) as U | undefined,
+    user: <U>() => (current() === undefined ? undefined : user) as U | undefined,
 
     adopt,
 
