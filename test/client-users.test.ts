@@ -93,14 +93,17 @@ t.test('the user survives a renewal; a user that is not an object is none; adopt
   const { base, mock } = await server(t)
   mock.login('o-alice', { unionid: 'u-alice' })
   const wx = createWx(mock, 'o-alice')
-  const renewing = { ...wx, request: (options: Parameters<typeof wx.request>[0]) => {
-    if (options.url.endsWith('/link')) {
-      held = () => { options.success?.({ statusCode: 200, data: { session: 'linked', expiresIn: 60 }, header: {} }) }
-      return
+  const renewing = {
+    ...wx,
+    request: (options: Parameters<typeof wx.request>[0]) => {
+      if (options.url.endsWith('/link')) {
+        held = () => { options.success?.({ statusCode: 200, data: { session: 'linked', expiresIn: 60 }, header: {} }) }
+        return
+      }
+      if (!options.url.endsWith('/renew')) return wx.request(options)
+      options.success?.({ statusCode: 200, data: {}, header: { 'X-Weapp-Session': 'renewed-session', 'X-Weapp-Session-Expires-In': '3600' } })
     }
-    if (!options.url.endsWith('/renew')) return wx.request(options)
-    options.success?.({ statusCode: 200, data: {}, header: { 'X-Weapp-Session': 'renewed-session', 'X-Weapp-Session-Expires-In': '3600' } })
-  } }
+  }
   let held = (): void => {}
   const client = createWeappClient({ baseUrl: base, wx: renewing })
   await client.login()
