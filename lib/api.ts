@@ -44,7 +44,7 @@ export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
    * Opens a link token (the `linkToken` of a 409 `WEAPP_LINK_REQUIRED`) and gives back the identity
    * of that login, for `app(identity.appId).seal(identity, { claims })` once the app knows the user.
    * Rejects `WEAPP_LINK_INVALID` (not a link token, a session included), `WEAPP_LINK_EXPIRED`, and
-   * with the revocation option `WEAPP_LINK_USED` after the first redeem (on any instance).
+   * with the revocation option `WEAPP_LINK_EXPIRED` too after the first redeem (on any instance: its message says it was redeemed).
    */
   redeemLink (linkToken: string): Promise<WeappLinkedIdentity>
   /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID`, `WEAPP_SESSION_EXPIRED` or (ended) `WEAPP_SESSION_REVOKED`. */

@@ -115,16 +115,10 @@ export const LinkInvalidError: WeappErrorClass<'WEAPP_LINK_INVALID', 401> = crea
   401
 )
 
+/** A link token past its time, or (with the revocation option, which makes them single-use) already redeemed: the message says which. */
 export const LinkExpiredError: WeappErrorClass<'WEAPP_LINK_EXPIRED', 401> = createError(
   'WEAPP_LINK_EXPIRED',
-  'The link token expired; log in again (wx.login() then the login route) for a fresh one',
-  401
-)
-
-/** With the revocation option, a link token redeems once. */
-export const LinkUsedError: WeappErrorClass<'WEAPP_LINK_USED', 401> = createError(
-  'WEAPP_LINK_USED',
-  'The link token was already redeemed; log in again (wx.login() then the login route) for a fresh one',
+  'The link token %s; log in again (wx.login() then the login route) for a fresh one',
   401
 )
 
@@ -191,7 +185,6 @@ export type WeappErrorCode =
   | 'WEAPP_LINK_REQUIRED'
   | 'WEAPP_LINK_INVALID'
   | 'WEAPP_LINK_EXPIRED'
-  | 'WEAPP_LINK_USED'
   | 'WEAPP_SESSION_ENDED'
   | 'WEAPP_HOOK_FAILED'
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
-import { InvalidOptionError, LinkUsedError, SessionEndedError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
 import { decideRenewal } from './hooks.js'
 import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef } from './revocation.js'
 import { createHttp } from './upstream/http.js'
@@ -291,7 +291,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     async redeemLink (linkToken) {
       const link = await sessions.unsealLink(linkToken)
       // Single-use with revocation on: the first redeem on any instance wins, atomically.
-      if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw new LinkUsedError()
+      if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw new LinkExpiredError('was already redeemed')
       const { sessionKey, ...seen } = users.identityOf(link as unknown as Parameters<typeof users.identityOf>[0])
       const identity = { ...seen, platform: link.platform, appId: link.appId, sessionKey }
       // Server-side only: JSON (a reply, a log line) never shows the session_key.
@@ -374,5 +374,5 @@ export { generateKey, type KeyInput } from './keys.js'
 export type { FastifyWeappOptions, WeappCommonOptions } from './options.js'
 export type { RedisLike, RevokedUser } from './revocation.js'
 export type { WeappLoginContext, WeappLoginDecision, WeappLoginHook, WeappRenewContext, WeappRenewDecision, WeappRenewHook } from './hooks.js'
-export { LoginRefusedError, LinkInvalidError, LinkExpiredError, LinkUsedError, SessionEndedError, HookFailedError } from './errors.js'
+export { LoginRefusedError, LinkInvalidError, LinkExpiredError, SessionEndedError, HookFailedError } from './errors.js'
 export { MAX_CLAIMS_BYTES } from './session.js'

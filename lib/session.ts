@@ -313,7 +313,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       try {
         payload = await open(token)
       } catch (err) {
-        if (err instanceof SessionExpiredError) throw new LinkExpiredError()
+        if (err instanceof SessionExpiredError) throw new LinkExpiredError('expired')
         throw new LinkInvalidError('The link token is not valid: send the linkToken the login route answered, unchanged', { cause: (err as Error).cause })
       }
       if (payload.use !== LINK) throw new LinkInvalidError('This is a session, not a link token: send the linkToken of a 409 WEAPP_LINK_REQUIRED')

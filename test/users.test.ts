@@ -136,7 +136,8 @@ t.test('a link: 409 with a link token no route takes as a session; the app redee
   t.same((await get(h, session)).json(), { claims: { userId: 7 } }, 'the session the app sealed')
   t.equal((await get(h, session, '/me')).json().openid, 'o-merchant')
   const again = await h.post('/link', { linkToken: body.linkToken })
-  isError(t, again, 401, 'WEAPP_LINK_USED')
+  isError(t, again, 401, 'WEAPP_LINK_EXPIRED')
+  t.match(again.json().message, /already redeemed/, 'its message says why')
   t.same(h.leaks(), [])
 })
 
@@ -149,7 +150,7 @@ t.test('redeemLink refuses a session, a forgery, an expired link, and (without r
   await t.rejects(h.app.weapp.redeemLink(42 as never), { code: 'WEAPP_LINK_INVALID' })
   const now = Math.floor(Date.now() / 1000)
   const expired = forge(KEY, claimsOf(APP, { sub: 'o-merchant', jti: 'expired-link-00000000a', use: 'link', iat: now - 900, exp: now - 300 }))
-  await t.rejects(h.app.weapp.redeemLink(expired), { code: 'WEAPP_LINK_EXPIRED', statusCode: 401 })
+  await t.rejects(h.app.weapp.redeemLink(expired), { code: 'WEAPP_LINK_EXPIRED', statusCode: 401, message: /The link token expired/ })
   const wrongPurpose = forge(KEY, claimsOf(APP, { sub: 'o-merchant', jti: 'other-purpose-0000000a', use: 'other' }))
   await t.rejects(h.app.weapp.redeemLink(wrongPurpose), { code: 'WEAPP_LINK_INVALID' })
   const noId = forge(KEY, claimsOf(APP, { sub: 'o-merchant', use: 'link' }))
