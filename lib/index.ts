@@ -188,15 +188,15 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     fastify.addHook('onClose', async () => { await store.close() })
   }
   const sessions = createSessionCodec({ audience: registry.audience, keys: settings.keys, expiresIn: settings.expiresIn, cacheSize: settings.sessionCacheSize })
-  /**
-   * A fresh token for a session near its end (same jti and login time, never past loginAt + maxAge)
-   * and the seconds it lasts (its exp as sealed, less now), or undefined when it may not be renewed.
-   */
   /** The exp (seconds) a renewal at `now` would have, or undefined when it would not outlast the session. */
   function renewedExp (session: AnySession, now: number): number | undefined {
     const exp = Math.min(Math.floor(now / 1000) + settings.expiresIn, Math.floor((session.loginAt + maxAge * 1000) / 1000))
     return exp * 1000 <= session.expiresAt ? undefined : exp
   }
+  /**
+   * A fresh token for a session near its end (same jti, login time and claims, never past loginAt +
+   * maxAge) and the seconds it lasts (its exp as sealed, less now), or undefined when it may not be renewed.
+   */
   function renewal (session: AnySession, now: number): { token: string, expiresIn: number } | undefined {
     const exp = renewedExp(session, now)
     if (exp === undefined) return undefined
