@@ -77,6 +77,7 @@ export const mutants = [
   m('link-race-redis', 'lib/revocation-redis.ts', "Redis's consume is not atomic: two instances redeem one link", "if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n", ''),
   m('link-json-key', 'lib/index.ts', "the redeemed identity's JSON shows the session_key", "Object.defineProperty(identity, 'toJSON',", "Object.defineProperty({}, 'toJSON',"),
   m('link-other-app', 'lib/index.ts', "a link token's identity seals for another app", 'if (from !== undefined && from !== app.appId) {', 'if (false) {'),
+  m('renew-asked-needlessly', 'lib/index.ts', 'onRenew is asked for a session no renewal can outlast', 'if (onRenew !== undefined && renewedExp(session, Date.now()) !== undefined) {', 'if (onRenew !== undefined) {'),
   m('renew-end-ignored', 'lib/index.ts', 'onRenew cannot end a session', "if (outcome.kind === 'end') {", 'if (false) {'),
   m('renew-end-not-revoked', 'lib/index.ts', 'an ended session renews again once onRenew changes its mind', 'await revocations?.revokeSession(session).catch(', 'await Promise.resolve().catch('),
   m('renew-claims-late', 'lib/index.ts', "onRenew's claims reach the renewal but not this request", 'if (outcome.replaced) session = ', 'if (outcome.replaced) void '),

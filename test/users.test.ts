@@ -230,6 +230,12 @@ t.test('renewals keep the claims; onRenew refreshes them or ends the session, an
   const fresh = (await h.post('/weapp/login', { code: h.mock.login('o-fresh') })).json().session
   t.equal((await get(h, fresh)).statusCode, 200)
   t.same(asked, [], 'not asked when no renewal is due')
+  // Due, but at the end of its login's maxAge (30 days): no renewal would outlast it, so none is asked for.
+  const lastDays = dueSession({ userId: 9 }, { jti: 'last-of-maxage-000000a', lat: Date.now() - 30 * 86400_000 + 10_000 })
+  const last = await get(h, lastDays)
+  t.equal(last.statusCode, 200, 'a genuine session')
+  t.equal(last.headers['x-weapp-session'], undefined)
+  t.same(asked, [], 'not asked when a renewal could not outlast the session')
 
   decision = { claims: { userId: 1, roles: ['admin'] } }
   const refreshed = await get(h, dueSession({ userId: 1, roles: [] }))
