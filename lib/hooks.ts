@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import { HookFailedError } from './errors.js'
 import type { WeappClaims, WeappLoginIdentity, WeappSession } from './index.js'
 import type { AppKind } from './platforms/index.js'
-import { claimsText } from './session.js'
+import { claimsText, isPlainObject } from './session.js'
 
 /**
  * The app's hooks into the session's life: `onLogin` (who the platform's user is in the app) and
@@ -59,12 +59,6 @@ export type RenewOutcome = { kind: 'renew', claims: string | undefined, replaced
 const LOGIN_DECISIONS = "undefined, { claims?, answer? }, { refuse: 'why' } or { link: true }"
 const RENEW_DECISIONS = 'undefined, { claims } or { end: true }'
 
-function isPlain (value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
-
 /** What a value is, for a message that must not say what it holds. */
 function kindOf (value: unknown): string {
   if (value === null) return 'null'
@@ -96,7 +90,7 @@ async function run<T> (hook: 'onLogin' | 'onRenew', call: () => T | Promise<T>):
 export async function decideLogin (hook: WeappLoginHook, context: WeappLoginContext): Promise<LoginOutcome> {
   const decision: unknown = await run('onLogin', () => hook(context))
   if (decision === undefined) return { kind: 'session', claims: undefined, answer: undefined }
-  if (!isPlain(decision)) throw new HookFailedError(`onLogin returned ${kindOf(decision)}; return ${LOGIN_DECISIONS}`)
+  if (!isPlainObject(decision)) throw new HookFailedError(`onLogin returned ${kindOf(decision)}; return ${LOGIN_DECISIONS}`)
   const keys = Object.keys(decision)
   if (keys.includes('refuse') || keys.includes('link')) {
     if (keys.length === 1 && typeof decision.refuse === 'string' && decision.refuse.trim() !== '') return { kind: 'refuse', message: decision.refuse }
@@ -105,7 +99,7 @@ export async function decideLogin (hook: WeappLoginHook, context: WeappLoginCont
   }
   const other = keys.find((key) => key !== 'claims' && key !== 'answer')
   if (other !== undefined) throw new HookFailedError(`onLogin returned ${other}, which it may not; return ${LOGIN_DECISIONS}`)
-  if (decision.answer !== undefined && !isPlain(decision.answer)) {
+  if (decision.answer !== undefined && !isPlainObject(decision.answer)) {
     throw new HookFailedError(`onLogin returned an answer that is ${kindOf(decision.answer)}; answer must be a plain object (the login answer's user)`)
   }
   return { kind: 'session', claims: claimsOf('onLogin', decision.claims), answer: decision.answer as Record<string, unknown> | undefined }
@@ -115,10 +109,10 @@ export async function decideLogin (hook: WeappLoginHook, context: WeappLoginCont
 export async function decideRenewal (hook: WeappRenewHook, context: WeappRenewContext): Promise<RenewOutcome> {
   const decision: unknown = await run('onRenew', () => hook(context))
   if (decision === undefined) return { kind: 'renew', claims: undefined, replaced: false }
-  const keys = isPlain(decision) ? Object.keys(decision) : []
+  const keys = isPlainObject(decision) ? Object.keys(decision) : []
   if (keys.length === 1 && (decision as { end?: unknown }).end === true) return { kind: 'end' }
   if (keys.length === 1 && keys[0] === 'claims') {
     return { kind: 'renew', claims: claimsOf('onRenew', (decision as { claims: unknown }).claims ?? {}), replaced: true }
   }
-  throw new HookFailedError(`onRenew returned ${isPlain(decision) ? `{ ${keys.join(', ')} }` : kindOf(decision)}; return ${RENEW_DECISIONS}`)
+  throw new HookFailedError(`onRenew returned ${isPlainObject(decision) ? `{ ${keys.join(', ')} }` : kindOf(decision)}; return ${RENEW_DECISIONS}`)
 }

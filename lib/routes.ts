@@ -80,9 +80,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
    * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a
    * token: `IdentityTooLargeError`), and this identity came from the platform: a 502, not a 500.
    */
-  function sealUpstream (identity: AnyIdentity, app: App, id?: SealOptions, claims?: string, link?: true): string {
+  function sealUpstream (app: App, seal: () => string): string {
     try {
-      return link === true ? sessions.sealLink(identity, app.appId, linkExpiresIn) : sessions.seal(identity, app.appId, id, claims)
+      return seal()
     } catch (err) {
       throw new UpstreamError(`${app.platform.title} answered an openid or unionid too long to hold in a session`, { cause: new Error((err as Error).message) })
     }
@@ -146,7 +146,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       const outcome = await decideLogin(onLogin, { app: { appId, kind: app.kind }, identity: seen, request })
       if (outcome.kind === 'refuse') throw new LoginRefusedError(outcome.message)
       if (outcome.kind === 'link') {
-        const linkToken = sealUpstream(identity, app, undefined, undefined, true)
+        const linkToken = sealUpstream(app, () => sessions.sealLink(identity, appId, linkExpiresIn))
         reply.code(409).header('cache-control', 'no-store')
         return {
           statusCode: 409,
@@ -164,7 +164,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
     // With the jwt bridge, the JWS carries the session's id and login time: ending one ends both.
     const id = jwt === undefined ? undefined : { jti: randomJti(), loginAt: Date.now() }
-    const session = sealUpstream(identity, app, id, claims)
+    const session = sealUpstream(app, () => sessions.seal(identity, appId, id, claims))
     reply.header('cache-control', 'no-store')
     const answer = user === undefined ? { session, expiresIn, appId, ...who } : { session, expiresIn, appId, ...who, user }
     if (jwt === undefined) return answer
@@ -233,7 +233,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now } : undefined
       const exp = Math.floor(now / 1000) + (lineage === undefined ? expiresIn : Math.min(expiresIn, Math.floor(notAfter / 1000) - Math.floor(now / 1000)))
       // The same user: the session's claims are kept, and onLogin is not asked again.
-      renewed = { session: sealUpstream(fresh, app, lineage ?? { jti: randomJti(), loginAt: now, now }, sessionClaims(current)), expiresIn: exp - Math.floor(now / 1000) }
+      renewed = { session: sealUpstream(app, () => sessions.seal(fresh, app.appId, lineage ?? { jti: randomJti(), loginAt: now, now }, sessionClaims(current))), expiresIn: exp - Math.floor(now / 1000) }
     }
     let text: string
     try {

@@ -43,8 +43,8 @@ export class IdentityTooLargeError extends TypeError {
   }
 }
 
-/** A plain JSON object, or the problem with it (for the message of whoever passed it). */
-function plainObject (value: unknown): boolean {
+/** Whether a value is a plain object (what JSON.parse makes of an object, or a literal). */
+export function isPlainObject (value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
@@ -56,7 +56,7 @@ function plainObject (value: unknown): boolean {
  */
 export function claimsText (claims: unknown, who: string): string | undefined {
   if (claims === undefined) return undefined
-  if (!plainObject(claims)) throw new TypeError(`${who}: claims must be a plain JSON object, such as { userId: 42, roles: ['buyer'] }`)
+  if (!isPlainObject(claims)) throw new TypeError(`${who}: claims must be a plain JSON object, such as { userId: 42, roles: ['buyer'] }`)
   let text: string
   try {
     text = JSON.stringify(claims)
@@ -167,7 +167,7 @@ export function randomJti (): string {
 function toSession (payload: JWTPayload, token: string): AnySession {
   const { iat, jti, lat, cl, use } = payload
   if (use !== undefined) throw new SessionInvalidError({ cause: new Error('a link token is not a session: the app redeems it with fastify.weapp.redeemLink()') })
-  if (cl !== undefined && !plainObject(cl)) throw new SessionInvalidError({ cause: new Error('the token\'s claims are not an object') })
+  if (cl !== undefined && !isPlainObject(cl)) throw new SessionInvalidError({ cause: new Error('the token\'s claims are not an object') })
   const session = typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
     (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0))
     ? undefined
