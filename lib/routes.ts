@@ -18,7 +18,7 @@ export { MAX_ENCRYPTED_DATA, MAX_RAW_DATA, LOGIN_BODY_LIMIT, DECRYPT_BODY_LIMIT,
 const DECRYPT_FAILURE_WINDOW = 60_000
 
 interface LoginBody { code?: string, anonymousCode?: string, appId?: string }
-interface PhoneBody { code: string }
+interface PhoneBody { code?: string, response?: string }
 /** What @fastify/jwt adds to the reply. */
 interface JwtReply { jwtSign (payload: Record<string, unknown>, options: Record<string, unknown>): Promise<string> }
 interface DecryptBody { encryptedData: string, iv: string, rawData?: string, signature?: string, code?: string }
@@ -194,12 +194,18 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
 
   fastify.post<{ Body: PhoneBody }>('/phone', options('phone', phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
-    const noPhone = usersOf(current).noPhone
-    if (noPhone !== undefined) throw new UnsupportedError(noPhone)
+    const who = usersOf(current)
+    if (who.noPhone !== undefined) throw new UnsupportedError(who.noPhone)
+    // Each platform's runtime hands over one thing: a button's code (most), or a signed answer.
+    const { name: field, describes } = who.phoneField ?? { name: 'code', describes: 'the code of the getPhoneNumber button' }
+    const given = request.body[field]
+    if (given === undefined || request.body[field === 'code' ? 'response' : 'code'] !== undefined) {
+      throw validation(`body must have ${field} alone for a ${who.title} session: ${describes}`)
+    }
     // The session's own app: its access token, its phone codes. A code that does not exchange counts against the user.
     const app = await registry.get(current.appId)
     const budget = budgetOf(current, reply)
-    const phone = await app.getPhoneNumber(request.body.code, (current as { openid: string }).openid).catch((err: unknown) => counted(budget, err))
+    const phone = await app.getPhoneNumber(given, (current as { openid: string }).openid).catch((err: unknown) => counted(budget, err))
     reply.header('cache-control', 'no-store')
     return { phone }
   })
@@ -209,6 +215,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     const { encryptedData, iv, rawData, signature, code } = request.body
     if ((rawData === undefined) !== (signature === undefined)) throw validation('body must have rawData and signature together, or neither')
     const who = usersOf(current)
+    if (who.noDecrypt !== undefined) throw new UnsupportedError(who.noDecrypt)
     if ((current as { anonymous?: true }).anonymous === true) {
       throw new UnsupportedError(`An anonymous ${who.title} session has no session_key: log in with ${who.loginCall}'s code (the user logged in to ${who.title}), then decrypt`)
     }
@@ -244,7 +251,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       // and it is exactly what the platform encrypted. Parsing it again only to re-serialize the same
       // object cost a tenth of the route. The fields added around it are built here, nothing else.
       // The watermark must name the session's app.
-      text = openUserData(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge }).text
+      text = (who.userData ?? openUserData)(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge }).text
     } catch (err) {
       // Every failure that a secret decided counts against this user's budget.
       counted(budget, err)

@@ -111,14 +111,20 @@ export const decryptSchema = {
   }
 } as const
 
+/** The longest signed answer a runtime gives for the phone route (`my.getPhoneNumber()`'s response). */
+export const MAX_PHONE_RESPONSE = 3072
+
 export const phoneSchema = {
   summary: 'Get the user\'s phone number from a getPhoneNumber button code',
-  description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid.',
+  description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid. Where the platform\'s runtime hands over a signed answer instead (my.getPhoneNumber()\'s response), send it as response: its signature is verified and it is decrypted with the app\'s content key.',
   tags: ['weapp'],
   body: {
     type: 'object',
-    required: ['code'],
-    properties: { code: { ...code, description: 'The code from the getPhoneNumber button' } }
+    // code, or (for the platforms whose runtime hands over a signed answer) response: checked by the route, which says which the session needs.
+    properties: {
+      code: { ...code, description: 'The code from the getPhoneNumber button' },
+      response: { type: 'string', minLength: 1, maxLength: MAX_PHONE_RESPONSE, description: 'Instead of code, where the runtime gives a signed answer: the response string my.getPhoneNumber() gave, as is' }
+    }
   },
   response: {
     200: {

@@ -7,17 +7,22 @@ export interface DecryptOptions {
   appId: string
   /** seconds; 0 for no limit */
   watermarkMaxAge: number
+  /**
+   * Data without a watermark is accepted (a platform that documents none); one that is there is
+   * checked all the same. Default false.
+   */
+  watermarkOptional?: boolean
 }
 
 /** Canonical standard base64 text of exactly `length` bytes (or any whole number of AES blocks when 0). */
-function bytesOf (text: unknown, length: number): Buffer | undefined {
+export function bytesOf (text: unknown, length: number): Buffer | undefined {
   if (typeof text !== 'string' || text === '' || !isBase64(text)) return undefined
   const bytes = Buffer.from(text, 'base64')
   if (length === 0 ? bytes.length % 16 !== 0 : bytes.length !== length) return undefined
   return bytes
 }
 
-function failed (reason: string): Error {
+export function failed (reason: string): Error {
   // One error for every reason (no padding oracle); the reason is only a cause for the server log.
   return new DecryptFailedError({ cause: new Error(reason) })
 }
@@ -37,7 +42,7 @@ export const WATERMARK_SKEW = 300
  * 1 when the last block of `plain` holds valid PKCS#7 padding, else 0, in constant time: the same
  * 16 bytes are read and the same operations run whatever the padding is. `plain` is whole blocks.
  */
-function paddingValid (plain: Buffer): number {
+export function paddingValid (plain: Buffer): number {
   const end = plain.length - 1
   const pad = plain[end] as number
   // pad must be 1..16: (pad - 1) and (16 - pad) are both non-negative.
@@ -79,16 +84,18 @@ export function openUserData (sessionKey: string, encryptedData: string, iv: str
   const watermark = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as { watermark?: unknown }).watermark : undefined
   const mark = watermark !== null && typeof watermark === 'object' ? watermark as { appid?: unknown, timestamp?: unknown } : {}
   const { appid, timestamp } = mark
+  const marked = watermark !== undefined
   let fresh = true
-  if (options.watermarkMaxAge > 0) {
+  if (options.watermarkMaxAge > 0 && marked) {
     const age = Date.now() / 1000 - (typeof timestamp === 'number' ? timestamp : Number.NaN)
     // Neither stale nor from the future: a forged future timestamp would stay "fresh" forever.
     fresh = age <= options.watermarkMaxAge && age >= -WATERMARK_SKEW
   }
   // One error for every reason: the reason is only a cause for the server log.
   if (valid !== 1) throw failed('bad padding')
-  if (watermark === undefined) throw failed('not a JSON object with a watermark')
-  if (appid !== options.appId) throw failed('watermark of another appid')
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw failed('not a JSON object')
+  if (!marked && options.watermarkOptional !== true) throw failed('no watermark')
+  if (marked && appid !== options.appId) throw failed('watermark of another appid')
   if (!fresh) throw failed('watermark too old or in the future')
   return { value: value as Record<string, unknown>, text }
 }

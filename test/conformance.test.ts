@@ -13,8 +13,8 @@ interface Row {
   kind: string
   appId: string
   config: (mock: MockWechat) => WeappAppConfig
-  /** The mock's view of the app (its codes and encrypted data). */
-  app: (mock: MockWechat) => Pick<MockApp, 'login' | 'encrypt'>
+  /** The mock's view of the app (its codes and, where its users have a session_key, encrypted data). */
+  app: (mock: MockWechat) => Pick<MockApp, 'login'> & Partial<Pick<MockApp, 'encrypt'>>
   /** The path of the row's login call, for faults. */
   path: string
   /** What the session and the login answer say of the user logged in as `user`. */
@@ -26,7 +26,9 @@ interface Row {
 }
 
 const CORP = 'wwcorp0000000001'
-const tt = (errNo: number): MockFault => ({ body: JSON.stringify({ err_no: errNo, err_tips: 'x', data: {} }), contentType: 'application/json' })
+const TENANT = 'tenant-conformance'
+const json = (body: unknown): MockFault => ({ body: JSON.stringify(body), contentType: 'application/json' })
+const tt = (errNo: number): MockFault => json({ err_no: errNo, err_tips: 'x', data: {} })
 
 const rows: Row[] = [
   {
@@ -89,6 +91,59 @@ const rows: Row[] = [
     invalid: tt(40018),
     // Douyin documents no throttling err_no: its rate limit (or a proxy's) is HTTP 429.
     throttled: { status: 429, body: '' }
+  },
+  {
+    kind: 'kuaishou',
+    appId: 'ks671234567890123456',
+    config: (mock) => ({ appId: 'ks671234567890123456', appSecret: mock.app('ks671234567890123456').appSecret, platform: 'kuaishou' }),
+    app: (mock) => mock.app('ks671234567890123456'),
+    path: '/oauth2/mp/code2session',
+    who: (openid) => ({ platform: 'kuaishou', openid }),
+    title: 'Kuaishou',
+    loginCall: 'ks.login()',
+    invalid: json({ result: 100200105, error: 'invalid_grant', error_msg: 'x' }),
+    throttled: json({ result: 100200410, error: 'rate_limit', error_msg: 'x' })
+  },
+  {
+    kind: 'baidu',
+    appId: '4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c',
+    config: (mock) => ({ appId: '4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c', appSecret: mock.baiduApp('4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c').appSecret, platform: 'baidu' }),
+    app: (mock) => mock.baiduApp('4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c'),
+    path: '/oauth/jscode2sessionkey',
+    who: (openid) => ({ platform: 'baidu', openid }),
+    title: 'Baidu',
+    loginCall: 'swan.getLoginCode()',
+    invalid: json({ error: 'invalid_grant', error_description: 'x' }),
+    // Baidu documents no throttling error: its rate limit (or a proxy's) is HTTP 429.
+    throttled: { status: 429, body: '' }
+  },
+  {
+    kind: 'feishu',
+    appId: 'cli_a1b2c3d4e5f60001',
+    config: (mock) => ({ appId: 'cli_a1b2c3d4e5f60001', appSecret: mock.feishuApp('cli_a1b2c3d4e5f60001').appSecret, platform: 'feishu' }),
+    app: (mock) => mock.feishuApp('cli_a1b2c3d4e5f60001'),
+    path: '/open-apis/mina/v2/tokenLoginValidate',
+    who: (openid) => ({ platform: 'feishu', openid, tenantKey: TENANT }),
+    title: 'Feishu',
+    loginCall: 'tt.login()',
+    invalid: json({ code: 10213, msg: 'code appid not match' }),
+    throttled: json({ code: 99991400, msg: 'request trigger frequency limit' })
+  },
+  {
+    kind: 'alipay',
+    appId: '2021000000000001',
+    config: (mock) => {
+      const app = mock.alipayApp('2021000000000001')
+      return { appId: app.appId, platform: 'alipay', alipay: { privateKey: app.privateKey, alipayPublicKey: app.alipayPublicKey, contentKey: app.contentKey } }
+    },
+    app: (mock) => mock.alipayApp('2021000000000001'),
+    path: '/gateway.do',
+    who: (openid) => ({ platform: 'alipay', openid, idType: 'open_id' }),
+    title: 'Alipay',
+    loginCall: 'my.getAuthCode()',
+    // The gateway leaves some refusals unsigned; one that is signed must verify (alipay.test.ts).
+    invalid: { body: '{"error_response":{"code":"40002","msg":"Invalid Arguments","sub_code":"isv.code-invalid","sub_msg":"x"}}' },
+    throttled: { status: 429, body: '' }
   }
 ]
 
@@ -98,8 +153,11 @@ t.test('the suite covers every row of the platform table', async (t) => {
 
 /** One backend serving one app of every row, against one mock, with a protected route. */
 async function backend (t: Test): Promise<{ app: FastifyInstance, mock: MockWechat, logs: string[] }> {
-  const mock = await MockWechat.start({ apps: [{ appId: '1109876543' }, { appId: 'tt0123456789abcdef01' }] })
+  const mock = await MockWechat.start({ apps: [{ appId: '1109876543' }, { appId: 'tt0123456789abcdef01' }, { appId: 'ks671234567890123456' }] })
   t.teardown(() => mock.close())
+  mock.addBaiduApp('4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c')
+  mock.addFeishuApp('cli_a1b2c3d4e5f60001', { tenantKey: TENANT })
+  mock.addAlipayApp('2021000000000001')
   mock.addComponent('wxplatform00000001').host('wxhosted0000000001')
   mock.addWecomApp('wxstaff00000000001', { corpId: CORP })
   const logs: string[] = []
@@ -125,10 +183,17 @@ for (const row of rows) {
     const session = login.json().session as string
     const me = await app.inject({ method: 'GET', url: '/whoami', headers: { authorization: `Bearer ${session}` } })
     t.same(me.json(), { appId: row.appId, ...row.who('user-1') }, 'the session says its platform and user')
-    const encrypted = row.app(mock).encrypt('user-1', { hello: row.kind })
-    const decrypt = await app.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${session}` }, payload: encrypted })
-    t.equal(decrypt.statusCode, 200)
-    t.equal(decrypt.json().data.hello, row.kind)
+    const target = row.app(mock)
+    const encrypt = target.encrypt
+    const payload = encrypt === undefined ? { encryptedData: 'A'.repeat(24), iv: 'A'.repeat(22) + '==' } : target.encrypt?.('user-1', { hello: row.kind })
+    const decrypt = await app.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${session}` }, payload })
+    if (encrypt === undefined) {
+      isError(t, decrypt, 400, 'WEAPP_UNSUPPORTED')
+      t.match(decrypt.json().message, /no session_key/, 'its sessions hold no session_key: the message says so')
+    } else {
+      t.equal(decrypt.statusCode, 200)
+      t.equal(decrypt.json().data.hello, row.kind)
+    }
     const again = await app.inject({ method: 'POST', url: '/weapp/login', payload: { code, appId: row.appId } })
     isError(t, again, 401, 'WEAPP_INVALID_CODE')
     t.match(again.json().message, row.loginCall, 'a used code: call the platform\'s login again')

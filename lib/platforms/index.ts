@@ -1,5 +1,9 @@
+import { alipay, type AlipayAppConfig, type AlipayIdentity, type AlipayIdentityOf, type AlipaySession, type AlipaySessionOf } from './alipay.js'
+import { baidu } from './baidu.js'
 import { hostedBy, type ComponentAppConfig } from './component.js'
 import { douyin } from './douyin.js'
+import { feishu, type FeishuIdentity, type FeishuIdentityOf, type FeishuSession, type FeishuSessionOf } from './feishu.js'
+import { kuaishou } from './kuaishou.js'
 import { qq } from './qq.js'
 import { wechat, wechatShaped } from './wechat.js'
 import { wecom, type WecomAppConfig, type WecomIdentity, type WecomIdentityOf, type WecomSession, type WecomSessionOf } from './wecom.js'
@@ -17,15 +21,19 @@ export const PLATFORMS: Readonly<Record<string, Platform>> = Object.freeze({
   component: hostedBy(wechat),
   wecom,
   qq: wechatShaped(qq),
-  douyin
+  douyin,
+  kuaishou,
+  baidu,
+  feishu,
+  alipay
 })
 
 /** Which upstream an app logs in through: a key of the table. */
-export type AppKind = 'wechat' | 'component' | 'wecom' | 'qq' | 'douyin'
+export type AppKind = 'wechat' | 'component' | 'wecom' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu' | 'alipay'
 /** The `apiBaseUrl` keys: one origin per platform. */
-export type OriginKey = 'wechat' | 'wecom' | 'qq' | 'douyin'
-/** The platforms whose users are openids (hosted mini programs' users are the first's). */
-export type OpenidPlatform = 'wechat' | 'qq' | 'douyin'
+export type OriginKey = 'wechat' | 'wecom' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu' | 'alipay'
+/** The platforms whose users are openids with a session_key (hosted mini programs' users are the first's). */
+export type OpenidPlatform = 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu'
 
 export const ROWS: readonly Platform[] = Object.freeze(Object.values(PLATFORMS))
 
@@ -50,24 +58,24 @@ export const REFERER = new RegExp(`^https://(?:${[...new Set(ROWS.flatMap((row) 
 export type WechatIdentity = OpenidIdentity<OpenidPlatform>
 /** That user's session. */
 export type WechatSession = OpenidSession<OpenidPlatform>
-export type { WecomIdentity, WecomSession }
+export type { WecomIdentity, WecomSession, FeishuIdentity, FeishuSession, AlipayIdentity, AlipaySession }
 /** Any identity a login yields and a session holds. */
-export type AnyIdentity = WechatIdentity | WecomIdentity
+export type AnyIdentity = WechatIdentity | WecomIdentity | FeishuIdentity | AlipayIdentity
 /** Any session the plugin issues. */
-export type AnySession = WechatSession | WecomSession
+export type AnySession = WechatSession | WecomSession | FeishuSession | AlipaySession
 /** The sessions an app declares it issues (see `WeappSessionTypes`). */
-export type SessionOf<Types> = WechatSession | WecomSessionOf<Types>
-export type IdentityOf<Types> = WechatIdentity | WecomIdentityOf<Types>
+export type SessionOf<Types> = WechatSession | WecomSessionOf<Types> | FeishuSessionOf<Types> | AlipaySessionOf<Types>
+export type IdentityOf<Types> = WechatIdentity | WecomIdentityOf<Types> | FeishuIdentityOf<Types> | AlipayIdentityOf<Types>
 
-/** An app whose credential is its own AppSecret: a mini program of WeChat, QQ or Douyin. */
+/** An app whose credential is its own AppSecret: a mini program of WeChat, QQ, Douyin, Kuaishou, Baidu (its AppKey and AppSecret) or Feishu. */
 interface AppSecretConfig {
   appId: string
   appSecret: string
-  /** `'qq'` for a QQ mini program, `'douyin'` for a Douyin one. Default `'wechat'`. */
-  platform?: 'wechat' | 'qq' | 'douyin'
+  /** The platform: `'qq'`, `'douyin'`, `'kuaishou'`, `'baidu'` or `'feishu'`. Default `'wechat'`. */
+  platform?: 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu'
 }
 
-type ConfigKey = 'appSecret' | 'platform' | 'component' | 'wecom'
+type ConfigKey = 'appSecret' | 'platform' | 'component' | 'wecom' | 'alipay'
 /** A config that gives none of the other kinds' fields. */
 type Only<T> = T & { [K in Exclude<ConfigKey, keyof T>]?: undefined }
 
@@ -77,11 +85,14 @@ export type WeappWechatAppConfig = Only<AppSecretConfig>
 export type WeappComponentAppConfig = Only<ComponentAppConfig>
 /** A mini program linked to a WeCom (企业微信) app, used by that company's members. */
 export type WeappWecomAppConfig = Only<WecomAppConfig>
+/** An Alipay mini program: its AppID and keys (requests signed, answers verified). */
+export type WeappAlipayAppConfig = Only<AlipayAppConfig>
 /** One app: a mini program of one of the table's platforms. */
-export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | WeappWecomAppConfig
+export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | WeappWecomAppConfig | WeappAlipayAppConfig
 
 export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
 export type { WecomCredentials } from './wecom.js'
+export type { AlipayKeys, AlipayIdType } from './alipay.js'
 export type { WeappPhone } from './platform.js'
 
 /** The public names of the rows' session and identity types (the package exports this file's types). */
@@ -89,3 +100,7 @@ export type WeappWechatSession = WechatSession
 export type WeappWecomSession = WecomSession
 export type WeappWechatIdentity = WechatIdentity
 export type WeappWecomIdentity = WecomIdentity
+export type WeappFeishuSession = FeishuSession
+export type WeappFeishuIdentity = FeishuIdentity
+export type WeappAlipaySession = AlipaySession
+export type WeappAlipayIdentity = AlipayIdentity

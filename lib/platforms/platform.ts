@@ -1,7 +1,7 @@
 import { UnsupportedError } from '../errors.js'
 import type { AccessTokens } from '../upstream/tokens.js'
 import type { Http } from '../upstream/http.js'
-import type { Errcodes, Named } from '../upstream/faults.js'
+import type { Errcodes, Named, UpstreamCode } from '../upstream/faults.js'
 import type { Users } from './users.js'
 import type { AppKind } from './index.js'
 
@@ -74,7 +74,7 @@ export interface Hosting {
   /** The hosted platform's codes, bound to its name. */
   readonly errors: Errcodes
   /** Codes with which its APIs refuse an access token. */
-  readonly tokenRejected: ReadonlySet<number>
+  readonly tokenRejected: ReadonlySet<UpstreamCode>
   /** The identity in its login answer, or a 502 naming `api`. */
   identity (body: Record<string, unknown>, api: string, named: Named): Record<string, unknown>
   /** Its user APIs (phone, checksession) with a hosted app's token. */

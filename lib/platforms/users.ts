@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose'
 import { isBase64 } from '../base64.js'
+import type { openUserData } from '../user-data.js'
 
 /**
  * Who a platform's users are, as data, and the one mapping every part of the plugin uses between
@@ -42,6 +43,20 @@ export interface Users {
   readonly revokes: string
   /** Why the phone route has nothing for its sessions, or undefined where it has phone numbers. */
   readonly noPhone: string | undefined
+  /**
+   * The bytes of its session_key (base64): 16 when absent, 24 for an AES-192 key, or 0 where its
+   * sessions hold none (nothing of its users is encrypted with a per-user key).
+   */
+  readonly keyBytes?: 24 | 0
+  /** How the decrypt route opens its users' encryptedData; default WeChat's (AES-128-CBC, a watermark). */
+  readonly userData?: typeof openUserData
+  /** Why the decrypt route has nothing for its sessions: set where `keyBytes` is 0. */
+  readonly noDecrypt?: string
+  /**
+   * The phone route's body field for its sessions where it is not `code` (a button's code): `response`,
+   * a signed, encrypted answer its runtime gave, and what that is, for messages.
+   */
+  readonly phoneField?: { readonly name: 'response', readonly describes: string }
 }
 
 /** An openid-shaped user's identity: what a login yields and `seal` takes. `P` the platforms of this shape. */
@@ -83,10 +98,13 @@ export const OPENID_FIELDS: readonly UserField[] = Object.freeze([
   { name: 'unionid', claim: 'uid', optional: true, describes: 'The user\'s unionid, when the app is bound to an Open Platform account' }
 ])
 
-/** A session_key: the canonical base64 of 16 bytes. */
-export function isSessionKey (value: unknown): value is string {
-  return typeof value === 'string' && value.length === 24 && isBase64(value)
+/** A session_key: the canonical base64 of 16 bytes (or of `bytes`). */
+export function isSessionKey (value: unknown, bytes = 16): value is string {
+  return typeof value === 'string' && value.length === Math.ceil(bytes / 3) * 4 && isBase64(value) && Buffer.byteLength(value, 'base64') === bytes
 }
+
+/** The bytes of a platform's session_key: 0 where its sessions hold none. */
+export const keyBytesOf = (users: Users): number => users.keyBytes ?? 16
 
 /** ids: non-empty strings; the token's length, not theirs, is bounded. */
 export function isId (value: unknown): value is string {
@@ -161,8 +179,11 @@ export function mapUsers (all: readonly Users[]): UserMapping {
       if (given.anonymous !== undefined) {
         // An anonymous login: a user id, no session_key, nothing optional.
         if (given.anonymous !== true || !u.anonymous || given.sessionKey !== '' || u.fields.some((f) => f.optional === true && given[f.name] !== undefined)) return undefined
+      } else if (keyBytesOf(u) === 0) {
+        // Its users have no session_key: an identity that brings one is not theirs.
+        if (given.sessionKey !== undefined && given.sessionKey !== '') return undefined
       } else {
-        if (!isSessionKey(given.sessionKey)) return undefined
+        if (!isSessionKey(given.sessionKey, keyBytesOf(u))) return undefined
         sealed.sk = given.sessionKey
       }
       for (const f of u.fields) if (given[f.name] !== undefined) sealed[f.claim] = given[f.name]
@@ -177,8 +198,8 @@ export function mapUsers (all: readonly Users[]): UserMapping {
         ? untagged.find((s) => required(s).every((f) => payload[f.claim] !== undefined))
         : byTag.get(pf as string)
       if (u === undefined || !hasNoForeign(u, payload) || !fieldsValid(u, payload, 'claim') || typeof exp !== 'number' || !isId(aud) ||
-          (an === undefined ? !isSessionKey(sk) : an !== true || sk !== undefined || !u.anonymous)) return undefined
-      const session: SessionFields = { platform: u.platform, appId: aud, sessionKey: an === true ? '' : sk as string, expiresAt: exp * 1000, ...id }
+          (an === undefined ? (keyBytesOf(u) === 0 ? sk !== undefined : !isSessionKey(sk, keyBytesOf(u))) : an !== true || sk !== undefined || !u.anonymous)) return undefined
+      const session: SessionFields = { platform: u.platform, appId: aud, sessionKey: sk === undefined ? '' : sk as string, expiresAt: exp * 1000, ...id }
       for (const f of u.fields) if (payload[f.claim] !== undefined) session[f.name] = payload[f.claim]
       if (an === true) session.anonymous = true
       return session

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { callUpstream, checkCode } from '../upstream/call.js'
-import { errcodes, unusable, withCodes, type ErrorTable, type Errcodes, type Named } from '../upstream/faults.js'
+import { errcodes, unusable, withCodes, type ErrorTable, type Errcodes, type Named, type UpstreamCode } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { singleFlight } from '../upstream/single-flight.js'
 import { AccessTokenRejected, createTokenCache, readToken, type AccessTokens } from '../upstream/tokens.js'
@@ -32,10 +32,10 @@ export const wechatErrors: Errcodes = errcodes(WECHAT, tableOf(WECHAT.title))
 export const errorFor = (errcode: number): Error => wechatErrors.error(errcode)
 
 /** errcodes with which WeChat refuses the access token itself: invalid, not the latest, expired. */
-export const TOKEN_REJECTED: ReadonlySet<number> = new Set([40001, 40014, 42001])
+export const TOKEN_REJECTED: ReadonlySet<UpstreamCode> = new Set([40001, 40014, 42001])
 
 /** A mapping whose refused-token codes mean "fetch a new token". */
-export const withTokenRefusal = (base: Errcodes, rejected: ReadonlySet<number>): Errcodes =>
+export const withTokenRefusal = (base: Errcodes, rejected: ReadonlySet<UpstreamCode>): Errcodes =>
   withCodes(base, (code) => rejected.has(code) ? new AccessTokenRejected(code) : undefined)
 
 /** The errcode mapping for WeChat API calls made with an access token. */

@@ -1,5 +1,5 @@
 import { callUpstream, codeExchange } from '../upstream/call.js'
-import { errcodes, unusable, withCodes, type Named } from '../upstream/faults.js'
+import { errcodes, unusable, withCodes, type Named, type UpstreamCode } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { AccessTokenRejected, createTokenCache, readToken, type AccessTokens } from '../upstream/tokens.js'
 import { unknownName } from '../names.js'
@@ -66,7 +66,7 @@ interface Upstream {
 const WECOM: Named = { title: 'WeCom', loginCall: 'wx.qy.login()' }
 
 /** errcodes with which WeCom refuses the access token itself: invalid, expired. */
-const TOKEN_REJECTED: ReadonlySet<number> = new Set([40014, 42001])
+const TOKEN_REJECTED: ReadonlySet<UpstreamCode> = new Set([40014, 42001])
 
 /** The contract's error for a non-zero WeCom errcode. */
 export const wecomErrors = errcodes(WECOM, {

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import { addAlipayApp, alipayApp, alipayEndpoints, type MockAlipayApp } from './alipay.js'
 import { mockApp, SECRET_APPS, type MockApp } from './apps.js'
+import { addBaiduApp, baiduApp, baiduEndpoints, type MockBaiduApp } from './baidu.js'
 import { addComponent, component, componentEndpoints, type MockComponent } from './component.js'
 import type { EncryptedUserData } from './data.js'
 import { douyinEndpoints } from './douyin.js'
+import { addFeishuApp, feishuApp, feishuEndpoints, type MockFeishuApp } from './feishu.js'
+import { kuaishouEndpoints } from './kuaishou.js'
 import { MockServer, type Endpoint, type MockCall, type MockFault } from './server.js'
 import { MockState, type MockPhone, type MockUser } from './state.js'
 import { errcodeAnswer, wechatEndpoints } from './wechat.js'
@@ -13,10 +17,14 @@ import { makeWx, type MockWx, type WxTarget } from './wx.js'
  * The mock's endpoint table (one module per platform with its endpoints; QQ's jscode2session has
  * WeChat's shape and is served by WeChat's), and `MockWechat`, the facade over the server, its
  * state and the platform modules. Adding a platform to the mock is a module and a row here.
+ * Kuaishou's apps, like QQ's and Douyin's, are the AppSecret apps of `addApp`.
  */
-const ENDPOINTS: readonly Endpoint[] = [...wechatEndpoints, ...componentEndpoints, ...wecomEndpoints, ...douyinEndpoints]
+const ENDPOINTS: readonly Endpoint[] = [
+  ...wechatEndpoints, ...componentEndpoints, ...wecomEndpoints, ...douyinEndpoints,
+  ...kuaishouEndpoints, ...baiduEndpoints, ...feishuEndpoints, ...alipayEndpoints
+]
 
-export type { MockComponent, MockWecomApp }
+export type { MockComponent, MockWecomApp, MockBaiduApp, MockFeishuApp, MockAlipayApp }
 
 export interface MockWechatOptions {
   /** The first (default) mini program. Default `'wx0123456789abcdef'`. */
@@ -34,7 +42,8 @@ export interface MockWechatOptions {
 }
 
 /**
- * A mock of the WeChat server API (and of WeCom's, Douyin's, QQ's and third-party platforms') on
+ * A mock of the WeChat server API (and of WeCom's, Douyin's, QQ's, Kuaishou's, Baidu's, Feishu's,
+ * Alipay's and third-party platforms') on
  * loopback: single-use login codes for identities you choose, data encrypted as the platforms do,
  * faults on demand, and a log of every call.
  */
@@ -90,6 +99,24 @@ export class MockWechat {
 
   /** One of the mock's WeCom mini programs. */
   wecomApp (appId: string): MockWecomApp { return wecomApp(this.#state, appId) }
+
+  /** Serves a Baidu smart program (`appId` its AppKey; its AppSecret made up when not given) and returns it. */
+  addBaiduApp (appId: string, appSecret?: string): MockBaiduApp { return addBaiduApp(this.#state, appId, appSecret) }
+
+  /** One of the mock's Baidu smart programs. */
+  baiduApp (appId: string): MockBaiduApp { return baiduApp(this.#state, appId) }
+
+  /** Serves a Feishu mini program of one tenant (its App Secret and tenant made up when not given) and returns it. */
+  addFeishuApp (appId: string, options?: { appSecret?: string, tenantKey?: string }): MockFeishuApp { return addFeishuApp(this.#state, appId, options) }
+
+  /** One of the mock's Feishu mini programs. */
+  feishuApp (appId: string): MockFeishuApp { return feishuApp(this.#state, appId) }
+
+  /** Serves an Alipay mini program with its own test keys (the app's, "Alipay's", a content key) and returns it. */
+  addAlipayApp (appId: string, options?: { idType?: 'open_id' | 'user_id' }): MockAlipayApp { return addAlipayApp(this.#state, appId, options) }
+
+  /** One of the mock's Alipay mini programs. */
+  alipayApp (appId: string): MockAlipayApp { return alipayApp(this.#state, appId) }
 
   /** One of the mock's mini programs: its users, codes and encrypted data. */
   app (appId: string): MockApp { return mockApp(this.#state, appId) }

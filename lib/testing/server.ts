@@ -46,6 +46,8 @@ export interface MockCall {
   method: string
   path: string
   query: Record<string, string>
+  /** The request's headers, names in lowercase. */
+  headers: Record<string, string>
   body: string
 }
 
@@ -132,6 +134,7 @@ export class MockServer {
         method: req.method as string,
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
+        headers: Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value ?? ''])),
         body: Buffer.concat(chunks).toString('utf8')
       }
       this.calls.push(call)

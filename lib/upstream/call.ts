@@ -29,15 +29,16 @@ export interface UpstreamCall {
   http?: Http | undefined
 }
 
-/** The answer's JSON object, or the contract's error. */
-export async function callUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<Json> {
+/**
+ * The answer's text (a 2xx), or the contract's error: for platforms that must read the exact text
+ * (Alipay signs the bytes of its answer), and the first half of every call.
+ */
+export async function requestUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<string | undefined> {
   const named = errors.named
   let response: HttpAnswer
-  let text: string | undefined
   const signal = AbortSignal.timeout(timeout)
   try {
     response = await http.request(url, init, { signal, deadline: Date.now() + timeout })
-    text = response.text
   } catch (err) {
     if (err instanceof QueueTooLongError) throw queueTooLong(named, timeout)
     if (signal.aborted) throw timedOut(named, timeout)
@@ -46,20 +47,40 @@ export async function callUpstream (url: string, init: { method: string, headers
   // Most platforms throttle with an error code; some (or a proxy) answer HTTP 429.
   if (response.status === 429) throw throttledHttp(named)
   if (response.status < 200 || response.status > 299) throw httpStatus(named, response.status)
+  return response.text
+}
+
+/** The JSON object in an answer's text, or a 502 naming the platform. */
+export function jsonObject (text: string | undefined, named: Named): Json {
   let body: unknown
   try {
     body = text === undefined ? undefined : JSON.parse(text)
   } catch {}
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw notJson(named)
-  const code = (body as Json)[errors.field]
-  if (code === undefined ? errors.required : code !== 0) {
-    const err = code === undefined ? new UpstreamError(`${named.title} answered without an ${errors.field}`) : errors.error(typeof code === 'number' ? code : Number.NaN)
-    const { errmsg, err_tips: tips } = body as Json
-    const message = typeof errmsg === 'string' ? errmsg : typeof tips === 'string' ? tips : ''
-    err.cause = safeCause({ name: 'UpstreamAnswer', code, message }, secrets)
+  return body as Json
+}
+
+/** The fields in which the platforms explain an error code. */
+const MESSAGE_FIELDS = ['errmsg', 'err_tips', 'error_msg', 'error_description', 'msg', 'sub_msg']
+
+/** `body` when its error-code field says success, else the contract's error for its code (its message a scrubbed cause). */
+export function checkAnswer (body: Json, { errors, secrets }: Pick<UpstreamCall, 'errors' | 'secrets'>): Json {
+  const named = errors.named
+  const code = body[errors.field]
+  if (code === undefined ? errors.required : code !== errors.success) {
+    const err = code === undefined
+      ? new UpstreamError(`${named.title} answered without an ${errors.field}`)
+      : errors.error(typeof code === 'number' || typeof code === 'string' ? code : Number.NaN)
+    const explained = MESSAGE_FIELDS.map((field) => body[field]).find((value) => typeof value === 'string')
+    err.cause = safeCause({ name: 'UpstreamAnswer', code, message: explained ?? '' }, secrets)
     throw err
   }
-  return body as Json
+  return body
+}
+
+/** The answer's JSON object, or the contract's error. */
+export async function callUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, call: UpstreamCall): Promise<Json> {
+  return checkAnswer(jsonObject(await requestUpstream(url, init, call), call.errors.named), call)
 }
 
 /** A rejection for what is not a usable code (it never reaches the platform), or undefined. */

@@ -14,18 +14,23 @@ export interface Named {
   readonly loginCall: string
 }
 
+/** An error code: a number (`errcode`), or a name where the platform names them (`'invalid_grant'`). */
+export type UpstreamCode = number | string
+
 /** A platform's error codes by meaning; any other code is a 502 that quotes it. */
 export interface ErrorTable {
   /** The answer's field that holds the code: `'errcode'`, `'err_no'`. */
   readonly field: string
-  /** Whether a success carries the field too (as 0): then an answer without it is a 502. */
+  /** Whether a success carries the field too: then an answer without it is a 502. */
   readonly required?: boolean
-  readonly invalidCode?: readonly number[]
-  readonly rateLimited?: readonly number[]
-  readonly risky?: readonly number[]
-  readonly busy?: readonly number[]
+  /** The field's value on success. Default 0. */
+  readonly success?: UpstreamCode
+  readonly invalidCode?: readonly UpstreamCode[]
+  readonly rateLimited?: readonly UpstreamCode[]
+  readonly risky?: readonly UpstreamCode[]
+  readonly busy?: readonly UpstreamCode[]
   /** Codes that mean this server's credentials (or network) are wrong, not the user's request. */
-  readonly misconfigured?: readonly number[]
+  readonly misconfigured?: readonly UpstreamCode[]
   /** What to check when misconfigured: "its appId and appSecret". */
   readonly check: string
 }
@@ -35,7 +40,8 @@ export interface Errcodes {
   readonly named: Named
   readonly field: string
   readonly required: boolean
-  error (code: number): Error
+  readonly success: UpstreamCode
+  error (code: UpstreamCode): Error
 }
 
 export const invalidCode = ({ title, loginCall }: Named): Error =>
@@ -68,11 +74,12 @@ export const unusable = ({ title }: Named, api: string, what: string): Error => 
 export function errcodes (named: Named, table: ErrorTable): Errcodes {
   const { title, loginCall } = named
   const { field } = table
-  const has = (codes: readonly number[] | undefined, code: number): boolean => codes !== undefined && codes.includes(code)
+  const has = (codes: readonly UpstreamCode[] | undefined, code: UpstreamCode): boolean => codes !== undefined && codes.includes(code)
   return {
     named,
     field,
     required: table.required === true,
+    success: table.success ?? 0,
     error (code) {
       const quoted = `${field} ${code}`
       if (has(table.invalidCode, code)) return invalidCode(named)
@@ -87,6 +94,6 @@ export function errcodes (named: Named, table: ErrorTable): Errcodes {
 }
 
 /** The same mapping with some codes of its own first (a token API's): `own` answers undefined for the rest. */
-export function withCodes (base: Errcodes, own: (code: number) => Error | undefined): Errcodes {
+export function withCodes (base: Errcodes, own: (code: UpstreamCode) => Error | undefined): Errcodes {
   return { ...base, error: (code) => own(code) ?? base.error(code) }
 }

@@ -1,4 +1,5 @@
 import { UpstreamError } from '../errors.js'
+import type { UpstreamCode } from './faults.js'
 
 /**
  * Cached access tokens, one fetch in flight at most, refetched once when an API refuses one: the
@@ -8,7 +9,7 @@ import { UpstreamError } from '../errors.js'
 
 /** An API call refused the access token it was given (internal: it never reaches a reply). */
 export class AccessTokenRejected extends Error {
-  constructor (readonly errcode: number) {
+  constructor (readonly errcode: UpstreamCode) {
     super(`the access token was refused (errcode ${errcode})`)
   }
 }

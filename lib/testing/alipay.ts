@@ -1,0 +1,127 @@
+import { createCipheriv, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import { mockApp, type MockApp } from './apps.js'
+import { sendJson, type Endpoint, type MockCall } from './server.js'
+import type { MockState } from './state.js'
+
+/**
+ * Alipay's gateway (`POST /gateway.do`) for `alipay.system.oauth.token`: a signed form in (RSA2,
+ * verified with the app's public key), an answer signed with "Alipay's" key out, and
+ * `my.getPhoneNumber()`'s response as Alipay builds it (AES under the app's content key, signed).
+ */
+export interface MockAlipayApp extends Omit<MockApp, 'appSecret' | 'encrypt' | 'signedRawData' | 'phoneCode' | 'anonymousCode' | 'rotateSessionKey'> {
+  /** The app's private key (PEM): give it as `alipay.privateKey`. */
+  readonly privateKey: string
+  /** Alipay's public key (PEM): give it as `alipay.alipayPublicKey`. */
+  readonly alipayPublicKey: string
+  /** The content-encryption key (base64): give it as `alipay.contentKey`. */
+  readonly contentKey: string
+  /** Which id logins answer: `open_id` (default) or, for an app in UserID mode, `user_id`. */
+  readonly idType: 'open_id' | 'user_id'
+  /** What `my.getPhoneNumber()` gives this app: the response string, signed and encrypted as Alipay does. */
+  phoneResponse (mobile?: string): string
+  /** Signs `content` with Alipay's (the mock's) private key, base64: for crafting answers in tests. */
+  sign (content: string): string
+}
+
+interface AlipayRecord { privateKey: string, appPublicKey: KeyObject, alipayKey: KeyObject, alipayPublicKey: string, contentKey: string, idType: 'open_id' | 'user_id' }
+const KIND = 'alipay'
+const records = (state: MockState): Map<string, AlipayRecord> => state.kind<AlipayRecord>(KIND)
+
+/** RSA key generation is slow: one app key and one "Alipay" key per AppID for the whole process. */
+const generated = new Map<string, { app: { publicKey: KeyObject, privateKey: KeyObject }, alipay: { publicKey: KeyObject, privateKey: KeyObject } }>()
+function keysFor (appId: string): NonNullable<ReturnType<typeof generated.get>> {
+  let keys = generated.get(appId)
+  if (keys === undefined) {
+    keys = { app: generateKeyPairSync('rsa', { modulusLength: 2048 }), alipay: generateKeyPairSync('rsa', { modulusLength: 2048 }) }
+    generated.set(appId, keys)
+  }
+  return keys
+}
+
+export function addAlipayApp (state: MockState, appId: string, { idType = 'open_id' }: { idType?: 'open_id' | 'user_id' } = {}): MockAlipayApp {
+  state.unused(appId, KIND)
+  const { app, alipay } = keysFor(appId)
+  const privateKey = app.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  const contentKey = randomBytes(16).toString('base64')
+  records(state).set(appId, {
+    privateKey,
+    appPublicKey: createPublicKey(app.privateKey),
+    alipayKey: alipay.privateKey,
+    alipayPublicKey: alipay.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    contentKey,
+    idType
+  })
+  // A key in a log line is escaped JSON: each line of its base64 is what a leak would hold.
+  for (const line of privateKey.split('\n')) if (!line.startsWith('-----') && line !== '') state.secrets.add(line)
+  state.secrets.add(contentKey)
+  return alipayApp(state, appId)
+}
+
+const signWith = (key: KeyObject, content: string): string => sign('sha256', Buffer.from(content, 'utf8'), key).toString('base64')
+
+export function alipayApp (state: MockState, appId: string): MockAlipayApp {
+  const record = records(state).get(appId)
+  if (record === undefined) throw new Error(`the mock serves no Alipay app ${appId}; addAlipayApp() it first`)
+  const { appSecret: _s, encrypt: _e, signedRawData: _r, phoneCode: _p, anonymousCode: _a, rotateSessionKey: _k, ...app } = mockApp(state, appId)
+  return {
+    ...app,
+    privateKey: record.privateKey,
+    alipayPublicKey: record.alipayPublicKey,
+    contentKey: record.contentKey,
+    idType: record.idType,
+    sign: (content) => signWith(record.alipayKey, content),
+    phoneResponse: (mobile = '13800138000') => {
+      const cipher = createCipheriv('aes-128-cbc', Buffer.from(record.contentKey, 'base64'), Buffer.alloc(16))
+      const plain = JSON.stringify({ code: '10000', msg: 'Success', mobile })
+      const encrypted = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]).toString('base64')
+      return JSON.stringify({ response: encrypted, sign: signWith(record.alipayKey, JSON.stringify(encrypted)), sign_type: 'RSA2', encrypt_type: 'AES', charset: 'UTF-8' })
+    }
+  }
+}
+
+/** The gateway's answer: `{ "<node>": …, "sign": … }`, the node's exact text signed. */
+function answer (res: ServerResponse, record: AlipayRecord | undefined, node: string, value: Record<string, unknown>): void {
+  const text = JSON.stringify(value)
+  const signature = record === undefined ? '' : `,"sign":${JSON.stringify(signWith(record.alipayKey, text))}`
+  res.writeHead(200, { 'content-type': 'text/html;charset=utf-8' })
+  res.end(`{"${node}":${text}${signature}}`)
+}
+
+function gateway (state: MockState, { body }: MockCall, res: ServerResponse): void {
+  const params = Object.fromEntries(new URLSearchParams(body))
+  const record = records(state).get(params.app_id ?? '')
+  const refuse = (code: string, msg: string, subCode: string, subMsg: string, signed = record): void => {
+    answer(res, signed, 'error_response', { code, msg, sub_code: subCode, sub_msg: subMsg })
+  }
+  // An unknown app's refusal is unsigned: there is no key to sign it with.
+  if (record === undefined) return refuse('40002', 'Invalid Arguments', 'isv.invalid-app-id', '无效的AppID参数', undefined)
+  const content = Object.keys(params).filter((k) => k !== 'sign' && params[k] !== '').sort().map((k) => `${k}=${params[k] as string}`).join('&')
+  const signature = Buffer.from(params.sign ?? '', 'base64')
+  if (params.sign_type !== 'RSA2' || !verify('sha256', Buffer.from(content, 'utf8'), record.appPublicKey, signature)) {
+    return refuse('40002', 'Invalid Arguments', 'isv.invalid-signature', '验签出错')
+  }
+  if (!/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(params.timestamp ?? '') || params.version !== '1.0' || params.charset !== 'utf-8') {
+    return refuse('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数')
+  }
+  if (params.method !== 'alipay.system.oauth.token') return refuse('40004', 'Business Failed', 'isv.invalid-method', '不存在的方法名')
+  if (params.grant_type !== 'authorization_code') return refuse('40002', 'Invalid Arguments', 'isv.grant-type-invalid', 'grant_type参数不正确')
+  const user = state.redeem(params.code, params.app_id as string)
+  if (typeof user === 'string') return refuse('40002', 'Invalid Arguments', 'isv.code-invalid', '授权码code无效')
+  const access = `authusrB${randomBytes(16).toString('hex')}`
+  const refresh = `authusrB${randomBytes(16).toString('hex')}`
+  state.secrets.add(access)
+  state.secrets.add(refresh)
+  answer(res, record, 'alipay_system_oauth_token_response', {
+    [record.idType]: user.openid,
+    access_token: access,
+    expires_in: 1296000,
+    refresh_token: refresh,
+    re_expires_in: 2592000,
+    auth_start: '2026-12-01 12:00:00'
+  })
+}
+
+export const alipayEndpoints: readonly Endpoint[] = [
+  { method: 'POST', path: '/gateway.do', handle: gateway }
+]
