@@ -15,10 +15,14 @@ const jose = createJoseUnseal(keys, [appId])
 const B64URL = /^[A-Za-z0-9_-]*$/
 
 const sessionKey = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64'))
+const baiduKey = fc.uint8Array({ minLength: 24, maxLength: 24 }).map((b) => Buffer.from(b).toString('base64'))
 const id = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 })
 const identity: fc.Arbitrary<AnyIdentity> = fc.oneof(
   fc.record({ openid: id, sessionKey, unionid: fc.option(id, { nil: undefined }) }).map(({ unionid, ...rest }) => unionid === undefined ? rest : { ...rest, unionid }),
-  fc.record({ openid: id, sessionKey, platform: fc.constantFrom('qq' as const, 'douyin' as const) }),
+  fc.record({ openid: id, sessionKey, platform: fc.constantFrom('qq' as const, 'douyin' as const, 'kuaishou' as const) }),
+  fc.record({ openid: id, sessionKey: baiduKey, platform: fc.constant('baidu' as const) }),
+  fc.record({ platform: fc.constant('feishu' as const), openid: id, tenantKey: id, employeeId: fc.option(id, { nil: undefined }) }).map(({ employeeId, ...rest }) => employeeId === undefined ? rest : { ...rest, employeeId }),
+  fc.record({ platform: fc.constant('alipay' as const), openid: id, idType: fc.constantFrom('open_id' as const, 'user_id' as const) }),
   fc.record({ corpId: id, userId: id, sessionKey }),
   id.map((openid) => ({ openid, sessionKey: '', platform: 'douyin' as const, anonymous: true as const }))
 )
@@ -37,6 +41,8 @@ t.test('every token the node:crypto seal writes opens with jose and with another
     count++
     const expected: Record<string, unknown> = { aud: appId }
     if ('corpId' in who) Object.assign(expected, { sub: who.userId, cid: who.corpId, sk: who.sessionKey })
+    else if (who.platform === 'feishu') Object.assign(expected, { sub: who.openid, tk: who.tenantKey, pf: 'feishu' }, who.employeeId === undefined ? {} : { eid: who.employeeId })
+    else if (who.platform === 'alipay') Object.assign(expected, { sub: who.openid, it: who.idType, pf: 'alipay' })
     else {
       expected.sub = who.openid
       if (who.anonymous === true) Object.assign(expected, { an: true, pf: 'douyin' })

@@ -16,7 +16,7 @@ t.test('a lookup app whose AppSecret changed fetches its access token with the n
   let now = 1_000_000
   let secret = mock.appSecret
   const origin = mock.url
-  const registry = createRegistry(() => ({ appId: WX, appSecret: secret }), { apiBaseUrl: { wechat: origin, wecom: origin, qq: origin, douyin: origin }, timeout: 2000 }, () => now)
+  const registry = createRegistry(() => ({ appId: WX, appSecret: secret }), { apiBaseUrl: { wechat: origin, wecom: origin, qq: origin, douyin: origin, kuaishou: origin, baidu: origin, feishu: origin, alipay: origin }, timeout: 2000 }, () => now)
   await (await registry.get(WX)).accessToken()
   secret = 'the-rotated-secret-0123456789'
   now += 120_000 // past the lookup cache: the new config is read

@@ -59,7 +59,7 @@ t.test('types merge into Fastify\'s', async (t) => {
   const token: string = await api.seal(identity)
   const session: WeappSession = await api.unseal(token)
   // Without WeCom apps declared (WeappSessionTypes), a session is a WeChat user's.
-  const platform: 'wechat' | 'qq' | 'douyin' = session.platform
+  const platform: 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' = session.platform
   // @ts-expect-error no corpId on a WeChat user's session
   t.notOk(session.corpId)
   t.equal(platform, 'wechat')

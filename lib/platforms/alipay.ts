@@ -181,12 +181,13 @@ function valueText (text: string, start: number): string | undefined {
       at = end - 1
     } else if (char === '{' || char === '[') {
       depth++
+    } else if (depth === 0 && (char === ',' || char === '}' || char === ']')) {
+      // The end of a number, true, false or null (nothing at all is no value).
+      const value = text.slice(from, at).trim()
+      return value === '' ? undefined : value
     } else if (char === '}' || char === ']') {
       depth--
       if (depth === 0) return text.slice(from, at + 1)
-      if (depth < 0) return undefined
-    } else if (depth === 0 && (char === ',' || char === '}')) {
-      return text.slice(from, at).trim()
     }
   }
   return undefined

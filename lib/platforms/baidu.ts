@@ -52,7 +52,7 @@ export function openBaiduData (sessionKey: string, encryptedData: string, iv: st
   const dataEnd = Math.max(PREFIX, end - appKey.length)
   const declared = plain.length >= PREFIX ? plain.readUInt32BE(16) : -1
   const trailer = Buffer.alloc(appKey.length)
-  plain.copy(trailer, 0, dataEnd, dataEnd + appKey.length)
+  plain.copy(trailer, 0, Math.min(dataEnd, plain.length), dataEnd + appKey.length)
   const keyMatches = timingSafeEqual(trailer, appKey)
   const text = plain.toString('utf8', PREFIX, dataEnd)
   let value: unknown

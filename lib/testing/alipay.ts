@@ -1,7 +1,7 @@
 import { createCipheriv, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { mockApp, type MockApp } from './apps.js'
-import { sendJson, type Endpoint, type MockCall } from './server.js'
+import type { Endpoint, MockCall } from './server.js'
 import type { MockState } from './state.js'
 
 /**

@@ -12,7 +12,10 @@ import type { MockState } from './state.js'
  */
 
 /** A Baidu smart program of the mock: `appId` is its AppKey, `appSecret` its AppSecret. */
-export type MockBaiduApp = MockApp
+export interface MockBaiduApp extends MockApp {
+  /** The user's current session_key, as Baidu issues it (the base64 of 24 bytes). */
+  sessionKeyOf (openid: string): string
+}
 
 const KIND = 'baidu'
 const secrets = (state: MockState): Map<string, string> => state.kind<string>(KIND)
@@ -56,7 +59,8 @@ export function baiduApp (state: MockState, appId: string): MockBaiduApp {
     ...app,
     appSecret,
     encrypt: (openid, data) => encryptBaiduData(keyOf(state, state.user(appId, openid).sessionKey), data, appId),
-    rotateSessionKey: (openid) => keyOf(state, app.rotateSessionKey(openid))
+    rotateSessionKey: (openid) => keyOf(state, app.rotateSessionKey(openid)),
+    sessionKeyOf: (openid) => keyOf(state, state.user(appId, openid).sessionKey)
   }
 }
 
