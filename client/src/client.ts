@@ -1,4 +1,4 @@
-import { NO_GLOBAL, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
+import { NO_GLOBAL, detected, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
 import { WeappClientError, callApi, createSend, hasAuthorization, originOf, ownAppId } from './transport.js'
 import type { WeappAdopted, WeappClient, WeappClientOptions, WxLike } from './types.js'
@@ -24,13 +24,13 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
   if (base === undefined) {
     throw new TypeError('createWeappClient({ baseUrl }): baseUrl must be an http(s) URL without credentials, query or fragment, such as \'https://api.example.com\'')
   }
-  const given = options.wx !== undefined ? options.wx : globalApi()
+  const given = options.wx !== undefined ? options.wx : globalApi(options.platform)
   if (given === undefined) throw new TypeError(NO_GLOBAL)
   const api: WxLike = given
   const root = base.origin + base.path.replace(/\/+$/, '')
   const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
   const appId = options.appId !== undefined ? options.appId : ownAppId(api)
-  const runtime = runtimeOf(options)
+  const runtime = runtimeOf(options.wx !== undefined ? options : detected(options))
   // What a stored session is bound to: the backend's origin, the app, the kind of login.
   const storageKey = options.storageKey !== undefined ? options.storageKey : `fastify-weapp:session:${base.origin}|${appId !== undefined ? appId : ''}|${runtime.tag}`
   /** Counts logouts: a login or request that began before the latest one stores and retries nothing. */

@@ -2,15 +2,22 @@ import type { WeappLogin, WxLike } from '../types.js'
 
 /**
  * The client's runtime table: which global API object a mini program has (WeChat's `wx`, QQ's
- * `qq`, Douyin's `tt`), and which kind of login a client makes: a user's code from `login()`, or
- * (with `wecom: true`) a WeCom member's from `wx.qy.login()`, checked with `wx.qy.checkSession()`.
- * Nothing else in the client names a platform: a new runtime is a row here.
+ * `qq`, Douyin's and Feishu's `tt`, Kuaishou's `ks`, Baidu's `swan`, Alipay's `my`), and which kind
+ * of login a client makes: a user's code from the runtime's login call, or (with `wecom: true`) a
+ * WeCom member's from `wx.qy.login()`, checked with `wx.qy.checkSession()`. Nothing else in the
+ * client names a platform: a new runtime is a row here.
  */
 
 /** The globals, looked up with typeof (older engines have no globalThis). */
 declare const wx: WxLike | undefined
 declare const qq: WxLike | undefined
 declare const tt: WxLike | undefined
+declare const ks: WxLike | undefined
+declare const swan: WxLike | undefined
+declare const my: WxLike | undefined
+
+/** The platforms whose runtime the client can be told it runs in. */
+export type WeappPlatform = 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu' | 'alipay'
 
 /** The options that choose a kind of login. */
 export interface RuntimeOptions {
@@ -19,6 +26,12 @@ export interface RuntimeOptions {
    * configures as a WeCom app (`{ appId, wecom }`). Default false (`wx.login()`).
    */
   wecom?: boolean
+  /**
+   * The runtime the mini program runs in, where its global does not say: Feishu's and Douyin's are
+   * both `tt` (default Douyin's). With it, the client also uses that runtime's global. Default: the
+   * first global there is, of `wx`, `qq`, `tt`, `ks`, `swan`, `my`.
+   */
+  platform?: WeappPlatform
 }
 
 /** What the login route answered for a WeCom member (a client with `wecom: true`). */
@@ -68,14 +81,78 @@ const MEMBERS: Runtime = {
   missing: 'wx.qy.login() is not available: a WeCom app logs in inside WeCom'
 }
 
+type Callbacks = Parameters<WxLike['login']>[0]
+type Loose = Record<string, any>
+
+/** A failure as the client reads it: `errMsg` (Alipay's runtime says `errorMessage`). */
+const failure = (err: Loose | undefined): { errMsg: string } =>
+  ({ errMsg: String(err?.errMsg ?? err?.errorMessage ?? err?.error ?? 'failed') })
+
+/** Where the platform keeps no session the app depends on (its sessions hold no session_key), the session is never lapsed. */
+const alwaysValid: LoginApi['checkSession'] = ({ success }) => { success?.({}) }
+
+/** A runtime whose login call gives `{ code }` under another name: `call` is its name on the API object. */
+function codeFrom (call: string, loginCall: string, checkSession: 'own' | 'always'): Runtime {
+  return {
+    tag: loginCall.slice(0, loginCall.indexOf('.')),
+    loginCall,
+    loginApi: (api) => {
+      const own = (api as unknown as Loose)[call]
+      if (typeof own !== 'function') return undefined
+      return {
+        login: ({ success, fail }: Callbacks) => own.call(api, call === 'getAuthCode'
+          ? { scopes: 'auth_base', success: (res: Loose) => { success?.({ code: res.authCode }) }, fail: (err: Loose) => { fail?.(failure(err)) } }
+          : { success: (res: Loose) => { success?.({ code: res.code }) }, fail: (err: Loose) => { fail?.(failure(err)) } }),
+        checkSession: checkSession === 'always' ? alwaysValid : api.checkSession?.bind(api)
+      }
+    },
+    missing: `${loginCall} is not available`
+  }
+}
+
+/** The runtimes whose login is not `login()` with WeChat's shape, by platform. */
+const OWN: Partial<Record<WeappPlatform, Runtime>> = {
+  baidu: codeFrom('getLoginCode', 'swan.getLoginCode()', 'own'),
+  feishu: { ...codeFrom('login', 'tt.login()', 'always'), tag: 'feishu' },
+  alipay: codeFrom('getAuthCode', 'my.getAuthCode()', 'always')
+}
+
 /** The kind of login the options choose. */
 export function runtimeOf (options: RuntimeOptions): Runtime {
-  return options.wecom === true ? MEMBERS : USERS
+  if (options.wecom === true) return MEMBERS
+  const own = options.platform === undefined ? undefined : OWN[options.platform]
+  return own !== undefined ? own : USERS
 }
 
-/** The runtime's global API object: WeChat's `wx`, QQ's `qq`, Douyin's `tt`, the first there is. */
-export function globalApi (): WxLike | undefined {
-  return typeof wx !== 'undefined' ? wx : typeof qq !== 'undefined' ? qq : typeof tt !== 'undefined' ? tt : undefined
+/** The global API object of each platform's runtime. */
+function globalOf (platform: WeappPlatform): WxLike | undefined {
+  switch (platform) {
+    case 'wechat': return typeof wx !== 'undefined' ? wx : undefined
+    case 'qq': return typeof qq !== 'undefined' ? qq : undefined
+    case 'douyin': case 'feishu': return typeof tt !== 'undefined' ? tt : undefined
+    case 'kuaishou': return typeof ks !== 'undefined' ? ks : undefined
+    case 'baidu': return typeof swan !== 'undefined' ? swan : undefined
+    default: return typeof my !== 'undefined' ? my : undefined
+  }
 }
 
-export const NO_GLOBAL = 'createWeappClient: no wx (or qq, tt); pass { wx } outside a mini program (Taro, uni-app: their API object)'
+const SEARCHED: WeappPlatform[] = ['wechat', 'qq', 'douyin', 'kuaishou', 'baidu', 'alipay']
+
+/** The runtime's global API object: the platform's, or the first there is. */
+export function globalApi (platform?: WeappPlatform): WxLike | undefined {
+  if (platform !== undefined) return globalOf(platform)
+  for (const each of SEARCHED) {
+    const api = globalOf(each)
+    if (api !== undefined) return api
+  }
+  return undefined
+}
+
+/** The platform of the first global there is, where the options name none (Baidu's and Alipay's logins are their own). */
+export function detected (options: RuntimeOptions): RuntimeOptions {
+  if (options.platform !== undefined || options.wecom === true) return options
+  if (typeof wx !== 'undefined' || typeof qq !== 'undefined' || typeof tt !== 'undefined' || typeof ks !== 'undefined') return options
+  return { ...options, platform: typeof swan !== 'undefined' ? 'baidu' : typeof my !== 'undefined' ? 'alipay' : undefined }
+}
+
+export const NO_GLOBAL = 'createWeappClient: no wx (or qq, tt, ks, swan, my); pass { wx } outside a mini program (Taro, uni-app: their API object), and { platform } where the runtime is not WeChat-shaped'
