@@ -87,7 +87,7 @@ async function main () {
   await sealer.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key })
   const cold = []
   for (let i = 0; i < coldCount; i++) cold.push(`Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`)
-  // Sessions spread over 100 apps of the three kinds (one registration serving them all), and as
+  // Sessions spread over 100 apps of every kind (one registration serving them all), and as
   // many of the one app.
   const multi = Fastify()
   await multi.register(fastifyWeapp, { apps: benchApps, key })
@@ -135,7 +135,7 @@ async function main () {
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } }
     },
     {
-      name: 'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them',
+      name: 'authenticated route, 100 apps of every kind in one registration, sessions spread over them',
       target: 0.95,
       baseName: 'the same route, one app, 100 sessions',
       run: { path: '/multi-auth', setupRequest: (req) => { req.headers.authorization = spread[spreadCursor++ % spread.length]; return req } },

@@ -31,7 +31,7 @@ await app.register(async (scope) => {
   })
 })
 
-// The same route where one registration serves 100 apps of the three kinds, in its own
+// The same route where one registration serves 100 apps of every kind, in its own
 // encapsulated context: sessions of every app, one authenticate.
 await app.register(async (scope) => {
   await scope.register(fastifyWeapp, { apps: benchApps, key: KEY, apiBaseUrl: API, prefix: '/multi', sessionCacheSize: Number(CACHE_SIZE ?? 10000) })

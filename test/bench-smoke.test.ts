@@ -18,7 +18,7 @@ t.test('npm run bench completes in smoke mode and prints every row', async (t) =
   const expected = [
     'authenticated route, one session reused',
     'authenticated route, cold sessions (each new, 2000 > cache 500)',
-    'authenticated route, 100 apps (WeChat, hosted, WeCom) in one registration, sessions spread over them',
+    'authenticated route, 100 apps of every kind in one registration, sessions spread over them',
     'authenticated route, revocation on (Redis, 1000 revoked users)', // run or skipped
     'authenticated route, a session with 200 bytes of claims',
     'authenticated route, renewal on (renewWithin; no request renews)',
