@@ -4,7 +4,7 @@
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import weapp from '../lib/index.js'
+import weapp, { type AlipayKeys } from '../lib/index.js'
 import { memberText, signContent } from '../lib/platforms/alipay.js'
 import { MockWechat, type MockAlipayApp } from '../lib/testing.js'
 import { isError, KEY } from './fixtures/app.js'
@@ -20,7 +20,7 @@ async function backend (t: Test, options: { contentKey?: boolean } = {}): Promis
   const logs: string[] = []
   const app = Fastify({ logger: { level: 'trace', stream: { write: (line: string) => { logs.push(line) } } } })
   t.teardown(() => app.close())
-  const keys = (a: MockAlipayApp, content: boolean): Record<string, string> =>
+  const keys = (a: MockAlipayApp, content: boolean): AlipayKeys =>
     ({ privateKey: a.privateKey, alipayPublicKey: a.alipayPublicKey, ...(content ? { contentKey: a.contentKey } : {}) })
   await app.register(weapp, {
     apps: [{ appId: APP, platform: 'alipay', alipay: keys(alipay, options.contentKey !== false) }, { appId: OLD, alipay: keys(old, false) }],

@@ -32,7 +32,7 @@ async function server (t: Test): Promise<{ base: string, mock: MockWechat }> {
     key: KEY,
     apiBaseUrl: mock.url
   })
-  app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => ({ platform: request.weappSession.platform }))
+  app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => ({ platform: app.weapp.sessionOf(request).platform }))
   return { base: await app.listen({ port: 0, host: '127.0.0.1' }), mock }
 }
 
@@ -56,11 +56,11 @@ t.test('Baidu: the code comes from swan.getLoginCode()', async (t) => {
 t.test('Alipay: my.getAuthCode({ scopes: "auth_base" }) gives authCode; failures say errorMessage', async (t) => {
   const { base, mock } = await server(t)
   const scopes: unknown[] = []
-  let refuse: string | undefined
+  const state: { refuse?: string } = {}
   const { api } = runtime(mock.alipayApp(AP), '2088-user', (wx) => ({
     getAuthCode: ({ scopes: asked, success, fail }: Loose) => {
       scopes.push(asked)
-      if (refuse !== undefined) return fail({ error: 11, errorMessage: refuse })
+      if (state.refuse !== undefined) return fail({ error: 11, errorMessage: state.refuse })
       wx.login({ success: (res) => success({ authCode: res.code }), fail })
     }
   }))
@@ -70,7 +70,7 @@ t.test('Alipay: my.getAuthCode({ scopes: "auth_base" }) gives authCode; failures
   const logins = scopes.length
   await client.ensureSession()
   t.equal(scopes.length, logins, 'no checkSession in Alipay: a held session is not lapsed')
-  refuse = '用户取消授权'
+  state.refuse = '用户取消授权'
   const fresh = createWeappClient({ baseUrl: base, wx: api, appId: AP, platform: 'alipay', storageKey: 'other' })
   await t.rejects(fresh.login(), new WeappClientError('WX_LOGIN_FAILED', 'my.getAuthCode() failed: 用户取消授权'))
   const bare = createWeappClient({ baseUrl: base, wx: { ...api, getAuthCode: undefined } as unknown as WxLike, appId: AP, platform: 'alipay', storageKey: 'bare' })

@@ -11,7 +11,7 @@ t.test('defaults', async (t) => {
   t.equal(s.expiresIn, DEFAULT_EXPIRES_IN)
   t.equal(s.expiresIn, 604800, 'seven days')
   t.equal(s.prefix, DEFAULT_PREFIX)
-  t.same(s.apiBaseUrl, { wechat: DEFAULT_API_BASE_URL, wecom: 'https://qyapi.weixin.qq.com', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com' })
+  t.same(s.apiBaseUrl, { wechat: DEFAULT_API_BASE_URL, wecom: 'https://qyapi.weixin.qq.com', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com', kuaishou: 'https://open.kuaishou.com', baidu: 'https://spapi.baidu.com', feishu: 'https://open.feishu.cn', alipay: 'https://openapi.alipay.com' })
   t.equal(s.timeout, DEFAULT_TIMEOUT)
   t.equal(s.watermarkMaxAge, 0, 'watermark age not checked')
   t.ok(Object.isFrozen(s))
@@ -22,9 +22,9 @@ t.test('normalises', async (t) => {
   const s = buildSettings({ ...valid, prefix: '/auth/wx/', apiBaseUrl: 'http://127.0.0.1:8080/proxy/', expiresIn: '12h', timeout: 800, watermarkMaxAge: 0 })
   t.equal(s.prefix, '/auth/wx')
   const proxy = 'http://127.0.0.1:8080/proxy'
-  t.same(s.apiBaseUrl, { wechat: proxy, wecom: proxy, qq: proxy, douyin: proxy }, 'one origin serves every platform')
+  t.same(s.apiBaseUrl, { wechat: proxy, wecom: proxy, qq: proxy, douyin: proxy, kuaishou: proxy, baidu: proxy, feishu: proxy, alipay: proxy }, 'one origin serves every platform')
   const per = buildSettings({ ...valid, apiBaseUrl: { wecom: 'http://127.0.0.1:9/wecom/' } }).apiBaseUrl
-  t.same(per, { wechat: DEFAULT_API_BASE_URL, wecom: 'http://127.0.0.1:9/wecom', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com' }, 'one per platform, the others their defaults')
+  t.same(per, { wechat: DEFAULT_API_BASE_URL, wecom: 'http://127.0.0.1:9/wecom', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com', kuaishou: 'https://open.kuaishou.com', baidu: 'https://spapi.baidu.com', feishu: 'https://open.feishu.cn', alipay: 'https://openapi.alipay.com' }, 'one per platform, the others their defaults')
   t.equal(s.expiresIn, 43200)
   t.equal(s.timeout, 800)
   t.equal(s.watermarkMaxAge, 0)

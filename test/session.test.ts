@@ -156,3 +156,19 @@ t.test('genuine tokens under the right key, with an alg or enc jose could open, 
     await rejects(t, token, 'WEAPP_SESSION_INVALID', `${header.alg} + ${header.enc}`)
   }
 })
+
+t.test('sessions of platforms without a session_key: none sealed, none accepted; Baidu\'s is 24 bytes', async (t) => {
+  const alipay = { platform: 'alipay' as const, openid: '2088-a', idType: 'open_id' as const }
+  const sealed = await codec.unseal(await codec.seal(alipay, appId))
+  t.match(sealed, { platform: 'alipay', openid: '2088-a', idType: 'open_id', sessionKey: '' })
+  t.throws(() => codec.seal({ ...alipay, sessionKey: 'AAAAAAAAAAAAAAAAAAAAAA==' } as never, appId), TypeError, 'an identity that brings a session_key is not an Alipay user\'s')
+  t.same(claims(appId, { sub: 'x' }).sk, 'AAAAAAAAAAAAAAAAAAAAAA==')
+  await rejects(t, forge(KEY, claims(appId, { pf: 'alipay', it: 'open_id' })), 'WEAPP_SESSION_INVALID', 'an Alipay token with a session_key')
+  await rejects(t, forge(KEY, claims(appId, { pf: 'feishu', tk: 't' })), 'WEAPP_SESSION_INVALID', 'a Feishu token with a session_key')
+  const feishu = await codec.unseal(forge(KEY, claims(appId, { pf: 'feishu', tk: 't', sk: undefined })))
+  t.match(feishu, { platform: 'feishu', tenantKey: 't', sessionKey: '' })
+  await rejects(t, forge(KEY, claims(appId, { pf: 'baidu' })), 'WEAPP_SESSION_INVALID', 'a Baidu token with a 16-byte session_key')
+  const baidu = await codec.unseal(forge(KEY, claims(appId, { pf: 'baidu', sk: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3' })))
+  t.match(baidu, { platform: 'baidu', sessionKey: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3' })
+  t.throws(() => codec.seal({ platform: 'baidu', openid: 'o', sessionKey: 'AAAAAAAAAAAAAAAAAAAAAA==' } as never, appId), TypeError)
+})

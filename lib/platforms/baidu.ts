@@ -36,7 +36,7 @@ const PREFIX = 20
 /**
  * Baidu's encrypted user data, opened: AES-192-CBC under the session_key, and a plaintext whose
  * length field and trailing AppKey must agree with the app (Baidu's watermark). The rules of
- * WeChat's decrypt hold: padding checked in constant time, the AppKey compared in constant time,
+ * the first platforms' decrypt hold: padding checked in constant time, the AppKey compared in constant time,
  * the same work whatever the verdict, and one uniform failure.
  */
 export function openBaiduData (sessionKey: string, encryptedData: string, iv: string, { appId }: DecryptOptions): { value: Record<string, unknown>, text: string } {

@@ -12,7 +12,7 @@ import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './
  * success and `{ result, error, error_msg }` otherwise; 100200105 a bad code, 100200101 a client
  * not allowed (credentials), 100200100 a bad request, 100200301 anti-spam, 100200410 a rate
  * limit, 100200500 a server error. User data (`ks.getPhoneNumber`, `ks.getUserInfo`) is
- * WeChat-style AES-128-CBC with the session_key; Kuaishou documents no watermark in it, so one is
+ * AES-128-CBC with the session_key, as on the first platforms; Kuaishou documents no watermark in it, so one is
  * checked where it is there and not required.
  */
 

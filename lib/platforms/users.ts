@@ -48,7 +48,7 @@ export interface Users {
    * sessions hold none (nothing of its users is encrypted with a per-user key).
    */
   readonly keyBytes?: 24 | 0
-  /** How the decrypt route opens its users' encryptedData; default WeChat's (AES-128-CBC, a watermark). */
+  /** How the decrypt route opens its users' encryptedData; default `openUserData` (AES-128-CBC, a watermark). */
   readonly userData?: typeof openUserData
   /** Why the decrypt route has nothing for its sessions: set where `keyBytes` is 0. */
   readonly noDecrypt?: string

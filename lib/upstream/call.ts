@@ -31,7 +31,7 @@ export interface UpstreamCall {
 
 /**
  * The answer's text (a 2xx), or the contract's error: for platforms that must read the exact text
- * (Alipay signs the bytes of its answer), and the first half of every call.
+ * (a platform that signs the bytes of its answer), and the first half of every call.
  */
 export async function requestUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<string | undefined> {
   const named = errors.named
