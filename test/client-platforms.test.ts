@@ -27,7 +27,7 @@ async function server (t: Test): Promise<{ base: string, mock: MockWechat }> {
       { appId: KS, appSecret: mock.app(KS).appSecret, platform: 'kuaishou' },
       { appId: BD, appSecret: mock.baiduApp(BD).appSecret, platform: 'baidu' },
       { appId: FS, appSecret: mock.feishuApp(FS).appSecret, platform: 'feishu' },
-      { appId: AP, platform: 'alipay', alipay: { privateKey: alipay.privateKey, alipayPublicKey: alipay.alipayPublicKey } }
+      { appId: AP, platform: 'alipay', alipay: { privateKey: alipay.privateKey, alipayPublicKey: alipay.alipayPublicKey, contentKey: alipay.contentKey } }
     ],
     key: KEY,
     apiBaseUrl: mock.url
@@ -67,6 +67,7 @@ t.test('Alipay: my.getAuthCode({ scopes: "auth_base" }) gives authCode; failures
   const client = createWeappClient({ baseUrl: base, wx: api, appId: AP, platform: 'alipay' })
   t.match(await client.login(), { openid: '2088-user', idType: 'open_id' })
   t.same(scopes, ['auth_base'])
+  t.same(await client.phone(mock.alipayApp(AP).phoneResponse('13700000000')), { phoneNumber: '13700000000', purePhoneNumber: '13700000000', countryCode: '86' }, 'phone() sends my.getPhoneNumber()\'s response as response')
   const logins = scopes.length
   await client.ensureSession()
   t.equal(scopes.length, logins, 'no checkSession in Alipay: a held session is not lapsed')

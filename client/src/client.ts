@@ -200,7 +200,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
     },
 
     async phone (code) {
-      return (await withSession(async (session) => await send<{ phone: { phoneNumber: string, purePhoneNumber: string, countryCode: string } }>('POST', `${routes}/phone`, { code }, session))).phone
+      return (await withSession(async (session) => await send<{ phone: { phoneNumber: string, purePhoneNumber: string, countryCode: string } }>('POST', `${routes}/phone`, { [runtime.phoneField !== undefined ? runtime.phoneField : 'code']: code }, session))).phone
     },
 
     session: () => current(),

@@ -65,6 +65,8 @@ export interface Runtime {
   loginApi (api: WxLike): LoginApi | undefined
   /** Why `loginApi` found nothing. */
   readonly missing: string
+  /** The phone route's field for what `phone()` is given, where it is not a button's `code`: Alipay's `my.getPhoneNumber()` response. */
+  readonly phoneField?: 'response'
 }
 
 const USERS: Runtime = {
@@ -114,7 +116,7 @@ function codeFrom (call: string, loginCall: string, checkSession: 'own' | 'alway
 const OWN: Partial<Record<WeappPlatform, Runtime>> = {
   baidu: codeFrom('getLoginCode', 'swan.getLoginCode()', 'own'),
   feishu: { ...codeFrom('login', 'tt.login()', 'always'), tag: 'feishu' },
-  alipay: codeFrom('getAuthCode', 'my.getAuthCode()', 'always')
+  alipay: { ...codeFrom('getAuthCode', 'my.getAuthCode()', 'always'), phoneField: 'response' }
 }
 
 /** The kind of login the options choose. */
