@@ -127,7 +127,10 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
     seal: async (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims }) => {
       // A session holds a user of its app's platform, and says which platform, whatever the identity given says.
       const own = app.platform.users
-      if (identity !== null && typeof identity === 'object' && users.ofIdentity({ ...identity, platform: undefined })?.fields !== own.fields) {
+      const given = identity !== null && typeof identity === 'object' ? identity as { platform?: unknown } : undefined
+      // The identity's shape: its platform's where it names one, else the one its fields make.
+      const shape = given === undefined ? undefined : typeof given.platform === 'string' ? users.ofPlatform(given.platform) : users.ofIdentity({ ...given, platform: undefined })
+      if (given !== undefined && shape?.fields !== own.fields) {
         throw new TypeError(`seal(identity): app ${app.appId} is a ${app.platform.title} app: give ${own.gives}`)
       }
       // An openid is a user of one app: a link token's identity seals for the app it came from.

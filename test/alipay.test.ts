@@ -151,6 +151,19 @@ t.test('an Alipay phone answer that opens to a refusal is a 502 naming it; witho
   const res = await app.inject({ method: 'POST', url: '/weapp/phone', headers: { authorization: `Bearer ${session}` }, payload: { response } })
   isError(t, res, 502, 'WEAPP_UPSTREAM_ERROR')
   t.match(res.json().message, /Alipay answered code 40003/)
+  // Signed by Alipay, yet not a phone answer: not whole blocks, not JSON, bad padding, no mobile.
+  const signedAs = (bytes: Buffer): string => { const b64 = bytes.toString('base64'); return JSON.stringify({ response: b64, sign: alipay.sign(JSON.stringify(b64)) }) }
+  const encrypt = (plain: Buffer, pad = true): Buffer => { const c = createCipheriv('aes-128-cbc', Buffer.from(alipay.contentKey, 'base64'), Buffer.alloc(16)).setAutoPadding(pad); return Buffer.concat([c.update(plain), c.final()]) }
+  const auth = { authorization: `Bearer ${session}` }
+  for (const [what, response, status, code] of [
+    ['not whole blocks', signedAs(Buffer.from('12345')), 400, 'WEAPP_DECRYPT_FAILED'],
+    ['not JSON', signedAs(encrypt(Buffer.from('not json at all'))), 400, 'WEAPP_DECRYPT_FAILED'],
+    ['bad padding', signedAs(encrypt(Buffer.alloc(16, 0), false)), 400, 'WEAPP_DECRYPT_FAILED'],
+    ['no mobile', signedAs(encrypt(Buffer.from(JSON.stringify({ code: '10000', msg: 'Success', mobile: 42 })))), 502, 'WEAPP_UPSTREAM_ERROR']
+  ] as const) {
+    isError(t, await app.inject({ method: 'POST', url: '/weapp/phone', headers: auth, payload: { response } }), status, code)
+    t.pass(what)
+  }
   const old = (await login(app, mock.alipayApp(OLD).login('2088-old'), OLD)).json().session as string
   const none = await app.inject({ method: 'POST', url: '/weapp/phone', headers: { authorization: `Bearer ${old}` }, payload: { response: alipay.phoneResponse() } })
   isError(t, none, 400, 'WEAPP_UNSUPPORTED')
@@ -171,8 +184,11 @@ t.test('keys are checked at registration: the app is refused, and the message ne
   const a = mock.addAlipayApp(APP)
   const own = createPublicKey(a.privateKey).export({ type: 'spki', format: 'pem' }).toString()
   const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  const cases: Array<[Record<string, unknown>, RegExp]> = [
+  const cases: Array<[unknown, RegExp]> = [
     [{ privateKey: a.privateKey }, /alipayPublicKey is required/],
+    [{ privateKey: 42, alipayPublicKey: a.alipayPublicKey }, /privateKey is not an RSA private key/],
+    [{ privateKey: a.privateKey, alipayPublicKey: 42 }, /alipayPublicKey is not an RSA public key/],
+    ['keys', /alipay is not an object/],
     [{ privateKey: 'nonsense', alipayPublicKey: a.alipayPublicKey }, /privateKey is not an RSA private key/],
     [{ privateKey: small, alipayPublicKey: a.alipayPublicKey }, /2048 bits/],
     [{ privateKey: a.privateKey, alipayPublicKey: 'nonsense' }, /alipayPublicKey is not an RSA public key/],

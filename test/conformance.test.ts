@@ -202,7 +202,8 @@ for (const row of rows) {
   })
 
   t.test(`${row.kind}: upstream faults answer the contract's codes, naming ${row.title} and ${row.loginCall}`, async (t) => {
-    const { app, mock } = await backend(t)
+    const { app, mock, logs } = await backend(t)
+    const replies: string[] = []
     const cases: Array<[MockFault, number, string]> = [
       [row.invalid, 401, 'WEAPP_INVALID_CODE'],
       [row.throttled, 429, 'WEAPP_RATE_LIMITED'],
@@ -212,11 +213,14 @@ for (const row of rows) {
       mock.fail({ ...fault, path: row.path })
       const res = await app.inject({ method: 'POST', url: '/weapp/login', payload: { code: row.app(mock).login('user-2'), appId: row.appId } })
       isError(t, res, status, code)
+      replies.push(res.body)
       const { message } = res.json()
       t.ok(message.includes(row.title), `${code}: "${message as string}" names ${row.title}`)
       t.ok(message.includes(row.loginCall), `${code}: "${message as string}" names ${row.loginCall}`)
       for (const other of rows.filter((r) => r.title !== row.title)) t.notOk(message.includes(other.title), `${code}: names no other platform (${other.title})`)
     }
+    const secrets = mock.secrets()
+    t.same([...logs, ...replies].filter((line) => secrets.some((s) => line.includes(s))), [], 'no secret (AppSecret, private key, content key, token, code) in a fault\'s reply or any log line')
   })
 
   t.test(`${row.kind}: a code of another app is refused`, async (t) => {

@@ -64,6 +64,8 @@ t.test('Feishu\'s codes map to the contract', async (t) => {
   const cases: Array<[string, unknown, number, string, RegExp]> = [
     ['/open-apis/mina/v2/tokenLoginValidate', { code: 10213, msg: 'x' }, 401, 'WEAPP_INVALID_CODE', /tt\.login\(\)/],
     ['/open-apis/mina/v2/tokenLoginValidate', { code: 0, msg: 'ok', data: { open_id: 'x' } }, 502, 'WEAPP_UPSTREAM_ERROR', /without a usable open_id and tenant_key/],
+    ['/open-apis/mina/v2/tokenLoginValidate', { code: 0, msg: 'ok', data: null }, 502, 'WEAPP_UPSTREAM_ERROR', /without a usable open_id and tenant_key/],
+    ['/open-apis/mina/v2/tokenLoginValidate', { code: 0, msg: 'ok', data: { open_id: 'x', tenant_key: 't', employee_id: 7 } }, 502, 'WEAPP_UPSTREAM_ERROR', /without a usable open_id and tenant_key/],
     ['/open-apis/mina/v2/tokenLoginValidate', { code: 10228, msg: 'user to app has no visibility' }, 502, 'WEAPP_UPSTREAM_ERROR', /Feishu answered code 10228/]
   ]
   for (const [path, body, status, code, message] of cases) {

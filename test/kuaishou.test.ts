@@ -39,7 +39,9 @@ t.test('Kuaishou\'s result codes map to the contract; an answer without result i
     [{ result: 100200500 }, 502, 'WEAPP_UPSTREAM_ERROR', /busy/],
     [{ result: 0, open_id: 'x', session_key: 'tiihtNczf5v6AKRyjwEUhQ==' }, 502, 'WEAPP_UPSTREAM_ERROR', /Kuaishou answered result 0/],
     [{ open_id: 'x', session_key: 'tiihtNczf5v6AKRyjwEUhQ==' }, 502, 'WEAPP_UPSTREAM_ERROR', /without an result/],
-    [{ result: 1, open_id: 'x' }, 502, 'WEAPP_UPSTREAM_ERROR', /without a usable open_id and session_key/]
+    [{ result: 1, open_id: 'x' }, 502, 'WEAPP_UPSTREAM_ERROR', /without a usable open_id and session_key/],
+    [{ result: 1, open_id: 'x', session_key: 'tiihtNczf5v6AKRyjwEUhQ==', union_id: 7 }, 502, 'WEAPP_UPSTREAM_ERROR', /without a usable open_id and session_key/],
+    [{ result: null }, 502, 'WEAPP_UPSTREAM_ERROR', /Kuaishou answered result NaN/]
   ]
   for (const [body, status, code, message] of cases) {
     mock.fail({ path: '/oauth2/mp/code2session', body: JSON.stringify(body) })

@@ -145,7 +145,7 @@ export function memberText (text: string, name: string): string | undefined {
       if (end === -1) return undefined
       if (depth === 1 && JSON.parse(text.slice(at, end)) === name) {
         let colon = end
-        while (/\s/.test(text[colon] ?? '')) colon++
+        while (/\s/.test(text.charAt(colon))) colon++
         if (text[colon] === ':') return valueText(text, colon + 1)
       }
       at = end
@@ -170,7 +170,7 @@ function stringEnd (text: string, start: number): number {
 /** The text of the JSON value starting at or after `start`. */
 function valueText (text: string, start: number): string | undefined {
   let from = start
-  while (/\s/.test(text[from] ?? '')) from++
+  while (/\s/.test(text.charAt(from))) from++
   let depth = 0
   for (let at = from; at < text.length; at++) {
     const char = text[at] as string

@@ -134,7 +134,7 @@ export class MockServer {
         method: req.method as string,
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
-        headers: Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value ?? ''])),
+        headers: Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)])),
         body: Buffer.concat(chunks).toString('utf8')
       }
       this.calls.push(call)

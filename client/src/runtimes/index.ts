@@ -87,8 +87,7 @@ type Callbacks = Parameters<WxLike['login']>[0]
 type Loose = Record<string, any>
 
 /** A failure as the client reads it: `errMsg` (Alipay's runtime says `errorMessage`). */
-const failure = (err: Loose | undefined): { errMsg: string } =>
-  ({ errMsg: String(err?.errMsg ?? err?.errorMessage ?? err?.error ?? 'failed') })
+const failure = (err: Loose): { errMsg: string } => ({ errMsg: String(err.errorMessage !== undefined ? err.errorMessage : err.errMsg) })
 
 /** Where the platform keeps no session the app depends on (its sessions hold no session_key), the session is never lapsed. */
 const alwaysValid: LoginApi['checkSession'] = ({ success }) => { success?.({}) }
@@ -154,7 +153,8 @@ export function globalApi (platform?: WeappPlatform): WxLike | undefined {
 export function detected (options: RuntimeOptions): RuntimeOptions {
   if (options.platform !== undefined || options.wecom === true) return options
   if (typeof wx !== 'undefined' || typeof qq !== 'undefined' || typeof tt !== 'undefined' || typeof ks !== 'undefined') return options
-  return { ...options, platform: typeof swan !== 'undefined' ? 'baidu' : typeof my !== 'undefined' ? 'alipay' : undefined }
+  // Some global is there (the client found one): not WeChat-shaped, it is swan or my.
+  return { ...options, platform: typeof swan !== 'undefined' ? 'baidu' : 'alipay' }
 }
 
 export const NO_GLOBAL = 'createWeappClient: no wx (or qq, tt, ks, swan, my); pass { wx } outside a mini program (Taro, uni-app: their API object), and { platform } where the runtime is not WeChat-shaped'
