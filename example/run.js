@@ -34,10 +34,13 @@ async function replay () {
   const mock = await createMockWechat({ apps: [{ appId: 'wxmerchant0000000' }] })
   const merchant = mock.app('wxmerchant0000000')
   const staff = mock.addWecomApp('wxstaff0000000000', { corpId: 'ww0123456789abcdef' })
+  // The customer app's Alipay build (uni-app and Taro target Alipay too): its own keys, signed both ways.
+  const alipay = mock.addAlipayApp('2021000000000001')
   const apps = [
     { appId: mock.appId, appSecret: mock.appSecret },
     { appId: merchant.appId, appSecret: merchant.appSecret },
-    { appId: staff.appId, wecom: { corpId: staff.corpId, corpSecret: staff.corpSecret } }
+    { appId: staff.appId, wecom: { corpId: staff.corpId, corpSecret: staff.corpSecret } },
+    { appId: alipay.appId, platform: 'alipay', alipay: { privateKey: alipay.privateKey, alipayPublicKey: alipay.alipayPublicKey, contentKey: alipay.contentKey } }
   ]
   // The merchant app is for people who already have an account: its new users link to one.
   const app = await buildServer({ apps, key: generateKey(), jwtSecret, apiBaseUrl: mock.url, linkOnly: [merchant.appId] })
@@ -125,10 +128,29 @@ async function replay () {
     show('GET /me with the old session', (await asked('/me', session)).code)
     show('GET /orders with the old token', (await asked('/orders', token)).code)
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout.')
+    step(15, 'The Alipay build: my.getAuthCode() -> POST /weapp/login (alipay.system.oauth.token, RSA2-signed both ways); the phone from my.getPhoneNumber()')
+    const my = alipayRuntime(createWx({ ...alipay, encrypt: () => ({}) }, '2088102150477652'))
+    const alipayApi = createWeappClient({ baseUrl, wx: my, appId: alipay.appId, platform: 'alipay' })
+    const { openid, idType } = await alipayApi.login()
+    show('login', { openid, idType })
+    show('HTTP 200', await alipayApi.request({ url: '/me' }))
+    show('phone (signature verified, decrypted with the content key)', await alipayApi.phone(alipay.phoneResponse('13900001111')))
+
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay.')
   } finally {
     await app.close()
     await mock.close()
+  }
+}
+
+/** Alipay's `my` as far as the client uses it: my.getAuthCode gives `authCode` (request and storage as Taro and uni-app give them). */
+function alipayRuntime (wx) {
+  return {
+    request: wx.request,
+    getStorageSync: wx.getStorageSync,
+    setStorageSync: wx.setStorageSync,
+    removeStorageSync: wx.removeStorageSync,
+    getAuthCode: ({ success, fail }) => wx.login({ success: (res) => success({ authCode: res.code }), fail: (err) => fail({ errorMessage: err.errMsg }) })
   }
 }
 

@@ -30,7 +30,10 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /HTTP 200: \{"appId":"wxstaff0000000000","corpId":"ww0123456789abcdef","userId":"zhangsan"/)
   t.match(stdout, /GET \/me with the old session: WEAPP_SESSION_REVOKED/, 'logout ends the session')
   t.match(stdout, /GET \/orders with the old token: FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED/, 'and its JWS')
-  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout\./)
+  t.match(stdout, /login: \{"openid":"2088102150477652","idType":"open_id"\}/, 'the Alipay build logs in through the signed gateway')
+  t.match(stdout, /HTTP 200: \{"appId":"2021000000000001","openid":"2088102150477652"/)
+  t.match(stdout, /phone \(signature verified, decrypted with the content key\): \{"phoneNumber":"13900001111","purePhoneNumber":"13900001111","countryCode":"86"\}/)
+  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay\./)
 })
 
 /** Starts the example in its real-credentials mode; resolves its port and what it printed. */
