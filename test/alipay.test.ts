@@ -170,6 +170,16 @@ t.test('an Alipay phone answer that opens to a refusal is a 502 naming it; witho
   t.match(none.json().message, /has no alipay\.contentKey/)
 })
 
+t.test('an app seals only identities of its own platform', async (t) => {
+  const { app } = await backend(t)
+  const alipay = await app.weapp.app(APP)
+  const token = await alipay.seal({ platform: 'alipay', openid: '2088-h', idType: 'user_id' })
+  t.match(await app.weapp.unseal(token), { platform: 'alipay', openid: '2088-h', idType: 'user_id' })
+  await t.rejects(alipay.seal({ openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' } as never), { name: 'TypeError', message: /is a Alipay app: give \{ platform: 'alipay', openid, idType \}/ })
+  await t.rejects(alipay.seal({ platform: 'nope', openid: 'o' } as never), { name: 'TypeError', message: /give/ })
+  await t.rejects(alipay.seal(null as never), TypeError)
+})
+
 t.test('an Alipay session has nothing for the decrypt route', async (t) => {
   const { app, alipay } = await backend(t)
   const session = (await login(app, alipay.login('2088-fay'))).json().session as string
@@ -189,6 +199,8 @@ t.test('keys are checked at registration: the app is refused, and the message ne
     [{ privateKey: 42, alipayPublicKey: a.alipayPublicKey }, /privateKey is not an RSA private key/],
     [{ privateKey: a.privateKey, alipayPublicKey: 42 }, /alipayPublicKey is not an RSA public key/],
     ['keys', /alipay is not an object/],
+    [{ privateKey: '   ', alipayPublicKey: a.alipayPublicKey }, /privateKey is not an RSA private key/],
+    [{ privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), alipayPublicKey: a.alipayPublicKey }, /privateKey is not an RSA private key/],
     [{ privateKey: 'nonsense', alipayPublicKey: a.alipayPublicKey }, /privateKey is not an RSA private key/],
     [{ privateKey: small, alipayPublicKey: a.alipayPublicKey }, /2048 bits/],
     [{ privateKey: a.privateKey, alipayPublicKey: 'nonsense' }, /alipayPublicKey is not an RSA public key/],

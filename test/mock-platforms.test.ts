@@ -16,6 +16,7 @@ t.test('Kuaishou and Baidu: credentials, a missing code, a used code', async (t)
   const baidu = mock.addBaiduApp('bd1')
   const ks = `${mock.url}/oauth2/mp/code2session`
   t.match(await post(ks, 'app_id=ks1&app_secret=wrong&js_code=x'), { result: 100200101 })
+  t.match(await post(ks, 'app_secret=ks-secret&js_code=x'), { result: 100200101 })
   t.match(await post(ks, 'app_id=ks1&app_secret=ks-secret'), { result: 100200100 })
   t.match(await post(ks, 'app_id=ks1&app_secret=ks-secret&js_code=nope'), { result: 100200105 })
   t.match(await post(ks, `app_id=ks1&app_secret=ks-secret&js_code=${mock.app('ks1').login('u')}`), { result: 1, open_id: 'u' })
@@ -64,6 +65,9 @@ t.test('Alipay: the gateway checks the request\'s signature and parameters', asy
   const base = { app_id: alipay.appId, method: 'alipay.system.oauth.token', format: 'JSON', charset: 'utf-8', sign_type: 'RSA2', timestamp: '2026-12-02 12:00:00', version: '1.0', grant_type: 'authorization_code', code: alipay.login('u') }
   const refusal = async (body: string): Promise<string> => ((await post(gateway, body)).error_response as { sub_code: string }).sub_code
   t.equal(await refusal(new URLSearchParams({ ...base, app_id: 'nope' }).toString()), 'isv.invalid-app-id')
+  t.equal(await refusal(''), 'isv.invalid-app-id', 'no app_id at all')
+  const { timestamp: _t, ...untimed } = base
+  t.equal(await refusal(signed(untimed)), 'isv.invalid-timestamp', 'no timestamp')
   t.equal(await refusal(new URLSearchParams({ ...base, sign: 'AAAA' }).toString()), 'isv.invalid-signature')
   t.equal(await refusal(new URLSearchParams(base).toString()), 'isv.invalid-signature', 'no signature')
   t.equal(await refusal(signed({ ...base, sign_type: 'RSA' })), 'isv.invalid-signature')

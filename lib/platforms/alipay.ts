@@ -106,7 +106,7 @@ function parseKey (text: string, kind: 'private' | 'public'): KeyObject | undefi
   }
 }
 
-const isRsa2048 = (key: KeyObject): boolean => key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048
+const isRsa2048 = (key: KeyObject): boolean => key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails as { modulusLength: number }).modulusLength >= 2048
 const spki = (key: KeyObject): string => key.export({ type: 'spki', format: 'der' }).toString('base64')
 
 function alipayProblem (value: unknown): string | undefined {
