@@ -80,6 +80,10 @@ t.test('fail closed: a success that is tampered with, unsigned or signed by anot
     isError(t, res, 502, 'WEAPP_UPSTREAM_ERROR')
     t.match(res.json().message, /signature check/, `${what}: the message names the check that failed`)
   }
+  // Alipay's bytes are what it signed: spacing or escapes that re-serializing would change must verify as sent.
+  const spaced = '{ "open_id" : "spaced\\/user", "access_token": "x" }'
+  mock.fail({ path: '/gateway.do', body: `{"alipay_system_oauth_token_response":${spaced},"sign":${JSON.stringify(alipay.sign(spaced))}}` })
+  t.match((await login(app, alipay.login('2088-bob'))).json(), { openid: 'spaced/user' }, 'verified over the exact text, not a re-serialization')
   // The genuine answer, signed as the mock signs it, still passes.
   mock.fail({ path: '/gateway.do', body: `{"alipay_system_oauth_token_response":${node},"sign":${JSON.stringify(alipay.sign(node))}}` })
   t.match((await login(app, alipay.login('2088-bob'))).json(), { openid: 'victim' }, 'the signed text is what verifies, byte for byte')
@@ -159,6 +163,7 @@ t.test('an Alipay phone answer that opens to a refusal is a 502 naming it; witho
     ['not whole blocks', signedAs(Buffer.from('12345')), 400, 'WEAPP_DECRYPT_FAILED'],
     ['not JSON', signedAs(encrypt(Buffer.from('not json at all'))), 400, 'WEAPP_DECRYPT_FAILED'],
     ['bad padding', signedAs(encrypt(Buffer.alloc(16, 0), false)), 400, 'WEAPP_DECRYPT_FAILED'],
+    ['bad padding around a JSON object', signedAs(encrypt(blockAligned('{"code":"10000","msg":"Success","mobile":"13800000000"'), false)), 400, 'WEAPP_DECRYPT_FAILED'],
     ['no mobile', signedAs(encrypt(Buffer.from(JSON.stringify({ code: '10000', msg: 'Success', mobile: 42 })))), 502, 'WEAPP_UPSTREAM_ERROR']
   ] as const) {
     isError(t, await app.inject({ method: 'POST', url: '/weapp/phone', headers: auth, payload: { response } }), status, code)
@@ -234,3 +239,9 @@ t.test('memberText finds the exact text of a top-level member', async (t) => {
   t.equal(memberText('{"a":]', 'a'), undefined)
   t.equal(memberText('{"a" 1}', 'a'), undefined, 'a name without a colon')
 })
+
+/** `json` and a closing brace, spaced to whole AES blocks: valid JSON whose last byte is no valid padding. */
+function blockAligned (open: string): Buffer {
+  const spaces = (16 - ((open.length + 1) % 16)) % 16
+  return Buffer.from(`${open}${' '.repeat(spaces)}}`)
+}
