@@ -107,7 +107,9 @@ t.test('openBaiduData refuses every malformed plaintext with one uniform error',
     ['a shorter AppKey', sealed(key, { appKey: APP.slice(1) })],
     ['not JSON', sealed(key, { json: 'nope!!!' })],
     ['a JSON array', sealed(key, { json: '[1,2,3]' })],
-    ['bad padding', sealed(key, { padding: Buffer.alloc(16 - ((20 + 7 + APP.length) % 16), 0) })]
+    ['bad padding', sealed(key, { padding: Buffer.alloc(16 - ((20 + 7 + APP.length) % 16), 0) })],
+    // 20 + 12 + 32 bytes: whole blocks with no padding at all; everything else about it is right.
+    ['no padding, the rest valid', sealed(key, { json: '{"a":"1234"}', padding: Buffer.alloc(0) })]
   ]
   for (const [what, data] of refusals) {
     t.throws(() => open(data), { code: 'WEAPP_DECRYPT_FAILED', message: /could not be decrypted|decrypt/i }, what)
