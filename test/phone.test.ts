@@ -43,9 +43,11 @@ t.test('no session, bad bodies: refused before any upstream call', async (t) => 
   const h = await harness(t)
   const { session } = await h.login('o-alice')
   isError(t, await h.post('/weapp/phone', { code: 'x' }), 401, 'WEAPP_SESSION_MISSING')
-  for (const payload of [{}, { code: '' }, { code: 7 }, { code: 'has space' }, { code: 'x'.repeat(129) }, { code: 'a\u0000b' }]) {
+  for (const payload of [{}, { code: '' }, { code: 7 }, { code: 'has space' }, { code: 'x'.repeat(129) }, { code: 'a\u0000b' }, { response: '{}' }, { code: h.mock.phoneCode('o-alice'), response: '{}' }]) {
     isError(t, await h.post('/weapp/phone', payload, session), 400, 'FST_ERR_VALIDATION')
   }
+  const both = await h.post('/weapp/phone', { code: h.mock.phoneCode('o-alice'), response: '{}' }, session)
+  t.match(both.json().message, /body must have code alone for a WeChat session: the code of the getPhoneNumber button/)
   t.equal(h.mock.callsTo('/cgi-bin/stable_token').length, 0)
   t.equal(h.mock.callsTo('/wxa/business/getuserphonenumber').length, 0)
 })
