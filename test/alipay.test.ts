@@ -178,7 +178,7 @@ t.test('an Alipay phone answer that opens to a refusal is a 502 naming it; witho
 t.test('an app seals only identities of its own platform', async (t) => {
   const { app } = await backend(t)
   const alipay = await app.weapp.app(APP)
-  const token = await alipay.seal({ platform: 'alipay', openid: '2088-h', idType: 'user_id' })
+  const token = await alipay.seal({ platform: 'alipay', openid: '2088-h', idType: 'user_id' } as never) // typed where WeappSessionTypes declares alipay
   t.match(await app.weapp.unseal(token), { platform: 'alipay', openid: '2088-h', idType: 'user_id' })
   await t.rejects(alipay.seal({ openid: 'o', sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' } as never), { name: 'TypeError', message: /is a Alipay app: give \{ platform: 'alipay', openid, idType \}/ })
   await t.rejects(alipay.seal({ platform: 'nope', openid: 'o' } as never), { name: 'TypeError', message: /give/ })
