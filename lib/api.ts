@@ -1,12 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WeappClaims, WeappIdentity, WeappLinkedIdentity, WeappSession } from './index.js'
 import type { AppKind, WeappPhone } from './platforms/index.js'
+import type { SessionKeyApi } from './platforms/platform.js'
+import type { WeappEncryptedMessage } from './user-keys.js'
 import type { RevokedUser } from './revocation.js'
 
 /** The plugin's decorators: `fastify.weapp` and `request.weappSession`. */
 
 /** One app's building blocks: `fastify.weapp.app(appId)`. */
-export interface WeappAppApi {
+export interface WeappAppApi extends SessionKeyApi {
   readonly appId: string
   /** How the app logs in: its row of the platform table (see the README's table of platforms). */
   readonly kind: AppKind
@@ -25,6 +27,12 @@ export interface WeappAppApi {
   getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
   /** Whether the platform still takes `sessionKey` as the user's current session_key (`wxa/checksession`). */
   checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
+  /**
+   * Decrypts what the mini program encrypted with the user's encrypt key (`getLatestUserKey()`),
+   * picking the key by `version` among the user's last three (fetched with `getUserEncryptKey`, cached
+   * until they expire). Any failure is `400 WEAPP_DECRYPT_FAILED`. Resolves the JSON value inside.
+   */
+  openEncrypted (session: { openid: string, sessionKey: string }, message: WeappEncryptedMessage): Promise<unknown>
 }
 
 /**

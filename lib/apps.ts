@@ -2,7 +2,7 @@ import { AppLookupError, UnknownAppError, safeCause } from './errors.js'
 import { Memo } from './memo.js'
 import { orList, unknownName } from './names.js'
 import { platformOf, ROWS, type ApiBaseUrls, type WeappAppConfig } from './platforms/index.js'
-import { APP_ID, isObject, type App, type Platform, type TokenPool } from './platforms/platform.js'
+import { APP_ID, OPTIONAL_FIELDS, isObject, type App, type Platform, type TokenPool } from './platforms/platform.js'
 import type { AccessTokens } from './upstream/tokens.js'
 import { singleFlight } from './upstream/single-flight.js'
 import type { Http } from './upstream/http.js'
@@ -52,11 +52,19 @@ function rowOf (config: Record<string, unknown>): { row: Platform } | { problem:
 /** Why a config is not one app's, or undefined when it is. */
 export function appConfigProblem (config: unknown): string | undefined {
   if (!isObject(config)) return 'not an object'
-  const extra = unknownName(config, ['appId', 'platform', ...KEYS])
+  const extra = unknownName(config, ['appId', 'platform', ...KEYS, ...Object.keys(OPTIONAL_FIELDS)])
   if (extra !== undefined) return extra
   const found = rowOf(config)
   if ('problem' in found) return found.problem
-  return found.row.config.problem(config[found.row.config.key])
+  const { row } = found
+  for (const [name, only] of Object.entries(OPTIONAL_FIELDS)) {
+    if (config[name] === undefined) continue
+    const field = row.config.optional?.[name]
+    if (field === undefined) return `${name} is only for ${only}, not for an app of kind '${row.kind}'`
+    const problem = field.problem(config[name])
+    if (problem !== undefined) return problem
+  }
+  return row.config.problem(config[row.config.key])
 }
 
 /** A frozen copy of a valid config with only the fields the plugin reads (the caller checked it). */
@@ -65,6 +73,9 @@ export function normalizeAppConfig (config: WeappAppConfig): WeappAppConfig {
   const { row } = rowOf(given) as { row: Platform }
   const { key } = row.config
   const copy: Record<string, unknown> = { appId: config.appId, [key]: row.config.normalize(given[key]) }
+  for (const [name, field] of Object.entries(row.config.optional ?? {})) {
+    if (given[name] !== undefined) copy[name] = field.normalize(given[name])
+  }
   // Only a non-default row's configs name their platform, as they were given.
   if (!row.config.default) copy.platform = row.kind
   return Object.freeze(copy) as unknown as WeappAppConfig

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
 import { InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
@@ -13,6 +13,22 @@ import type { WeappApi, WeappAppApi } from './api.js'
 
 export type { WeappApi, WeappAppApi } from './api.js'
 import { decryptUserData, verifySignature } from './user-data.js'
+import { createChannel } from './user-keys.js'
+import { isStaleSessionKey } from './platforms/wechat-api.js'
+import { UnsupportedError } from './errors.js'
+import type { SessionKeyApi } from './platforms/platform.js'
+
+/** The names of WeChat's session_key and user APIs, the building blocks of `SessionKeyApi`. */
+const SESSION_KEY_APIS = ['resetUserSessionKey', 'getUserEncryptKey', 'getPluginOpenPId', 'getPaidUnionid', 'getUserRiskRank', 'checkEncryptedData'] as const
+
+/** An app's session_key APIs, or ones that reject `WEAPP_UNSUPPORTED` where its platform has none. */
+function sessionKeysOf (app: App): SessionKeyApi {
+  if (app.sessionKeys !== undefined) return app.sessionKeys
+  const none = (name: string) => async (): Promise<never> => {
+    throw new UnsupportedError(`Mini program ${app.appId} is a ${app.platform.title} one: ${name} is WeChat's API, for WeChat mini programs (and hosted ones)`)
+  }
+  return Object.fromEntries(SESSION_KEY_APIS.map((name) => [name, none(name)])) as unknown as SessionKeyApi
+}
 
 /**
  * Declares which kinds of session your apps issue. Empty by default: every app's users are openids
@@ -120,7 +136,15 @@ function bearerToken (header: string | undefined): string | undefined {
 /** The building blocks of one app, on the shared codec. */
 function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): WeappAppApi {
   const decryptOptions = { appId: app.appId, watermarkMaxAge }
+  const keys = sessionKeysOf(app)
   return Object.freeze({
+    resetUserSessionKey: keys.resetUserSessionKey,
+    getUserEncryptKey: keys.getUserEncryptKey,
+    getPluginOpenPId: keys.getPluginOpenPId,
+    getPaidUnionid: keys.getPaidUnionid,
+    getUserRiskRank: keys.getUserRiskRank,
+    checkEncryptedData: keys.checkEncryptedData,
+    openEncrypted: createChannel(keys),
     appId: app.appId,
     kind: app.kind,
     code2Session: app.code2Session as WeappAppApi['code2Session'],
@@ -162,7 +186,9 @@ const noSingleApp: Omit<WeappAppApi, 'appId' | 'kind'> = {
   decrypt: () => { throw new TypeError(`decrypt: ${SEVERAL}`) },
   accessToken: async () => { throw new TypeError(`accessToken: ${SEVERAL}`) },
   getPhoneNumber: async () => { throw new TypeError(`getPhoneNumber: ${SEVERAL}`) },
-  checkSessionKey: async () => { throw new TypeError(`checkSessionKey: ${SEVERAL}`) }
+  checkSessionKey: async () => { throw new TypeError(`checkSessionKey: ${SEVERAL}`) },
+  openEncrypted: async () => { throw new TypeError(`openEncrypted: ${SEVERAL}`) },
+  ...Object.fromEntries(SESSION_KEY_APIS.map((name) => [name, async () => { throw new TypeError(`${name}: ${SEVERAL}`) }])) as unknown as SessionKeyApi
 }
 
 const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWeapp (fastify, options) {
@@ -189,6 +215,29 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   if (revocations !== undefined) {
     const store = revocations
     fastify.addHook('onClose', async () => { await store.close() })
+  }
+  const reset = revocation?.resetSessionKey
+  /**
+   * With `resetSessionKey`, an ended session's user gets a new session_key from WeChat (at most once
+   * per user per interval, fleet-wide), so the key sealed in a copied token decrypts nothing more. A
+   * session without one (anonymous, a member, a platform without the API) has nothing to reset; a
+   * failure is logged and never fails what ended the session.
+   */
+  async function resetKeyOf (session: unknown, log: FastifyBaseLogger): Promise<void> {
+    const { openid, sessionKey, appId } = (session ?? {}) as Partial<Record<'openid' | 'sessionKey' | 'appId', unknown>>
+    if (reset === undefined || revocations === undefined || typeof openid !== 'string' || typeof appId !== 'string' || typeof sessionKey !== 'string' || sessionKey === '') return
+    try {
+      const app = await registry.get(appId)
+      if (app.sessionKeys === undefined) return
+      if (!(await revocations.claim(`reset:${userKey(appId, { openid })}`, reset.interval))) {
+        log.info({ appId }, 'fastify-weapp: this user\'s session_key was reset less than resetSessionKey.interval ago; not reset again')
+        return
+      }
+      await app.sessionKeys.resetUserSessionKey(openid, sessionKey)
+    } catch (err) {
+      if (isStaleSessionKey(err)) log.info({ appId }, 'fastify-weapp: the ended session\'s session_key is no longer the user\'s; nothing to reset')
+      else log.warn({ err, appId }, 'fastify-weapp: the session ended, but its session_key could not be reset; the key sealed in it may still decrypt until the user logs in again')
+    }
   }
   const sessions = createSessionCodec({ audience: registry.audience, keys: settings.keys, expiresIn: settings.expiresIn, cacheSize: settings.sessionCacheSize })
   /** The exp (seconds) a renewal at `now` would have, or undefined when it would not outlast the session. */
@@ -323,6 +372,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
         session = given as AnySession
       }
       await revocations.revokeSession(session)
+      await resetKeyOf(session, fastify.log)
     },
     async revokeUser (user) {
       if (revocations === undefined) throw new TypeError(`revokeUser() ${NO_REVOCATION}`)
@@ -335,6 +385,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
         throw new TypeError(`revokeUser(user): ${app.appId} is a ${app.platform.title} app: give ${app.platform.users.revokes}`)
       }
       await revocations.revokeUser(key)
+      // A session of the user (request.weappSession) carries the key WeChat's reset is signed with.
+      await resetKeyOf(user, fastify.log)
     },
     jwtTrusted (decoded) {
       return revocations === undefined || !isRevokedJws(revocations, decoded)
@@ -357,7 +409,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     securityScheme: settings.securityScheme,
     onLogin: settings.onLogin,
     linkExpiresIn: settings.linkExpiresIn,
-    userSchema: settings.userSchema
+    userSchema: settings.userSchema,
+    afterLogout: resetKeyOf
   })
 }
 
@@ -379,3 +432,4 @@ export type { RedisLike, RevokedUser } from './revocation.js'
 export type { WeappLoginContext, WeappLoginDecision, WeappLoginHook, WeappRenewContext, WeappRenewDecision, WeappRenewHook } from './hooks.js'
 export { LoginRefusedError, LinkInvalidError, LinkExpiredError, SessionEndedError, HookFailedError } from './errors.js'
 export { MAX_CLAIMS_BYTES } from './session.js'
+export type { WeappEncryptedMessage } from './user-keys.js'

@@ -1,6 +1,7 @@
 import type { ApiBaseUrls, WeappAppConfig, WeappAppLookup } from './apps.js'
 import type { KeyInput, SessionKey } from './keys.js'
 import type { RedisLike } from './revocation.js'
+import type { WeappApiSecurity } from './upstream/api-security.js'
 import type { WeappLoginHook, WeappRenewHook } from './hooks.js'
 
 /** The plugin's options, as users give them, and the settings they become. */
@@ -11,6 +12,8 @@ export interface OneApp {
   appId: string
   /** Its AppSecret. Never logged, never in a reply or error message. */
   appSecret: string
+  /** Its WeChat API security (see the README): the calls that support it are encrypted and signed. */
+  apiSecurity?: WeappApiSecurity
   apps?: undefined
 }
 
@@ -19,6 +22,7 @@ export interface SeveralApps {
   apps: readonly WeappAppConfig[] | WeappAppLookup
   appId?: undefined
   appSecret?: undefined
+  apiSecurity?: undefined
 }
 
 /** Options of the plugin; see the README for each one. */
@@ -62,7 +66,7 @@ export interface WeappCommonOptions {
    * Where ended sessions are remembered: `false` (default: sessions end only at `exp`), `'memory'`
    * (one process), or `{ redis, prefix? }` with an ioredis client (`fastify.redis`) shared by the fleet.
    */
-  revocation?: false | 'memory' | { redis: RedisLike, prefix?: string }
+  revocation?: false | 'memory' | { memory: true, resetSessionKey?: ResetSessionKey } | { redis: RedisLike, prefix?: string, resetSessionKey?: ResetSessionKey }
   /** Renew a session that has less than this left (seconds or a time span). Default off. */
   renewWithin?: number | string
   /** How long one login can be kept alive through renewals (seconds or a time span). Default `'30d'`. */
@@ -103,8 +107,18 @@ export interface RouteConfigs {
   logout?: Record<string, unknown>
 }
 
+/**
+ * Logout, `revoke()` and `revokeUser(session)` also reset the user's session_key (WeChat's
+ * resetusersessionkey), so a copied token's sealed key decrypts nothing more: `true` (at most once
+ * per user every 10 minutes) or `{ interval }` (seconds or a time span).
+ */
+export type ResetSessionKey = boolean | { interval: number | string }
+
 /** The revocation store's settings. */
-export type RevocationSettings = { kind: 'memory' } | { kind: 'redis', redis: RedisLike, prefix: string }
+export type RevocationSettings = ({ kind: 'memory' } | { kind: 'redis', redis: RedisLike, prefix: string }) & {
+  /** Logout and revocations also reset the user's session_key, at most once per user per `interval` (ms). */
+  resetSessionKey: { interval: number } | undefined
+}
 
 /** Validated, normalised, frozen options. */
 export interface Settings {

@@ -49,10 +49,15 @@ const CONFIG_SHAPES = orList([...new Set(ROWS.map((row) => `{ appId, ${row.confi
 /** `apps`, or the `appId` + `appSecret` shorthand, as one list or the lookup function. */
 function parseApps (o: Record<string, unknown>): readonly WeappAppConfig[] | WeappAppLookup {
   if (o.apps === undefined) {
-    return Object.freeze([Object.freeze({ appId: appIdString(o.appId), appSecret: requiredString(o.appSecret, 'appSecret') })])
+    const config: WeappAppConfig = { appId: appIdString(o.appId), appSecret: requiredString(o.appSecret, 'appSecret') }
+    if (o.apiSecurity === undefined) return Object.freeze([Object.freeze(config)])
+    // The one app's API security: checked as an app config's.
+    const problem = appConfigProblem({ ...config, apiSecurity: o.apiSecurity })
+    if (problem !== undefined) throw new InvalidOptionError(problem)
+    return Object.freeze([normalizeAppConfig({ ...config, apiSecurity: o.apiSecurity } as WeappAppConfig)])
   }
-  if (o.appId !== undefined || o.appSecret !== undefined) {
-    throw new InvalidOptionError('apps and appId/appSecret are two ways to say the same: give apps alone (several mini programs) or appId + appSecret (one)')
+  if (o.appId !== undefined || o.appSecret !== undefined || o.apiSecurity !== undefined) {
+    throw new InvalidOptionError('apps and appId/appSecret are two ways to say the same: give apps alone (several mini programs, each with its own apiSecurity) or appId + appSecret (+ apiSecurity) (one)')
   }
   if (typeof o.apps === 'function') return o.apps as WeappAppLookup
   if (!Array.isArray(o.apps) || o.apps.length === 0) {
@@ -98,19 +103,37 @@ function parseExpiresIn (value: unknown): number {
 export const DEFAULT_MAX_AGE = 30 * 86400
 const REDIS_PREFIX = /^[\x21-\x7e]{0,64}$/
 
+/** s: the default least time between two session_key resets of one user (WeChat asks for few). */
+export const DEFAULT_RESET_INTERVAL = 600
+
+/** `resetSessionKey`: off, or the least time between two resets of one user (ms). */
+function parseReset (value: unknown): { interval: number } | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return Object.freeze({ interval: DEFAULT_RESET_INTERVAL * 1000 })
+  const given = value as { interval?: unknown } | null
+  if (given === null || typeof given !== 'object' || unknownName(given, ['interval'], 'revocation.resetSessionKey.') !== undefined) {
+    throw new InvalidOptionError("revocation.resetSessionKey must be true or { interval } (seconds or a time span such as '10m': the least time between two resets of one user)")
+  }
+  return Object.freeze({ interval: parseSpan(given.interval, 'revocation.resetSessionKey.interval', DEFAULT_RESET_INTERVAL, 86400) * 1000 })
+}
+
 function parseRevocation (value: unknown): RevocationSettings | undefined {
   if (value === undefined || value === false) return undefined
-  if (value === 'memory') return Object.freeze({ kind: 'memory' })
-  const given = value as { redis?: Partial<RedisLike>, prefix?: unknown } | null
+  if (value === 'memory') return Object.freeze({ kind: 'memory', resetSessionKey: undefined })
+  const given = value as { redis?: Partial<RedisLike>, memory?: unknown, prefix?: unknown, resetSessionKey?: unknown } | null
+  if (given !== null && typeof given === 'object' && given.memory === true && given.redis === undefined) {
+    refuseUnknown(given, ['memory', 'resetSessionKey'], 'revocation.')
+    return Object.freeze({ kind: 'memory', resetSessionKey: parseReset(given.resetSessionKey) })
+  }
   const redis = given !== null && typeof given === 'object' ? given.redis : undefined
   if (redis === null || typeof redis !== 'object' || typeof redis.duplicate !== 'function' || typeof redis.eval !== 'function' || typeof redis.zrangebyscore !== 'function') {
-    throw new InvalidOptionError("revocation must be false, 'memory' or { redis, prefix? } with an ioredis client (such as fastify.redis from @fastify/redis)")
+    throw new InvalidOptionError("revocation must be false, 'memory', { memory: true, resetSessionKey? } or { redis, prefix?, resetSessionKey? } with an ioredis client (such as fastify.redis from @fastify/redis)")
   }
   const prefix = (given as { prefix?: unknown }).prefix ?? 'fastify-weapp:'
   if (typeof prefix !== 'string' || !REDIS_PREFIX.test(prefix)) {
     throw new InvalidOptionError("revocation.prefix must be up to 64 printable ASCII characters without spaces, such as 'myapp:weapp:'")
   }
-  return Object.freeze({ kind: 'redis', redis: redis as RedisLike, prefix })
+  return Object.freeze({ kind: 'redis', redis: redis as RedisLike, prefix, resetSessionKey: parseReset((given as { resetSessionKey?: unknown }).resetSessionKey) })
 }
 
 /**
@@ -236,7 +259,7 @@ function parseSecurityScheme (value: unknown): string | undefined {
 
 /** The plugin's own options, and those Fastify's register() takes beside them. */
 export const OPTION_NAMES = [
-  'appId', 'appSecret', 'apps', 'key', 'expiresIn', 'prefix', 'apiBaseUrl', 'timeout', 'upstreamConnections',
+  'appId', 'appSecret', 'apiSecurity', 'apps', 'key', 'expiresIn', 'prefix', 'apiBaseUrl', 'timeout', 'upstreamConnections',
   'watermarkMaxAge', 'decryptFailureLimit', 'sessionCacheSize', 'jwt', 'revocation', 'renewWithin', 'maxAge',
   'routeConfig', 'securityScheme', 'onLogin', 'onRenew', 'linkExpiresIn', 'userSchema', 'logLevel', 'logSerializers'
 ] as const

@@ -184,11 +184,20 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
     return true
   }
 
+  /** SET NX PX: one holder fleet-wide until it expires. */
+  async function claim (name: string, ms: number): Promise<boolean> {
+    if (redis.status !== 'ready') throw new RevocationUnavailableError(`Redis is not connected (${redis.status})`)
+    const taken = await withTimeout(redis.eval(CLAIM, 1, `${prefix}claim:${name}`, ms), timeout, 'claiming in Redis')
+    return Number(taken) === 1
+  }
+
   return revocationsOf(known, options, store, async () => {
     started = false
     closed = true
     clearInterval(interval)
     subscriber.disconnect()
     await reconciling
-  })
+  }, claim)
 }
+
+const CLAIM = "if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 1 end return 0"

@@ -24,6 +24,12 @@ export interface Revocations {
    * on every instance, false for every later one. Rejects `WEAPP_REVOCATION_UNAVAILABLE` where it could not be stored.
    */
   consume (jti: string, expiresAt: number): Promise<boolean>
+  /**
+   * Takes `name` for `ms` if nobody holds it (fleet-wide with Redis): true for the one call that
+   * did. For rates such as "at most one session_key reset per user per interval". Rejects where the
+   * store could not be asked.
+   */
+  claim (name: string, ms: number): Promise<boolean>
   /** How many revocations are held. */
   size (): number
   close (): Promise<void>
@@ -219,8 +225,26 @@ export interface RevocationOptions {
   now?: () => number
 }
 
+/** Names `claim` holds in memory at most; past it, a claim of a new name is refused (the rate holds). */
+export const MAX_CLAIMS = 10_000
+
+/** Claims held in this process: name -> until (ms). */
+export function memoryClaims (now: () => number = Date.now): (name: string, ms: number) => Promise<boolean> {
+  const held = new Map<string, number>()
+  return async (name, ms) => {
+    const time = now()
+    if ((held.get(name) ?? 0) > time) return false
+    if (held.size >= MAX_CLAIMS) {
+      for (const [other, until] of held) if (until <= time) held.delete(other)
+      if (held.size >= MAX_CLAIMS) return false
+    }
+    held.set(name, time + ms)
+    return true
+  }
+}
+
 /** The revocations of a store: `keep` makes an entry durable (and known here) or rejects. */
-export function revocationsOf (known: Known, { maxAge, now = Date.now }: RevocationOptions, keep: (entry: Entry, now: number) => Promise<boolean>, close: () => Promise<void>): Revocations {
+export function revocationsOf (known: Known, { maxAge, now = Date.now }: RevocationOptions, keep: (entry: Entry, now: number) => Promise<boolean>, close: () => Promise<void>, claim = memoryClaims(now)): Revocations {
   return {
     isRevoked: (session) => known.isRevoked(session),
     revokeSession: async (session) => {
@@ -232,6 +256,7 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now }: Revocat
       await keep(userEntry(known, user, time, maxAge), time)
     },
     consume: async (jti, expiresAt) => await keep({ member: JSON.stringify(['s', jti]), expiresAt, replaces: [], once: jti }, now()),
+    claim,
     size: () => known.size,
     close
   }

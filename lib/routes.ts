@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
 import { InvalidCodeError, LoginRefusedError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
 import type { WeappLoginIdentity } from './index.js'
@@ -48,6 +48,8 @@ export interface RouteOptions {
   linkExpiresIn: number
   /** The JSON schema of the answer's `user`. */
   userSchema: Readonly<Record<string, unknown>>
+  /** What follows a logout once it is stored (the session_key reset); never fails it. */
+  afterLogout: (session: AnySession, log: FastifyBaseLogger) => Promise<void>
 }
 
 /**
@@ -70,7 +72,7 @@ function publicClaims (claims: Record<string, unknown>, names: true | readonly s
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -188,6 +190,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     fastify.post('/logout', options('logout', logoutSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
       // Stored (and, with Redis, published) before it is answered: never a 204 for what was not kept.
       await store.revokeSession(request.weappSession as AnySession)
+      await afterLogout(request.weappSession as AnySession, request.log)
       return await reply.code(204).send()
     })
   }

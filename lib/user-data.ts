@@ -56,6 +56,40 @@ export function paddingValid (plain: Buffer): number {
 }
 
 /**
+ * AES-128-CBC of whole blocks, its PKCS#7 padding judged in constant time, and the whole plaintext
+ * decoded and parsed whatever the verdict: the work is the same until the caller's one uniform failure.
+ */
+function openCbc (key: Buffer, iv: Buffer, data: Buffer): { valid: number, text: string, value: unknown } {
+  // Whole blocks in, whole blocks out: PKCS#7 is checked here rather than by final(), which saves a
+  // copy of the plaintext and keeps the check's cost independent of the verdict.
+  const plain = createDecipheriv('aes-128-cbc', key, iv).setAutoPadding(false).update(data)
+  const valid = paddingValid(plain)
+  // With bad padding, the whole plaintext is decoded and parsed all the same (it then fails).
+  const length = plain.length - ((plain[plain.length - 1] as number) & -valid)
+  const text = plain.toString('utf8', 0, length)
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {}
+  return { valid, text, value }
+}
+
+/**
+ * What the mini program encrypted with the user's encrypt key (`getLatestUserKey()`): AES-128-CBC,
+ * PKCS#7, a 16-byte IV of its own, JSON inside. The same uniform failure as the decrypt route.
+ */
+export function openChannel (encryptKey: string, iv: unknown, encryptedData: unknown): unknown {
+  const key = bytesOf(encryptKey, 16)
+  const ivBytes = bytesOf(iv, 16)
+  const data = bytesOf(encryptedData, 0)
+  if (key === undefined || ivBytes === undefined || data === undefined) throw failed('malformed input')
+  const { valid, value } = openCbc(key, ivBytes, data)
+  if (valid !== 1) throw failed('bad padding')
+  if (value === undefined) throw failed('not JSON')
+  return value
+}
+
+/**
  * The decrypted object and the JSON text it was parsed from (what the decrypt route replies).
  *
  * No padding oracle: whether the padding is valid is computed in constant time, and the same work
@@ -70,17 +104,7 @@ export function openUserData (sessionKey: string, encryptedData: string, iv: str
   // Only the input's shape is judged here, never anything the key decides.
   if (key === undefined || ivBytes === undefined || data === undefined) throw failed('malformed input')
 
-  // Whole blocks in, whole blocks out: PKCS#7 is checked here rather than by final(), which saves a
-  // copy of the plaintext and keeps the check's cost independent of the verdict.
-  const plain = createDecipheriv('aes-128-cbc', key, ivBytes).setAutoPadding(false).update(data)
-  const valid = paddingValid(plain)
-  // With bad padding, the whole plaintext is decoded and parsed all the same (it then fails).
-  const length = plain.length - ((plain[plain.length - 1] as number) & -valid)
-  const text = plain.toString('utf8', 0, length)
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {}
+  const { valid, text, value } = openCbc(key, ivBytes, data)
   const watermark = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as { watermark?: unknown }).watermark : undefined
   const mark = watermark !== null && typeof watermark === 'object' ? watermark as { appid?: unknown, timestamp?: unknown } : {}
   const { appid, timestamp } = mark

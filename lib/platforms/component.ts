@@ -198,7 +198,7 @@ export function hostedBy (parent: Platform): Platform {
       const client = createComponentClient(appId, component.appId, componentTokens, settings, hosting)
       const tokens = createAuthorizerTokens(appId, component)
       const user = hosting.userApi({ appId, ...settings, tokens })
-      return Object.freeze({ appId, kind: 'component', platform: row, code2Session: client.code2Session, accessToken: tokens.get, getPhoneNumber: user.getPhoneNumber, checkSessionKey: user.checkSessionKey })
+      return Object.freeze({ appId, kind: 'component', platform: row, code2Session: client.code2Session, accessToken: tokens.get, getPhoneNumber: user.getPhoneNumber, checkSessionKey: user.checkSessionKey, sessionKeys: user })
     }
   }
   return row

@@ -8,6 +8,7 @@ import { qq } from './qq.js'
 import { wechat, wechatShaped } from './wechat.js'
 import { wecom, type WecomAppConfig, type WecomIdentity, type WecomIdentityOf, type WecomSession, type WecomSessionOf } from './wecom.js'
 import { APP_ID_PATTERN, type Platform } from './platform.js'
+import type { WeappApiSecurity } from '../upstream/api-security.js'
 import { mapUsers, type OpenidIdentity, type OpenidSession, type UserMapping } from './users.js'
 
 /**
@@ -71,11 +72,13 @@ export type IdentityOf<Types> = WechatIdentity | WecomIdentityOf<Types> | Feishu
 interface AppSecretConfig {
   appId: string
   appSecret: string
+  /** WeChat's API security (WeChat mini programs only): the calls that support it are encrypted and signed, their answers verified. */
+  apiSecurity?: WeappApiSecurity
   /** The platform: `'qq'`, `'douyin'`, `'kuaishou'`, `'baidu'` or `'feishu'`. Default `'wechat'`. */
   platform?: 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu'
 }
 
-type ConfigKey = 'appSecret' | 'platform' | 'component' | 'wecom' | 'alipay'
+type ConfigKey = 'appSecret' | 'platform' | 'component' | 'wecom' | 'alipay' | 'apiSecurity'
 /** A config that gives none of the other kinds' fields. */
 type Only<T> = T & { [K in Exclude<ConfigKey, keyof T>]?: undefined }
 
@@ -93,7 +96,8 @@ export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | We
 export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
 export type { WecomCredentials } from './wecom.js'
 export type { AlipayKeys, AlipayIdType } from './alipay.js'
-export type { WeappPhone } from './platform.js'
+export type { WeappPhone, WeappUserEncryptKey, WeappRiskRankInput, WeappPaidQuery } from './platform.js'
+export type { WeappApiSecurity } from '../upstream/api-security.js'
 
 /** The public names of the rows' session and identity types (the package exports this file's types). */
 export type WeappWechatSession = WechatSession

@@ -21,6 +21,50 @@ export interface WeappPhone {
   countryCode: string
 }
 
+/** One of a user's encrypt keys (getuserencryptkey): what the mini program's `getLatestUserKey()` gives. */
+export interface WeappUserEncryptKey {
+  /** base64 of 16 bytes (AES-128). A secret: never send it to a log. */
+  encryptKey: string
+  /** The key's 16-character IV. */
+  iv: string
+  version: number
+  /** ms since the epoch (now + WeChat's `expire_in`). */
+  expiresAt: number
+  /** ms since the epoch. */
+  createdAt: number
+}
+
+/** What getuserriskrank takes (WeChat's fields, camel-cased; `appid` is the app's). */
+export interface WeappRiskRankInput {
+  openid: string
+  /** 0: sign-up or login, 1: a marketing event. */
+  scene: 0 | 1
+  clientIp: string
+  mobileNo?: string
+  emailAddress?: string
+  extendedInfo?: string
+  isTest?: boolean
+}
+
+/** A payment, by WeChat Pay's transaction id or by the merchant's id and order number. */
+export type WeappPaidQuery = { openid: string, transactionId: string } | { openid: string, mchId: string, outTradeNo: string }
+
+/** WeChat's user and session_key APIs, where a platform has them (see the README's building blocks). */
+export interface SessionKeyApi {
+  /** Resets the user's session_key (`sessionKey`, their current one, stops working); the new one keeps the old expiry. */
+  resetUserSessionKey (openid: string, sessionKey: string): Promise<{ openid: string, sessionKey: string }>
+  /** The user's last three encrypt keys (each an hour), for the encrypted channel. */
+  getUserEncryptKey (openid: string, sessionKey: string): Promise<WeappUserEncryptKey[]>
+  /** The openpid of a plugin's user, from the code of `wx.pluginLogin()` (single use, 5 minutes). */
+  getPluginOpenPId (code: string): Promise<string>
+  /** The unionid of a user who paid in the last 5 minutes. */
+  getPaidUnionid (query: WeappPaidQuery): Promise<string>
+  /** WeChat's risk rank of a user (0 lowest to 4); `requestId` is WeChat's `unoin_id`, an id of the request. */
+  getUserRiskRank (input: WeappRiskRankInput): Promise<{ riskRank: number, requestId?: number }>
+  /** Whether WeChat made this phone-number encryptedData for this app in the last 3 days. */
+  checkEncryptedData (encryptedData: string): Promise<{ valid: boolean, createdAt?: number }>
+}
+
 /** One app's upstream building blocks: each app has its own client and access token. */
 export interface App<I = unknown> {
   readonly appId: string
@@ -34,6 +78,8 @@ export interface App<I = unknown> {
   accessToken (): Promise<string>
   getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
   checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
+  /** WeChat's user and session_key APIs, where the platform has them. */
+  readonly sessionKeys?: SessionKeyApi
 }
 
 /** Token caches shared by the apps of a registration that use the same credentials, keyed by them. */
@@ -67,7 +113,14 @@ export interface ConfigShape {
   problem (value: unknown): string | undefined
   /** A frozen copy of a valid `key` field, with only what the plugin reads. */
   normalize (value: unknown): unknown
+  /** Fields its configs may give besides `key` (`apiSecurity`), each checked and copied the same way. */
+  readonly optional?: Readonly<Record<string, { problem (value: unknown): string | undefined, normalize (value: unknown): unknown }>>
 }
+
+/** The optional config fields of all rows, with the apps that take each, for "… is only for …". */
+export const OPTIONAL_FIELDS: Readonly<Record<string, string>> = Object.freeze({
+  apiSecurity: 'WeChat mini programs (with their own appSecret)'
+})
 
 /** What a hosting platform (a third-party platform) reuses of the platform whose mini programs it hosts. */
 export interface Hosting {
@@ -78,7 +131,7 @@ export interface Hosting {
   /** The identity in its login answer, or a 502 naming `api`. */
   identity (body: Record<string, unknown>, api: string, named: Named): Record<string, unknown>
   /** Its user APIs (phone, checksession) with a hosted app's token. */
-  userApi (options: { appId: string, apiBaseUrl: string, timeout: number, http?: Http | undefined, tokens: AccessTokens }): Pick<App, 'getPhoneNumber' | 'checkSessionKey'>
+  userApi (options: { appId: string, apiBaseUrl: string, timeout: number, http?: Http | undefined, tokens: AccessTokens }): Pick<App, 'getPhoneNumber' | 'checkSessionKey'> & SessionKeyApi
 }
 
 /** One row of the platform table. */

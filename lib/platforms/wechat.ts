@@ -1,6 +1,7 @@
 import { callUpstream, codeExchange } from '../upstream/call.js'
 import { errcodes, unusable, type Errcodes, type Named } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
+import { apiSecurityProblem, normalizeApiSecurity, type WeappApiSecurity } from '../upstream/api-security.js'
 import { appSecretConfig, unsupported, type App, type AppContext, type Platform } from './platform.js'
 import type { AppKind } from './index.js'
 import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './users.js'
@@ -76,7 +77,8 @@ function wechatShape (data: WechatShaped, userApi: boolean): Platform {
   const errors = errcodes(data, tableOf(data.title))
   const row: Platform = {
     ...data,
-    config: appSecretConfig(data.describes, userApi),
+    // Only WeChat's own mini programs have API security (the rows of its shape, QQ's, do not).
+    config: userApi ? { ...appSecretConfig(data.describes, true), optional: { apiSecurity: { problem: apiSecurityProblem, normalize: normalizeApiSecurity } } } : appSecretConfig(data.describes, false),
     create (config, context: AppContext): App {
       const { appId } = config
       const appSecret = config.appSecret as string
@@ -87,8 +89,8 @@ function wechatShape (data: WechatShaped, userApi: boolean): Platform {
         return Object.freeze({ appId, kind: data.kind, platform: row, code2Session: client.code2Session, accessToken: none, getPhoneNumber: none, checkSessionKey: none })
       }
       const tokens = context.pool(`${data.kind}\n${appId}\n${appSecret}`, () => createStableTokens(settings))
-      const user = createUserApi({ ...settings, tokens })
-      return Object.freeze({ appId, kind: data.kind, platform: row, code2Session: client.code2Session, accessToken: tokens.get, getPhoneNumber: user.getPhoneNumber, checkSessionKey: user.checkSessionKey })
+      const user = createUserApi({ ...settings, tokens, apiSecurity: config.apiSecurity as WeappApiSecurity | undefined })
+      return Object.freeze({ appId, kind: data.kind, platform: row, code2Session: client.code2Session, accessToken: tokens.get, getPhoneNumber: user.getPhoneNumber, checkSessionKey: user.checkSessionKey, sessionKeys: user })
     },
     hosting: { errors, tokenRejected: TOKEN_REJECTED, identity: (body, api, named) => ({ ...wechatIdentity(body, api, named) }), userApi: createUserApi }
   }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { rid } from './data.js'
 import type { MockState } from './state.js'
+import type { MockSecurityFault } from './api-security.js'
 
 /**
  * The mock's HTTP side, whatever the platform: a loopback server, the call log, the fault queue
@@ -39,6 +40,8 @@ export interface MockFault {
   contentType?: string
   /** More response headers with `status`/`body` (a `location` for a redirect, say). */
   headers?: Record<string, string>
+  /** For an app with API security: answer normally, with this check of the answer spoiled. */
+  security?: MockSecurityFault
 }
 
 /** One request the mock received, for asserting exactly what the code under test sent. */
@@ -55,7 +58,7 @@ export interface MockCall {
 export interface Endpoint {
   method: 'GET' | 'POST'
   path: string
-  handle (state: MockState, call: MockCall, res: ServerResponse): void
+  handle (state: MockState, call: MockCall, res: ServerResponse, fault?: MockSecurityFault): void
 }
 
 /** JSON labelled text/plain, as the first platforms answer. */
@@ -105,6 +108,7 @@ export class MockServer {
     })
     const { address, port } = this.#server.address() as AddressInfo
     this.#url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
+    this.#state.origin = this.#url
   }
 
   get url (): string {
@@ -168,7 +172,7 @@ export class MockServer {
       return
     }
     const endpoint = this.#routes.get(`${call.method} ${call.path}`)
-    if (endpoint !== undefined) return endpoint.handle(this.#state, call, res)
+    if (endpoint !== undefined) return endpoint.handle(this.#state, call, res, fault?.security)
     res.writeHead(404, { 'content-type': 'text/html' })
     res.end('<html><body>404 Not Found</body></html>')
   }

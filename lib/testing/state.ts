@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { randomSessionKey } from './data.js'
+import type { MockApiSecurity } from './api-security.js'
 
 /** A user of a mini program. */
 export interface MockUser {
@@ -7,7 +8,12 @@ export interface MockUser {
   unionid?: string
   /** The current session_key (base64 of 16 bytes); a lapsed session gets a new one. */
   sessionKey: string
+  /** What getuserriskrank answers for this user (0 to 4). Default 0. */
+  riskRank?: number
 }
+
+/** One of a user's encrypt keys, as getuserencryptkey lists them. */
+export interface MockEncryptKey { encryptKey: string, iv: string, version: number, expires: number, created: number }
 
 /** A phone number as getuserphonenumber answers it (sent with countryCode as a number). */
 export interface MockPhone {
@@ -47,6 +53,20 @@ export class MockState {
   readonly tokens = new Map<string, { appId: string, expires: number }>()
   /** The current token of each owner. */
   readonly currentToken = new Map<string, string>()
+  /** The mock's own origin (what requests' urlpath starts with), once it listens. */
+  origin = ''
+  /** API security by AppID, for the apps that have it on. */
+  readonly secured = new Map<string, MockApiSecurity>()
+  /** Users' encrypt keys (`appId\nopenid`), newest last. */
+  readonly encryptKeys = new Map<string, MockEncryptKey[]>()
+  /** wx.pluginLogin() codes, their app and openpid. */
+  readonly pluginCodes = new Map<string, IssuedCode>()
+  /** Payments by `appId\nopenid`: a transaction id or a merchant order, and when (ms). */
+  readonly payments: Array<{ appId: string, openid: string, transactionId?: string, mchId?: string, outTradeNo?: string, at: number }> = []
+  /** sha256 (hex) of the encryptedData each app's users were given, and when (s). */
+  readonly encryptedHashes = new Map<string, { appId: string, created: number }>()
+  /** Resets of users' session_keys (`appId\nopenid`), counted. */
+  readonly resets = new Map<string, number>()
 
   constructor ({ codeTtl, accessTokenTtl }: { codeTtl: number, accessTokenTtl: number }) {
     this.codeTtl = codeTtl

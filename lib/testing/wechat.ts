@@ -1,9 +1,10 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, randomInt } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { parseJson } from './data.js'
 import { sendErrcode, sendText, type Endpoint, type MockCall } from './server.js'
+import type { MockSecurityFault } from './api-security.js'
 import { SECRET_APPS } from './apps.js'
-import type { MockState } from './state.js'
+import type { MockEncryptKey, MockState, MockUser } from './state.js'
 
 /**
  * WeChat's endpoints (platforms of the same shape are served by the same ones):
@@ -27,7 +28,18 @@ const ERRMSG = {
   40226: 'high risk user',
   41008: 'missing code',
   40014: 'invalid access_token',
-  45011: 'api minute-quota reach limit  mustslower  retry next minute'
+  45011: 'api minute-quota reach limit  mustslower  retry next minute',
+  1: 'data not exit',
+  1007: '',
+  89002: 'open not bind',
+  89300: 'invalid trade',
+  40231: 'API_Missing_Wechatmp_Timestamp',
+  40232: 'API_Missing_Wechatmp_Signature',
+  40233: 'API_Missing_Wechatmp_Appid',
+  40234: 'API_Invalid_Signature',
+  40235: 'API_Invalid_Encrypt',
+  40236: 'API_Invalid_Wechatmp_Appid',
+  40240: 'API_Expired_Wechatmp_Timestamp'
 } as const satisfies Record<number, string>
 export type KnownErrcode = keyof typeof ERRMSG
 
@@ -75,36 +87,149 @@ function stableToken (state: MockState, { body }: MockCall, res: ServerResponse)
   sendText(res, 200, { access_token: token, expires_in: expiresIn })
 }
 
-function phoneNumber (state: MockState, { query, body }: MockCall, res: ServerResponse): void {
-  const token = tokenOwner(state, query.access_token)
-  if ('error' in token) return error(res, token.error)
-  const request = parseJson(body)
-  if (request === undefined) return error(res, 47001)
+/** What a WeChat API answers for its parameters: its fields, or an errcode. */
+type Answer = KnownErrcode | Record<string, unknown>
+
+/**
+ * An API of WeChat's that takes an access token. For an app with API security (`mock.app(id).apiSecurity()`),
+ * a POST to an API that supports it must be sealed and signed, and is answered sealed and signed.
+ */
+function wxa (method: 'GET' | 'POST', path: string, secured: boolean, answer: (state: MockState, appId: string, params: Record<string, unknown>) => Answer): Endpoint {
+  return {
+    method,
+    path,
+    handle (state: MockState, call: MockCall, res: ServerResponse, fault?: MockSecurityFault) {
+      const token = tokenOwner(state, call.query.access_token)
+      if ('error' in token) return error(res, token.error)
+      const security = secured ? state.secured.get(token.appId) : undefined
+      const url = `${state.origin}${path}`
+      let params: Record<string, unknown>
+      if (security !== undefined) {
+        const opened = security.open(url, call.headers, call.body)
+        if (typeof opened === 'number') return errcodeAnswer(res, opened)
+        params = opened
+      } else {
+        const { access_token: _token, ...query } = call.query
+        const body = call.body === '' ? {} : parseJson(call.body)
+        if (body === undefined) return error(res, 47001)
+        params = { ...query, ...body }
+      }
+      const result = answer(state, token.appId, params)
+      if (security === undefined) return typeof result === 'number' ? error(res, result) : sendText(res, 200, { errcode: 0, errmsg: 'ok', ...result })
+      const fields = typeof result === 'number' ? { errcode: result, errmsg: ERRMSG[result] } : { errcode: 0, errmsg: 'ok', ...result }
+      const sealed = security.seal(url, fields, fault)
+      res.writeHead(200, { ...sealed.headers, 'content-type': 'application/json' })
+      res.end(sealed.body)
+    }
+  }
+}
+
+const signedWith = (sessionKey: string, signature: unknown): boolean =>
+  signature === createHmac('sha256', sessionKey).update('').digest('hex')
+
+/** The user a login-state signature names, or the errcode: 40097 bad arguments, 40003 no such user, 87009 not their key. */
+function signedUser (state: MockState, appId: string, params: Record<string, unknown>): MockUser | KnownErrcode {
+  if (params.sig_method !== 'hmac_sha256' || typeof params.signature !== 'string') return 40097
+  const user = typeof params.openid === 'string' ? state.users.get(`${appId}\n${params.openid}`) : undefined
+  if (user === undefined) return 40003
+  return signedWith(user.sessionKey, params.signature) ? user : 87009
+}
+
+function phoneNumber (state: MockState, appId: string, request: Record<string, unknown>): Answer {
   const issued = typeof request.code === 'string' ? state.phoneCodes.get(request.code) : undefined
   // An unknown, expired or used code, one of another app than the token's, or of another user
   // than the openid sent: 40029.
-  if (issued === undefined || issued.expires < Date.now() || issued.used || issued.appId !== token.appId ||
+  if (issued === undefined || issued.expires < Date.now() || issued.used || issued.appId !== appId ||
       (request.openid !== undefined && request.openid !== issued.openid)) {
-    return error(res, 40029)
+    return 40029
   }
   issued.used = true
-  sendText(res, 200, { errcode: 0, errmsg: 'ok', phone_info: { ...issued.phone, watermark: { timestamp: Math.floor(Date.now() / 1000), appid: issued.appId } } })
+  return { phone_info: { ...issued.phone, watermark: { timestamp: Math.floor(Date.now() / 1000), appid: issued.appId } } }
 }
 
-function checkSession (state: MockState, { query }: MockCall, res: ServerResponse): void {
-  const token = tokenOwner(state, query.access_token)
-  if ('error' in token) return error(res, token.error)
-  if (query.sig_method !== 'hmac_sha256' || query.signature === undefined) return error(res, 40097)
-  const user = query.openid === undefined ? undefined : state.users.get(`${token.appId}\n${query.openid}`)
-  if (user === undefined) return error(res, 40003)
-  const expected = createHmac('sha256', user.sessionKey).update('').digest('hex')
-  if (query.signature !== expected) return error(res, 87009)
-  sendText(res, 200, { errcode: 0, errmsg: 'ok' })
+function resetSessionKey (state: MockState, appId: string, params: Record<string, unknown>): Answer {
+  const user = signedUser(state, appId, params)
+  if (typeof user === 'number') return user
+  const key = `${appId}\n${user.openid}`
+  state.resets.set(key, (state.resets.get(key) ?? 0) + 1)
+  // The old key stops working at once.
+  user.sessionKey = state.newSessionKey()
+  return { openid: user.openid, session_key: user.sessionKey }
+}
+
+function encryptKeys (state: MockState, appId: string, params: Record<string, unknown>): Answer {
+  const user = signedUser(state, appId, params)
+  if (typeof user === 'number') return user
+  const now = Date.now()
+  const keys = userEncryptKeys(state, appId, user.openid).slice(-3).reverse()
+  return {
+    key_info_list: keys.map((k) => ({ encrypt_key: k.encryptKey, version: k.version, expire_in: Math.max(0, Math.floor((k.expires - now) / 1000)), iv: k.iv, create_time: Math.floor(k.created / 1000) }))
+  }
+}
+
+/** A user's encrypt keys, oldest first (one made on first use). */
+export function userEncryptKeys (state: MockState, appId: string, openid: string): MockEncryptKey[] {
+  const id = `${appId}\n${openid}`
+  let keys = state.encryptKeys.get(id)
+  if (keys === undefined) {
+    keys = []
+    state.encryptKeys.set(id, keys)
+    addEncryptKey(state, keys)
+  }
+  return keys
+}
+
+/** A new key (valid an hour) for the user, its version the next one; the others live out their hour. */
+export function addEncryptKey (state: MockState, keys: MockEncryptKey[]): MockEncryptKey {
+  const now = Date.now()
+  const key = { encryptKey: state.newSessionKey(), iv: state.newCode(8), version: (keys.at(-1)?.version ?? 0) + 1, expires: now + 3600_000, created: now }
+  keys.push(key)
+  return key
+}
+
+function pluginOpenPId (state: MockState, appId: string, params: Record<string, unknown>): Answer {
+  const issued = typeof params.code === 'string' ? state.pluginCodes.get(params.code) : undefined
+  if (issued === undefined || issued.used || issued.expires < Date.now() || issued.appId !== appId) return 1007
+  issued.used = true
+  return { openpid: issued.openid }
+}
+
+function paidUnionid (state: MockState, appId: string, params: Record<string, unknown>): Answer {
+  const user = typeof params.openid === 'string' ? state.users.get(`${appId}\n${params.openid}`) : undefined
+  if (user === undefined) return 40003
+  if (user.unionid === undefined) return 89002
+  // Only in the 5 minutes after the payment, by its transaction id or by the merchant's order.
+  const paid = state.payments.find((p) => p.appId === appId && p.openid === user.openid && Date.now() - p.at <= 5 * 60_000 &&
+    (params.transaction_id !== undefined ? p.transactionId === params.transaction_id : p.mchId !== undefined && p.mchId === params.mch_id && p.outTradeNo === params.out_trade_no))
+  return paid === undefined ? 89300 : { unionid: user.unionid }
+}
+
+function riskRank (state: MockState, appId: string, params: Record<string, unknown>): Answer {
+  if (params.appid !== appId || (params.scene !== 0 && params.scene !== 1) || typeof params.client_ip !== 'string') return 40097
+  const user = typeof params.openid === 'string' ? state.users.get(`${appId}\n${params.openid}`) : undefined
+  if (user === undefined) return 40003
+  return { risk_rank: user.riskRank ?? 0, unoin_id: randomInt(1, 2 ** 32) }
+}
+
+function checkEncrypted (state: MockState, appId: string, params: Record<string, unknown>): Answer {
+  const issued = typeof params.encrypted_msg_hash === 'string' ? state.encryptedHashes.get(params.encrypted_msg_hash) : undefined
+  // Unknown, older than 3 days, or another app's: errcode 1 ("data not exit").
+  if (issued === undefined || issued.appId !== appId || Date.now() / 1000 - issued.created > 3 * 86400) return 1
+  return { vaild: true, create_time: issued.created }
 }
 
 export const wechatEndpoints: readonly Endpoint[] = [
   { method: 'GET', path: '/sns/jscode2session', handle: jscode2session },
   { method: 'POST', path: '/cgi-bin/stable_token', handle: stableToken },
-  { method: 'POST', path: '/wxa/business/getuserphonenumber', handle: phoneNumber },
-  { method: 'GET', path: '/wxa/checksession', handle: checkSession }
+  wxa('POST', '/wxa/business/getuserphonenumber', true, phoneNumber),
+  wxa('GET', '/wxa/checksession', false, (state, appId, params) => {
+    const user = signedUser(state, appId, params)
+    return typeof user === 'number' ? user : {}
+  }),
+  wxa('GET', '/wxa/resetusersessionkey', false, resetSessionKey),
+  wxa('POST', '/wxa/business/getuserencryptkey', true, encryptKeys),
+  wxa('POST', '/wxa/getpluginopenpid', true, pluginOpenPId),
+  wxa('GET', '/wxa/getpaidunionid', false, paidUnionid),
+  wxa('POST', '/wxa/getuserriskrank', true, riskRank),
+  wxa('POST', '/wxa/business/checkencryptedmsg', true, checkEncrypted)
 ]

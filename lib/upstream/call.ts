@@ -30,10 +30,10 @@ export interface UpstreamCall {
 }
 
 /**
- * The answer's text (a 2xx), or the contract's error: for platforms that must read the exact text
- * (a platform that signs the bytes of its answer), and the first half of every call.
+ * The answer (a 2xx), or the contract's error: for calls that must read the answer's headers or
+ * exact text (a platform that signs the bytes of its answer), and the first half of every call.
  */
-export async function requestUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<string | undefined> {
+export async function answerUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<HttpAnswer> {
   const named = errors.named
   let response: HttpAnswer
   const signal = AbortSignal.timeout(timeout)
@@ -47,7 +47,12 @@ export async function requestUpstream (url: string, init: { method: string, head
   // Most platforms throttle with an error code; some (or a proxy) answer HTTP 429.
   if (response.status === 429) throw throttledHttp(named)
   if (response.status < 200 || response.status > 299) throw httpStatus(named, response.status)
-  return response.text
+  return response
+}
+
+/** The answer's text (a 2xx), or the contract's error. */
+export async function requestUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, call: UpstreamCall): Promise<string | undefined> {
+  return (await answerUpstream(url, init, call)).text
 }
 
 /** The JSON object in an answer's text, or a 502 naming the platform. */

@@ -1,7 +1,7 @@
 import { Pool } from 'undici'
 
-/** What one upstream call answered: its status, and its body text (undefined when over `MAX_ANSWER_BYTES`). */
-export interface HttpAnswer { status: number, text: string | undefined }
+/** What one upstream call answered: its status, headers (names in lowercase), and body text (undefined when over `MAX_ANSWER_BYTES`). */
+export interface HttpAnswer { status: number, headers: Readonly<Record<string, unknown>>, text: string | undefined }
 
 /** How long a call may take: its signal (aborted at the timeout) and that moment, in ms since the epoch. */
 export interface CallLimit { signal: AbortSignal, deadline: number }
@@ -145,9 +145,9 @@ export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS):
     return await gate.run(laneOf, limit, async () => {
       const res = await pool.request({ path: url.slice(slash), method: method as 'GET', headers, body, signal: limit.signal })
       try {
-        return { status: res.statusCode, text: await res.body.text() }
+        return { status: res.statusCode, headers: res.headers, text: await res.body.text() }
       } catch (err) {
-        if ((err as { code?: unknown }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return { status: res.statusCode, text: undefined }
+        if ((err as { code?: unknown }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return { status: res.statusCode, headers: res.headers, text: undefined }
         throw err
       }
     })
