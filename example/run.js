@@ -36,8 +36,9 @@ async function replay () {
   const staff = mock.addWecomApp('wxstaff0000000000', { corpId: 'ww0123456789abcdef' })
   // The customer app's Alipay build (uni-app and Taro target Alipay too): its own keys, signed both ways.
   const alipay = mock.addAlipayApp('2021000000000001')
+  // The customer app has WeChat's API security on: the phone and risk calls go encrypted and signed.
   const apps = [
-    { appId: mock.appId, appSecret: mock.appSecret },
+    { appId: mock.appId, appSecret: mock.appSecret, apiSecurity: mock.app(mock.appId).apiSecurity().config() },
     { appId: merchant.appId, appSecret: merchant.appSecret },
     { appId: staff.appId, wecom: { corpId: staff.corpId, corpSecret: staff.corpSecret } },
     { appId: alipay.appId, platform: 'alipay', alipay: { privateKey: alipay.privateKey, alipayPublicKey: alipay.alipayPublicKey, contentKey: alipay.contentKey } }
@@ -136,7 +137,16 @@ async function replay () {
     show('HTTP 200', await alipayApi.request({ url: '/me' }))
     show('phone (signature verified, decrypted with the content key)', await alipayApi.phone(alipay.phoneResponse('13900001111')))
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay.')
+    step(16, 'The encrypted channel: client.encrypt() with the user\'s encrypt key (wx.getUserCryptoManager()) -> POST /tips; the risk rank over API security')
+    const tipper = createWeappClient({ baseUrl, wx: createWx(mock, 'o-example-tipper') })
+    const sealed = await tipper.encrypt({ amount: 5, note: 'thanks' })
+    show('sent', { version: sealed.version, iv: sealed.iv, encryptedData: `${sealed.encryptedData.slice(0, 16)}...` })
+    show('HTTP 200', await tipper.request({ method: 'POST', url: '/tips', data: sealed }))
+    const rank = await (await app.weapp.app(mock.appId)).getUserRiskRank({ openid: 'o-example-tipper', scene: 1, clientIp: '127.0.0.1' })
+    show('risk rank (request sealed and signed, answer verified)', rank.riskRank)
+    show('session_key resets so far (one per logout or ban of a user)', mock.app(mock.appId).resets('o-example-other'))
+
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay -> the encrypted channel.')
   } finally {
     await app.close()
     await mock.close()

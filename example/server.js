@@ -40,7 +40,9 @@ export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = 
     expiresIn: EXPIRES_IN,
     renewWithin: '1d',
     jwt: { expiresIn: '1h', claims: ['userId'] }, // the JWS carries the app's user id (readable by the client)
-    revocation: 'memory',
+    // Logout (and a ban's revokeUser) also resets the user's session_key, at most once per user per
+    // 10 minutes: a copied session token's sealed key decrypts nothing more.
+    revocation: { memory: true, resetSessionKey: true },
     upstreamConnections: 32,
     timeout: 5000,
     sessionCacheSize: 10000,
@@ -93,6 +95,14 @@ export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = 
 
   // An app route protected by the plugin's hook: who is calling? A WeChat user (openid), or a
   // WeCom member (corpId + userId) of a WeCom app.
+  // The encrypted channel: the mini program encrypts with the user's encrypt key (client.encrypt()),
+  // this route opens it with the key of that version (WEAPP_DECRYPT_FAILED for anything else).
+  app.post('/tips', { onRequest: app.weapp.authenticate, schema: { body: { type: 'object', required: ['version', 'iv', 'encryptedData'], properties: { version: { type: 'integer' }, iv: { type: 'string' }, encryptedData: { type: 'string' } } } } }, async (request) => {
+    const session = app.weapp.sessionOf(request)
+    const tip = await (await app.weapp.app(session.appId)).openEncrypted(session, request.body)
+    return { received: tip }
+  })
+
   app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => {
     const session = request.weappSession
     const who = session.platform === 'wecom'

@@ -2,7 +2,7 @@ import { AppLookupError, UnknownAppError, safeCause } from './errors.js'
 import { Memo } from './memo.js'
 import { orList, unknownName } from './names.js'
 import { platformOf, ROWS, type ApiBaseUrls, type WeappAppConfig } from './platforms/index.js'
-import { APP_ID, OPTIONAL_FIELDS, isObject, type App, type Platform, type TokenPool } from './platforms/platform.js'
+import { APP_ID, isObject, type App, type Platform, type TokenPool } from './platforms/platform.js'
 import type { AccessTokens } from './upstream/tokens.js'
 import { singleFlight } from './upstream/single-flight.js'
 import type { Http } from './upstream/http.js'
@@ -28,6 +28,9 @@ export const APP_CACHE_SIZE = 1000
 
 /** The config fields of the table's rows, besides `appId` and `platform`. */
 const KEYS = [...new Set(ROWS.map((row) => row.config.key))]
+/** The optional config fields rows declare (`apiSecurity`), with what takes each, for "… is only for …". */
+const OPTIONAL_FIELDS: Readonly<Record<string, string>> = Object.fromEntries([...new Set(ROWS.flatMap((row) => Object.keys(row.config.optional ?? {})))]
+  .map((name) => [name, orList(ROWS.filter((row) => row.config.optional?.[name] !== undefined).map((row) => row.config.describes))]))
 /** The rows `platform: kind` chooses, for the message about any other value. */
 const SELECTABLE = ROWS.filter((row) => row.config.selectable).map((row) => `'${row.kind}'`)
 const CHOICES = ROWS.filter((row) => row.config.default).map((row) => `${row.config.key} (${row.config.describes})`)

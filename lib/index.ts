@@ -14,18 +14,17 @@ import type { WeappApi, WeappAppApi } from './api.js'
 export type { WeappApi, WeappAppApi } from './api.js'
 import { decryptUserData, verifySignature } from './user-data.js'
 import { createChannel } from './user-keys.js'
-import { isStaleSessionKey } from './platforms/wechat-api.js'
 import { UnsupportedError } from './errors.js'
-import type { SessionKeyApi } from './platforms/platform.js'
+import { isStaleSessionKey, type SessionKeyApi } from './platforms/platform.js'
 
-/** The names of WeChat's session_key and user APIs, the building blocks of `SessionKeyApi`. */
+/** The names of the session_key and user APIs, the building blocks of `SessionKeyApi`. */
 const SESSION_KEY_APIS = ['resetUserSessionKey', 'getUserEncryptKey', 'getPluginOpenPId', 'getPaidUnionid', 'getUserRiskRank', 'checkEncryptedData'] as const
 
 /** An app's session_key APIs, or ones that reject `WEAPP_UNSUPPORTED` where its platform has none. */
 function sessionKeysOf (app: App): SessionKeyApi {
   if (app.sessionKeys !== undefined) return app.sessionKeys
   const none = (name: string) => async (): Promise<never> => {
-    throw new UnsupportedError(`Mini program ${app.appId} is a ${app.platform.title} one: ${name} is WeChat's API, for WeChat mini programs (and hosted ones)`)
+    throw new UnsupportedError(`Mini program ${app.appId} is a ${app.platform.title} one: ${app.platform.title} has no ${name} here`)
   }
   return Object.fromEntries(SESSION_KEY_APIS.map((name) => [name, none(name)])) as unknown as SessionKeyApi
 }
@@ -218,25 +217,28 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   }
   const reset = revocation?.resetSessionKey
   /**
-   * With `resetSessionKey`, an ended session's user gets a new session_key from WeChat (at most once
+   * With `resetSessionKey`, an ended session's user gets a new session_key from its platform (at most once
    * per user per interval, fleet-wide), so the key sealed in a copied token decrypts nothing more. A
    * session without one (anonymous, a member, a platform without the API) has nothing to reset; a
    * failure is logged and never fails what ended the session.
    */
-  async function resetKeyOf (session: unknown, log: FastifyBaseLogger): Promise<void> {
-    const { openid, sessionKey, appId } = (session ?? {}) as Partial<Record<'openid' | 'sessionKey' | 'appId', unknown>>
-    if (reset === undefined || revocations === undefined || typeof openid !== 'string' || typeof appId !== 'string' || typeof sessionKey !== 'string' || sessionKey === '') return
-    try {
-      const app = await registry.get(appId)
-      if (app.sessionKeys === undefined) return
-      if (!(await revocations.claim(`reset:${userKey(appId, { openid })}`, reset.interval))) {
-        log.info({ appId }, 'fastify-weapp: this user\'s session_key was reset less than resetSessionKey.interval ago; not reset again')
-        return
+  const resetKeyOf = reset === undefined || revocations === undefined ? async (): Promise<void> => {} : resetWith(revocations, reset.interval)
+  function resetWith (store: Revocations, interval: number) {
+    return async (session: unknown, log: FastifyBaseLogger): Promise<void> => {
+      const { openid, sessionKey, appId } = session as Partial<Record<'openid' | 'sessionKey' | 'appId', unknown>>
+      if (typeof openid !== 'string' || typeof appId !== 'string' || typeof sessionKey !== 'string' || sessionKey === '') return
+      try {
+        const app = await registry.get(appId)
+        if (app.sessionKeys === undefined) return
+        if (!(await store.claim(`reset:${userKey(appId, { openid })}`, interval))) {
+          log.info({ appId }, 'fastify-weapp: this user\'s session_key was reset less than resetSessionKey.interval ago; not reset again')
+          return
+        }
+        await app.sessionKeys.resetUserSessionKey(openid, sessionKey)
+      } catch (err) {
+        if (isStaleSessionKey(err)) log.info({ appId }, 'fastify-weapp: the ended session\'s session_key is no longer the user\'s; nothing to reset')
+        else log.warn({ err, appId }, 'fastify-weapp: the session ended, but its session_key could not be reset; the key sealed in it may still decrypt until the user logs in again')
       }
-      await app.sessionKeys.resetUserSessionKey(openid, sessionKey)
-    } catch (err) {
-      if (isStaleSessionKey(err)) log.info({ appId }, 'fastify-weapp: the ended session\'s session_key is no longer the user\'s; nothing to reset')
-      else log.warn({ err, appId }, 'fastify-weapp: the session ended, but its session_key could not be reset; the key sealed in it may still decrypt until the user logs in again')
     }
   }
   const sessions = createSessionCodec({ audience: registry.audience, keys: settings.keys, expiresIn: settings.expiresIn, cacheSize: settings.sessionCacheSize })
@@ -385,7 +387,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
         throw new TypeError(`revokeUser(user): ${app.appId} is a ${app.platform.title} app: give ${app.platform.users.revokes}`)
       }
       await revocations.revokeUser(key)
-      // A session of the user (request.weappSession) carries the key WeChat's reset is signed with.
+      // A session of the user (request.weappSession) carries the key the platform's reset is signed with.
       await resetKeyOf(user, fastify.log)
     },
     jwtTrusted (decoded) {

@@ -1,7 +1,7 @@
 import type { ApiBaseUrls, WeappAppConfig, WeappAppLookup } from './apps.js'
 import type { KeyInput, SessionKey } from './keys.js'
 import type { RedisLike } from './revocation.js'
-import type { WeappApiSecurity } from './upstream/api-security.js'
+import type { WeappApiSecurity } from './platforms/index.js'
 import type { WeappLoginHook, WeappRenewHook } from './hooks.js'
 
 /** The plugin's options, as users give them, and the settings they become. */
@@ -12,7 +12,7 @@ export interface OneApp {
   appId: string
   /** Its AppSecret. Never logged, never in a reply or error message. */
   appSecret: string
-  /** Its WeChat API security (see the README): the calls that support it are encrypted and signed. */
+  /** Its platform's API security, where it has one (see the README): the calls that support it are encrypted and signed. */
   apiSecurity?: WeappApiSecurity
   apps?: undefined
 }
@@ -108,9 +108,9 @@ export interface RouteConfigs {
 }
 
 /**
- * Logout, `revoke()` and `revokeUser(session)` also reset the user's session_key (WeChat's
- * resetusersessionkey), so a copied token's sealed key decrypts nothing more: `true` (at most once
- * per user every 10 minutes) or `{ interval }` (seconds or a time span).
+ * Logout, `revoke()` and `revokeUser(session)` also reset the user's session_key (the platform's
+ * resetusersessionkey, where it has one), so a copied token's sealed key decrypts nothing more:
+ * `true` (at most once per user every 10 minutes) or `{ interval }` (seconds or a time span).
  */
 export type ResetSessionKey = boolean | { interval: number | string }
 

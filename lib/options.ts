@@ -103,7 +103,7 @@ function parseExpiresIn (value: unknown): number {
 export const DEFAULT_MAX_AGE = 30 * 86400
 const REDIS_PREFIX = /^[\x21-\x7e]{0,64}$/
 
-/** s: the default least time between two session_key resets of one user (WeChat asks for few). */
+/** s: the default least time between two session_key resets of one user (the platform asks for few). */
 export const DEFAULT_RESET_INTERVAL = 600
 
 /** `resetSessionKey`: off, or the least time between two resets of one user (ms). */

@@ -186,7 +186,6 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
 
   /** SET NX PX: one holder fleet-wide until it expires. */
   async function claim (name: string, ms: number): Promise<boolean> {
-    if (redis.status !== 'ready') throw new RevocationUnavailableError(`Redis is not connected (${redis.status})`)
     const taken = await withTimeout(redis.eval(CLAIM, 1, `${prefix}claim:${name}`, ms), timeout, 'claiming in Redis')
     return Number(taken) === 1
   }

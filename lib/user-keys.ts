@@ -5,8 +5,8 @@ import type { SessionKeyApi, WeappUserEncryptKey } from './platforms/platform.js
 
 /**
  * The encrypted channel (小程序加密网络通道): the mini program encrypts with the user's latest
- * encrypt key (`wx.getUserCryptoManager().getLatestUserKey()`), and the server picks the same key
- * by its version among the user's last three (`getuserencryptkey`), cached here until they expire.
+ * encrypt key (`getUserCryptoManager().getLatestUserKey()`), and the server picks the same key by
+ * its version among the user's last three (`getuserencryptkey`), cached here until they expire.
  */
 
 /** What the client sends: the key's version, a fresh IV and the data (base64). */
@@ -18,7 +18,7 @@ export interface WeappEncryptedMessage {
 
 /** Users whose keys are remembered at most. */
 export const USER_KEYS_CACHE = 10_000
-/** ms: a version not among the keys fetched this recently is refused without asking WeChat again. */
+/** ms: a version not among the keys fetched this recently is refused without asking the platform again. */
 export const REFETCH_AFTER = 10_000
 
 interface Known { keys: readonly WeappUserEncryptKey[], fetchedAt: number }
@@ -42,7 +42,7 @@ export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, no
     const time = now()
     let known = cache.get(openid)
     let key = live(known, version as number, time)
-    // An unknown version: WeChat is asked again, but not more often than every REFETCH_AFTER per user.
+    // An unknown version: the platform is asked again, but not more often than every REFETCH_AFTER per user.
     if (key === undefined && (known === undefined || time - known.fetchedAt >= REFETCH_AFTER)) {
       known = await fetch(openid, async () => ({ keys: await api.getUserEncryptKey(openid, sessionKey), fetchedAt: now() }))
       cache.set(openid, known)

@@ -39,7 +39,9 @@ const rules = [
   [/^lib\/revocation(-redis)?\.ts$/, [...userTests, ...revocationTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts']],
   [/^lib\/names\.ts$/, ['test/edges.test.ts', 'test/options.test.ts']],
   [/^lib\/(keys|options)\.ts$/, [...optionTests, 'test/edges.test.ts', 'test/abuse.test.ts']],
-  [/^lib\/index\.ts$/, pluginTests],
+  [/^lib\/index\.ts$/, [...pluginTests, 'test/session-keys.test.ts']],
+  [/^lib\/user-keys\.ts$/, ['test/session-keys.test.ts']],
+  [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
   [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
   [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts']]
 ]
@@ -159,7 +161,7 @@ export const mutants = [
   // Tokens and phone numbers
   m('phone-flight', 'lib/platforms/wechat-api.ts', 'phone single-flight keyed by the code alone', 'shared(JSON.stringify([code, openid]), async', 'shared(code, async'),
   m('phone-watermark', 'lib/platforms/wechat-api.ts', 'another app\'s phone answer accepted', '(typeof countryCode !== \'string\' && typeof countryCode !== \'number\') || watermark?.appid !== appId) {', '(typeof countryCode !== \'string\' && typeof countryCode !== \'number\')) {'),
-  m('phone-body', 'lib/platforms/wechat-api.ts', 'the openid not sent to WeChat', 'JSON.stringify(openid === undefined ? { code } : { code, openid })', 'JSON.stringify({ code })'),
+  m('phone-body', 'lib/platforms/wechat-api.ts', 'the openid not sent to WeChat', '{ body: openid === undefined ? { code } : { code, openid } }', '{ body: { code } }'),
   m('force-refresh', 'lib/platforms/wechat-api.ts', 'force_refresh: true', 'force_refresh: false', 'force_refresh: true'),
   m('token-flight', 'lib/upstream/tokens.ts', 'a token fetch per caller', 'fetching ??= fetchToken()', 'fetching = fetchToken()'),
   m('token-drop', 'lib/upstream/tokens.ts', 'a refusal drops a newer token', 'if (current?.token === token) current = undefined', 'current = undefined'),
@@ -184,7 +186,7 @@ export const mutants = [
   m('component-ticket', 'lib/platforms/component.ts', 'an expired ticket not named as the fault', '    case 61005:\n', ''),
   m('component-authorizer', 'lib/platforms/component.ts', 'a hosted app\'s phone call made with the component token', 'const tokens = createAuthorizerTokens(appId, component)', 'const tokens = componentTokens'),
   m('app-one-kind', 'lib/apps.ts', 'a config of two kinds accepted', 'if (given.length !== 1) return', 'if (given.length === 0) return'),
-  m('seal-kind', 'lib/index.ts', 'a WeChat app seals a WeCom member\'s session', 'users.ofIdentity({ ...identity, platform: undefined })?.fields !== own.fields', 'false'),
+  m('seal-kind', 'lib/index.ts', 'a WeChat app seals a WeCom member\'s session', 'if (given !== undefined && shape?.fields !== own.fields) {', 'if (false) {'),
   m('session-cid-uid', 'lib/platforms/users.ts', 'a WeCom session with a unionid opens', 'if (u === undefined || !hasNoForeign(u, payload) || ', 'if (u === undefined || '),
   m('phone-wecom', 'lib/routes.ts', 'a WeCom member\'s session reaches WeChat\'s phone API', 'if (who.noPhone !== undefined) throw new UnsupportedError(who.noPhone)', ''),
   m('client-qy', 'client/src/runtimes/index.ts', 'a WeCom client logs in with wx.login()', 'loginApi: (api) => api.qy,', 'loginApi: (api) => api,'),
@@ -265,7 +267,7 @@ export const mutants = [
   m('logout-body-limit', 'lib/routes.ts', 'logout parses a 1 MB body', "options('logout', logoutSchema, LOGIN_BODY_LIMIT, true)", "options('logout', logoutSchema, 1024 * 1024, true)"),
   m('openapi-default', 'lib/routes.ts', 'the routes name a scheme the user never declared', 'authenticated && securityScheme !== undefined ? ', "authenticated ? { ...schema, security: [{ [securityScheme ?? 'weappSession']: [] }] } : authenticated && securityScheme !== undefined ? "),
   m('unknown-option', 'lib/options.ts', 'a misspelled option silently ignored', '  refuseUnknown(o, OPTION_NAMES)\n', ''),
-  m('unknown-app-field', 'lib/apps.ts', 'a misspelled app field silently ignored', '  const extra = unknownName(config, [\'appId\', \'platform\', ...KEYS])\n  if (extra !== undefined) return extra\n', ''),
+  m('unknown-app-field', 'lib/apps.ts', 'a misspelled app field silently ignored', '  const extra = unknownName(config, [\'appId\', \'platform\', ...KEYS, ...Object.keys(OPTIONAL_FIELDS)])\n  if (extra !== undefined) return extra\n', ''),
   m('lookup-missing-apart', 'lib/apps.ts', 'made-up appIds evict known apps from the lookup cache', 'const missing = new Memo<number>(APP_CACHE_SIZE)', 'const missing = cache as unknown as Memo<number>'),
   m('wechat-pool', 'lib/platforms/wechat.ts', 'a WeChat app\'s token cache kept when its AppSecret changes', 'context.pool(`${data.kind}\\n${appId}\\n${appSecret}`', 'context.pool(`${data.kind}\\n${appId}`'),
   m('scrub-ticket', 'lib/platforms/component.ts', 'the verify ticket left in error causes', 'secrets: [appSecret, ticket], errors, http', 'secrets: [appSecret], errors, http'),
@@ -304,5 +306,20 @@ export const mutants = [
   m('fault-invalid-names', 'lib/upstream/faults.ts', 'an invalid code names the first platform whatever the app', 'new InvalidCodeError(`${title} says the login code', 'new InvalidCodeError(`WeChat says the login code'),
   m('referer-table', 'lib/platforms/index.ts', 'the Referer of the second platform\'s runtime is not read', 'row.referer === undefined ? [] : [row.referer]', 'row.referer === undefined || row.kind === \'qq\' ? [] : [row.referer]'),
   m('origin-table', 'lib/platforms/index.ts', 'every platform calls the first platform\'s origin by default', 'ROWS.map((row) => [row.origin.key, row.origin.url])', 'ROWS.map((row) => [row.origin.key, (ROWS[0] as Platform).origin.url])'),
+  // WeChat's API security and the session_key's lifecycle
+  m('sec-signature-skipped', 'lib/platforms/wechat-api-security.ts', 'an answer is read without its signature verified', "        throw refused(api, 'signature check')\n", ''),
+  m('sec-window-future', 'lib/platforms/wechat-api-security.ts', 'an answer dated in the future is fresh forever', 'if (!(Math.abs(Math.floor(now() / 1000) - timestamp) <= MAX_SKEW)) {', 'if (!(Math.floor(now() / 1000) - timestamp <= MAX_SKEW)) {'),
+  m('sec-window-wide', 'lib/platforms/wechat-api-security.ts', 'the timestamp window is wider than 300 s', 'if (!(Math.abs(Math.floor(now() / 1000) - timestamp) <= MAX_SKEW)) {', 'if (!(Math.abs(Math.floor(now() / 1000) - timestamp) <= MAX_SKEW + 1)) {'),
+  m('sec-serial-choice', 'lib/platforms/wechat-api-security.ts', 'the current signature checked with the outgoing certificate', '        signature = headers[H.oldSignature]\n', ''),
+  m('sec-appid-header', 'lib/platforms/wechat-api-security.ts', 'an answer naming another app is read', "      if (headers[H.appId] !== appId) return await Promise.reject(refused(api, 'app check (the answer names another app)'))\n", ''),
+  m('sec-plaintext-appid', 'lib/platforms/wechat-api-security.ts', "the plaintext's _appid is not checked", 'if (ownApp !== appId || ownTime !== timestamp)', 'if (ownTime !== timestamp)'),
+  m('sec-aad-order', 'lib/platforms/wechat-api-security.ts', 'the request AAD in another order', '      cipher.setAAD(Buffer.from(`${url}|${appId}|${timestamp}|${sn}`))', '      cipher.setAAD(Buffer.from(`${appId}|${url}|${timestamp}|${sn}`))'),
+  m('sec-own-key', 'lib/platforms/wechat-api-security.ts', "the app's own public key accepted as the platform certificate", 'if (own !== undefined && samePublicKey(key, createPublicKey(own))) {', 'if (false) {'),
+  m('sec-unsigned', 'lib/platforms/wechat-api.ts', 'an unsigned answer is opened as if signed', '      if (!isSigned(answer.headers)) throw unsignedAnswer(jsonObject(answer.text, WECHAT), api, errors)\n', ''),
+  m('sig-key-bytes', 'lib/platforms/wechat-api.ts', 'the login-state signature keyed with the decoded session_key', "return createHmac('sha256', sessionKey).update(data).digest('hex')", "return createHmac('sha256', Buffer.from(sessionKey, 'base64')).update(data).digest('hex')"),
+  m('reset-rate', 'lib/index.ts', 'a user\'s session_key reset on every logout', 'if (!(await store.claim(`reset:${userKey(appId, { openid })}`, interval))) {', 'if (false) {'),
+  m('reset-fails-logout', 'lib/index.ts', 'a failed reset fails the logout', "      else log.warn({ err, appId }, 'fastify-weapp: the session ended, but", "      else throw err; log.warn({ err, appId }, 'fastify-weapp: the session ended, but"),
+  m('channel-refetch', 'lib/user-keys.ts', 'every unknown version asks WeChat', '(known === undefined || time - known.fetchedAt >= REFETCH_AFTER)', '(true)'),
+  m('channel-padding', 'lib/user-data.ts', 'channel data with bad padding read', "  if (valid !== 1) throw failed('bad padding')\n  if (value === undefined) throw failed('not JSON')", "  if (value === undefined) throw failed('not JSON')"),
   m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length')
 ]

@@ -1,8 +1,8 @@
-import { constants, createPublicKey, verify } from 'node:crypto'
+import { constants, createCipheriv, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import fastifyWeapp, { generateKey } from '../lib/index.js'
-import { apiSecurityProblem, createApiSecurity, MAX_SKEW } from '../lib/upstream/api-security.js'
+import { apiSecurityProblem, createApiSecurity, MAX_SKEW } from '../lib/platforms/wechat-api-security.js'
 import { WECHAT } from '../lib/platforms/wechat-api.js'
 import { MockWechat, type MockSecurityFault } from '../lib/testing.js'
 import { EXAMPLE } from './fixtures/api-signature-example.js'
@@ -61,10 +61,38 @@ t.test('the answer\'s checks, each failing closed', async (t) => {
   await fails(open(onlyOld), /signature check/, 'during a rollover the -Deprecated signature goes with the -Deprecated serial')
   const getter = createApiSecurity(E.appId, { ...config, certificates: async () => ({ [E.certificateSn]: E.certificate }) }, WECHAT, () => E.response.timestamp * 1000)
   t.same(await open(getter), E.response.fields, 'certificates from a getter')
+  // A getter's certificates are parsed once per PEM, in a bounded cache: 20 spellings of one certificate all verify.
+  let spelling = 0
+  const rotating = createApiSecurity(E.appId, { ...config, certificates: () => ({ [E.certificateSn]: `${E.certificate}${'\n'.repeat(spelling++ % 20)}` }) }, WECHAT, () => E.response.timestamp * 1000)
+  for (let i = 0; i < 20; i++) t.same(await open(rotating), E.response.fields, undefined as never)
   const broken = createApiSecurity(E.appId, { ...config, certificates: async () => { throw new Error('vault down') } }, WECHAT, () => E.response.timestamp * 1000)
   await fails(open(broken), /apiSecurity\.certificates\(\) failed/, 'a getter that fails')
   const otherSn = createApiSecurity(E.appId, { ...config, aesSn: 'ffffffffffffffffffffffffffffffff' }, WECHAT, () => E.response.timestamp * 1000)
   await fails(open(otherSn), /decryption/, 'the AAD names the key\'s number: another number does not open it')
+})
+
+t.test('a signed answer that is no sealed JSON is refused at decryption', async (t) => {
+  const platform = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const pem = platform.publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  const security = createApiSecurity(E.appId, { ...config, certificates: { s1: pem } }, WECHAT, () => E.response.timestamp * 1000)
+  for (const body of ['not json', '{"iv":1}', '[]']) {
+    const signature = sign('sha256', Buffer.from(`${E.url}\n${E.appId}\n${E.response.timestamp}\n${body}`), { key: platform.privateKey, ...PSS, saltLength: 32 }).toString('base64')
+    const headers = { 'wechatmp-appid': E.appId, 'wechatmp-timestamp': String(E.response.timestamp), 'wechatmp-serial': 's1', 'wechatmp-signature': signature }
+    await t.rejects(security.open(E.url, 'getuserriskrank', headers, body), { code: 'WEAPP_UPSTREAM_ERROR', message: /decryption/ }, body)
+  }
+  const sealed = (text: string): string => {
+    const iv = Buffer.alloc(12, 1)
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(E.aesKey, 'base64'), iv)
+    cipher.setAAD(Buffer.from(`${E.url}|${E.appId}|${E.response.timestamp}|${E.aesSn}`))
+    const data = Buffer.concat([cipher.update(text), cipher.final()])
+    return JSON.stringify({ iv: iv.toString('base64'), data: data.toString('base64'), authtag: cipher.getAuthTag().toString('base64') })
+  }
+  const body = sealed('plain text, not JSON')
+  const signature = sign('sha256', Buffer.from(`${E.url}\n${E.appId}\n${E.response.timestamp}\n${body}`), { key: platform.privateKey, ...PSS, saltLength: 32 }).toString('base64')
+  await t.rejects(security.open(E.url, 'getuserriskrank', { 'wechatmp-appid': E.appId, 'wechatmp-timestamp': String(E.response.timestamp), 'wechatmp-serial': 's1', 'wechatmp-signature': signature }, body),
+    { message: /decryption \(not a JSON object\)/ }, 'a plaintext that is not JSON')
+  await t.rejects(security.open(E.url, 'getuserriskrank', { 'wechatmp-appid': E.appId, 'wechatmp-timestamp': String(E.response.timestamp), 'wechatmp-serial': 's1', 'wechatmp-signature': signature }, undefined),
+    { message: /signature check/ }, 'an answer too large to read')
 })
 
 t.test('apiSecurity is checked at registration, and no message repeats a key', async (t) => {
@@ -80,6 +108,9 @@ t.test('apiSecurity is checked at registration, and no message repeats a key', a
     [{ ...config, certificates: {} }, /holds no certificate/],
     [{ ...config, certificates: { 'a b': E.certificate } }, /not a certificate number/],
     [{ ...config, certificates: { [E.certificateSn]: E.privateKey } }, /is not a PEM certificate/],
+    [{ ...config, certificates: { [E.certificateSn]: 42 } }, /is not a PEM certificate/],
+    [{ ...config, privateKey: 42 }, /privateKey/],
+    [{ ...config, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, /privateKey is not a PEM RSA private key/],
     [{ ...config, certificates: { [E.certificateSn]: createPublicKey(E.privateKey).export({ type: 'spki', format: 'pem' }).toString() } }, /the app's own public key/]
   ]
   for (const [value, problem] of cases) {
@@ -91,7 +122,7 @@ t.test('apiSecurity is checked at registration, and no message repeats a key', a
   const app = Fastify()
   await t.rejects(async () => { await app.register(fastifyWeapp, { apps: [{ appId: 'wx0123456789abcdef', appSecret: 's', apiSecurity: { ...config, aesSn: '' } }], key: generateKey() }).ready() }, { code: 'WEAPP_INVALID_OPTION', message: /aesSn/ })
   const qq = Fastify()
-  await t.rejects(async () => { await qq.register(fastifyWeapp, { apps: [{ appId: '1112345678', appSecret: 's', platform: 'qq', apiSecurity: config }], key: generateKey() }).ready() }, { code: 'WEAPP_INVALID_OPTION', message: /apiSecurity is only for WeChat mini programs.*'qq'/ })
+  await t.rejects(async () => { await qq.register(fastifyWeapp, { apps: [{ appId: '1112345678', appSecret: 's', platform: 'qq', apiSecurity: config }], key: generateKey() }).ready() }, { code: 'WEAPP_INVALID_OPTION', message: /apiSecurity is only for a WeChat mini program, not for an app of kind 'qq'/ })
 })
 
 async function secured (t: Test, options: { certificates?: (mock: MockWechat) => Record<string, string> | (() => Record<string, string>) } = {}) {
@@ -181,7 +212,31 @@ t.test('WeChat refusing the request\'s security is a 502 that says what to check
   const wrong = Fastify()
   await wrong.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key: generateKey(), apiBaseUrl: mock.url, apiSecurity: other.app(other.appId).apiSecurity().config() })
   t.teardown(() => wrong.close())
-  await t.rejects(wrong.weapp.getUserRiskRank(risk), { code: 'WEAPP_UPSTREAM_ERROR', message: /errcode 4023[45]/ }, 'keys the console does not have')
+  await t.rejects(wrong.weapp.getUserRiskRank(risk), { code: 'WEAPP_UPSTREAM_ERROR', message: /errcode 40234/ }, 'keys the console does not have: the signature')
+  const aes = Fastify()
+  await aes.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key: generateKey(), apiBaseUrl: mock.url, apiSecurity: { ...mock.app(mock.appId).apiSecurity().config(), aesKey: Buffer.alloc(32, 7).toString('base64') } })
+  t.teardown(() => aes.close())
+  await t.rejects(aes.weapp.getUserRiskRank(risk), { code: 'WEAPP_UPSTREAM_ERROR', message: /errcode 40235/ }, 'the right signature, another symmetric key: the encryption')
   mock.revokeAccessTokens()
   await t.rejects(wrong.weapp.getUserRiskRank(risk), { message: /errcode 4023[45]/ }, 'a refused token, answered unsigned, is fetched anew first')
+})
+
+t.test('the mock refuses requests as WeChat documents', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const security = mock.app(mock.appId).apiSecurity()
+  t.equal(mock.app(mock.appId).apiSecurity(), security, 'made once')
+  const url = `${mock.url}/wxa/getuserriskrank`
+  const sealed = createApiSecurity(mock.appId, security.config(), WECHAT).seal(url, { openid: 'o-1' })
+  const headers = { 'wechatmp-appid': mock.appId, 'wechatmp-timestamp': sealed.headers['Wechatmp-TimeStamp'], 'wechatmp-signature': sealed.headers['Wechatmp-Signature'] }
+  t.same(security.open(url, headers, sealed.body), { openid: 'o-1' }, 'a sealed, signed request opens')
+  t.equal(security.open(url, { ...headers, 'wechatmp-timestamp': undefined }, sealed.body), 40231, 'no timestamp')
+  t.equal(security.open(url, { ...headers, 'wechatmp-signature': undefined }, sealed.body), 40232, 'no signature')
+  t.equal(security.open(url, { ...headers, 'wechatmp-appid': undefined }, sealed.body), 40233, 'no appid')
+  t.equal(security.open(url, { ...headers, 'wechatmp-appid': 'wx0000000000000000' }, sealed.body), 40236, 'another appid')
+  t.equal(security.open(url, { ...headers, 'wechatmp-timestamp': String(Number(headers['wechatmp-timestamp']) - 301) }, sealed.body), 40240, 'stale')
+  t.equal(security.open(`${url}x`, headers, sealed.body), 40234, 'signed for another URL')
+  const stale = createApiSecurity(mock.appId, security.config(), WECHAT)
+  const replay = stale.seal(url, { openid: 'o-1' }, { nonce: '' })
+  t.same(security.open(url, { 'wechatmp-appid': mock.appId, 'wechatmp-timestamp': replay.headers['Wechatmp-TimeStamp'], 'wechatmp-signature': replay.headers['Wechatmp-Signature'] }, replay.body), { openid: 'o-1' })
 })

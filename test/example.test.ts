@@ -33,7 +33,10 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /login: \{"openid":"2088102150477652","idType":"open_id"\}/, 'the Alipay build logs in through the signed gateway')
   t.match(stdout, /HTTP 200: \{"appId":"2021000000000001","openid":"2088102150477652"/)
   t.match(stdout, /phone \(signature verified, decrypted with the content key\): \{"phoneNumber":"13900001111","purePhoneNumber":"13900001111","countryCode":"86"\}/)
-  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay\./)
+  t.match(stdout, /HTTP 200: \{"received":\{"amount":5,"note":"thanks"\}\}/, 'the encrypted channel: client.encrypt() to openEncrypted()')
+  t.match(stdout, /risk rank \(request sealed and signed, answer verified\): 0/)
+  t.match(stdout, /session_key resets so far \(one per logout or ban of a user\): 1/, 'logout reset the user\'s session_key')
+  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay -> the encrypted channel\./)
 })
 
 /** Starts the example in its real-credentials mode; resolves its port and what it printed. */

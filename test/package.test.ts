@@ -40,7 +40,7 @@ t.test('fastify-weapp-client publishes its ES2017 builds, README and LICENSE', a
   const dir = `${root}/client`
   const files = await packed(dir)
   // Both builds, each the client's modules (split by concern) and a package.json saying its module kind.
-  const modules = ['client', 'index', 'runtimes/index', 'storage', 'transport', 'types'].flatMap((m) => [`${m}.d.ts`, `${m}.js`])
+  const modules = ['aes', 'client', 'index', 'runtimes/index', 'storage', 'transport', 'types'].flatMap((m) => [`${m}.d.ts`, `${m}.js`])
   t.same(files, ['LICENSE', 'README.md', ...modules.map((m) => `dist/esm/${m}`), 'dist/esm/package.json', ...modules.map((m) => `dist/${m}`), 'dist/package.json', 'package.json'].sort())
   await checkFiles(t, dir, files)
   const pkg = JSON.parse(await readFile(`${dir}/package.json`, 'utf8')) as Record<string, any>

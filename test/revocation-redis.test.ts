@@ -110,3 +110,37 @@ t.test('a revocation Redis refuses (another key of the same name) is a 503, neve
   t.equal(await status(a, alice), 200, 'not revoked here either')
   t.ok(a.logs.some((l) => l.includes('WRONGTYPE')), 'Redis\'s reason is logged as the cause')
 })
+
+t.test('resetSessionKey with Redis: at most one reset per user per interval across the fleet', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const extra = { revocation: { redis: redis.client(), prefix: 'reset:', resetSessionKey: { interval: '1h' } } }
+  const [a, b] = [await instance(t, redis, mock, extra), await instance(t, redis, mock, extra)]
+  const first = await login(a, mock, 'o-alice')
+  const second = await login(b, mock, 'o-alice')
+  t.equal((await a.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${first}` } })).statusCode, 204)
+  t.equal(mock.app(mock.appId).resets('o-alice'), 1, 'the first logout resets the key')
+  t.equal((await b.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${second}` } })).statusCode, 204)
+  t.equal(mock.app(mock.appId).resets('o-alice'), 1, 'another instance within the interval does not reset it again')
+  t.match(b.logs.join('\n'), /less than resetSessionKey\.interval ago/)
+  const bob = await login(b, mock, 'o-bob')
+  await b.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${bob}` } })
+  t.equal(mock.app(mock.appId).resets('o-bob'), 1, 'another user is counted apart')
+})
+
+t.test('resetSessionKey with Redis: at most one reset per user per interval across the fleet', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const extra = { revocation: { redis: redis.client(), prefix: 'reset:', resetSessionKey: { interval: '1h' } } }
+  const [a, b] = [await instance(t, redis, mock, extra), await instance(t, redis, mock, extra)]
+  const first = await login(a, mock, 'o-alice')
+  const second = await login(b, mock, 'o-alice')
+  t.equal((await a.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${first}` } })).statusCode, 204)
+  t.equal(mock.app(mock.appId).resets('o-alice'), 1, 'the first logout resets the key')
+  t.equal((await b.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${second}` } })).statusCode, 204)
+  t.equal(mock.app(mock.appId).resets('o-alice'), 1, 'another instance within the interval does not reset it again')
+  t.match(b.logs.join('\n'), /less than resetSessionKey\.interval ago/)
+  const bob = await login(b, mock, 'o-bob')
+  await b.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${bob}` } })
+  t.equal(mock.app(mock.appId).resets('o-bob'), 1, 'another user is counted apart')
+})

@@ -145,7 +145,7 @@ t.test('renewal and revocation options are checked', async (t) => {
     [{ renewWithin: '1h', expiresIn: '1h' }, /renewWithin .* must be shorter than expiresIn/],
     [{ maxAge: '1h', expiresIn: '2h' }, /maxAge .* must be at least expiresIn/],
     [{ renewWithin: 'soon' }, /renewWithin must be/],
-    [{ revocation: 'redis' }, /revocation must be false, 'memory' or \{ redis, prefix\? \}/],
+    [{ revocation: 'redis' }, /revocation must be false, 'memory', \{ memory: true, resetSessionKey\? \} or \{ redis, prefix\?, resetSessionKey\? \}/],
     [{ revocation: { redis: {} } }, /revocation must be/],
     [{ revocation: { redis: { duplicate () {}, eval () {}, zrangebyscore () {} }, prefix: 'has space' } }, /revocation\.prefix/]
   ] as const) {

@@ -155,7 +155,7 @@ t.test('platforms without these APIs answer WEAPP_UNSUPPORTED; several apps say 
   t.teardown(() => app.close())
   const qq = await app.weapp.app('1112345678')
   for (const name of ['resetUserSessionKey', 'getUserEncryptKey', 'getPluginOpenPId', 'getPaidUnionid', 'getUserRiskRank', 'checkEncryptedData'] as const) {
-    await t.rejects((qq[name] as () => Promise<unknown>)(), { code: 'WEAPP_UNSUPPORTED', message: new RegExp(`${name} is WeChat's API`) })
+    await t.rejects((qq[name] as () => Promise<unknown>)(), { code: 'WEAPP_UNSUPPORTED', message: new RegExp(`a QQ one: QQ has no ${name} here`) })
     await t.rejects((app.weapp[name] as () => Promise<unknown>)(), { name: 'TypeError', message: new RegExp(`${name}: several apps`) })
   }
   await t.rejects(app.weapp.openEncrypted({ openid: 'o', sessionKey: 'k' }, { version: 1, iv: '', encryptedData: '' }), TypeError)
@@ -260,5 +260,51 @@ t.test('resetSessionKey options', async (t) => {
   const app = Fastify()
   await app.register(fastifyWeapp, { appId: 'wx0123456789abcdef', appSecret: 's', key: generateKey(), revocation: { memory: true, resetSessionKey: false } })
   await app.ready()
+  await app.close()
+})
+
+t.test('ending sessions that have nothing to reset', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  mock.addApp('1112345678', 'qq-secret')
+  const logs: string[] = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { logs.push(line) } } } })
+  await app.register(fastifyWeapp, { apps: [{ appId: mock.appId, appSecret: mock.appSecret }, { appId: '1112345678', appSecret: 'qq-secret', platform: 'qq' }], key: generateKey(), apiBaseUrl: { wechat: mock.url, qq: mock.url }, revocation: { memory: true, resetSessionKey: true } })
+  t.teardown(() => app.close())
+  const qq = await app.inject({ method: 'POST', url: '/weapp/login', payload: { code: mock.app('1112345678').login('q-1'), appId: '1112345678' } })
+  const out = await app.inject({ method: 'POST', url: '/weapp/logout', headers: { authorization: `Bearer ${qq.json().session as string}` } })
+  t.equal(out.statusCode, 204, 'a platform without the API: logged out, nothing reset')
+  await app.weapp.revokeUser({ corpId: 'ww0', userId: 'u', appId: 'wxnotserved00000' })
+  t.equal(mock.callsTo('/wxa/resetusersessionkey').length, 0)
+  const gone = { jti: 'A'.repeat(22), loginAt: Date.now(), appId: 'wxnotserved00000', openid: 'o-1', sessionKey: mock.user('o-1').sessionKey }
+  await app.weapp.revoke(gone as never)
+  t.match(logs.join('\n'), /could not be reset/, 'an app no longer served: logged, and the revocation stands')
+})
+
+t.test('memory claims are bounded: past MAX_CLAIMS live ones, a new name is refused', async (t) => {
+  const { memoryClaims, MAX_CLAIMS } = await import('../lib/revocation.js')
+  let now = 0
+  const claim = memoryClaims(() => now)
+  let taken = 0
+  for (let i = 0; i < MAX_CLAIMS; i++) if (await claim(`n${i}`, 1000)) taken++
+  t.equal(taken, MAX_CLAIMS)
+  t.equal(await claim('one more', 1000), false, 'full of live claims: refused (the rate holds)')
+  t.equal(await claim('n0', 1000), false, 'a held name')
+  now = 1000
+  t.equal(await claim('one more', 1000), true, 'expired ones are dropped to make room')
+  t.equal(await claim('n0', 1000), true, 'and may be claimed again')
+})
+
+t.test('apiSecurity beside appId is checked; beside apps it is refused', async (t) => {
+  for (const [options, message] of [
+    [{ appId: 'wx0123456789abcdef', appSecret: 's', apiSecurity: { aesKey: 'x' } }, /apiSecurity\.aesKey/],
+    [{ apps: [{ appId: 'wx0123456789abcdef', appSecret: 's' }], apiSecurity: {} }, /apps and appId\/appSecret/]
+  ] as const) {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(fastifyWeapp, { ...options, key: generateKey() } as never).ready() }, { code: 'WEAPP_INVALID_OPTION', message })
+  }
+  const app = Fastify()
+  await app.register(fastifyWeapp, { appId: 'wx0123456789abcdef', appSecret: 's', key: generateKey() })
+  await t.rejects(app.weapp.openEncrypted(undefined as never, { version: 1, iv: '', encryptedData: '' }), TypeError)
   await app.close()
 })

@@ -1,3 +1,4 @@
+import { encryptCbc, fromBase64, toBase64, utf8 } from './aes.js'
 import { NO_GLOBAL, detected, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
 import { WeappClientError, callApi, createSend, hasAuthorization, originOf, ownAppId } from './transport.js'
@@ -201,6 +202,44 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
 
     async phone (code) {
       return (await withSession(async (session) => await send<{ phone: { phoneNumber: string, purePhoneNumber: string, countryCode: string } }>('POST', `${routes}/phone`, { [runtime.phoneField !== undefined ? runtime.phoneField : 'code']: code }, session))).phone
+    },
+
+    encrypt (data) {
+      return new Promise((resolve, reject) => {
+        const manager = typeof api.getUserCryptoManager === 'function' ? api.getUserCryptoManager() : undefined
+        const failed = (what: string) => (err: { errMsg: string }): void => { reject(new WeappClientError('ENCRYPT_FAILED', `${what} failed: ${err.errMsg}`)) }
+        if (manager === undefined || manager === null) {
+          reject(new WeappClientError('UNSUPPORTED', 'encrypt() needs getUserCryptoManager() (base library 2.17.3 or later)'))
+          return
+        }
+        const text = JSON.stringify(data)
+        if (typeof text !== 'string') {
+          reject(new WeappClientError('ENCRYPT_FAILED', 'encrypt(data) needs data that JSON can hold'))
+          return
+        }
+        callApi(manager.getLatestUserKey({
+          success: ({ encryptKey, version }) => {
+            const key = fromBase64(encryptKey, 16)
+            if (key === undefined || typeof version !== 'number') {
+              reject(new WeappClientError('ENCRYPT_FAILED', 'getLatestUserKey() gave no usable key'))
+              return
+            }
+            callApi(manager.getRandomValues({
+              length: 16,
+              success: ({ randomValues }) => {
+                const iv = new Uint8Array(randomValues)
+                if (iv.length !== 16) {
+                  reject(new WeappClientError('ENCRYPT_FAILED', 'getRandomValues() gave no 16 bytes'))
+                  return
+                }
+                resolve({ version, iv: toBase64(iv), encryptedData: toBase64(encryptCbc(key, iv, utf8(text))) })
+              },
+              fail: failed('getRandomValues()')
+            }))
+          },
+          fail: failed('getLatestUserKey()')
+        }))
+      })
     },
 
     session: () => current(),

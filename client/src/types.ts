@@ -21,6 +21,11 @@ export interface WxLike {
   getStorageSync (key: string): any
   setStorageSync (key: string, data: any): void
   removeStorageSync (key: string): void
+  /** The user crypto module (base library 2.17.3+): the user's encrypt key and secure random bytes, for `encrypt()`. */
+  getUserCryptoManager?: () => {
+    getLatestUserKey (options: { success?: (res: { encryptKey: string, iv: string, version: number, expireTime: number }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+    getRandomValues (options: { length: number, success?: (res: { randomValues: ArrayBuffer }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  }
   /** Where available (and in Taro/uni-app builds for those runtimes): the mini program's own AppID. */
   getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
   /** The members' runtime (see the runtime table): `wx.qy.login()` gives a member's code, `wx.qy.checkSession()` checks that runtime's session. */
@@ -102,6 +107,13 @@ export interface WeappClient<L = WeappLogin> {
   decrypt<T = Record<string, unknown>> (encrypted: { encryptedData: string, iv: string }): Promise<T>
   /** The phone number behind a getPhoneNumber button's `e.detail.code`. */
   phone (code: string): Promise<{ phoneNumber: string, purePhoneNumber: string, countryCode: string }>
+  /**
+   * Encrypts `data` (as JSON) for the server's `openEncrypted()`: AES-128-CBC with the user's latest
+   * encrypt key (`wx.getUserCryptoManager().getLatestUserKey()`) and a fresh random IV. Send what it
+   * gives as a request's body. Rejects `UNSUPPORTED` where the runtime has no user crypto module, and
+   * `ENCRYPT_FAILED` where it fails.
+   */
+  encrypt (data: unknown): Promise<{ version: number, iv: string, encryptedData: string }>
   /** The stored session token, if any (for requests made some other way). */
   session (): string | undefined
   /**

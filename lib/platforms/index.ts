@@ -8,7 +8,7 @@ import { qq } from './qq.js'
 import { wechat, wechatShaped } from './wechat.js'
 import { wecom, type WecomAppConfig, type WecomIdentity, type WecomIdentityOf, type WecomSession, type WecomSessionOf } from './wecom.js'
 import { APP_ID_PATTERN, type Platform } from './platform.js'
-import type { WeappApiSecurity } from '../upstream/api-security.js'
+import type { WeappApiSecurity } from './wechat-api-security.js'
 import { mapUsers, type OpenidIdentity, type OpenidSession, type UserMapping } from './users.js'
 
 /**
@@ -97,7 +97,7 @@ export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from '.
 export type { WecomCredentials } from './wecom.js'
 export type { AlipayKeys, AlipayIdType } from './alipay.js'
 export type { WeappPhone, WeappUserEncryptKey, WeappRiskRankInput, WeappPaidQuery } from './platform.js'
-export type { WeappApiSecurity } from '../upstream/api-security.js'
+export type { WeappApiSecurity } from './wechat-api-security.js'
 
 /** The public names of the rows' session and identity types (the package exports this file's types). */
 export type WeappWechatSession = WechatSession

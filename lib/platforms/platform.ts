@@ -28,13 +28,13 @@ export interface WeappUserEncryptKey {
   /** The key's 16-character IV. */
   iv: string
   version: number
-  /** ms since the epoch (now + WeChat's `expire_in`). */
+  /** ms since the epoch (now + the API's `expire_in`). */
   expiresAt: number
   /** ms since the epoch. */
   createdAt: number
 }
 
-/** What getuserriskrank takes (WeChat's fields, camel-cased; `appid` is the app's). */
+/** What getuserriskrank takes (the API's fields, camel-cased; `appid` is the app's). */
 export interface WeappRiskRankInput {
   openid: string
   /** 0: sign-up or login, 1: a marketing event. */
@@ -46,10 +46,10 @@ export interface WeappRiskRankInput {
   isTest?: boolean
 }
 
-/** A payment, by WeChat Pay's transaction id or by the merchant's id and order number. */
+/** A payment, by its transaction id or by the merchant's id and order number. */
 export type WeappPaidQuery = { openid: string, transactionId: string } | { openid: string, mchId: string, outTradeNo: string }
 
-/** WeChat's user and session_key APIs, where a platform has them (see the README's building blocks). */
+/** The user and session_key APIs, where a platform has them (see the README's building blocks). */
 export interface SessionKeyApi {
   /** Resets the user's session_key (`sessionKey`, their current one, stops working); the new one keeps the old expiry. */
   resetUserSessionKey (openid: string, sessionKey: string): Promise<{ openid: string, sessionKey: string }>
@@ -59,9 +59,9 @@ export interface SessionKeyApi {
   getPluginOpenPId (code: string): Promise<string>
   /** The unionid of a user who paid in the last 5 minutes. */
   getPaidUnionid (query: WeappPaidQuery): Promise<string>
-  /** WeChat's risk rank of a user (0 lowest to 4); `requestId` is WeChat's `unoin_id`, an id of the request. */
+  /** The platform's risk rank of a user (0 lowest to 4); `requestId` is the API's `unoin_id`, an id of the request. */
   getUserRiskRank (input: WeappRiskRankInput): Promise<{ riskRank: number, requestId?: number }>
-  /** Whether WeChat made this phone-number encryptedData for this app in the last 3 days. */
+  /** Whether the platform made this phone-number encryptedData for this app in the last 3 days. */
   checkEncryptedData (encryptedData: string): Promise<{ valid: boolean, createdAt?: number }>
 }
 
@@ -78,7 +78,7 @@ export interface App<I = unknown> {
   accessToken (): Promise<string>
   getPhoneNumber (code: string, openid?: string): Promise<WeappPhone>
   checkSessionKey (openid: string, sessionKey: string): Promise<boolean>
-  /** WeChat's user and session_key APIs, where the platform has them. */
+  /** The user and session_key APIs, where the platform has them. */
   readonly sessionKeys?: SessionKeyApi
 }
 
@@ -117,10 +117,17 @@ export interface ConfigShape {
   readonly optional?: Readonly<Record<string, { problem (value: unknown): string | undefined, normalize (value: unknown): unknown }>>
 }
 
-/** The optional config fields of all rows, with the apps that take each, for "… is only for …". */
-export const OPTIONAL_FIELDS: Readonly<Record<string, string>> = Object.freeze({
-  apiSecurity: 'WeChat mini programs (with their own appSecret)'
-})
+/** Marks an error that says the session_key given is no longer the user's (@fastify/error's instanceof goes by code). */
+const kStale = Symbol('fastify-weapp.staleSessionKey')
+
+/** `err`, marked as "the session_key given is no longer the user's". */
+export function markStale<E extends Error> (err: E): E {
+  Object.defineProperty(err, kStale, { value: true })
+  return err
+}
+
+/** Whether `err` says the session_key given was no longer the user's. */
+export const isStaleSessionKey = (err: unknown): boolean => (err as Record<symbol, unknown> | null)?.[kStale] === true
 
 /** What a hosting platform (a third-party platform) reuses of the platform whose mini programs it hosts. */
 export interface Hosting {

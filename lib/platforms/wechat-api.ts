@@ -1,12 +1,12 @@
 import { createHash, createHmac } from 'node:crypto'
 import { UpstreamError } from '../errors.js'
 import { answerUpstream, callUpstream, checkAnswer, checkCode, jsonObject, type UpstreamCall } from '../upstream/call.js'
-import { createApiSecurity, isSigned, type WeappApiSecurity } from '../upstream/api-security.js'
+import { createApiSecurity, isSigned, type WeappApiSecurity } from './wechat-api-security.js'
 import { errcodes, unusable, withCodes, type ErrorTable, type Errcodes, type Named, type UpstreamCode } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { singleFlight } from '../upstream/single-flight.js'
 import { AccessTokenRejected, createTokenCache, readToken, type AccessTokens } from '../upstream/tokens.js'
-import type { SessionKeyApi, WeappPhone, WeappRiskRankInput, WeappUserEncryptKey } from './platform.js'
+import { markStale, type SessionKeyApi, type WeappPhone, type WeappRiskRankInput, type WeappUserEncryptKey } from './platform.js'
 import { isSessionKey } from './users.js'
 
 /**
@@ -306,15 +306,7 @@ function riskRankBody (appId: string, input: WeappRiskRankInput): Record<string,
   return body
 }
 
-/** Marks the 502 of a session_key that is no longer the user's (@fastify/error's instanceof goes by code, so a subclass cannot tell). */
-const kStale = Symbol('fastify-weapp.staleSessionKey')
-
 /** resetusersessionkey or getuserencryptkey with a session_key that is no longer the user's (87009). */
 function staleSessionKeyError (): Error {
-  const err = new UpstreamError(`${WECHAT.title} says this session_key is not the user's current one (errcode 87009: it was reset, or the user logged in again since); use the session_key of the user's latest login`)
-  Object.defineProperty(err, kStale, { value: true })
-  return err
+  return markStale(new UpstreamError(`${WECHAT.title} says this session_key is not the user's current one (errcode 87009: it was reset, or the user logged in again since); use the session_key of the user's latest login`))
 }
-
-/** Whether `err` says the session_key given was no longer the user's. */
-export const isStaleSessionKey = (err: unknown): boolean => (err as Record<symbol, unknown> | null)?.[kStale] === true

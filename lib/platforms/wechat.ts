@@ -1,7 +1,7 @@
 import { callUpstream, codeExchange } from '../upstream/call.js'
 import { errcodes, unusable, type Errcodes, type Named } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
-import { apiSecurityProblem, normalizeApiSecurity, type WeappApiSecurity } from '../upstream/api-security.js'
+import { apiSecurityProblem, normalizeApiSecurity, type WeappApiSecurity } from './wechat-api-security.js'
 import { appSecretConfig, unsupported, type App, type AppContext, type Platform } from './platform.js'
 import type { AppKind } from './index.js'
 import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './users.js'
@@ -77,7 +77,7 @@ function wechatShape (data: WechatShaped, userApi: boolean): Platform {
   const errors = errcodes(data, tableOf(data.title))
   const row: Platform = {
     ...data,
-    // Only WeChat's own mini programs have API security (the rows of its shape, QQ's, do not).
+    // Only this row has API security (the other rows of its shape do not).
     config: userApi ? { ...appSecretConfig(data.describes, true), optional: { apiSecurity: { problem: apiSecurityProblem, normalize: normalizeApiSecurity } } } : appSecretConfig(data.describes, false),
     create (config, context: AppContext): App {
       const { appId } = config

@@ -9,7 +9,7 @@ import { addFeishuApp, feishuApp, feishuEndpoints, type MockFeishuApp } from './
 import { kuaishouEndpoints } from './kuaishou.js'
 import { MockServer, type Endpoint, type MockCall, type MockFault } from './server.js'
 import { MockState, type MockPhone, type MockUser } from './state.js'
-import { errcodeAnswer, wechatEndpoints } from './wechat.js'
+import { errcodeAnswer, userApis, wechatEndpoints, type MockUserApis } from './wechat.js'
 import { addWecomApp, wecomApp, wecomEndpoints, wecomRuntime, type MockWecomApp } from './wecom.js'
 import { makeWx, type MockWx, type WxTarget } from './wx.js'
 
@@ -24,7 +24,9 @@ const ENDPOINTS: readonly Endpoint[] = [
   ...kuaishouEndpoints, ...baiduEndpoints, ...feishuEndpoints, ...alipayEndpoints
 ]
 
-export type { MockComponent, MockWecomApp, MockBaiduApp, MockFeishuApp, MockAlipayApp }
+export type { MockComponent, MockWecomApp, MockBaiduApp, MockFeishuApp, MockAlipayApp, MockUserApis }
+export type { MockApiSecurity, MockApiSecurityConfig } from './wechat-api-security.js'
+export type { MockLatestUserKey } from './wechat.js'
 
 export interface MockWechatOptions {
   /** The first (default) mini program. Default `'wx0123456789abcdef'`. */
@@ -118,8 +120,8 @@ export class MockWechat {
   /** One of the mock's Alipay mini programs. */
   alipayApp (appId: string): MockAlipayApp { return alipayApp(this.#state, appId) }
 
-  /** One of the mock's mini programs: its users, codes and encrypted data. */
-  app (appId: string): MockApp { return mockApp(this.#state, appId) }
+  /** One of the mock's mini programs: its users, codes and encrypted data (and WeChat's user APIs for them). */
+  app (appId: string): MockApp & MockUserApis { return { ...mockApp(this.#state, appId), ...userApis(this.#state, appId) } }
 
   /** The user with this openid in the default app, created on first use (with `unionid` when given). */
   user (openid: string, unionid?: string): MockUser { return this.app(this.appId).user(openid, unionid) }
@@ -130,6 +132,9 @@ export class MockWechat {
    * after it lapsed (a new key). For another app, `mock.app(appId).login(...)`.
    */
   login (openid: string, options: { unionid?: string, rotate?: boolean } = {}): string { return this.app(this.appId).login(openid, options) }
+
+  /** What `wx.getUserCryptoManager().getLatestUserKey()` gives this user of the default app (see `MockApp`). */
+  latestUserKey (openid: string): ReturnType<MockUserApis['latestUserKey']> { return this.app(this.appId).latestUserKey(openid) }
 
   /** Gives the user a new session_key (their WeChat session lapsed) and returns it. */
   rotateSessionKey (openid: string): string { return this.app(this.appId).rotateSessionKey(openid) }

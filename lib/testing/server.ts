@@ -2,12 +2,28 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { rid } from './data.js'
 import type { MockState } from './state.js'
-import type { MockSecurityFault } from './api-security.js'
 
 /**
  * The mock's HTTP side, whatever the platform: a loopback server, the call log, the fault queue
  * and the connection counter. What each path answers comes from the endpoint table.
  */
+
+/** How a fault spoils one check of a signed, encrypted answer (for an app with API security). */
+export type MockSecurityFault =
+  /** No signature headers at all. */
+  | 'unsigned'
+  /** A signature over other bytes. */
+  | 'bad-signature'
+  /** Signed 301 s ago. */
+  | 'stale'
+  /** The answer's app header (and what it signs) names another app. */
+  | 'other-app'
+  /** Signed and sealed correctly, but the plaintext's app is another one. */
+  | 'plaintext-app'
+  /** Signed with a platform key whose number the app was never given. */
+  | 'unknown-serial'
+  /** The ciphertext changed after sealing, then signed: the signature verifies, only the GCM tag can tell. */
+  | 'tampered'
 
 /**
  * What the next upstream request answers instead of the normal reply. Fields combine: `until`

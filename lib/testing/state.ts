@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import { randomSessionKey } from './data.js'
-import type { MockApiSecurity } from './api-security.js'
 
 /** A user of a mini program. */
 export interface MockUser {
@@ -10,6 +9,13 @@ export interface MockUser {
   sessionKey: string
   /** What getuserriskrank answers for this user (0 to 4). Default 0. */
   riskRank?: number
+}
+
+/** An app's API security, as the mock speaks it: opens sealed requests, seals answers. */
+export interface MockSealing {
+  /** A sealed request's parameters, or the errcode it is refused with. */
+  open (url: string, headers: Readonly<Record<string, string | string[] | undefined>>, body: string): Record<string, unknown> | number
+  seal (url: string, answer: Record<string, unknown>, fault?: string): { headers: Record<string, string>, body: string }
 }
 
 /** One of a user's encrypt keys, as getuserencryptkey lists them. */
@@ -56,7 +62,7 @@ export class MockState {
   /** The mock's own origin (what requests' urlpath starts with), once it listens. */
   origin = ''
   /** API security by AppID, for the apps that have it on. */
-  readonly secured = new Map<string, MockApiSecurity>()
+  readonly secured = new Map<string, MockSealing>()
   /** Users' encrypt keys (`appId\nopenid`), newest last. */
   readonly encryptKeys = new Map<string, MockEncryptKey[]>()
   /** wx.pluginLogin() codes, their app and openpid. */

@@ -2,7 +2,8 @@ import { createHmac, randomInt } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { parseJson } from './data.js'
 import { sendErrcode, sendText, type Endpoint, type MockCall } from './server.js'
-import type { MockSecurityFault } from './api-security.js'
+import { MockApiSecurity, type MockApiSecurityConfig } from './wechat-api-security.js'
+import type { MockSecurityFault } from './server.js'
 import { SECRET_APPS } from './apps.js'
 import type { MockEncryptKey, MockState, MockUser } from './state.js'
 
@@ -233,3 +234,63 @@ export const wechatEndpoints: readonly Endpoint[] = [
   wxa('POST', '/wxa/getuserriskrank', true, riskRank),
   wxa('POST', '/wxa/business/checkencryptedmsg', true, checkEncrypted)
 ]
+
+/** What `getLatestUserKey()` gives: the latest key (expireTime in seconds). */
+export interface MockLatestUserKey { encryptKey: string, iv: string, version: number, expireTime: number }
+
+/** A mock app's WeChat user APIs: what the mini program and WeChat Pay give for them. */
+export interface MockUserApis {
+  /**
+   * Turns WeChat's API security on for this app (made once; later calls give the same): the APIs
+   * that support it then take only sealed, signed requests. Pass `config()` as the app's `apiSecurity`;
+   * `rollover()` starts a certificate change. Faults spoil an answer: `mock.fail({ security: 'stale' })`.
+   */
+  apiSecurity (): MockApiSecurity
+  /** What `wx.getUserCryptoManager().getLatestUserKey()` gives this user: the latest encrypt key. */
+  latestUserKey (openid: string): MockLatestUserKey
+  /** Gives the user a new encrypt key (the next version) and returns it as `latestUserKey` does. */
+  rotateUserKey (openid: string): MockLatestUserKey
+  /** What `wx.pluginLogin()` gives a plugin's user: a single-use code (5 minutes) for this openpid. */
+  pluginCode (openpid: string): string
+  /** Records a payment of the user (getpaidunionid answers for it during 5 minutes). */
+  pay (openid: string, order: { transactionId: string } | { mchId: string, outTradeNo: string }): void
+  /** How many times the user's session_key was reset with resetusersessionkey. */
+  resets (openid: string): number
+}
+
+export type { MockApiSecurityConfig }
+
+/** The user APIs of one of the mock's mini programs. */
+export function userApis (state: MockState, appId: string): MockUserApis {
+  const latest = (keys: readonly MockEncryptKey[]): MockLatestUserKey => {
+    const key = keys.at(-1) as MockEncryptKey
+    return { encryptKey: key.encryptKey, iv: key.iv, version: key.version, expireTime: Math.floor(key.expires / 1000) }
+  }
+  return {
+    apiSecurity: () => {
+      let security = state.secured.get(appId) as MockApiSecurity | undefined
+      if (security === undefined) {
+        security = new MockApiSecurity(appId)
+        state.secured.set(appId, security)
+        state.secrets.add(security.config().aesKey)
+      }
+      return security
+    },
+    latestUserKey: (openid) => latest(userEncryptKeys(state, appId, state.user(appId, openid).openid)),
+    rotateUserKey: (openid) => {
+      const keys = userEncryptKeys(state, appId, state.user(appId, openid).openid)
+      addEncryptKey(state, keys)
+      return latest(keys)
+    },
+    pluginCode: (openpid) => {
+      const code = state.newCode()
+      state.pluginCodes.set(code, { appId, openid: openpid, expires: Date.now() + state.codeTtl, used: false })
+      return code
+    },
+    pay: (openid, order) => {
+      state.user(appId, openid)
+      state.payments.push({ appId, openid, ...order, at: Date.now() })
+    },
+    resets: (openid) => state.resets.get(`${appId}\n${openid}`) ?? 0
+  }
+}

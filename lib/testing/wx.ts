@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { WxLike } from '../client.js'
 import type { MockApp } from './apps.js'
 import type { EncryptedUserData } from './data.js'
@@ -33,7 +34,12 @@ export interface MemberRuntime {
 }
 
 /** What `createWx` runs against: the mock (its default app), one of its apps, or an app whose users are members of a company. */
-export type WxTarget = Pick<MockApp, 'appId' | 'login' | 'encrypt'> & { phoneCode?: MockApp['phoneCode'], corpId?: string }
+export type WxTarget = Pick<MockApp, 'appId' | 'login' | 'encrypt'> & {
+  phoneCode?: MockApp['phoneCode']
+  /** Where the runtime has a user crypto module: the user's latest encrypt key. */
+  latestUserKey?: (openid: string) => { encryptKey: string, iv: string, version: number, expireTime: number }
+  corpId?: string
+}
 
 /**
  * A `wx` for one user of the mock, behaving like the platform's runtime: `login` gives a fresh
@@ -135,6 +141,13 @@ export function makeWx (mock: WxTarget, openid: string, runtime: MemberRuntime, 
       if (mock.phoneCode === undefined) throw new Error(runtime.phone)
       return { detail: { code: mock.phoneCode(openid), errMsg: 'getPhoneNumber:ok' } }
     },
+
+    getUserCryptoManager: mock.latestUserKey === undefined
+      ? undefined
+      : () => ({
+          getLatestUserKey: ({ success, fail }) => { later(() => (mock.latestUserKey as NonNullable<WxTarget['latestUserKey']>)(openid), success, fail) },
+          getRandomValues: ({ length, success, fail }) => { later(() => ({ randomValues: Uint8Array.from(randomBytes(length)).buffer }), success, fail) }
+        }),
 
     getAccountInfoSync () { return { miniProgram: { appId: mock.appId, envVersion: 'develop', version: '' } } },
 

@@ -2,8 +2,8 @@ import { constants, createCipheriv, createDecipheriv, createPrivateKey, createPu
 import { UpstreamError } from '../errors.js'
 import { isBase64 } from '../base64.js'
 import { unknownName } from '../names.js'
-import { isFunction, isObject, isSecret } from '../platforms/platform.js'
-import type { Named } from './faults.js'
+import type { Named } from '../upstream/faults.js'
+import { isFunction, isObject, isSecret } from './platform.js'
 
 /**
  * WeChat's server API security (服务端 API 签名与加密, "API安全" in the admin console), in its
@@ -51,7 +51,7 @@ const SERIAL = /^[\x21-\x7e]{1,64}$/
 function rsaKey (make: () => KeyObject): KeyObject | undefined {
   try {
     const key = make()
-    return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048 ? key : undefined
+    return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails as { modulusLength: number }).modulusLength >= 2048 ? key : undefined
   } catch {
     return undefined
   }

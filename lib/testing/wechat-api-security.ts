@@ -1,6 +1,7 @@
 import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { parseJson } from './data.js'
+import type { MockSecurityFault } from './server.js'
 
 /**
  * WeChat's API security as the mock speaks it, for one app: it checks a request's signature with the
@@ -8,22 +9,7 @@ import { parseJson } from './data.js'
  * rollover with both the new and the old one). What a fault asks for spoils one check of the answer.
  */
 
-/** How the next answer is spoiled (a `MockFault`'s `security`). */
-export type MockSecurityFault =
-  /** No Wechatmp-Signature headers at all. */
-  | 'unsigned'
-  /** A signature over other bytes. */
-  | 'bad-signature'
-  /** Signed 301 s ago. */
-  | 'stale'
-  /** Wechatmp-Appid (and what it signs) names another app. */
-  | 'other-app'
-  /** Signed and sealed correctly, but the plaintext's `_appid` is another app's. */
-  | 'plaintext-app'
-  /** Signed with a platform key whose number the app was never given. */
-  | 'unknown-serial'
-  /** The ciphertext changed after sealing, then signed: the signature verifies, only the GCM tag can tell. */
-  | 'tampered'
+export type { MockSecurityFault }
 
 interface PlatformKey { serial: string, privateKey: KeyObject, pem: string }
 
@@ -102,8 +88,9 @@ export class MockApiSecurity {
       const decipher = createDecipheriv('aes-256-gcm', this.#key, Buffer.from(String(sealed?.iv), 'base64'))
       decipher.setAAD(Buffer.from(`${url}|${appId}|${stamp}|${this.#sn}`))
       decipher.setAuthTag(Buffer.from(String(sealed?.authtag), 'base64'))
-      const plain = parseJson(Buffer.concat([decipher.update(Buffer.from(String(sealed?.data), 'base64')), decipher.final()]).toString('utf8'))
-      if (plain === undefined || plain._appid !== appId || plain._timestamp !== timestamp || typeof plain._n !== 'string') return 40235
+      // Not a JSON object: reading its fields throws, and that is 40235 too.
+      const plain = parseJson(Buffer.concat([decipher.update(Buffer.from(String(sealed?.data), 'base64')), decipher.final()]).toString('utf8')) as Record<string, unknown>
+      if ([plain._appid === appId, plain._timestamp === timestamp, typeof plain._n === 'string'].includes(false)) return 40235
       const { _n: _nonce, _appid: _app, _timestamp: _time, ...params } = plain
       return params
     } catch {
