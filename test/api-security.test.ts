@@ -184,6 +184,13 @@ t.test('each of the mock\'s API security faults is the documented 502', async (t
   t.equal((await app.weapp.getUserRiskRank(risk)).riskRank, 3, 'the next answer is taken again')
 })
 
+t.test('with apiSecurity, WeChat\'s errcodes arrive sealed; an unsigned one is refused, quoted', async (t) => {
+  const { app, mock } = await secured(t)
+  await t.rejects(app.weapp.getUserRiskRank({ ...risk, openid: 'nobody' }), { code: 'WEAPP_UPSTREAM_ERROR', message: /does not know this openid/ }, 'a sealed errcode 40003 is opened and mapped')
+  mock.fail({ path: '/wxa/getuserriskrank', errcode: -1 })
+  await t.rejects(app.weapp.getUserRiskRank(risk), { code: 'WEAPP_UPSTREAM_ERROR', message: /signature check \(it is unsigned, errcode -1\)/ }, 'an unsigned errcode is not believed')
+})
+
 t.test('a certificate rollover: either certificate the server holds verifies', async (t) => {
   let held: Record<string, string> = {}
   const { mock, app, security } = await secured(t, { certificates: () => () => held })
@@ -239,4 +246,9 @@ t.test('the mock refuses requests as WeChat documents', async (t) => {
   const stale = createApiSecurity(mock.appId, security.config(), WECHAT)
   const replay = stale.seal(url, { openid: 'o-1' }, { nonce: '' })
   t.same(security.open(url, { 'wechatmp-appid': mock.appId, 'wechatmp-timestamp': replay.headers['Wechatmp-TimeStamp'], 'wechatmp-signature': replay.headers['Wechatmp-Signature'] }, replay.body), { openid: 'o-1' })
+  for (const [field, spoiled] of [['_appid', 'wx0000000000000000'], ['_timestamp', 1], ['_n', 5]] as const) {
+    // Signed and sealed correctly over a plaintext whose own fields are wrong: WeChat's 40235.
+    const odd = createApiSecurity(mock.appId, security.config(), WECHAT).seal(url, { [field]: spoiled, openid: 'o-1' })
+    t.equal(security.open(url, { 'wechatmp-appid': mock.appId, 'wechatmp-timestamp': odd.headers['Wechatmp-TimeStamp'], 'wechatmp-signature': odd.headers['Wechatmp-Signature'] }, odd.body), 40235, `a plaintext with ${field} ${spoiled}`)
+  }
 })

@@ -77,6 +77,10 @@ t.test('getUserEncryptKey: the last three keys, their versions and expiry', asyn
   await fails(t, app.weapp.getUserEncryptKey('o-1', mock.user('o-1').sessionKey), 'WEAPP_UPSTREAM_ERROR', /without a usable key_info_list/)
   mock.fail({ path: '/wxa/business/getuserencryptkey', body: JSON.stringify({ errcode: 0, key_info_list: [] }) })
   await fails(t, app.weapp.getUserEncryptKey('o-1', mock.user('o-1').sessionKey), 'WEAPP_UPSTREAM_ERROR', /key_info_list/)
+  for (const body of [{ errcode: 0 }, { errcode: 0, key_info_list: [null] }, { errcode: 0, key_info_list: 'k' }]) {
+    mock.fail({ path: '/wxa/business/getuserencryptkey', body: JSON.stringify(body) })
+    await fails(t, app.weapp.getUserEncryptKey('o-1', mock.user('o-1').sessionKey), 'WEAPP_UPSTREAM_ERROR', /without a usable key_info_list/)
+  }
 })
 
 t.test('getPluginOpenPId: a plugin code, once', async (t) => {
@@ -111,6 +115,7 @@ t.test('getPaidUnionid: by transaction or by order, only after a payment', async
   for (const bad of [null, {}, { openid: 'o-1' }, { openid: 'o-1', transactionId: 't-1', mchId: 'm' }, { openid: 'o-1', mchId: 'm-1' }, { openid: '', transactionId: 't' }]) {
     await t.rejects(app.weapp.getPaidUnionid(bad as never), TypeError)
   }
+  await fails(t, app.weapp.getPaidUnionid({ openid: 'nobody', transactionId: 't-1' }), 'WEAPP_UPSTREAM_ERROR', /does not know this openid/)
   mock.fail({ path: '/wxa/getpaidunionid', body: JSON.stringify({ errcode: 0 }) })
   await fails(t, app.weapp.getPaidUnionid({ openid: 'o-1', transactionId: 't-1' }), 'WEAPP_UPSTREAM_ERROR', /without a unionid/)
 })
@@ -124,10 +129,19 @@ t.test('getUserRiskRank: its body, and what it answers', async (t) => {
   for (const bad of [null, { openid: 'o-1', scene: 2, clientIp: 'x' }, { openid: 'o-1', scene: 0 }, { openid: 'o-1', scene: 0, clientIp: 'x', isTest: 'yes' }]) {
     await t.rejects(app.weapp.getUserRiskRank(bad as never), TypeError)
   }
+  mock.user('o-2')
+  t.equal((await app.weapp.getUserRiskRank({ openid: 'o-2', scene: 0, clientIp: 'x' })).riskRank, 0, 'a user WeChat has no doubts about')
+  await fails(t, app.weapp.getUserRiskRank({ openid: 'nobody', scene: 0, clientIp: 'x' }), 'WEAPP_UPSTREAM_ERROR', /does not know this openid/)
   mock.fail({ path: '/wxa/getuserriskrank', body: JSON.stringify({ errcode: 0, risk_rank: 0 }) })
   t.same(await app.weapp.getUserRiskRank({ openid: 'o-1', scene: 0, clientIp: 'x' }), { riskRank: 0 }, 'no unoin_id: no requestId')
   mock.fail({ path: '/wxa/getuserriskrank', body: JSON.stringify({ errcode: 0, risk_rank: '1' }) })
   await fails(t, app.weapp.getUserRiskRank({ openid: 'o-1', scene: 0, clientIp: 'x' }), 'WEAPP_UPSTREAM_ERROR', /without a risk_rank/)
+  // The mock refuses a body the building block never sends, as WeChat does: 40097.
+  const token = await app.weapp.accessToken()
+  for (const body of [{ appid: 'wxother', openid: 'o-1', scene: 0, client_ip: 'x' }, { appid: mock.appId, openid: 'o-1', scene: 2, client_ip: 'x' }, { appid: mock.appId, openid: 'o-1', scene: 1 }]) {
+    const res = await fetch(`${mock.url}/wxa/getuserriskrank?access_token=${token}`, { method: 'POST', body: JSON.stringify(body) })
+    t.match(await res.json(), { errcode: 40097 }, JSON.stringify(body))
+  }
 })
 
 t.test('checkEncryptedData: WeChat\'s own data is valid, anything else is not', async (t) => {

@@ -125,19 +125,26 @@ function wxa (method: 'GET' | 'POST', path: string, secured: boolean, answer: (s
   }
 }
 
+/** What `map` holds under a parameter, when the parameter is a string at all. */
+const lookup = <T>(map: Map<string, T>, value: unknown): T | undefined => typeof value === 'string' ? map.get(value) : undefined
+
+/** The user an openid parameter names in this app. */
+const userOf = (state: MockState, appId: string, openid: unknown): MockUser | undefined =>
+  typeof openid === 'string' ? state.users.get(`${appId}\n${openid}`) : undefined
+
 const signedWith = (sessionKey: string, signature: unknown): boolean =>
   signature === createHmac('sha256', sessionKey).update('').digest('hex')
 
 /** The user a login-state signature names, or the errcode: 40097 bad arguments, 40003 no such user, 87009 not their key. */
 function signedUser (state: MockState, appId: string, params: Record<string, unknown>): MockUser | KnownErrcode {
   if (params.sig_method !== 'hmac_sha256' || typeof params.signature !== 'string') return 40097
-  const user = typeof params.openid === 'string' ? state.users.get(`${appId}\n${params.openid}`) : undefined
+  const user = userOf(state, appId, params.openid)
   if (user === undefined) return 40003
   return signedWith(user.sessionKey, params.signature) ? user : 87009
 }
 
 function phoneNumber (state: MockState, appId: string, request: Record<string, unknown>): Answer {
-  const issued = typeof request.code === 'string' ? state.phoneCodes.get(request.code) : undefined
+  const issued = lookup(state.phoneCodes, request.code)
   // An unknown, expired or used code, one of another app than the token's, or of another user
   // than the openid sent: 40029.
   if (issued === undefined || issued.expires < Date.now() || issued.used || issued.appId !== appId ||
@@ -189,14 +196,14 @@ export function addEncryptKey (state: MockState, keys: MockEncryptKey[]): MockEn
 }
 
 function pluginOpenPId (state: MockState, appId: string, params: Record<string, unknown>): Answer {
-  const issued = typeof params.code === 'string' ? state.pluginCodes.get(params.code) : undefined
+  const issued = lookup(state.pluginCodes, params.code)
   if (issued === undefined || issued.used || issued.expires < Date.now() || issued.appId !== appId) return 1007
   issued.used = true
   return { openpid: issued.openid }
 }
 
 function paidUnionid (state: MockState, appId: string, params: Record<string, unknown>): Answer {
-  const user = typeof params.openid === 'string' ? state.users.get(`${appId}\n${params.openid}`) : undefined
+  const user = userOf(state, appId, params.openid)
   if (user === undefined) return 40003
   if (user.unionid === undefined) return 89002
   // Only in the 5 minutes after the payment, by its transaction id or by the merchant's order.
@@ -207,13 +214,13 @@ function paidUnionid (state: MockState, appId: string, params: Record<string, un
 
 function riskRank (state: MockState, appId: string, params: Record<string, unknown>): Answer {
   if (params.appid !== appId || (params.scene !== 0 && params.scene !== 1) || typeof params.client_ip !== 'string') return 40097
-  const user = typeof params.openid === 'string' ? state.users.get(`${appId}\n${params.openid}`) : undefined
+  const user = userOf(state, appId, params.openid)
   if (user === undefined) return 40003
   return { risk_rank: user.riskRank ?? 0, unoin_id: randomInt(1, 2 ** 32) }
 }
 
 function checkEncrypted (state: MockState, appId: string, params: Record<string, unknown>): Answer {
-  const issued = typeof params.encrypted_msg_hash === 'string' ? state.encryptedHashes.get(params.encrypted_msg_hash) : undefined
+  const issued = lookup(state.encryptedHashes, params.encrypted_msg_hash)
   // Unknown, older than 3 days, or another app's: errcode 1 ("data not exit").
   if (issued === undefined || issued.appId !== appId || Date.now() / 1000 - issued.created > 3 * 86400) return 1
   return { vaild: true, create_time: issued.created }
