@@ -4,6 +4,7 @@ import type { AppKind, WeappPhone } from './platforms/index.js'
 import type { SessionKeyApi } from './platforms/platform.js'
 import type { WeappEncryptedMessage } from './user-keys.js'
 import type { RevokedUser } from './revocation.js'
+import type { TrackedSession } from './devices.js'
 
 /** The plugin's decorators: `fastify.weapp` and `request.weappSession`. */
 
@@ -16,9 +17,11 @@ export interface WeappAppApi extends SessionKeyApi {
   code2Session (code: string): Promise<WeappIdentity>
   /**
    * Seals an identity (from `code2Session`, or `redeemLink`) into a session of this app (the
-   * "3rd_session"), with the app's claims (a JSON object, at most 1 KiB as JSON) if given.
+   * "3rd_session"), with the app's claims (a JSON object, at most 1 KiB as JSON) and a device label
+   * if given. With `maxSessions` or `oneSessionPer` it is a login like the route's: indexed, and the
+   * sessions it evicts are ended (it rejects `WEAPP_REVOCATION_UNAVAILABLE` where that could not be stored).
    */
-  seal (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims }): Promise<string>
+  seal (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims, device?: string }): Promise<string>
   /** Decrypts `encryptedData` + `iv` with a session_key; the watermark must be this app's. */
   decrypt (sessionKey: string, encryptedData: string, iv: string): Record<string, unknown>
   /** This app's access token (its platform's token API's), cached, one fetch in flight at most. */
@@ -62,11 +65,17 @@ export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
   /** One app's building blocks; rejects with `WEAPP_UNKNOWN_APP` for an app that is not configured. */
   app (appId: string): Promise<WeappAppApi>
   /**
-   * Ends a session (a token, or a session from `unseal`/`request.weappSession`) and its renewals, on
+   * Ends a session (a token, a session from `unseal`/`request.weappSession`, or a `jti` from `listSessions`) and its renewals, on
    * every instance. Needs the `revocation` option; rejects `WEAPP_REVOCATION_UNAVAILABLE` when it
    * could not be stored. An expired token resolves (there is nothing left to end).
    */
   revoke (tokenOrSession: string | WeappSession): Promise<void>
+  /**
+   * A user's live sessions (as `revokeUser` names users; with `appId`, that app's), newest first:
+   * id, app, platform, device label, login time, expiry and last renewal. `revoke(jti)` ends one.
+   * Needs `maxSessions` or `oneSessionPer`; rejects `WEAPP_REVOCATION_UNAVAILABLE` where Redis does not answer.
+   */
+  listSessions (user: RevokedUser): Promise<Array<Readonly<TrackedSession>>>
   /** Ends every session of a user that logged in until now: `{ openid, appId? }` or `{ corpId, userId, appId }`. */
   revokeUser (user: RevokedUser): Promise<void>
   /** Whether a decoded JWS of the jwt bridge may be trusted: false once its session was ended. See `jwtTrusted`. */

@@ -94,6 +94,13 @@ export const SessionRevokedError: WeappErrorClass<'WEAPP_SESSION_REVOKED', 401> 
   401
 )
 
+/** A session a later login of its user evicted (`maxSessions`, `oneSessionPer`): not the same as logged out. */
+export const SessionKickedError: WeappErrorClass<'WEAPP_SESSION_KICKED', 401> = createError(
+  'WEAPP_SESSION_KICKED',
+  'This session was ended by a later login of the same user (on another device, or past the number of sessions allowed); log in again (wx.login() then the login route) to continue here',
+  401
+)
+
 /** A logout or revocation that Redis did not store: never reported done. */
 export const RevocationUnavailableError: WeappErrorClass<'WEAPP_REVOCATION_UNAVAILABLE', 503> = createError(
   'WEAPP_REVOCATION_UNAVAILABLE',
@@ -180,6 +187,7 @@ export type WeappErrorCode =
   | 'WEAPP_APP_LOOKUP_FAILED'
   | 'WEAPP_UNSUPPORTED'
   | 'WEAPP_SESSION_REVOKED'
+  | 'WEAPP_SESSION_KICKED'
   | 'WEAPP_REVOCATION_UNAVAILABLE'
   | 'WEAPP_LOGIN_REFUSED'
   | 'WEAPP_LINK_REQUIRED'

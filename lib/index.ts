@@ -1,19 +1,20 @@
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
-import { InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionKickedError, SessionMissingError, SessionRevokedError } from './errors.js'
 import { decideRenewal } from './hooks.js'
-import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef } from './revocation.js'
+import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef, type TrackedLogin } from './revocation.js'
 import { createHttp } from './upstream/http.js'
 import { buildSettings, cleartextWarnings, type FastifyWeappOptions } from './options.js'
 import { routes } from './routes.js'
-import { claimsObject, claimsText, createSessionCodec, sessionClaims, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import { claimsObject, claimsText, createSessionCodec, randomJti, sessionClaims, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
 import { users, type IdentityOf, type SessionOf } from './platforms/index.js'
 import type { WeappApi, WeappAppApi } from './api.js'
 
 export type { WeappApi, WeappAppApi } from './api.js'
 import { decryptUserData, verifySignature } from './user-data.js'
 import { createChannel } from './user-keys.js'
+import { deviceLabel } from './devices.js'
 import { UnsupportedError } from './errors.js'
 import { isStaleSessionKey, type SessionKeyApi } from './platforms/platform.js'
 
@@ -49,6 +50,8 @@ export interface WeappClaims {}
 export type WeappSession = SessionOf<WeappSessionTypes> & {
   /** The app's claims from `onLogin` (or `onRenew`, or `seal(identity, { claims })`), frozen; `{}` for none. */
   readonly claims: Readonly<WeappClaims>
+  /** The login's device label (the login body's `device`), kept through renewals; absent where it sent none. */
+  readonly device?: string
 }
 /** What a login yields and a session holds. */
 export type WeappIdentity = IdentityOf<WeappSessionTypes>
@@ -114,16 +117,18 @@ export function jwtTrusted (request: FastifyRequest, decoded: unknown): boolean 
 const identityOf = (session: AnySession): AnyIdentity => users.identityOf(session as unknown as Parameters<typeof users.identityOf>[0]) as unknown as AnyIdentity
 
 /** The revocation entry of a user, or a TypeError that says what to give. */
-function revokedUserKey (user: RevokedUser): string {
+function revokedUserKey (user: RevokedUser, who = 'revokeUser'): string {
   const given = user as Partial<Record<'openid' | 'appId' | 'corpId' | 'userId', unknown>> | null
   const isId = (v: unknown): v is string => typeof v === 'string' && v !== ''
   if (given !== null && typeof given === 'object' && (given.appId === undefined || isId(given.appId))) {
     if (isId(given.openid) && given.corpId === undefined) return userKey(given.appId, { openid: given.openid })
     if (isId(given.corpId) && isId(given.userId) && isId(given.appId)) return userKey(given.appId, { corpId: given.corpId, userId: given.userId })
   }
-  throw new TypeError('revokeUser(user) needs { openid, appId? } (without appId: that openid in every app) or { corpId, userId, appId }')
+  throw new TypeError(`${who}(user) needs { openid, appId? } (without appId: that openid in every app) or { corpId, userId, appId }`)
 }
 
+const JTI = /^[A-Za-z0-9_-]{22}$/
+const NO_LIMITS = 'needs maxSessions or oneSessionPer (and the revocation option): they keep the index of each user\'s sessions'
 const NO_REVOCATION = "needs the revocation option ('memory', or { redis } with an ioredis client): without it sessions end only when they expire"
 
 /** The bearer token of an Authorization header, or undefined when there is none. */
@@ -132,8 +137,17 @@ function bearerToken (header: string | undefined): string | undefined {
   return BEARER.exec(header)?.[1]
 }
 
+/** What every app's building blocks share: the codec, and the index of sessions per user where there is one. */
+interface Shared {
+  sessions: SessionCodec
+  watermarkMaxAge: number
+  /** seconds */
+  expiresIn: number
+  track: ((login: TrackedLogin) => Promise<void>) | undefined
+}
+
 /** The building blocks of one app, on the shared codec. */
-function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): WeappAppApi {
+function appApi (app: App, { sessions, watermarkMaxAge, expiresIn, track }: Shared): WeappAppApi {
   const decryptOptions = { appId: app.appId, watermarkMaxAge }
   const keys = sessionKeysOf(app)
   return Object.freeze({
@@ -147,7 +161,7 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
     appId: app.appId,
     kind: app.kind,
     code2Session: app.code2Session as WeappAppApi['code2Session'],
-    seal: async (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims }) => {
+    seal: async (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims, device?: string }) => {
       // A session holds a user of its app's platform, and says which platform, whatever the identity given says.
       const own = app.platform.users
       const given = identity !== null && typeof identity === 'object' ? identity as { platform?: unknown } : undefined
@@ -162,7 +176,15 @@ function appApi (app: App, sessions: SessionCodec, watermarkMaxAge: number): Wea
         throw new TypeError(`seal(identity): the identity is a user of ${String(from)}, not of ${app.appId}; seal it with fastify.weapp.app(identity.appId)`)
       }
       const claims = claimsText(options?.claims, 'seal(identity, { claims })')
-      return sessions.seal({ ...(identity as object), platform: own.platform } as AnyIdentity, app.appId, undefined, claims)
+      const device = deviceLabel(options?.device, 'seal(identity, { device })')
+      const id = { jti: randomJti(), loginAt: Date.now(), device }
+      const token = sessions.seal({ ...(identity as object), platform: own.platform } as AnyIdentity, app.appId, { ...id, now: id.loginAt }, claims)
+      // A session issued here is a login like the route's: indexed, and what it evicts ended.
+      if (track !== undefined) {
+        const who = users.answerOf(own, identity as unknown as Record<string, unknown>)
+        await track({ ...who, ...id, appId: app.appId, platform: own.platform, expiresAt: (Math.floor(id.loginAt / 1000) + expiresIn) * 1000 } as TrackedLogin)
+      }
+      return token
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
     accessToken: app.accessToken,
@@ -205,7 +227,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   const registry = createRegistry(settings.apps, { apiBaseUrl: settings.apiBaseUrl, timeout: settings.timeout, http })
   const revocation = settings.revocation
   const { renewWithin, maxAge, onRenew } = settings
-  const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log }
+  const limits = settings.limits
+  const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log, limits }
   let revocations: Revocations | undefined
   if (revocation?.kind === 'memory') revocations = memoryRevocations(revocationOptions)
   if (revocation?.kind === 'redis') {
@@ -254,8 +277,10 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   function renewal (session: AnySession, now: number): { token: string, expiresIn: number } | undefined {
     const exp = renewedExp(session, now)
     if (exp === undefined) return undefined
-    const id = { jti: session.jti, loginAt: session.loginAt, notAfter: session.loginAt + maxAge * 1000, now }
+    const id = { jti: session.jti, loginAt: session.loginAt, notAfter: session.loginAt + maxAge * 1000, now, device: (session as { device?: string }).device }
     const token = sessions.seal(identityOf(session), session.appId, id, sessionClaims(session))
+    // The index of the user's sessions learns of it (batched: no network on the request).
+    revocations?.touch(session, exp * 1000, now)
     return { token, expiresIn: exp - Math.floor(now / 1000) }
   }
   if (renewWithin !== 0) {
@@ -284,12 +309,13 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       }, () => { done(null, payload) })
     })
   }
+  const shared: Shared = { sessions, watermarkMaxAge: settings.watermarkMaxAge, expiresIn: settings.expiresIn, track: limits === undefined ? undefined : revocations?.track }
   // One API object per app, made once (a looked-up app's lives as long as its App).
   const apis = new WeakMap<App, WeappAppApi>()
   const apiOf = (app: App): WeappAppApi => {
     let api = apis.get(app)
     if (api === undefined) {
-      api = appApi(app, sessions, settings.watermarkMaxAge)
+      api = appApi(app, shared)
       apis.set(app, api)
     }
     return api
@@ -300,7 +326,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   async function open (token: string): Promise<AnySession> {
     const session = await sessions.unseal(token)
     // In memory, no I/O: memo hits and the fast path are checked like everything else.
-    if (revocations?.isRevoked(session) === true) throw new SessionRevokedError()
+    if (revocations?.isRevoked(session) === true) throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()
     return session
   }
 
@@ -358,6 +384,11 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     async revoke (tokenOrSession) {
       if (revocations === undefined) throw new TypeError(`revoke() ${NO_REVOCATION}`)
       let session: AnySession
+      // A session's id alone (from listSessions): ended everywhere; its user's index drops it at their next login.
+      if (typeof tokenOrSession === 'string' && JTI.test(tokenOrSession)) {
+        await revocations.revokeId(tokenOrSession)
+        return
+      }
       if (typeof tokenOrSession === 'string') {
         try {
           session = await sessions.unseal(tokenOrSession)
@@ -390,6 +421,11 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       // A session of the user (request.weappSession) carries the key the platform's reset is signed with.
       await resetKeyOf(user, fastify.log)
     },
+    async listSessions (user) {
+      if (revocations === undefined || limits === undefined) throw new TypeError(`listSessions() ${NO_LIMITS}`)
+      const sessions = await revocations.listSessions(revokedUserKey(user, 'listSessions'))
+      return sessions.map((s) => Object.freeze(s))
+    },
     jwtTrusted (decoded) {
       return revocations === undefined || !isRevokedJws(revocations, decoded)
     }
@@ -412,7 +448,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     onLogin: settings.onLogin,
     linkExpiresIn: settings.linkExpiresIn,
     userSchema: settings.userSchema,
-    afterLogout: resetKeyOf
+    afterLogout: resetKeyOf,
+    track: shared.track
   })
 }
 
@@ -434,4 +471,6 @@ export type { RedisLike, RevokedUser } from './revocation.js'
 export type { WeappLoginContext, WeappLoginDecision, WeappLoginHook, WeappRenewContext, WeappRenewDecision, WeappRenewHook } from './hooks.js'
 export { LoginRefusedError, LinkInvalidError, LinkExpiredError, SessionEndedError, HookFailedError } from './errors.js'
 export { MAX_CLAIMS_BYTES } from './session.js'
+export { SessionKickedError } from './errors.js'
+export type { OneSessionPer, TrackedSession as WeappListedSession } from './devices.js'
 export type { WeappEncryptedMessage } from './user-keys.js'

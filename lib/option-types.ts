@@ -1,3 +1,4 @@
+import type { OneSessionPer, SessionLimits } from './devices.js'
 import type { ApiBaseUrls, WeappAppConfig, WeappAppLookup } from './apps.js'
 import type { KeyInput, SessionKey } from './keys.js'
 import type { RedisLike } from './revocation.js'
@@ -71,6 +72,16 @@ export interface WeappCommonOptions {
   renewWithin?: number | string
   /** How long one login can be kept alive through renewals (seconds or a time span). Default `'30d'`. */
   maxAge?: number | string
+  /**
+   * The most live sessions one user may hold (1 to 100); a login past it ends the oldest, which then
+   * answers 401 `WEAPP_SESSION_KICKED`. Needs `revocation`. Default none (no index of sessions).
+   */
+  maxSessions?: number
+  /**
+   * One session per device type (the login's `device`, in its app), per app, or per user: a login
+   * ends the user's session of the same kind (401 `WEAPP_SESSION_KICKED`). Needs `revocation`. Default none.
+   */
+  oneSessionPer?: OneSessionPer
   /**
    * Each route's Fastify `config`, such as `{ login: { rateLimit: { max: 10, timeWindow: '1 minute' } } }`
    * for @fastify/rate-limit. Keys: `login`, `decrypt`, `phone`, `logout`. Default none.
@@ -148,6 +159,8 @@ export interface Settings {
   readonly renewWithin: number
   /** seconds */
   readonly maxAge: number
+  /** The limits of a user's sessions (an index of them is kept), or undefined for none. */
+  readonly limits: SessionLimits | undefined
   readonly routeConfig: RouteConfigs
   readonly securityScheme: string | undefined
   readonly onLogin: WeappLoginHook | undefined

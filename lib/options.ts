@@ -5,6 +5,7 @@ import { orList, unknownName } from './names.js'
 import { parseKeys } from './keys.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS } from './upstream/http.js'
 import type { RedisLike } from './revocation.js'
+import { MAX_SESSIONS, type SessionLimits } from './devices.js'
 import type { JwtSettings, RevocationSettings, RouteConfigs, Settings } from './option-types.js'
 
 export type { FastifyWeappOptions, JwtSettings, OneApp, RevocationSettings, RouteConfigs, Settings, SeveralApps, WeappCommonOptions } from './option-types.js'
@@ -260,7 +261,7 @@ function parseSecurityScheme (value: unknown): string | undefined {
 /** The plugin's own options, and those Fastify's register() takes beside them. */
 export const OPTION_NAMES = [
   'appId', 'appSecret', 'apiSecurity', 'apps', 'key', 'expiresIn', 'prefix', 'apiBaseUrl', 'timeout', 'upstreamConnections',
-  'watermarkMaxAge', 'decryptFailureLimit', 'sessionCacheSize', 'jwt', 'revocation', 'renewWithin', 'maxAge',
+  'watermarkMaxAge', 'decryptFailureLimit', 'sessionCacheSize', 'jwt', 'revocation', 'renewWithin', 'maxAge', 'maxSessions', 'oneSessionPer',
   'routeConfig', 'securityScheme', 'onLogin', 'onRenew', 'linkExpiresIn', 'userSchema', 'logLevel', 'logSerializers'
 ] as const
 
@@ -280,6 +281,23 @@ function parseUserSchema (value: unknown): Readonly<Record<string, unknown>> {
   return Object.freeze({ ...value })
 }
 
+const PER = ['device', 'app', 'user']
+
+/** `maxSessions` and `oneSessionPer`: the limits of a user's sessions, or undefined where neither is given. */
+function parseLimits (o: Record<string, unknown>, revocation: unknown): SessionLimits | undefined {
+  if (o.maxSessions === undefined && o.oneSessionPer === undefined) return undefined
+  const maxSessions = wholeNumber(o.maxSessions, 'maxSessions', MAX_SESSIONS, 1, MAX_SESSIONS)
+  const per = o.oneSessionPer
+  if (per !== undefined && (typeof per !== 'string' || !PER.includes(per))) {
+    throw new InvalidOptionError('oneSessionPer must be \'device\' (one session per device type in each app), \'app\' (one per app) or \'user\' (one in all)')
+  }
+  if (revocation === undefined) {
+    const name = o.maxSessions === undefined ? 'oneSessionPer' : 'maxSessions'
+    throw new InvalidOptionError(`${name} needs the revocation option ('memory', or { redis }): an evicted session is ended the way a revoked one is, and the index of a user's sessions is kept there`)
+  }
+  return Object.freeze({ maxSessions, oneSessionPer: per as SessionLimits['oneSessionPer'] })
+}
+
 /** Refuses the first name `given` has that `known` lacks, naming the closest known one. */
 function refuseUnknown (given: object, known: readonly string[], path = ''): void {
   const problem = unknownName(given, known, path)
@@ -293,6 +311,7 @@ export function buildSettings (options: unknown): Settings {
   }
   const o = options as Record<string, unknown>
   refuseUnknown(o, OPTION_NAMES)
+  const revocation = parseRevocation(o.revocation)
   const settings: Settings = {
     routeConfig: parseRouteConfig(o.routeConfig),
     securityScheme: parseSecurityScheme(o.securityScheme),
@@ -307,8 +326,9 @@ export function buildSettings (options: unknown): Settings {
     decryptFailureLimit: wholeNumber(o.decryptFailureLimit, 'decryptFailureLimit', DEFAULT_DECRYPT_FAILURE_LIMIT, 0, 1_000_000),
     sessionCacheSize: wholeNumber(o.sessionCacheSize, 'sessionCacheSize', DEFAULT_SESSION_CACHE_SIZE, 0, 10_000_000),
     jwt: parseJwt(o.jwt),
-    revocation: parseRevocation(o.revocation),
+    revocation,
     ...parseRenewal(o),
+    limits: parseLimits(o, revocation),
     onLogin: parseHook(o.onLogin, 'onLogin', 'async ({ app, identity, request }) => ({ claims }) (or undefined, { refuse }, { link: true })'),
     onRenew: parseHook(o.onRenew, 'onRenew', 'async ({ session, request }) => ({ claims }) (or undefined, { end: true })'),
     linkExpiresIn: parseSpan(o.linkExpiresIn, 'linkExpiresIn', DEFAULT_LINK_EXPIRES_IN, 3600),

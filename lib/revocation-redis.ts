@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { RevocationUnavailableError, safeCause } from './errors.js'
 import { CLOCK_SKEW, Known, PAGE, RECONCILE_INTERVAL, revocationsOf, type Entry, type RevocationOptions, type Revocations } from './revocation.js'
+import { UNINDEX, canShareSlot, redisIndex, sameSlotKey } from './devices-redis.js'
 
 /**
  * The part of an ioredis client (`fastify.redis` from @fastify/redis) revocation uses. A second
@@ -29,10 +30,12 @@ export interface RedisLike {
  * publishes it, atomically: a script that fails at its first step (another key of that name, say)
  * publishes nothing, so no instance applies what Redis did not keep. It stores before it publishes.
  */
-const STORE = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+const STORE = `${UNINDEX}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-for i = 7, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+for i = 10, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+unindex(KEYS[2], ARGV[7], ARGV[8], ARGV[9])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`
 
@@ -46,9 +49,9 @@ export interface RedisRevocationOptions extends RevocationOptions {
   loadTimeout?: number
 }
 
-class RedisTimeout extends Error {}
+export class RedisTimeout extends Error {}
 
-function withTimeout<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => { reject(new RedisTimeout(`${what} took more than ${ms} ms`)) }, ms)
@@ -68,8 +71,13 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   const { redis, prefix, timeout, maxAge, log, now = Date.now } = options
   const loadTimeout = options.loadTimeout ?? Math.max(60_000, 12 * timeout)
   const key = `${prefix}revoked`
+  if (options.limits !== undefined && !canShareSlot(key)) {
+    throw new Error(`fastify-weapp: revocation.prefix '${prefix}' has a brace but no Redis hash tag ({tag}): maxSessions and oneSessionPer keep each user's index in the revocation set's slot; use a prefix without braces, or with a whole tag such as '{weapp}:'`)
+  }
   const channel = `${prefix}revocations`
   const known = new Known(maxAge, (message) => { log.warn(message) })
+  /** A user's index, in the set's slot (a Cluster runs one script over both). */
+  const indexKey = (user: string): string => sameSlotKey(key, `:sessions:${user}`)
 
   /** Every entry of the set, a page at a time; the event loop runs between pages. */
   async function load (): Promise<void> {
@@ -159,13 +167,15 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   }, RECONCILE_INTERVAL)
   interval.unref()
 
-  async function store ({ member, expiresAt, replaces, once }: Entry, time: number): Promise<boolean> {
+  async function store ({ member, expiresAt, replaces, once, unindex }: Entry, time: number): Promise<boolean> {
     if (redis.status !== 'ready') {
       throw new RevocationUnavailableError(`Redis is not connected (${redis.status}): nothing was revoked; retry when it is back`)
     }
     let stored: unknown
     try {
-      stored = await withTimeout(redis.eval(STORE, 1, key, expiresAt, member, time, channel, JSON.stringify([member, expiresAt]), once === undefined ? '0' : '1', ...replaces), timeout, 'storing a revocation in Redis')
+      const drop = unindex === undefined ? ['', '', 0] : 'jti' in unindex ? ['j', unindex.jti, 0] : ['u', unindex.appId ?? '', unindex.before]
+      stored = await withTimeout(redis.eval(STORE, 2, key, unindex === undefined ? key : indexKey(unindex.index), expiresAt, member, time, channel,
+        JSON.stringify([member, expiresAt]), once === undefined ? '0' : '1', ...drop, ...replaces), timeout, 'storing a revocation in Redis')
     } catch (err) {
       if (err instanceof RedisTimeout) {
         throw new RevocationUnavailableError(`Redis did not confirm the revocation within ${timeout} ms: it may still apply (Redis may run it late); retry, revoking twice is harmless`, { cause: safeCause(err, []) })
@@ -190,13 +200,17 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
     return Number(taken) === 1
   }
 
+  const index = options.limits === undefined
+    ? undefined
+    : redisIndex({ redis, key, channel, indexKey, limits: options.limits, maxAge, timeout, log, withTimeout, now })
   return revocationsOf(known, options, store, async () => {
     started = false
     closed = true
     clearInterval(interval)
     subscriber.disconnect()
+    await index?.flush()
     await reconciling
-  }, claim)
+  }, claim, index)
 }
 
 const CLAIM = "if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 1 end return 0"

@@ -1,4 +1,5 @@
 import type { AnySession } from './session.js'
+import { MemoryIndex, indexOfUserKey, newestFirst, type SessionLimits, type TrackedSession } from './devices.js'
 
 /** Who a user revocation names: an openid (of one app, or of any), or a member of a company (corpId + userId). */
 export type RevokedUser = { openid: string, appId?: string } | { corpId: string, userId: string, appId: string }
@@ -15,10 +16,24 @@ export type SessionRef = Pick<AnySession, 'jti' | 'loginAt' | 'appId'> & ({ corp
 export interface Revocations {
   /** Whether this genuine session was ended. Synchronous: no network on the authenticated path. */
   isRevoked (session: SessionRef): boolean
+  /** Whether an ended session was evicted by a later login (`maxSessions`, `oneSessionPer`) rather than revoked. */
+  isKicked (jti: string): boolean
   /** Ends one session and its renewals. Rejects `WEAPP_REVOCATION_UNAVAILABLE` where it could not be stored. */
   revokeSession (session: SessionRef): Promise<void>
   /** Ends every session of a user (a key from `userKey`) that logged in until now. */
   revokeUser (user: string): Promise<void>
+  /** Ends a session by its id alone (a `jti` from `listSessions`) and its renewals. */
+  revokeId (jti: string): Promise<void>
+  /**
+   * With session limits: adds a new login to its user's index and ends, on every instance, the
+   * sessions it evicts, in one atomic step. Rejects `WEAPP_REVOCATION_UNAVAILABLE` where it could
+   * not be stored (then the login must not be answered).
+   */
+  track (login: TrackedLogin): Promise<void>
+  /** With session limits: records a renewal in the index (batched with Redis; never fails a request). */
+  touch (session: SessionRef, expiresAt: number, now: number): void
+  /** With session limits: a user's (a key from `userKey`) live sessions, newest first. */
+  listSessions (user: string): Promise<TrackedSession[]>
   /**
    * Ends a one-time token (a link token) if nothing ended it before: true for the one call that did,
    * on every instance, false for every later one. Rejects `WEAPP_REVOCATION_UNAVAILABLE` where it could not be stored.
@@ -34,6 +49,9 @@ export interface Revocations {
   size (): number
   close (): Promise<void>
 }
+
+/** A new login as the index takes it. */
+export type TrackedLogin = SessionRef & { platform: string, device: string | undefined, expiresAt: number }
 
 /** Session entries of one user kept apart at most; the next revocation ends all their logins until now instead. */
 export const MAX_REVOKED_PER_USER = 8
@@ -56,6 +74,19 @@ function sessionUser (session: SessionRef): string {
   return session.corpId === undefined ? userKey(session.appId, { openid: session.openid }) : userKey(session.appId, session)
 }
 
+/** The index a session is listed in: an openid's in every app, a member's in their app (see `indexOfUserKey`). */
+export function indexUserOf (session: SessionRef): string {
+  return session.corpId === undefined ? userKey(undefined, { openid: session.openid }) : userKey(session.appId, session)
+}
+
+/** What a revocation check needs of an index entry: its user comes from the index's key. */
+function refOf (index: string, s: TrackedSession): SessionRef {
+  const parts = JSON.parse(index) as string[]
+  return parts.length === 3
+    ? { jti: s.jti, loginAt: s.loginAt, appId: s.appId, corpId: parts[1] as string, userId: parts[2] as string }
+    : { jti: s.jti, loginAt: s.loginAt, appId: s.appId, openid: parts[1] as string }
+}
+
 const isId = (value: unknown): value is string => typeof value === 'string' && value !== ''
 const JTI = /^[A-Za-z0-9_-]{22}$/
 const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
@@ -76,7 +107,7 @@ function parseUser (value: unknown): string | undefined {
   return parts.length === 3 && parts[0] !== '*' ? userKey(parts[0], { corpId: parts[1] as string, userId: parts[2] as string }) : undefined
 }
 
-interface Revoked { expiresAt: number, user: string | undefined, loginAt: number }
+interface Revoked { expiresAt: number, user: string | undefined, loginAt: number, kicked?: true }
 
 /** The in-memory state, shared by both stores. */
 export class Known {
@@ -106,6 +137,12 @@ export class Known {
     } catch {}
     const [kind, id, third, fourth] = Array.isArray(entry) ? entry as unknown[] : []
     const inBounds = typeof expiresAt === 'number' && expiresAt <= now + this.#maxAge + CLOCK_SKEW
+    // A session a later login evicted (maxSessions, oneSessionPer): ended like a revoked one, told apart.
+    if (inBounds && kind === 'k' && typeof id === 'string' && JTI.test(id) && third === undefined) {
+      this.#addSession(id, { expiresAt, user: undefined, loginAt: 0, kicked: true })
+      this.#written(now)
+      return
+    }
     if (inBounds && kind === 's' && typeof id === 'string' && JTI.test(id)) {
       const user = third === undefined ? undefined : parseUser(third)
       if (third === undefined || (user !== undefined && isTime(fourth) && fourth <= now + CLOCK_SKEW)) {
@@ -130,9 +167,14 @@ export class Known {
 
   #addSession (jti: string, entry: Revoked): void {
     const known = this.sessions.get(jti)
-    if (known !== undefined && known.expiresAt >= entry.expiresAt) return
+    if (known !== undefined) {
+      // Ended twice (revoked, evicted): one entry, kept as long as the longer asks, evicted if either says so.
+      known.expiresAt = Math.max(known.expiresAt, entry.expiresAt)
+      if (entry.kicked === true) known.kicked = true
+      return
+    }
     this.sessions.set(jti, entry)
-    if (entry.user === undefined || known !== undefined) return
+    if (entry.user === undefined) return
     const jtis = this.byUser.get(entry.user)
     if (jtis === undefined) this.byUser.set(entry.user, [jti])
     else jtis.push(jti)
@@ -180,6 +222,10 @@ export class Known {
     })
   }
 
+  isKicked (jti: string): boolean {
+    return this.sessions.get(jti)?.kicked === true
+  }
+
   isRevoked (session: SessionRef): boolean {
     if (this.sessions.size !== 0 && this.sessions.has(session.jti)) return true
     if (this.users.size === 0) return false
@@ -199,7 +245,12 @@ export interface Entry {
   replaces: string[]
   /** A one-time token's id: stored only where no entry of that id is, atomically. */
   once?: string
+  /** With session limits: what the entry ends, to drop from the user's index in the same step. */
+  unindex?: Unindex
 }
+
+/** One session of an index, or a user's logins until `before` (in one app, or in all). */
+export type Unindex = { index: string, jti: string } | { index: string, appId: string | undefined, before: number }
 
 /**
  * The entry that ends a session: its own (with its user and login time), or, past
@@ -208,12 +259,14 @@ export interface Entry {
 function sessionEntry (known: Known, session: SessionRef, now: number, maxAge: number): Entry {
   const user = sessionUser(session)
   if ((known.byUser.get(user)?.length ?? 0) >= MAX_REVOKED_PER_USER) return userEntry(known, user, Math.max(now, session.loginAt), maxAge)
-  return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: now + maxAge, replaces: [] }
+  const unindex = { index: indexUserOf(session), jti: session.jti }
+  return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: now + maxAge, replaces: [], unindex }
 }
 
 function userEntry (known: Known, user: string, before: number, maxAge: number): Entry {
   // Every session that logged in until `before` is renewed up to its loginAt + maxAge at most.
-  return { member: JSON.stringify(['u', user, before]), expiresAt: before + maxAge, replaces: known.sessionsOf(user) }
+  const { index, appId } = indexOfUserKey(user)
+  return { member: JSON.stringify(['u', user, before]), expiresAt: before + maxAge, replaces: known.sessionsOf(user), unindex: { index, appId, before } }
 }
 
 export interface RevocationOptions {
@@ -223,6 +276,17 @@ export interface RevocationOptions {
   log: { warn (obj: unknown, msg?: string): void, info (obj: unknown, msg?: string): void }
   /** The clock (ms). */
   now?: () => number
+  /** The limits of a user's sessions, where sessions are tracked per user (an index); undefined for none. */
+  limits?: SessionLimits
+}
+
+/** A store's index of sessions per user (see lib/devices.ts). */
+export interface IndexStore {
+  /** Adds a login and ends what it evicts, atomically with their publication: the evicted ids. */
+  track (index: string, login: TrackedSession, now: number): Promise<string[]>
+  touch (index: string, jti: string, expiresAt: number, renewedAt: number): void
+  /** The index's sessions that have not expired (ended ones may still be there). */
+  list (index: string, now: number): Promise<TrackedSession[]>
 }
 
 /** Names `claim` holds in memory at most; past it, a claim of a new name is refused (the rate holds). */
@@ -243,17 +307,48 @@ export function memoryClaims (now: () => number = Date.now): (name: string, ms: 
   }
 }
 
+/** The entry that marks an evicted session; it ends it (and its renewals) like a revocation. */
+export const kickedEntry = (jti: string): string => JSON.stringify(['k', jti])
+
+const NO_LIMITS = 'sessions are not tracked per user: set maxSessions or oneSessionPer'
+
 /** The revocations of a store: `keep` makes an entry durable (and known here) or rejects. */
-export function revocationsOf (known: Known, { maxAge, now = Date.now }: RevocationOptions, keep: (entry: Entry, now: number) => Promise<boolean>, close: () => Promise<void>, claim = memoryClaims(now)): Revocations {
+export function revocationsOf (known: Known, { maxAge, now = Date.now, limits }: RevocationOptions, keep: (entry: Entry, now: number) => Promise<boolean>, close: () => Promise<void>, claim = memoryClaims(now), index?: IndexStore): Revocations {
+  const tracked = limits === undefined ? undefined : index
+  const withoutIndex = ({ unindex: _unindex, ...entry }: Entry): Entry => entry
+  const kept = async (entry: Entry, time: number): Promise<boolean> => await keep(tracked === undefined ? withoutIndex(entry) : entry, time)
   return {
     isRevoked: (session) => known.isRevoked(session),
+    isKicked: (jti) => known.isKicked(jti),
     revokeSession: async (session) => {
       const time = now()
-      await keep(sessionEntry(known, session, time, maxAge), time)
+      await kept(sessionEntry(known, session, time, maxAge), time)
     },
     revokeUser: async (user) => {
       const time = now()
-      await keep(userEntry(known, user, time, maxAge), time)
+      await kept(userEntry(known, user, time, maxAge), time)
+    },
+    revokeId: async (jti) => {
+      const time = now()
+      await keep({ member: JSON.stringify(['s', jti]), expiresAt: time + maxAge, replaces: [] }, time)
+    },
+    async track (login) {
+      if (tracked === undefined) throw new TypeError(`track(): ${NO_LIMITS}`)
+      const time = now()
+      const { platform, device, jti, appId, loginAt, expiresAt } = login
+      const out = await tracked.track(indexUserOf(login), { jti, appId, platform, device, loginAt, expiresAt, renewedAt: undefined }, time)
+      // Stored and published by the store; known here at once.
+      for (const id of out) known.apply(kickedEntry(id), time + maxAge, time)
+    },
+    touch (session, expiresAt, time) {
+      tracked?.touch(indexUserOf(session), session.jti, expiresAt, time)
+    },
+    async listSessions (user) {
+      if (tracked === undefined) throw new TypeError(`listSessions(): ${NO_LIMITS}`)
+      const { index, appId } = indexOfUserKey(user)
+      const time = now()
+      const all = await tracked.list(index, time)
+      return all.filter((s) => (appId === undefined || s.appId === appId) && !known.isRevoked(refOf(index, s))).sort(newestFirst)
     },
     consume: async (jti, expiresAt) => await keep({ member: JSON.stringify(['s', jti]), expiresAt, replaces: [], once: jti }, now()),
     claim,
@@ -265,11 +360,21 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now }: Revocat
 /** `revocation: 'memory'`: one process (and tests). */
 export function memoryRevocations (options: RevocationOptions): Revocations {
   const known = new Known(options.maxAge, (message) => { options.log.warn(message) })
-  return revocationsOf(known, options, async ({ member, expiresAt, once }, time) => {
+  const index = new MemoryIndex()
+  const limits = options.limits
+  const ended = (user: string) => (s: TrackedSession): boolean => known.isRevoked(refOf(user, s))
+  return revocationsOf(known, options, async ({ member, expiresAt, once, unindex }, time) => {
     if (once !== undefined && known.sessions.has(once)) return false
     known.apply(member, expiresAt, time)
+    if (unindex !== undefined) index.drop(unindex.index, unindex)
     return true
-  }, async () => {})
+  }, async () => {}, undefined, limits === undefined
+    ? undefined
+    : {
+        track: async (user, login, time) => index.track(user, login, limits, time, ended(user)),
+        touch: (user, jti, expiresAt, renewedAt) => { index.touch(user, jti, expiresAt, renewedAt) },
+        list: async (user, time) => index.list(user, time, ended(user))
+      })
 }
 
 export { redisRevocations, type RedisLike, type RedisRevocationOptions } from './revocation-redis.js'

@@ -5,10 +5,10 @@ import type { WeappLoginIdentity } from './index.js'
 import { createFailureBudget } from './failure-budget.js'
 import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
-import { randomJti, sessionClaims, type AnyIdentity, type AnySession, type SealOptions, type SessionCodec } from './session.js'
+import { randomJti, sessionClaims, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
 import { REFERER, users } from './platforms/index.js'
 import type { Users } from './platforms/users.js'
-import type { Revocations } from './revocation.js'
+import type { Revocations, TrackedLogin } from './revocation.js'
 import { openUserData } from './user-data.js'
 import { ANONYMOUS, DECRYPT_BODY_LIMIT, LOGIN_BODY_LIMIT, decryptSchema, exactTypes, loginSchemaWith, logoutSchema, phoneSchema, validation } from './schemas.js'
 
@@ -17,7 +17,7 @@ export { MAX_ENCRYPTED_DATA, MAX_RAW_DATA, LOGIN_BODY_LIMIT, DECRYPT_BODY_LIMIT,
 /** The decrypt route's budget of failures counts a minute, and blocks for a minute. */
 const DECRYPT_FAILURE_WINDOW = 60_000
 
-interface LoginBody { code?: string, anonymousCode?: string, appId?: string }
+interface LoginBody { code?: string, anonymousCode?: string, appId?: string, device?: string }
 interface PhoneBody { code?: string, response?: string }
 /** What @fastify/jwt adds to the reply. */
 interface JwtReply { jwtSign (payload: Record<string, unknown>, options: Record<string, unknown>): Promise<string> }
@@ -50,6 +50,8 @@ export interface RouteOptions {
   userSchema: Readonly<Record<string, unknown>>
   /** What follows a logout once it is stored (the session_key reset); never fails it. */
   afterLogout: (session: AnySession, log: FastifyBaseLogger) => Promise<void>
+  /** Records a new login in its user's index of sessions (ending what it evicts), where sessions are limited per user. */
+  track: ((login: TrackedLogin) => Promise<void>) | undefined
 }
 
 /**
@@ -72,7 +74,7 @@ function publicClaims (claims: Record<string, unknown>, names: true | readonly s
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout, track }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
   const failures = decryptFailureLimit === 0
     ? undefined
@@ -162,11 +164,12 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       claims = outcome.claims
       user = outcome.answer
     }
-    // The session expires no earlier than this (seal reads the clock after it).
-    const expiresBy = Math.floor(Date.now() / 1000) + expiresIn
-    // With the jwt bridge, the JWS carries the session's id and login time: ending one ends both.
-    const id = jwt === undefined ? undefined : { jti: randomJti(), loginAt: Date.now() }
-    const session = sealUpstream(app, () => sessions.seal(identity, appId, id, claims))
+    // The session's id, login time and device; with the jwt bridge the JWS carries the first two: ending one ends both.
+    const id = { jti: randomJti(), loginAt: Date.now(), device: request.body.device }
+    const expiresBy = Math.floor(id.loginAt / 1000) + expiresIn
+    const session = sealUpstream(app, () => sessions.seal(identity, appId, { ...id, now: id.loginAt }, claims))
+    // Sessions per user: indexed, and what it evicts ended everywhere, before the session is answered.
+    if (track !== undefined) await track({ ...who, ...id, appId, platform: app.platform.users.platform, expiresAt: expiresBy * 1000 } as TrackedLogin)
     reply.header('cache-control', 'no-store')
     const answer = user === undefined ? { session, expiresIn, appId, ...who } : { session, expiresIn, appId, ...who, user }
     if (jwt === undefined) return answer
@@ -175,7 +178,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
     const now = Date.now()
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
-    const jws = users.jwsOf(app.platform.users, identity as unknown as Record<string, unknown>, id as SealOptions)
+    const jws = users.jwsOf(app.platform.users, identity as unknown as Record<string, unknown>, id)
     // The app's claims the jwt option names ride in the JWS too: readable by the client, unlike the session's.
     const shown = jwt.claims === undefined || claims === undefined ? undefined : publicClaims(JSON.parse(claims) as Record<string, unknown>, jwt.claims)
     if (shown !== undefined) jws.claims = shown
@@ -225,6 +228,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     const budget = budgetOf(current, reply)
     let sessionKey = current.sessionKey
     let renewed: { session: string, expiresIn: number } | undefined
+    let newLogin: TrackedLogin | undefined
     if (code !== undefined) {
       // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
       const app = await registry.get(current.appId)
@@ -240,10 +244,14 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       // near it to be worth a token) starts anew: the fresh code is a login of its own.
       const now = Date.now()
       const notAfter = current.loginAt + maxAge * 1000
-      const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now } : undefined
+      const { device } = current as { device?: string }
+      const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now, device } : undefined
       const exp = Math.floor(now / 1000) + (lineage === undefined ? expiresIn : Math.min(expiresIn, Math.floor(notAfter / 1000) - Math.floor(now / 1000)))
+      const id = lineage ?? { jti: randomJti(), loginAt: now, now, device }
       // The same user: the session's claims are kept, and onLogin is not asked again.
-      renewed = { session: sealUpstream(app, () => sessions.seal(fresh, app.appId, lineage ?? { jti: randomJti(), loginAt: now, now }, sessionClaims(current))), expiresIn: exp - Math.floor(now / 1000) }
+      renewed = { session: sealUpstream(app, () => sessions.seal(fresh, app.appId, id, sessionClaims(current))), expiresIn: exp - Math.floor(now / 1000) }
+      // A login of its own is indexed like any other, once the data decrypted (a renewal of the same login already is).
+      if (lineage === undefined) newLogin = { ...users.answerOf(who, fresh as unknown as Record<string, unknown>), jti: id.jti, loginAt: now, device, appId: app.appId, platform: who.platform, expiresAt: exp * 1000 } as TrackedLogin
     }
     let text: string
     try {
@@ -259,6 +267,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       // Every failure that a secret decided counts against this user's budget.
       counted(budget, err)
     }
+    if (newLogin !== undefined && track !== undefined) await track(newLogin)
     const rest = renewed === undefined ? '' : `,"session":${JSON.stringify(renewed.session)},"expiresIn":${renewed.expiresIn}`
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return `{"data":${text}${rest}}`

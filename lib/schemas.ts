@@ -4,6 +4,7 @@ import { orList } from './names.js'
 import { APP_ID_PATTERN } from './platforms/platform.js'
 import { ROWS } from './platforms/index.js'
 import { MAX_CODE_LENGTH } from './upstream/call.js'
+import { DEVICE_PATTERN, MAX_DEVICE_LENGTH } from './devices.js'
 
 /** The routes' JSON schemas (for validation, serialization and OpenAPI) and the checks beside them. */
 
@@ -47,7 +48,14 @@ export const loginSchema = {
     properties: {
       code,
       anonymousCode: { ...code, description: `${ANONYMOUS} only: the login call's anonymousCode, instead of (or beside) code` },
-      appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' }
+      appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' },
+      device: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_DEVICE_LENGTH,
+        pattern: DEVICE_PATTERN,
+        description: 'A label of the device or build in printable ASCII without quotes or backslashes, such as "wechat:ios" (the client sends its runtime and the system\'s platform): sealed in the session, shown by listSessions, and the device type of oneSessionPer: \'device\''
+      }
     }
   },
   response: {

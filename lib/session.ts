@@ -118,6 +118,8 @@ export interface SealOptions {
   notAfter?: number
   /** ms since the epoch: the time to seal at (the caller's clock reading), default now */
   now?: number
+  /** The login's device label (`dv`), kept through renewals. */
+  device?: string | undefined
 }
 
 export interface SessionCodec {
@@ -165,15 +167,17 @@ export function randomJti (): string {
  * login time their `iat`.
  */
 function toSession (payload: JWTPayload, token: string): AnySession {
-  const { iat, jti, lat, cl, use } = payload
+  const { iat, jti, lat, cl, use, dv } = payload
   if (use !== undefined) throw new SessionInvalidError({ cause: new Error('a link token is not a session: the app redeems it with fastify.weapp.redeemLink()') })
   if (cl !== undefined && !isPlainObject(cl)) throw new SessionInvalidError({ cause: new Error('the token\'s claims are not an object') })
+  if (dv !== undefined && typeof dv !== 'string') throw new SessionInvalidError({ cause: new Error('the token\'s device label is not a string') })
   const session = typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
     (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0))
     ? undefined
     : users.sessionOf(payload, { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 })
   if (session === undefined) throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
   session.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)
+  if (dv !== undefined) session.device = dv
   return session as unknown as AnySession
 }
 
@@ -253,7 +257,9 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
   function sealed (claims: JWTPayload, appClaims: string | undefined): string {
     const token = sealJwe(claims, sealing, appClaims)
     // base64url of the claims' JSON and its `,"cl":` (6 bytes) is what they add.
-    const own = appClaims === undefined ? token.length : token.length - Math.floor((Buffer.byteLength(appClaims) + 6) * 4 / 3)
+    // So does a device label (`,"dv":` and its JSON, at most 72 bytes of printable ASCII).
+    const device = typeof claims.dv === 'string' ? Math.floor((claims.dv.length + 8) * 4 / 3) : 0
+    const own = (appClaims === undefined ? token.length : token.length - Math.floor((Buffer.byteLength(appClaims) + 6) * 4 / 3)) - device
     if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)
     return token
   }
@@ -291,6 +297,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       claims.aud = appId
       claims.iat = now
       claims.exp = exp
+      if (renew?.device !== undefined) claims.dv = renew.device
       return sealed(claims, appClaims)
     },
 

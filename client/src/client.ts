@@ -1,7 +1,7 @@
 import { encryptCbc, fromBase64, toBase64, utf8 } from './aes.js'
 import { NO_GLOBAL, detected, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
-import { WeappClientError, callApi, createSend, hasAuthorization, originOf, ownAppId } from './transport.js'
+import { WeappClientError, callApi, createSend, deviceOf, hasAuthorization, originOf, ownAppId } from './transport.js'
 import type { WeappAdopted, WeappClient, WeappClientOptions, WxLike } from './types.js'
 
 type Answer = AnyLogin
@@ -32,6 +32,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
   const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
   const appId = options.appId !== undefined ? options.appId : ownAppId(api)
   const runtime = runtimeOf(options.wx !== undefined ? options : detected(options))
+  /** What each login says of the device: the app's label, none (`false`), or the runtime's and system's. */
+  const device = options.device === false ? undefined : typeof options.device === 'string' ? options.device : deviceOf(api, runtime.tag)
   // What a stored session is bound to: the backend's origin, the app, the kind of login.
   const storageKey = options.storageKey !== undefined ? options.storageKey : `fastify-weapp:session:${base.origin}|${appId !== undefined ? appId : ''}|${runtime.tag}`
   /** Counts logouts: a login or request that began before the latest one stores and retries nothing. */
@@ -107,7 +109,10 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
       const started = epoch
       const attempt = (async () => {
         const given = await wxLogin()
-        const body = await send<Answer>('POST', `${root}${prefix}/login`, appId === undefined ? given : { ...given, appId }, undefined)
+        const sent: Record<string, string> = { ...given }
+        if (appId !== undefined) sent.appId = appId
+        if (device !== undefined && device !== '') sent.device = device
+        const body = await send<Answer>('POST', `${root}${prefix}/login`, sent, undefined)
         if (body === null || typeof body !== 'object' || typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
           throw new WeappClientError('BAD_RESPONSE', 'The login route answered without a session')
         }
@@ -131,6 +136,12 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
     try {
       return await call(session)
     } catch (err) {
+      if (err instanceof WeappClientError && err.code === 'WEAPP_SESSION_KICKED') {
+        // A later login elsewhere ended it: dropped, and no login behind the user's back (it would
+        // end that other session in turn). The app tells the user and calls login() if they want.
+        if (kept.stored !== undefined && kept.stored.session === session) forget()
+        throw err
+      }
       if (!(err instanceof WeappClientError) || !SESSION_ERRORS.has(err.code)) throw err
       // A session this client's own logout() ended stays ended: no login behind the user's back.
       if (epoch !== started) throw err

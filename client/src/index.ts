@@ -8,7 +8,8 @@
  *
  * - one login in flight at a time, whatever the number of callers;
  * - the session restored from storage on start;
- * - an expired or refused session renewed once, transparently;
+ * - an expired or refused session renewed once, transparently; one a later login elsewhere ended
+ *   (`WeappSessionKickedError`) dropped and never renewed behind the user's back;
  * - `ensureSession()` before asking the platform for encrypted data, so that the session the server
  *   holds carries the key the platform encrypts with; `decrypt()` never calls `wx.login()` before its first
  *   attempt, and heals a rotated key with one fresh code;
@@ -18,5 +19,5 @@
 
 export type { WxLike, WeappClientOptions, WeappRequestOptions, WeappLogin, WeappClient, WeappAdopted } from './types.js'
 export type * from './runtimes/index.js'
-export { WeappClientError, WeappLinkRequiredError } from './transport.js'
+export { WeappClientError, WeappLinkRequiredError, WeappSessionKickedError } from './transport.js'
 export { createWeappClient } from './client.js'

@@ -36,6 +36,19 @@ export class WeappLinkRequiredError extends WeappClientError {
 }
 
 /**
+ * 401 `WEAPP_SESSION_KICKED`: a later login of the same user (on another device, or past the
+ * server's `maxSessions`) ended this session. The client dropped it and does not log in again by
+ * itself (that would end the other device's session in turn): tell the user ("you signed in on
+ * another device") and call `login()` if they want to continue here.
+ */
+export class WeappSessionKickedError extends WeappClientError {
+  constructor (message: string) {
+    super('WEAPP_SESSION_KICKED', message, 401)
+    this.name = 'WeappSessionKickedError'
+  }
+}
+
+/**
  * scheme://host[:port] (lowercase, default port dropped) and the rest of an absolute http(s) URL.
  * No credentials, no backslash: `https://api.example.com@evil.example/` is not api.example.com.
  */
@@ -54,6 +67,21 @@ export function callApi (result: unknown): void {
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     (result as PromiseLike<unknown>).then(undefined, () => {})
   }
+}
+
+/**
+ * The default device label: the runtime's tag and the system's platform (`wx:ios`), kept to what the
+ * server takes (printable ASCII without quotes or backslashes, 64 characters); the tag alone where
+ * the runtime does not say.
+ */
+export function deviceOf (api: WxLike, tag: string): string {
+  let platform: unknown
+  try {
+    const info = typeof api.getDeviceInfo === 'function' ? api.getDeviceInfo() : typeof api.getSystemInfoSync === 'function' ? api.getSystemInfoSync() : undefined
+    platform = info !== undefined && info !== null ? info.platform : undefined
+  } catch {}
+  const label = typeof platform === 'string' && platform !== '' ? `${tag}:${platform}` : tag
+  return label.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '').slice(0, 64)
 }
 
 /** The mini program's own AppID, where the runtime tells it; undefined elsewhere (or if it throws). */
@@ -100,6 +128,10 @@ export function createSend (api: WxLike, renewed: (sent: string, header: Record<
           const link = typeof body === 'object' && body !== null ? body as { linkToken?: unknown, expiresIn?: unknown } : {}
           if (code === 'WEAPP_LINK_REQUIRED' && typeof link.linkToken === 'string' && link.linkToken !== '' && typeof link.expiresIn === 'number') {
             reject(new WeappLinkRequiredError(message, link.linkToken, link.expiresIn))
+            return
+          }
+          if (code === 'WEAPP_SESSION_KICKED') {
+            reject(new WeappSessionKickedError(message))
             return
           }
           reject(new WeappClientError(code, message, res.statusCode))

@@ -28,6 +28,9 @@ export interface WxLike {
   }
   /** Where available (and in Taro/uni-app builds for those runtimes): the mini program's own AppID. */
   getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
+  /** The device's system (`platform`: 'ios', 'android', 'devtools', 'windows', 'mac', …): the newer API, then the older one. */
+  getDeviceInfo?: () => { platform?: string }
+  getSystemInfoSync?: () => { platform?: string }
   /** The members' runtime (see the runtime table): `wx.qy.login()` gives a member's code, `wx.qy.checkSession()` checks that runtime's session. */
   qy?: {
     login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
@@ -57,6 +60,12 @@ export interface WeappClientOptions extends RuntimeOptions {
    * which. Default `wx.getAccountInfoSync().miniProgram.appId` where the runtime has it.
    */
   appId?: string
+  /**
+   * The device label sent with each login (sealed in the session, listed by the server's
+   * `listSessions`, the device type of its `oneSessionPer: 'device'`). Default the runtime's tag and
+   * the system's platform, such as `'wx:ios'`; `false` sends none.
+   */
+  device?: string | false
 }
 
 export interface WeappRequestOptions {

@@ -1,0 +1,176 @@
+import { RevocationUnavailableError, safeCause } from './errors.js'
+import { MAX_PENDING_TOUCHES, TOUCH_INTERVAL, decodeTracked, encodeTracked, type SessionLimits, type TrackedSession } from './devices.js'
+import type { IndexStore } from './revocation.js'
+import type { RedisLike } from './revocation-redis.js'
+
+/**
+ * The index of sessions per user in Redis: one hash per user (field jti, value the entry of
+ * `encodeTracked`), in the revocation set's slot, expiring `maxAge` after the user's last login
+ * (no session outlives its login by more). A login runs LOGIN: it drops the user's expired and
+ * revoked entries, picks what the new login evicts (the rule of `evicted()` in lib/devices.ts),
+ * marks each evicted session in the revocation set, publishes it, and adds the login, all in one
+ * script: two logins at once on two instances cannot both keep a place.
+ */
+
+/** Lua: an index entry, or nil for anything this plugin cannot have written (dropped, never an error). */
+const ENTRY = `local function entry (text)
+  local ok, e = pcall(cjson.decode, text)
+  if ok and type(e) == 'table' and type(e[1]) == 'string' and type(e[4]) == 'number' and type(e[5]) == 'number' then return e end
+  return nil
+end`
+
+/** Lua: drops from an index what a revocation ended: one session ('j', jti) or the logins until `before` ('u', appId or '' for all). */
+export const UNINDEX = `${ENTRY}
+local function unindex (key, mode, which, before)
+  if mode == 'j' then redis.call('HDEL', key, which) end
+  if mode ~= 'u' then return end
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local e = entry(all[i + 1])
+    if e == nil or (e[4] <= tonumber(before) and (which == '' or e[1] == which)) then redis.call('HDEL', key, all[i]) end
+  end
+end`
+
+/**
+ * KEYS: the revocation set, the user's index. ARGV: now, jti, entry, maxSessions, oneSessionPer
+ * ('' for none), appId, device ('' for none), the evicted entries' expiry, channel, maxAge.
+ * Returns the evicted ids.
+ */
+const LOGIN = `${ENTRY}
+local now = tonumber(ARGV[1])
+local per = ARGV[5]
+local all = redis.call('HGETALL', KEYS[2])
+local kept = {}
+local out = {}
+for i = 1, #all, 2 do
+  local jti = all[i]
+  local e = entry(all[i + 1])
+  if e == nil or e[5] <= now or redis.call('ZSCORE', KEYS[1], '["s","' .. jti .. '"]') then
+    redis.call('HDEL', KEYS[2], jti)
+  else
+    local device = e[3]
+    if type(device) ~= 'string' then device = '' end
+    if per == 'user' or (per ~= '' and e[1] == ARGV[6] and (per == 'app' or device == ARGV[7])) then
+      table.insert(out, jti)
+    else
+      table.insert(kept, { jti, e[4] })
+    end
+  end
+end
+table.sort(kept, function (a, b) if a[2] ~= b[2] then return a[2] < b[2] end return a[1] < b[1] end)
+local max = tonumber(ARGV[4])
+local i = 1
+while #kept - i + 2 > max do
+  table.insert(out, kept[i][1])
+  i = i + 1
+end
+for _, jti in ipairs(out) do
+  local member = '["k","' .. jti .. '"]'
+  redis.call('HDEL', KEYS[2], jti)
+  redis.call('ZADD', KEYS[1], ARGV[8], member)
+  redis.call('PUBLISH', ARGV[9], '[' .. cjson.encode(member) .. ',' .. ARGV[8] .. ']')
+end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[10])
+return out`
+
+/** KEYS: an index. ARGV: jti, expiresAt, renewedAt. A renewal of a session the index no longer holds is dropped. */
+const TOUCH = `${ENTRY}
+local e = entry(redis.call('HGET', KEYS[1], ARGV[1]) or '')
+if e == nil then return 0 end
+if tonumber(ARGV[2]) > e[5] then e[5] = tonumber(ARGV[2]) end
+e[6] = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
+return 1`
+
+const LIST = "return redis.call('HGETALL', KEYS[1])"
+
+/**
+ * A key in the same Cluster slot as `key`: after `key` where it has a hash tag already (everything
+ * after the tag is not hashed), else with `key` as the tag.
+ */
+export function sameSlotKey (key: string, suffix: string): string {
+  const open = key.indexOf('{')
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1)
+  if (close > open + 1) return `${key}${suffix}`
+  return `{${key}}${suffix}`
+}
+
+/** Whether `sameSlotKey` can place keys beside `key`: it cannot where `key` has a brace but no hash tag. */
+export const canShareSlot = (key: string): boolean => {
+  const open = key.indexOf('{')
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1)
+  return close > open + 1 || !key.includes('}')
+}
+
+interface RedisIndexOptions {
+  redis: RedisLike
+  /** The revocation set. */
+  key: string
+  channel: string
+  indexKey: (user: string) => string
+  limits: SessionLimits
+  /** ms */
+  maxAge: number
+  /** ms */
+  timeout: number
+  log: { warn (obj: unknown, msg?: string): void }
+  withTimeout: <T>(promise: Promise<T>, ms: number, what: string) => Promise<T>
+  now: () => number
+}
+
+export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, timeout, log, withTimeout, now }: RedisIndexOptions): IndexStore & { flush (): Promise<void> } {
+  /** Renewals to write, by index and jti: the latest of each. */
+  let pending = new Map<string, { index: string, jti: string, expiresAt: number, renewedAt: number }>()
+  let flushing: Promise<void> | undefined
+  async function flush (): Promise<void> {
+    if (pending.size === 0) return
+    const batch = [...pending.values()]
+    pending = new Map()
+    await Promise.all(batch.map(async ({ index, jti, expiresAt, renewedAt }) => {
+      await withTimeout(redis.eval(TOUCH, 1, indexKey(index), jti, expiresAt, renewedAt), timeout, 'recording a renewal in Redis')
+    })).catch((err: unknown) => {
+      // The index shows an older expiry for these: it never ends or keeps a session.
+      log.warn({ err: safeCause(err, []) }, 'fastify-weapp: could not record renewals in the session index; listSessions shows their previous expiry')
+    })
+  }
+  const timer = setInterval(() => {
+    if (flushing === undefined) flushing = flush().finally(() => { flushing = undefined })
+  }, TOUCH_INTERVAL)
+  timer.unref()
+
+  async function unavailable<T> (what: string, run: () => Promise<T>): Promise<T> {
+    if (redis.status !== 'ready') throw new RevocationUnavailableError(`Redis is not connected (${redis.status}): ${what}; retry when it is back`)
+    try {
+      return await run()
+    } catch (err) {
+      throw new RevocationUnavailableError(`Redis did not answer: ${what}; retry in a moment`, { cause: safeCause(err, []) })
+    }
+  }
+
+  return {
+    track: async (index, login, time) => await unavailable('the login was not recorded in its user\'s sessions and no session was issued', async () => {
+      const out = await withTimeout(redis.eval(LOGIN, 2, key, indexKey(index), time, login.jti, encodeTracked(login), limits.maxSessions,
+        limits.oneSessionPer ?? '', login.appId, login.device ?? '', time + maxAge, channel, maxAge), timeout, 'recording a login in Redis')
+      return Array.isArray(out) ? out.map(String) : []
+    }),
+    touch (index, jti, expiresAt, renewedAt) {
+      const id = `${index}\n${jti}`
+      if (pending.size < MAX_PENDING_TOUCHES || pending.has(id)) pending.set(id, { index, jti, expiresAt, renewedAt })
+    },
+    list: async (index, time) => await unavailable('the sessions could not be read', async () => {
+      const all = await withTimeout(redis.eval(LIST, 1, indexKey(index)), timeout, 'reading a user\'s sessions from Redis') as string[]
+      const sessions: TrackedSession[] = []
+      for (let i = 0; i + 1 < all.length; i += 2) {
+        const s = decodeTracked(all[i] as string, all[i + 1] as string)
+        if (s !== undefined && s.expiresAt > time) sessions.push(s)
+      }
+      return sessions
+    }),
+    async flush () {
+      clearInterval(timer)
+      await flushing
+      await flush()
+    }
+  }
+}
