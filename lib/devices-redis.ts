@@ -116,10 +116,9 @@ interface RedisIndexOptions {
   timeout: number
   log: { warn (obj: unknown, msg?: string): void }
   withTimeout: <T>(promise: Promise<T>, ms: number, what: string) => Promise<T>
-  now: () => number
 }
 
-export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, timeout, log, withTimeout, now }: RedisIndexOptions): IndexStore & { flush (): Promise<void> } {
+export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, timeout, log, withTimeout }: RedisIndexOptions): IndexStore & { flush (): Promise<void> } {
   /** Renewals to write, by index and jti: the latest of each. */
   let pending = new Map<string, { index: string, jti: string, expiresAt: number, renewedAt: number }>()
   let flushing: Promise<void> | undefined

@@ -202,7 +202,7 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
 
   const index = options.limits === undefined
     ? undefined
-    : redisIndex({ redis, key, channel, indexKey, limits: options.limits, maxAge, timeout, log, withTimeout, now })
+    : redisIndex({ redis, key, channel, indexKey, limits: options.limits, maxAge, timeout, log, withTimeout })
   return revocationsOf(known, options, store, async () => {
     started = false
     closed = true

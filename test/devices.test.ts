@@ -236,3 +236,26 @@ t.test('redis: what the index holds that this plugin cannot have written is drop
   await a.weapp.revokeUser({ openid: 'o-1' })
   t.same(await raw.hkeys(key), [], 'a revocation drops it too')
 })
+
+t.test('a heal past maxAge is a login of its own: indexed, and it evicts', async (t) => {
+  const mock = await mockWechat(t)
+  const a = await app(t, mock, 'memory', { maxSessions: 1, maxAge: '30d' })
+  const first = await login(a, mock, 'o-1', 'wx:ios')
+  const { payload } = open(first, KEY)
+  // The same login 30 s before its maxAge: too near its end for a renewal of it.
+  const old = forge(KEY, { ...payload, lat: Date.now() - 30 * 86400_000 + 30_000 })
+  const res = await a.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${old}` }, payload: { ...mock.encrypt('o-1', { step: 1 }), code: mock.login('o-1') } })
+  t.equal(res.statusCode, 200)
+  const healed = res.json().session as string
+  t.equal((await me(a, healed)).json().device, 'wx:ios', 'the device label is kept')
+  isError(t, await me(a, first), 401, 'WEAPP_SESSION_KICKED')
+  const listed = await a.weapp.listSessions({ openid: 'o-1' })
+  t.same(listed.map((s) => s.jti), [(await a.weapp.unseal(healed)).jti], 'the new login is the one indexed')
+})
+
+t.test('a token whose device label is not a string does not open', async (t) => {
+  const mock = await mockWechat(t)
+  const a = await app(t, mock, 'memory')
+  const { payload } = open(await login(a, mock, 'o-1'), KEY)
+  isError(t, await me(a, forge(KEY, { ...payload, dv: 5 })), 401, 'WEAPP_SESSION_INVALID')
+})

@@ -7,9 +7,9 @@ import { eventually, redisServer } from './fixtures/redis.js'
 interface Instance { url: string, child: ChildProcess }
 
 /** Starts test/fixtures/instance.js as its own process with only these keys (and that Redis) in common. */
-async function start (t: Test, mock: MockWechat, keys: string[], redisPort?: number): Promise<Instance> {
+async function start (t: Test, mock: MockWechat, keys: string[], redisPort?: number, env: Record<string, string> = {}): Promise<Instance> {
   const child = spawn(process.execPath, [new URL('./fixtures/instance.js', import.meta.url).pathname], {
-    env: { ...process.env, APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEYS: keys.join(','), API: mock.url, ...(redisPort === undefined ? {} : { REDIS_PORT: String(redisPort) }) },
+    env: { ...process.env, APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEYS: keys.join(','), API: mock.url, ...(redisPort === undefined ? {} : { REDIS_PORT: String(redisPort) }), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   // SIGKILL: the Redis this test started may be gone by now, and a graceful close would wait for it.
@@ -118,4 +118,27 @@ t.test('three processes sharing the key and one Redis: a logout anywhere is refu
   await eventually(async () => (await fetch(`${a.url}/weapp/logout`, { method: 'POST', headers: { authorization: `Bearer ${other}` } })).status === 204)
   await eventually(async () => (await request(c2.url, '/me', other)).body.code === 'WEAPP_SESSION_REVOKED')
   t.pass('the processes reconnected to the new Redis and resubscribed by themselves')
+})
+
+t.test('three processes, one Redis, maxSessions: a login on one kicks the oldest session on all of them', async (t) => {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const redis = await redisServer(t)
+  const cap = { MAX_SESSIONS: '2' }
+  const [a, b, c] = await Promise.all([start(t, mock, [KEY], redis.port, cap), start(t, mock, [KEY], redis.port, cap), start(t, mock, [KEY], redis.port, cap)]) as [Instance, Instance, Instance]
+  const loginOn = async (instance: Instance, device: string): Promise<string> =>
+    (await request(instance.url, '/weapp/login', undefined, { code: mock.login('o-fleet'), device })).body.session as string
+  const oldest = await loginOn(a, 'wx:ios')
+  const middle = await loginOn(b, 'wx:android')
+  for (const instance of [a, b, c]) t.equal((await request(instance.url, '/me', oldest)).status, 200, 'memoized everywhere')
+  const newest = await loginOn(c, 'wx:devtools')
+  const took = await eventually(async () => {
+    const codes = await Promise.all([a, b, c].map(async (i) => (await request(i.url, '/me', oldest)).body.code))
+    return codes.every((code) => code === 'WEAPP_SESSION_KICKED')
+  })
+  t.pass(`the oldest is kicked in every process (${took} ms here)`)
+  for (const instance of [a, b, c]) {
+    t.equal((await request(instance.url, '/me', middle)).status, 200)
+    t.equal((await request(instance.url, '/me', newest)).status, 200)
+  }
 })

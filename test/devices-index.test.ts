@@ -1,0 +1,114 @@
+// The index of sessions per user, below the routes: the eviction rule in JavaScript (the memory
+// store's) and in Lua (Redis's) agree on every index, and each store's edges hold.
+import fc from 'fast-check'
+import t from 'tap'
+import { MAX_PENDING_TOUCHES, MemoryIndex, decodeTracked, encodeTracked, evicted, type SessionLimits, type TrackedSession } from '../lib/devices.js'
+import { canShareSlot, redisIndex, sameSlotKey } from '../lib/devices-redis.js'
+import { redisRevocations, withTimeout } from '../lib/revocation-redis.js'
+import type { RedisLike } from '../lib/revocation.js'
+import { redisServer } from './fixtures/redis.js'
+
+const quiet = { warn () {}, info () {} }
+const MAX_AGE = 30 * 86400_000
+const jtiOf = (i: number): string => `j${String(i).padStart(21, '0')}`
+
+const session = (jti: string, fields: Partial<TrackedSession> = {}): TrackedSession =>
+  ({ jti, appId: 'wxa', platform: 'wechat', device: undefined, loginAt: 1000, expiresAt: 2_000_000_000_000, renewedAt: undefined, ...fields })
+
+t.test('the Lua rule is the JavaScript rule, on any index', async (t) => {
+  const redis = await redisServer(t)
+  const raw = redis.client()
+  await raw.ping()
+  const client = raw as unknown as RedisLike
+  const key = 'parity:revoked'
+  let round = 0
+  const arb = fc.record({
+    live: fc.array(fc.record({ app: fc.constantFrom('wxa', 'wxb'), device: fc.constantFrom(undefined, 'ios', 'android'), loginAt: fc.integer({ min: 1, max: 20 }) }), { maxLength: 8 }),
+    login: fc.record({ app: fc.constantFrom('wxa', 'wxb'), device: fc.constantFrom(undefined, 'ios', 'android') }),
+    maxSessions: fc.integer({ min: 1, max: 6 }),
+    per: fc.constantFrom(undefined, 'device', 'app', 'user')
+  })
+  await fc.assert(fc.asyncProperty(arb, async ({ live, login, maxSessions, per }) => {
+    const limits: SessionLimits = { maxSessions, oneSessionPer: per as SessionLimits['oneSessionPer'] }
+    const user = JSON.stringify(['*', `o-${round++}`])
+    const sessions = live.map((s, i) => session(jtiOf(i), { appId: s.app, device: s.device, loginAt: s.loginAt }))
+    const index = redisIndex({ redis: client, key, channel: 'parity:revocations', indexKey: (u) => sameSlotKey(key, `:sessions:${u}`), limits, maxAge: MAX_AGE, timeout: 2000, log: quiet, withTimeout })
+    for (const s of sessions) await client.eval("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])", 1, sameSlotKey(key, `:sessions:${user}`), s.jti, encodeTracked(s))
+    const fresh = session('zzzzzzzzzzzzzzzzzzzzzz', { appId: login.app, device: login.device, loginAt: 21 })
+    const inRedis = await index.track(user, fresh, 10)
+    await index.flush()
+    const inMemory = new MemoryIndex()
+    for (const s of sessions) inMemory.track(user, s, { maxSessions: 100, oneSessionPer: undefined }, 10, () => false)
+    const inJs = inMemory.track(user, fresh, limits, 10, () => false)
+    t.same(inRedis, evicted(sessions, fresh, limits), 'Lua evicts what evicted() does')
+    t.same(inJs, evicted(sessions, fresh, limits), 'and so does the memory index')
+    return true
+  }), { numRuns: 150 })
+})
+
+t.test('the memory index: renewals, drops, and a sweep of users whose sessions all expired', async (t) => {
+  const index = new MemoryIndex()
+  const limits = { maxSessions: 100, oneSessionPer: undefined }
+  index.track('u1', session(jtiOf(1), { expiresAt: 5000 }), limits, 10, () => false)
+  index.touch('u1', jtiOf(1), 9000, 20)
+  index.touch('u1', jtiOf(2), 9000, 20) // not indexed: nothing
+  index.touch('nobody', jtiOf(2), 9000, 20)
+  t.match(index.list('u1', 30, () => false), [{ jti: jtiOf(1), expiresAt: 9000, renewedAt: 20 }])
+  index.touch('u1', jtiOf(1), 100, 40)
+  t.match(index.list('u1', 50, () => false), [{ expiresAt: 9000, renewedAt: 40 }], 'an expiry never moves back')
+  t.same(index.list('u1', 9000, () => false), [], 'expired')
+  index.drop('nobody', { jti: jtiOf(1) })
+  index.track('u2', session(jtiOf(3), { appId: 'wxa', loginAt: 5 }), limits, 10, () => false)
+  index.track('u2', session(jtiOf(4), { appId: 'wxb', loginAt: 5 }), limits, 10, () => false)
+  index.drop('u2', { appId: 'wxa', before: 5 })
+  t.same(index.list('u2', 10, () => false).map((s) => s.jti), [jtiOf(4)], 'a user revocation in one app')
+  index.drop('u2', { jti: jtiOf(4) })
+  t.equal(index.size, 1, 'a user whose last session went is gone (u1 waits for the sweep)')
+  for (let i = 0; i < 300; i++) index.track(`short-${i}`, session(jtiOf(i), { expiresAt: 100 }), limits, 50, () => false)
+  for (let i = 0; i < 256; i++) index.track(`late-${i}`, session(jtiOf(i)), limits, 200, () => false)
+  t.equal(index.size, 256, 'within 256 logins a sweep dropped every user with nothing live (u1 and the short ones): the late ones are left')
+})
+
+t.test('stored entries: only what this plugin writes is read', async (t) => {
+  t.same(decodeTracked(jtiOf(1), encodeTracked(session(jtiOf(1), { device: 'ios', renewedAt: 7 }))), session(jtiOf(1), { device: 'ios', renewedAt: 7 }))
+  for (const text of ['nope', '{}', '[1,"wechat",null,1,2,null]', '["wxa",5,null,1,2,null]', '["wxa","wechat","a\\"b",1,2,null]', '["wxa","wechat",null,-1,2,null]', '["wxa","wechat",null,1,2.5,null]', '["wxa","wechat",null,1,2,"x"]']) {
+    t.equal(decodeTracked(jtiOf(1), text), undefined, text)
+  }
+})
+
+t.test('Redis: renewals are batched, bounded, and a failed batch is only logged', async (t) => {
+  const calls: unknown[][] = []
+  let fail = false
+  const warnings: string[] = []
+  const fake = { status: 'ready', eval: async (...args: unknown[]) => { calls.push(args); if (fail) throw new Error('down'); return 1 } } as unknown as RedisLike
+  const index = redisIndex({ redis: fake, key: 'k', channel: 'c', indexKey: (u) => `{k}:${u}`, limits: { maxSessions: 2, oneSessionPer: undefined }, maxAge: MAX_AGE, timeout: 1000, log: { warn: (_o: unknown, msg?: string) => { warnings.push(msg ?? '') } }, withTimeout })
+  for (let i = 0; i <= MAX_PENDING_TOUCHES; i++) index.touch('u', jtiOf(i), 5000, 10)
+  index.touch('u', jtiOf(0), 6000, 11) // already waiting: its latest renewal replaces it
+  fail = true
+  await index.flush()
+  t.equal(calls.length, MAX_PENDING_TOUCHES, 'the pending renewals are bounded')
+  t.same(calls.find((c) => c[3] === jtiOf(0))?.slice(4), [6000, 11], 'the latest renewal of a session')
+  t.match(warnings, [/could not record renewals in the session index/])
+  await index.flush()
+  t.equal(calls.length, MAX_PENDING_TOUCHES, 'nothing left to write')
+  await t.rejects(index.track('u', session(jtiOf(1)), 10), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /Redis did not answer: the login was not recorded/ })
+  await t.rejects(index.list('u', 10), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /the sessions could not be read/ })
+  const closed = redisIndex({ redis: { status: 'end' } as unknown as RedisLike, key: 'k', channel: 'c', indexKey: (u) => u, limits: { maxSessions: 2, oneSessionPer: undefined }, maxAge: MAX_AGE, timeout: 1000, log: quiet, withTimeout })
+  await t.rejects(closed.track('u', session(jtiOf(1)), 10), { message: /Redis is not connected \(end\)/ })
+  await closed.flush()
+})
+
+t.test('an index key shares the revocation set\'s Cluster slot, whatever the prefix', async (t) => {
+  t.equal(sameSlotKey('app:revoked', ':s'), '{app:revoked}:s')
+  t.equal(sameSlotKey('a:{weapp}:revoked', ':s'), 'a:{weapp}:revoked:s', 'a tag already there decides the slot')
+  t.equal(sameSlotKey('a{}:revoked', ':s'), '{a{}:revoked}:s', 'an empty tag is no tag')
+  t.ok(canShareSlot('a:{weapp}:revoked'))
+  t.ok(canShareSlot('plain'))
+  t.notOk(canShareSlot('a}b:revoked'), 'a brace with no tag: no key can be put in its slot')
+  const fake = { status: 'ready', zscan: async () => ['0', []], zrangebyscore: async () => [], eval: async () => 1, duplicate: () => ({ subscribe: async () => 1, on () {}, disconnect () {} }), on () {} } as unknown as RedisLike
+  await t.rejects(redisRevocations({ redis: fake, prefix: 'a}b:', timeout: 1000, maxAge: MAX_AGE, log: quiet, limits: { maxSessions: 2, oneSessionPer: undefined } }),
+    { message: /revocation\.prefix 'a\}b:' has a brace but no Redis hash tag/ })
+  const store = await redisRevocations({ redis: fake, prefix: 'a}b:', timeout: 1000, maxAge: MAX_AGE, log: quiet })
+  t.teardown(() => store.close())
+  t.pass('without limits the prefix is as before')
+})
