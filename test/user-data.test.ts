@@ -95,3 +95,18 @@ function encryptText (key: string, text: string, iv: Buffer): string {
   const cipher = createCipheriv('aes-128-cbc', Buffer.from(key, 'base64'), iv)
   return Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]).toString('base64')
 }
+
+t.test('the encrypted channel refuses bad padding even where the plaintext would still parse', async (t) => {
+  const { openChannel } = await import('../lib/user-data.js')
+  const key = Buffer.alloc(16, 7)
+  const iv = Buffer.alloc(16, 9)
+  const seal = (plain: Buffer): string => {
+    const cipher = createCipheriv('aes-128-cbc', key, iv).setAutoPadding(false)
+    return Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64')
+  }
+  // JSON, then spaces to the block's end: 0x20 is no PKCS#7 padding, and JSON.parse would skip it.
+  const spaced = Buffer.from('{"item":"coffee"}'.padEnd(32, ' '))
+  t.throws(() => openChannel(key.toString('base64'), iv.toString('base64'), seal(spaced)), { code: 'WEAPP_DECRYPT_FAILED' })
+  const padded = Buffer.concat([Buffer.from('{"item":"coffee"}'), Buffer.alloc(15, 15)])
+  t.same(openChannel(key.toString('base64'), iv.toString('base64'), seal(padded)), { item: 'coffee' }, 'the same JSON, padded, opens')
+})
