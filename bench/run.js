@@ -120,6 +120,11 @@ async function main () {
   const json = { 'content-type': 'application/json' }
   const body = JSON.stringify(encrypted)
   const freshCode = (req) => { req.body = JSON.stringify({ code: mock.login(`o-${randomBytes(4).toString('hex')}`) }); return req }
+  // 200 users logging in again and again from one of three devices: with maxSessions 3 most logins evict one.
+  let returning = 0
+  const devices = ['wx:ios', 'wx:android', 'wx:devtools']
+  const returningCode = (req) => { const i = returning++; req.body = JSON.stringify({ code: mock.login(`o-back-${i % 200}`), device: devices[i % 3] }); return req }
+  const devSession = redis ? (await post('/dev/login', { code: mock.login('o-bench'), device: 'wx:ios' })).session : undefined
 
   const rows = [
     {
@@ -148,6 +153,22 @@ async function main () {
       baseName: 'the same route, revocation off',
       run: { path: '/rev-auth', headers: auth },
       base: { path: '/auth', headers: auth }
+    },
+    {
+      name: 'login route, maxSessions 3 (Redis; 200 users, most logins evict one)',
+      target: 0.9,
+      skip: redis ? undefined : redisNote,
+      baseName: 'the same logins, revocation alone (Redis)',
+      run: { method: 'POST', path: '/dev/login', headers: json, setupRequest: returningCode },
+      base: { method: 'POST', path: '/rev/login', headers: json, setupRequest: returningCode }
+    },
+    {
+      name: 'authenticated route, maxSessions 3 (Redis)',
+      target: 0.95,
+      skip: redis ? undefined : redisNote,
+      baseName: 'the same route, revocation alone',
+      run: { path: '/dev-auth', headers: { authorization: `Bearer ${devSession}` } },
+      base: { path: '/rev-auth', headers: auth }
     },
     {
       name: 'authenticated route, a session with 200 bytes of claims',

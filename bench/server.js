@@ -100,6 +100,17 @@ if (REDIS_PORT) {
     for (let i = 0; i < 1000; i++) await scope.weapp.revokeUser({ openid: `o-revoked-${i}` })
     scope.get('/rev-auth', { onRequest: scope.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
   })
+  // The same with sessions per device: maxSessions 3, so that most logins of the bench's users
+  // evict one (a mark in the revocation set and a publish, in the login's script).
+  await app.register(async (scope) => {
+    const { Redis } = await import('ioredis')
+    const client = new Redis({ port: Number(REDIS_PORT), host: '127.0.0.1' })
+    scope.addHook('onClose', async () => { client.disconnect() })
+    await scope.register(fastifyWeapp, {
+      appId: APP_ID, appSecret: APP_SECRET, key: KEY, apiBaseUrl: API, prefix: '/dev', sessionCacheSize: Number(CACHE_SIZE ?? 10000), revocation: { redis: client, prefix: 'bench-dev:' }, maxSessions: 3
+    })
+    scope.get('/dev-auth', { onRequest: scope.weapp.authenticate }, async (request) => ({ openid: request.weappSession.openid }))
+  })
 }
 
 // The authenticated route with renewal on (renewWithin), for requests that do not renew.

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { RevocationUnavailableError, safeCause } from './errors.js'
 import { MAX_PENDING_TOUCHES, TOUCH_INTERVAL, decodeTracked, encodeTracked, type SessionLimits, type TrackedSession } from './devices.js'
 import type { IndexStore } from './revocation.js'
@@ -86,6 +87,23 @@ return 1`
 const LIST = "return redis.call('HGETALL', KEYS[1])"
 
 /**
+ * Runs a script by its SHA-1 where the client can (the text of LOGIN is 1.3 KB a login otherwise),
+ * sending the text once more where Redis does not have it (a restart, SCRIPT FLUSH, another node).
+ */
+export function scriptRunner (redis: RedisLike, script: string): (keys: number, ...args: Array<string | number>) => Promise<unknown> {
+  const sha = createHash('sha1').update(script).digest('hex')
+  return async (keys, ...args) => {
+    if (typeof redis.evalsha !== 'function') return await redis.eval(script, keys, ...args)
+    try {
+      return await redis.evalsha(sha, keys, ...args)
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err
+      return await redis.eval(script, keys, ...args)
+    }
+  }
+}
+
+/**
  * A key in the same Cluster slot as `key`: after `key` where it has a hash tag already (everything
  * after the tag is not hashed), else with `key` as the tag.
  */
@@ -119,6 +137,7 @@ interface RedisIndexOptions {
 }
 
 export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, timeout, log, withTimeout }: RedisIndexOptions): IndexStore & { flush (): Promise<void> } {
+  const runLogin = scriptRunner(redis, LOGIN)
   /** Renewals to write, by index and jti: the latest of each. */
   let pending = new Map<string, { index: string, jti: string, expiresAt: number, renewedAt: number }>()
   let flushing: Promise<void> | undefined
@@ -149,7 +168,7 @@ export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, tim
 
   return {
     track: async (index, login, time) => await unavailable('the login was not recorded in its user\'s sessions and no session was issued', async () => {
-      const out = await withTimeout(redis.eval(LOGIN, 2, key, indexKey(index), time, login.jti, encodeTracked(login), limits.maxSessions,
+      const out = await withTimeout(runLogin(2, key, indexKey(index), time, login.jti, encodeTracked(login), limits.maxSessions,
         limits.oneSessionPer ?? '', login.appId, login.device ?? '', time + maxAge, channel, maxAge), timeout, 'recording a login in Redis')
       return Array.isArray(out) ? out.map(String) : []
     }),

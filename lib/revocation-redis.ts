@@ -12,6 +12,8 @@ export interface RedisLike {
   zscan (key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[string, string[]]>
   zrangebyscore (key: string, min: number | string, max: number | string, withScores: 'WITHSCORES', limit: 'LIMIT', offset: number, count: number): Promise<string[]>
   eval (script: string, keys: number, ...args: Array<string | number>): Promise<unknown>
+  /** Where the client has it (ioredis does), a script already loaded runs by its SHA-1: its text is not sent again. */
+  evalsha? (sha: string, keys: number, ...args: Array<string | number>): Promise<unknown>
   duplicate (): RedisLike
   subscribe (channel: string): Promise<unknown>
   on (event: string, listener: (...args: any[]) => void): unknown

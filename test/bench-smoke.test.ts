@@ -20,6 +20,8 @@ t.test('npm run bench completes in smoke mode and prints every row', async (t) =
     'authenticated route, cold sessions (each new, 2000 > cache 500)',
     'authenticated route, 100 apps of every kind in one registration, sessions spread over them',
     'authenticated route, revocation on (Redis, 1000 revoked users)', // run or skipped
+    'login route, maxSessions 3 (Redis; 200 users, most logins evict one)', // run or skipped
+    'authenticated route, maxSessions 3 (Redis)', // run or skipped
     'authenticated route, a session with 200 bytes of claims',
     'authenticated route, renewal on (renewWithin; no request renews)',
     'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',

@@ -93,6 +93,14 @@ t.test('Redis: renewals are batched, bounded, and a failed batch is only logged'
   t.equal(calls.length, MAX_PENDING_TOUCHES, 'nothing left to write')
   await t.rejects(index.track('u', session(jtiOf(1)), 10), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /Redis did not answer: the login was not recorded/ })
   await t.rejects(index.list('u', 10), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /the sessions could not be read/ })
+  // A client with EVALSHA: a script Redis does not hold is sent once more; any other error is the store's.
+  const sent: string[] = []
+  const withSha = (error: string) => ({ status: 'ready', evalsha: async () => { sent.push('sha'); throw new Error(error) }, eval: async () => { sent.push('text'); return ['x'] } }) as unknown as RedisLike
+  const options = { key: 'k', channel: 'c', indexKey: (u: string) => u, limits: { maxSessions: 2, oneSessionPer: undefined }, maxAge: MAX_AGE, timeout: 1000, log: quiet, withTimeout }
+  t.same(await redisIndex({ ...options, redis: withSha('NOSCRIPT No matching script') }).track('u', session(jtiOf(1)), 10), ['x'])
+  t.same(sent, ['sha', 'text'], 'NOSCRIPT: the script\'s text follows')
+  await t.rejects(redisIndex({ ...options, redis: withSha('ERR something else') }).track('u', session(jtiOf(1)), 10), { code: 'WEAPP_REVOCATION_UNAVAILABLE' })
+  t.same(sent, ['sha', 'text', 'sha'], 'another error is not retried')
   const closed = redisIndex({ redis: { status: 'end' } as unknown as RedisLike, key: 'k', channel: 'c', indexKey: (u) => u, limits: { maxSessions: 2, oneSessionPer: undefined }, maxAge: MAX_AGE, timeout: 1000, log: quiet, withTimeout })
   await t.rejects(closed.track('u', session(jtiOf(1)), 10), { message: /Redis is not connected \(end\)/ })
   await closed.flush()
