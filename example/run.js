@@ -146,7 +146,19 @@ async function replay () {
     show('risk rank (request sealed and signed, answer verified)', rank.riskRank)
     show('session_key resets so far (one per logout or ban of a user)', mock.app(mock.appId).resets('o-example-other'))
 
-    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay -> the encrypted channel.')
+    step(17, 'Sessions per device (maxSessions 5, oneSessionPer \'device\'): an iPhone, an iPad, then a second iPhone; "my devices"')
+    const on = (platform) => createWeappClient({ baseUrl, wx: { ...createWx(mock, 'o-example-devices'), getDeviceInfo: () => ({ platform }) } })
+    const [iphone, ipad, iphone2] = [on('ios'), on('ipad'), on('ios')]
+    for (const device of [iphone, ipad, iphone2]) await device.request({ url: '/me' })
+    const kicked = await iphone.request({ url: '/me' }).catch((err) => err)
+    show('the first iPhone', `${kicked.name} ${kicked.code}: signed in on another device (no login behind the user's back: ${iphone.session() === undefined})`)
+    const devices = await iphone2.request({ url: '/me/devices' })
+    show('GET /me/devices', devices.map((d) => `${d.device}${d.current ? ' (this one)' : ''}`))
+    const ipadSession = ipad.session()
+    await iphone2.request({ method: 'DELETE', url: `/me/devices/${devices.find((d) => d.device === 'wx:ipad').id}` })
+    show('DELETE /me/devices/:id (the iPad) -> the iPad\'s session', (await asked('/me', ipadSession)).code)
+
+    console.log('\nDone: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay -> the encrypted channel -> sessions per device.')
   } finally {
     await app.close()
     await mock.close()

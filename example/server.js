@@ -43,6 +43,11 @@ export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = 
     // Logout (and a ban's revokeUser) also resets the user's session_key, at most once per user per
     // 10 minutes: a copied session token's sealed key decrypts nothing more.
     revocation: { memory: true, resetSessionKey: true },
+    // Sessions per device: at most 5 per user, and one per device type (the client sends its
+    // runtime and the system's platform, such as 'wx:ios'): a login on a second iPhone ends the
+    // first one's session (401 WEAPP_SESSION_KICKED there: "you signed in on another device").
+    maxSessions: 5,
+    oneSessionPer: 'device',
     upstreamConnections: 32,
     timeout: 5000,
     sessionCacheSize: 10000,
@@ -101,6 +106,21 @@ export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = 
     const session = app.weapp.sessionOf(request)
     const tip = await (await app.weapp.app(session.appId)).openEncrypted(session, request.body)
     return { received: tip }
+  })
+
+  // "My devices": the caller's sessions in this app, and ending one of them.
+  app.get('/me/devices', { onRequest: app.weapp.authenticate }, async (request) => {
+    const { openid, appId, jti } = app.weapp.sessionOf(request)
+    const sessions = await app.weapp.listSessions({ openid, appId })
+    return sessions.map((s) => ({ id: s.jti, device: s.device ?? 'unknown', since: new Date(s.loginAt).toISOString(), current: s.jti === jti }))
+  })
+  app.delete('/me/devices/:id', { onRequest: app.weapp.authenticate }, async (request, reply) => {
+    const { openid, appId } = app.weapp.sessionOf(request)
+    // Only the caller's own sessions: a session id is an id, not a permission.
+    const mine = await app.weapp.listSessions({ openid, appId })
+    if (!mine.some((s) => s.jti === request.params.id)) return await reply.code(404).send({ code: 'NO_SUCH_DEVICE', message: 'None of your sessions has this id' })
+    await app.weapp.revoke(request.params.id)
+    return await reply.code(204).send()
   })
 
   app.get('/me', { onRequest: app.weapp.authenticate }, async (request) => {

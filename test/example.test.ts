@@ -36,7 +36,10 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /HTTP 200: \{"received":\{"amount":5,"note":"thanks"\}\}/, 'the encrypted channel: client.encrypt() to openEncrypted()')
   t.match(stdout, /risk rank \(request sealed and signed, answer verified\): 0/)
   t.match(stdout, /session_key resets so far \(one per logout or ban of a user\): 1/, 'logout reset the user\'s session_key')
-  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay -> the encrypted channel\./)
+  t.match(stdout, /the first iPhone: WeappSessionKickedError WEAPP_SESSION_KICKED: signed in on another device \(no login behind the user's back: true\)/, 'a second iPhone ends the first one\'s session')
+  t.match(stdout, /GET \/me\/devices: \["wx:ios \(this one\)","wx:ipad"\]/, 'my devices, newest first')
+  t.match(stdout, /DELETE \/me\/devices\/:id \(the iPad\) -> the iPad's session: WEAPP_SESSION_REVOKED/)
+  t.match(stdout, /Done: login -> protected route -> decrypt -> stale-key recovery -> phone number -> @fastify\/jwt route -> a second app linked by phone -> a WeCom app -> unionid -> a ban -> logout -> Alipay -> the encrypted channel -> sessions per device\./)
 })
 
 /** Starts the example in its real-credentials mode; resolves its port and what it printed. */

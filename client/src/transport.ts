@@ -106,9 +106,9 @@ export function createSend (api: WxLike, renewed: (sent: string, header: Record<
   /** One JSON request to a full URL already checked to be on baseUrl's origin. */
   return function send<T> (method: string, url: string, data: unknown, session: string | undefined, header: Record<string, string> = {}): Promise<T> {
     // request() sends no session with your own Authorization header (in any case): never both.
-    const headers: Record<string, string> = session === undefined
-      ? { 'content-type': 'application/json' }
-      : { 'content-type': 'application/json', Authorization: `Bearer ${session}` }
+    // JSON's content type only with a body: a DELETE without one would be a 400 (an empty JSON body).
+    const headers: Record<string, string> = data === undefined ? {} : { 'content-type': 'application/json' }
+    if (session !== undefined) headers.Authorization = `Bearer ${session}`
     for (const name of Object.keys(header)) headers[name] = header[name] as string
     return new Promise((resolve, reject) => {
       const request: Parameters<WxLike['request']>[0] = {
