@@ -14,6 +14,7 @@ const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/che
 const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
 const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts', 'test/platforms.test.ts', 'test/client-users.test.ts']
 const userTests = ['test/users.test.ts', 'test/link-fleet.test.ts']
+const deviceTests = ['test/devices.test.ts', 'test/devices-index.test.ts', 'test/client-devices.test.ts']
 
 const conformance = ['test/conformance.test.ts']
 const pluginTests = [...userTests, ...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests, ...platformTests, ...conformance, 'test/session-ends.test.ts', 'test/revocation-store.test.ts', 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/jwt.test.ts']
@@ -34,16 +35,17 @@ const rules = [
   [/^lib\/upstream\/tokens\.ts$/, tokenTests],
   [/^lib\/platforms\/users\.ts$/, [...sessionTests, ...platformTests, ...kindTests, 'test/revocation.test.ts', 'test/revocation-store.test.ts', 'test/jwt.test.ts', ...conformance]],
   [/^lib\/platforms\//, [...kindTests, ...platformTests, ...conformance, ...upstreamTests, ...tokenTests, ...optionTests, 'test/apps.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-store.test.ts']],
-  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
+  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, ...deviceTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
   [/^lib\/apps\.ts$/, ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests, 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/fairness.test.ts']],
-  [/^lib\/revocation(-redis)?\.ts$/, [...userTests, ...revocationTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts']],
+  [/^lib\/revocation(-redis)?\.ts$/, [...userTests, ...revocationTests, ...deviceTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts']],
+  [/^lib\/devices(-redis)?\.ts$/, [...deviceTests, 'test/instances.test.ts']],
   [/^lib\/names\.ts$/, ['test/edges.test.ts', 'test/options.test.ts']],
   [/^lib\/(keys|options)\.ts$/, [...optionTests, 'test/edges.test.ts', 'test/abuse.test.ts']],
-  [/^lib\/index\.ts$/, [...pluginTests, 'test/session-keys.test.ts']],
+  [/^lib\/index\.ts$/, [...pluginTests, ...deviceTests, 'test/session-keys.test.ts']],
   [/^lib\/user-keys\.ts$/, ['test/session-keys.test.ts']],
   [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
   [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
-  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts']]
+  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts']]
 ]
 
 const testFiles = readdirSync(new URL('../test/', import.meta.url)).filter((name) => name.endsWith('.test.ts'))
@@ -70,7 +72,7 @@ export const mutants = [
   m('claims-unsealed-shape', 'lib/session.ts', 'a token whose claims are not an object is a session', 'if (cl !== undefined && !isPlainObject(cl)) throw', 'if (false) throw'),
   m('claims-frozen', 'lib/session.ts', "a handler's change to claims changes the memo's", 'session.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)', 'session.claims = cl === undefined ? NO_CLAIMS : cl'),
   m('claims-renewal-dropped', 'lib/index.ts', 'a renewal drops the claims', 'sessions.seal(identityOf(session), session.appId, id, sessionClaims(session))', 'sessions.seal(identityOf(session), session.appId, id)'),
-  m('claims-heal-dropped', 'lib/routes.ts', "the decrypt route's heal drops the claims", 'loginAt: now, now }, sessionClaims(current)))', 'loginAt: now, now }))'),
+  m('claims-heal-dropped', 'lib/routes.ts', "the decrypt route's heal drops the claims", 'sessions.seal(fresh, app.appId, id, sessionClaims(current))', 'sessions.seal(fresh, app.appId, id)'),
   m('link-as-session', 'lib/session.ts', 'a link token opens as a session', 'if (use !== undefined) throw new SessionInvalidError', 'if (false) throw new SessionInvalidError'),
   m('session-as-link', 'lib/session.ts', 'a session redeems as a link token', 'if (payload.use !== LINK) throw new LinkInvalidError', 'if (false) throw new LinkInvalidError'),
   m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', "if (err instanceof SessionExpiredError) throw new LinkExpiredError('expired')", ''),
@@ -192,7 +194,7 @@ export const mutants = [
   m('client-qy', 'client/src/runtimes/index.ts', 'a WeCom client logs in with wx.login()', 'loginApi: (api) => api.qy,', 'loginApi: (api) => api,'),
   m('client-qy-check', 'client/src/client.ts', 'a WeCom client checks WeChat\'s session, not WeCom\'s', 'const checker = runtime.loginApi(api)', 'const checker = api'),
   // Ending and renewing sessions
-  m('revoked-check', 'lib/index.ts', 'a revoked session accepted', 'if (revocations?.isRevoked(session) === true) throw new SessionRevokedError()', ''),
+  m('revoked-check', 'lib/index.ts', 'a revoked session accepted', 'if (revocations?.isRevoked(session) === true) throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()', ''),
   m('revoke-user-any', 'lib/revocation.ts', 'revokeUser without appId ends nothing', 'return inAny !== undefined && session.loginAt <= inAny.before', 'return false'),
   m('revoke-user-before', 'lib/revocation.ts', 'a revoked user can never log in again', '(inApp !== undefined && session.loginAt <= inApp.before)', '(inApp !== undefined)'),
   m('revocation-reload', 'lib/revocation-redis.ts', 'no reload after the subscription reconnects', "subscriber.on('ready', () => {", "subscriber.on('never', () => {"),
@@ -227,9 +229,9 @@ export const mutants = [
   m('client-jws', 'client/src/storage.ts', 'an expired JWS kept', ' || (stored.tokenRefreshAt !== undefined && now >= stored.tokenRefreshAt)', ''),
   m('client-no-expiry', 'client/src/storage.ts', 'a stored session without expiry used', ' && (value as Stored).expiresAt > 0', ''),
   // Sessions that stay ended (lineage, renewal, the jwt bridge)
-  m('lineage-exp', 'lib/revocation.ts', "a revoked session's entry lives only until the revoked token's exp", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: now + maxAge, replaces: [] }", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: (session as { expiresAt?: number }).expiresAt ?? now + maxAge, replaces: [] }"),
+  m('lineage-exp', 'lib/revocation.ts', "a revoked session's entry lives only until the revoked token's exp", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: now + maxAge, replaces: [], unindex }", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: (session as { expiresAt?: number }).expiresAt ?? now + maxAge, replaces: [], unindex }"),
   m('user-entry-lifetime', 'lib/revocation.ts', 'a user entry kept for a token lifetime, not maxAge', 'expiresAt: before + maxAge, replaces: known.sessionsOf(user)', 'expiresAt: before + 7 * 86400_000, replaces: known.sessionsOf(user)'),
-  m('user-entry-seconds', 'lib/index.ts', 'maxAge handed to the store in seconds, not ms', 'const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log }', 'const revocationOptions = { maxAge, log: fastify.log }'),
+  m('user-entry-seconds', 'lib/index.ts', 'maxAge handed to the store in seconds, not ms', 'const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log, limits }', 'const revocationOptions = { maxAge, log: fastify.log, limits }'),
   m('user-before-strict', 'lib/revocation.ts', 'a login in the same millisecond as a user revocation survives it', 'if (inApp !== undefined && session.loginAt <= inApp.before) return true', 'if (inApp !== undefined && session.loginAt < inApp.before) return true'),
   m('renew-non-2xx', 'lib/index.ts', 'renewals on error replies', 'reply.statusCode < 200 || reply.statusCode > 299 || ', ''),
   m('renew-revoked', 'lib/index.ts', 'a reply that ended the session (logout) carries its renewal', ' || revocations?.isRevoked(session) === true) {', ') {'),
@@ -241,11 +243,11 @@ export const mutants = [
   m('jws-trusted', 'lib/index.ts', 'the JWS of an ended session trusted', '  return user !== undefined && revocations.isRevoked({ jti, loginAt: lat, appId: aud, ...user } as unknown as SessionRef)', '  return false'),
   m('jws-wecom-sub', 'lib/platforms/wecom.ts', 'a WeCom member\'s JWS subject reads like an openid', 'subject: (user) => `${user.corpId as string}:${user.userId as string}`,', 'subject: (user) => user.userId as string,'),
   m('jws-session-id', 'lib/platforms/users.ts', 'the JWS carries its own id, not the session\'s', 'platform: u.platform, jti, lat: loginAt }', 'platform: u.platform, jti: \'a-fresh-jws-id-0000000\', lat: loginAt }'),
-  m('heal-lineage', 'lib/routes.ts', 'a healed session is a new login: logging it out leaves the token before the heal alive', 'sessions.seal(fresh, app.appId, lineage ?? { jti: randomJti(), loginAt: now, now }, ', 'sessions.seal(fresh, app.appId, { jti: randomJti(), loginAt: now, now }, '),
-  m('heal-max-age', 'lib/routes.ts', 'a heal renews a login past maxAge', 'const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now } : undefined', 'const lineage = { jti: current.jti, loginAt: current.loginAt, notAfter: now + expiresIn * 1000, now }'),
+  m('heal-lineage', 'lib/routes.ts', 'a healed session is a new login: logging it out leaves the token before the heal alive', 'const id = lineage ?? { jti: randomJti(), loginAt: now, now, device }', 'const id = { jti: randomJti(), loginAt: now, now, device }'),
+  m('heal-max-age', 'lib/routes.ts', 'a heal renews a login past maxAge', 'const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now, device } : undefined', 'const lineage = { jti: current.jti, loginAt: current.loginAt, notAfter: now + expiresIn * 1000, now, device }'),
   m('revoke-user-kind', 'lib/index.ts', 'revokeUser takes an openid for a WeCom app (and ends nothing)', 'if (app !== undefined && !users.fits(app.platform.users, user as unknown as Record<string, unknown>)) {', 'if (false) {'),
   // The revocation store
-  m('store-publish-first', 'lib/revocation-redis.ts', 'the script publishes before it stores: a refused revocation still applies elsewhere', "const STORE = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])", "const STORE = `redis.call('PUBLISH', ARGV[4], ARGV[5])\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])"),
+  m('store-publish-first', 'lib/revocation-redis.ts', 'the script publishes before it stores: a refused revocation still applies elsewhere', "const STORE = `${UNINDEX}\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])", "const STORE = `${UNINDEX}\nredis.call('PUBLISH', ARGV[4], ARGV[5])\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])"),
   m('store-planted-future', 'lib/revocation.ts', "a planted 'logins until' in the future accepted", 'if (inBounds && user !== undefined && isTime(third) && third <= now + CLOCK_SKEW) {', 'if (inBounds && user !== undefined && isTime(third)) {'),
   m('store-planted-expiry', 'lib/revocation.ts', 'an entry kept past maxAge accepted', "const inBounds = typeof expiresAt === 'number' && expiresAt <= now + this.#maxAge + CLOCK_SKEW", "const inBounds = typeof expiresAt === 'number'"),
   m('store-per-user', 'lib/revocation.ts', 'no bound per user: every logout is one more entry', 'if ((known.byUser.get(user)?.length ?? 0) >= MAX_REVOKED_PER_USER) return', 'if (false) return'),
@@ -321,5 +323,23 @@ export const mutants = [
   m('reset-fails-logout', 'lib/index.ts', 'a failed reset fails the logout', "      else log.warn({ err, appId }, 'fastify-weapp: the session ended, but", "      else throw err; log.warn({ err, appId }, 'fastify-weapp: the session ended, but"),
   m('channel-refetch', 'lib/user-keys.ts', 'every unknown version asks WeChat', '(known === undefined || time - known.fetchedAt >= REFETCH_AFTER)', '(true)'),
   m('channel-padding', 'lib/user-data.ts', 'channel data with bad padding read', "  if (valid !== 1) throw failed('bad padding')\n  if (value === undefined) throw failed('not JSON')", "  if (value === undefined) throw failed('not JSON')"),
+  // Sessions per device: maxSessions, oneSessionPer, kicked told apart from revoked
+  m('kick-as-revoked', 'lib/index.ts', 'an evicted session answers WEAPP_SESSION_REVOKED', 'throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()', 'throw new SessionRevokedError()'),
+  m('kick-ignored', 'lib/revocation.ts', "an eviction's entry is ignored: the evicted session lives on", "if (inBounds && kind === 'k' && ", "if (false && kind === 'k' && "),
+  m('cap-off-by-one', 'lib/devices.ts', 'a user keeps one session more than maxSessions (memory)', 'kept.length - i + 1 > limits.maxSessions', 'kept.length - i > limits.maxSessions'),
+  m('evict-newest', 'lib/devices.ts', 'the newest session is evicted instead of the oldest', 'kept.sort((a, b) => a.loginAt - b.loginAt ||', 'kept.sort((a, b) => b.loginAt - a.loginAt ||'),
+  m('device-any-app', 'lib/devices.ts', "oneSessionPer 'device' ends the same device type's session in every app", "return s.appId === login.appId && (per === 'app' || s.device === login.device)", "return per === 'app' || s.device === login.device"),
+  m('device-label-quotes', 'lib/devices.ts', 'a device label may hold quotes and backslashes', '\\\\x20\\\\x21\\\\x23-\\\\x5b\\\\x5d-\\\\x7e', '\\\\x20-\\\\x7e'),
+  m('lua-cap', 'lib/devices-redis.ts', 'a user keeps one session more than maxSessions (Redis)', 'while #kept - i + 2 > max do', 'while #kept - i + 1 > max do'),
+  m('lua-revoked-counted', 'lib/devices-redis.ts', 'a session revoked by its id still counts toward the cap (Redis)', " or redis.call('ZSCORE', KEYS[1], '[\"s\",\"' .. jti .. '\"]')", ''),
+  m('lua-order', 'lib/devices-redis.ts', 'Redis evicts the newest session instead of the oldest', 'if a[2] ~= b[2] then return a[2] < b[2] end', 'if a[2] ~= b[2] then return a[2] > b[2] end'),
+  m('unindex-redis', 'lib/revocation-redis.ts', 'a logged-out session still counts toward the cap (Redis)', 'unindex(KEYS[2], ARGV[7], ARGV[8], ARGV[9])\n', ''),
+  m('login-untracked', 'lib/routes.ts', 'a login is not indexed: no cap, nothing evicted', '    if (track !== undefined) await track({ ...who, ...id,', '    if (false) await track({ ...who, ...id,'),
+  m('heal-untracked', 'lib/routes.ts', 'a heal past maxAge escapes the cap', '    if (newLogin !== undefined && track !== undefined) await track(newLogin)\n', ''),
+  m('seal-untracked', 'lib/index.ts', 'a session issued by seal() escapes the cap', '      if (track !== undefined) {\n        const who', '      if (false) {\n        const who'),
+  m('renewal-device', 'lib/index.ts', 'a renewal drops the device label', 'now, device: (session as { device?: string }).device }', 'now }'),
+  m('renewal-untouched', 'lib/index.ts', 'the index never learns of renewals', '    revocations?.touch(session, exp * 1000, now)\n', ''),
+  m('client-kicked-kept', 'client/src/client.ts', 'a kicked session is kept and reused', "if (err instanceof WeappClientError && err.code === 'WEAPP_SESSION_KICKED') {", "if (err instanceof WeappClientError && err.code === 'NEVER') {"),
+  m('client-kicked-relogin', 'client/src/client.ts', 'the client logs in again after a kick, ending the other device in turn', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        throw err\n      }', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        return await call((await login()).session)\n      }'),
   m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length')
 ]
