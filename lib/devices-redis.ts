@@ -170,7 +170,8 @@ export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, tim
     track: async (index, login, time) => await unavailable('the login was not recorded in its user\'s sessions and no session was issued', async () => {
       const out = await withTimeout(runLogin(2, key, indexKey(index), time, login.jti, encodeTracked(login), limits.maxSessions,
         limits.oneSessionPer ?? '', login.appId, login.device ?? '', time + maxAge, channel, maxAge), timeout, 'recording a login in Redis')
-      return Array.isArray(out) ? out.map(String) : []
+      // LOGIN returns the evicted ids: an array, empty where it evicted none.
+      return (out as unknown[]).map(String)
     }),
     touch (index, jti, expiresAt, renewedAt) {
       const id = `${index}\n${jti}`

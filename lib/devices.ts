@@ -28,7 +28,7 @@ const DEVICE = new RegExp(DEVICE_PATTERN)
 /** A device label given to `seal`, checked as the login route's schema checks it. */
 export function deviceLabel (value: unknown, who: string): string | undefined {
   if (value === undefined || (typeof value === 'string' && DEVICE.test(value))) return value
-  throw new TypeError(`${who}: device must be a label of 1 to ${MAX_DEVICE_LENGTH} printable ASCII characters without quotes or backslashes, such as 'wechat:ios'`)
+  throw new TypeError(`${who}: device must be a label of 1 to ${MAX_DEVICE_LENGTH} printable ASCII characters without quotes or backslashes, such as 'wx:ios'`)
 }
 /** ms: how long renewals wait to be written to a shared index (batched, never on a request). */
 export const TOUCH_INTERVAL = 1000

@@ -310,8 +310,6 @@ export function memoryClaims (now: () => number = Date.now): (name: string, ms: 
 /** The entry that marks an evicted session; it ends it (and its renewals) like a revocation. */
 export const kickedEntry = (jti: string): string => JSON.stringify(['k', jti])
 
-const NO_LIMITS = 'sessions are not tracked per user: set maxSessions or oneSessionPer'
-
 /** The revocations of a store: `keep` makes an entry durable (and known here) or rejects. */
 export function revocationsOf (known: Known, { maxAge, now = Date.now, limits }: RevocationOptions, keep: (entry: Entry, now: number) => Promise<boolean>, close: () => Promise<void>, claim = memoryClaims(now), index?: IndexStore): Revocations {
   const tracked = limits === undefined ? undefined : index
@@ -332,11 +330,11 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now, limits }:
       const time = now()
       await keep({ member: JSON.stringify(['s', jti]), expiresAt: time + maxAge, replaces: [] }, time)
     },
+    // The index's calls come only where limits are set (lib/index.ts checks): `tracked` is there.
     async track (login) {
-      if (tracked === undefined) throw new TypeError(`track(): ${NO_LIMITS}`)
       const time = now()
       const { platform, device, jti, appId, loginAt, expiresAt } = login
-      const out = await tracked.track(indexUserOf(login), { jti, appId, platform, device, loginAt, expiresAt, renewedAt: undefined }, time)
+      const out = await (tracked as IndexStore).track(indexUserOf(login), { jti, appId, platform, device, loginAt, expiresAt, renewedAt: undefined }, time)
       // Stored and published by the store; known here at once.
       for (const id of out) known.apply(kickedEntry(id), time + maxAge, time)
     },
@@ -344,10 +342,9 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now, limits }:
       tracked?.touch(indexUserOf(session), session.jti, expiresAt, time)
     },
     async listSessions (user) {
-      if (tracked === undefined) throw new TypeError(`listSessions(): ${NO_LIMITS}`)
       const { index, appId } = indexOfUserKey(user)
       const time = now()
-      const all = await tracked.list(index, time)
+      const all = await (tracked as IndexStore).list(index, time)
       return all.filter((s) => (appId === undefined || s.appId === appId) && !known.isRevoked(refOf(index, s))).sort(newestFirst)
     },
     consume: async (jti, expiresAt) => await keep({ member: JSON.stringify(['s', jti]), expiresAt, replaces: [], once: jti }, now()),

@@ -54,7 +54,7 @@ export const loginSchema = {
         minLength: 1,
         maxLength: MAX_DEVICE_LENGTH,
         pattern: DEVICE_PATTERN,
-        description: 'A label of the device or build in printable ASCII without quotes or backslashes, such as "wechat:ios" (the client sends its runtime and the system\'s platform): sealed in the session, shown by listSessions, and the device type of oneSessionPer: \'device\''
+        description: 'A label of the device or build in printable ASCII without quotes or backslashes, such as "wx:ios" (the client sends its runtime and the system\'s platform): sealed in the session, shown by listSessions, and the device type of oneSessionPer: \'device\''
       }
     }
   },

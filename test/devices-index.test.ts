@@ -2,7 +2,7 @@
 // store's) and in Lua (Redis's) agree on every index, and each store's edges hold.
 import fc from 'fast-check'
 import t from 'tap'
-import { MAX_PENDING_TOUCHES, MemoryIndex, decodeTracked, encodeTracked, evicted, type SessionLimits, type TrackedSession } from '../lib/devices.js'
+import { MAX_PENDING_TOUCHES, MemoryIndex, decodeTracked, encodeTracked, evicted, newestFirst, type SessionLimits, type TrackedSession } from '../lib/devices.js'
 import { canShareSlot, redisIndex, sameSlotKey } from '../lib/devices-redis.js'
 import { redisRevocations, withTimeout } from '../lib/revocation-redis.js'
 import type { RedisLike } from '../lib/revocation.js'
@@ -67,6 +67,14 @@ t.test('the memory index: renewals, drops, and a sweep of users whose sessions a
   for (let i = 0; i < 300; i++) index.track(`short-${i}`, session(jtiOf(i), { expiresAt: 100 }), limits, 50, () => false)
   for (let i = 0; i < 256; i++) index.track(`late-${i}`, session(jtiOf(i)), limits, 200, () => false)
   t.equal(index.size, 256, 'within 256 logins a sweep dropped every user with nothing live (u1 and the short ones): the late ones are left')
+})
+
+t.test('ties in login time are broken by id, the same way each time', async (t) => {
+  const [a, b] = [session('aaaaaaaaaaaaaaaaaaaaaa', { loginAt: 5 }), session('bbbbbbbbbbbbbbbbbbbbbb', { loginAt: 5 })]
+  for (const live of [[a, b], [b, a]]) {
+    t.same(evicted(live, session('zzzzzzzzzzzzzzzzzzzzzz', { loginAt: 6 }), { maxSessions: 2, oneSessionPer: undefined }), [a.jti], 'the lower id is the older')
+    t.same([...live].sort(newestFirst).map((s) => s.jti), [a.jti, b.jti], 'and listed first among equals')
+  }
 })
 
 t.test('stored entries: only what this plugin writes is read', async (t) => {

@@ -7,6 +7,7 @@ import type { MockWechat } from '../lib/testing.js'
 import { isError, KEY } from './fixtures/app.js'
 import { forge, open } from './fixtures/jwe.js'
 import { mockWechat } from './fixtures/fleet.js'
+import { CORP, STAFF, kinds } from './fixtures/kinds.js'
 import { eventually, redisServer, type RedisServer } from './fixtures/redis.js'
 
 type Store = 'memory' | RedisServer
@@ -258,4 +259,22 @@ t.test('a token whose device label is not a string does not open', async (t) => 
   const a = await app(t, mock, 'memory')
   const { payload } = open(await login(a, mock, 'o-1'), KEY)
   isError(t, await me(a, forge(KEY, { ...payload, dv: 5 })), 401, 'WEAPP_SESSION_INVALID')
+})
+
+t.test('a WeCom member\'s sessions are listed and capped by company and UserID', async (t) => {
+  const h = await kinds(t, { plugin: { revocation: 'memory', oneSessionPer: 'device' } })
+  const staff = h.mock.wecomApp(STAFF)
+  const login = async (userId: string, device: string): Promise<string> =>
+    (await h.post('/weapp/login', { code: staff.login(userId), appId: STAFF, device })).json().session
+  const first = await login('zhangsan', 'wx:ios')
+  await login('lisi', 'wx:ios')
+  const pad = await login('zhangsan', 'wx:ipad')
+  t.equal((await h.app.inject({ url: '/whoami', headers: { authorization: `Bearer ${first}` } })).statusCode, 200, 'another member\'s login evicts nothing of this one')
+  await login('zhangsan', 'wx:ios')
+  isError(t, await h.app.inject({ url: '/whoami', headers: { authorization: `Bearer ${first}` } }), 401, 'WEAPP_SESSION_KICKED')
+  const member = { corpId: CORP, userId: 'zhangsan', appId: STAFF }
+  t.same((await h.app.weapp.listSessions(member)).map((s) => s.device), ['wx:ios', 'wx:ipad'])
+  await h.app.weapp.revoke(pad)
+  t.same((await h.app.weapp.listSessions(member)).map((s) => s.device), ['wx:ios'], 'a revoked session is not listed')
+  t.same((await h.app.weapp.listSessions({ corpId: CORP, userId: 'lisi', appId: STAFF })).length, 1)
 })

@@ -22,7 +22,7 @@ t.test('decorates the instance (not encapsulated) and the request', async (t) =>
   t.teardown(() => app.close())
   await app.register(weapp, options)
   await app.ready()
-  t.same(Object.keys(app.weapp).sort(), ['accessToken', 'app', 'authenticate', 'checkEncryptedData', 'checkSessionKey', 'code2Session', 'decrypt', 'getPaidUnionid', 'getPhoneNumber', 'getPluginOpenPId', 'getUserEncryptKey', 'getUserRiskRank', 'jwtTrusted', 'openEncrypted', 'redeemLink', 'resetUserSessionKey', 'revoke', 'revokeUser', 'seal', 'sessionOf', 'unseal', 'verifySignature'])
+  t.same(Object.keys(app.weapp).sort(), ['accessToken', 'app', 'authenticate', 'checkEncryptedData', 'checkSessionKey', 'code2Session', 'decrypt', 'getPaidUnionid', 'getPhoneNumber', 'getPluginOpenPId', 'getUserEncryptKey', 'getUserRiskRank', 'jwtTrusted', 'listSessions', 'openEncrypted', 'redeemLink', 'resetUserSessionKey', 'revoke', 'revokeUser', 'seal', 'sessionOf', 'unseal', 'verifySignature'])
   t.ok(Object.isFrozen(app.weapp))
   t.ok(app.hasRequestDecorator('weappSession'))
   t.ok(app.hasRoute({ method: 'POST', url: '/weapp/login' }))
