@@ -39,6 +39,8 @@ end`
  */
 const LOGIN = `${ENTRY}
 local now = tonumber(ARGV[1])
+-- Expired revocations go here too, as in STORE: an app that evicts but never revokes keeps the set small.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local per = ARGV[5]
 local all = redis.call('HGETALL', KEYS[2])
 local kept = {}

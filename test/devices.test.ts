@@ -229,7 +229,9 @@ t.test('redis: what the index holds that this plugin cannot have written is drop
   const raw = redis.client()
   const key = '{dev:revoked}:sessions:["*","o-1"]'
   await raw.hset(key, 'garbage', 'not json', 'other', '[1,2]', 'AAAAAAAAAAAAAAAAAAAAAA', '["x","wechat",null,"no",1,null]')
+  await raw.zadd('dev:revoked', 1, '["k","BBBBBBBBBBBBBBBBBBBBBB"]')
   await login(a, mock, 'o-1')
+  t.equal(await raw.zscore('dev:revoked', '["k","BBBBBBBBBBBBBBBBBBBBBB"]'), null, 'a login drops expired revocations too')
   t.equal((await me(a, first)).statusCode, 200, 'garbage did not count toward the cap')
   t.same(await raw.hkeys(key).then((keys) => keys.length), 2, 'and was dropped')
   await a.weapp.revokeUser({ openid: 'o-1' })
