@@ -58,7 +58,7 @@ export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
    * with the revocation option `WEAPP_LINK_EXPIRED` too after the first redeem (on any instance: its message says it was redeemed).
    */
   redeemLink (linkToken: string): Promise<WeappLinkedIdentity>
-  /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID`, `WEAPP_SESSION_EXPIRED` or (ended) `WEAPP_SESSION_REVOKED`. */
+  /** Opens a session token of any configured app; rejects with `WEAPP_SESSION_INVALID`, `WEAPP_SESSION_EXPIRED` or (ended) `WEAPP_SESSION_REVOKED` / `WEAPP_SESSION_KICKED`. */
   unseal (token: string): Promise<WeappSession>
   /** Whether `signature` is `sha1(rawData + sessionKey)` in hex (constant-time). */
   verifySignature (rawData: string, signature: string, sessionKey: string): boolean
