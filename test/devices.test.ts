@@ -60,7 +60,7 @@ for (const kind of ['memory', 'redis'] as const) {
 
   t.test(`${kind}: listSessions gives each live session; revoke(jti) ends one`, async (t) => {
     const mock = await mockWechat(t)
-    const a = await app(t, mock, await storeFor(t), { maxSessions: 5 })
+    const a = await app(t, mock, await storeFor(t), { maxSessions: 2 })
     const before = Date.now()
     const phone = await login(a, mock, 'o-1', 'wx:ios')
     const pad = await login(a, mock, 'o-1', 'wx:ipad')
@@ -79,6 +79,10 @@ for (const kind of ['memory', 'redis'] as const) {
     isError(t, await me(a, pad), 401, 'WEAPP_SESSION_REVOKED')
     t.equal((await me(a, phone)).statusCode, 200)
     t.same((await a.weapp.listSessions({ openid: 'o-1' })).map((s) => s.device), ['wx:ios'], 'the revoked one is not listed')
+    // A session revoked by its id no longer counts toward the cap: with two allowed, the next login evicts nobody.
+    const next = await login(a, mock, 'o-1', 'wx:mac')
+    t.equal((await me(a, phone)).statusCode, 200, 'the older session keeps its place')
+    t.equal((await me(a, next)).statusCode, 200)
     await a.weapp.revokeUser({ openid: 'o-1' })
     t.same(await a.weapp.listSessions({ openid: 'o-1' }), [], 'nor after revokeUser')
     await t.rejects(a.weapp.listSessions({} as never), { name: 'TypeError', message: /listSessions\(user\) needs/ })
