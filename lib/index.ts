@@ -423,8 +423,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     },
     async listSessions (user) {
       if (revocations === undefined || limits === undefined) throw new TypeError(`listSessions() ${NO_LIMITS}`)
-      const sessions = await revocations.listSessions(revokedUserKey(user, 'listSessions'))
-      return sessions.map((s) => Object.freeze(s))
+      const listed = await revocations.listSessions(revokedUserKey(user, 'listSessions'))
+      return listed.map((s) => Object.freeze(s))
     },
     jwtTrusted (decoded) {
       return revocations === undefined || !isRevokedJws(revocations, decoded)
