@@ -8,16 +8,14 @@
 // BENCH_COLD (sessions sealed for the cold rows, default 400000), BENCH_ONLY (a regular
 // expression: only the rows whose names match), BENCH_SMOKE=1 (a few-second run that only shows
 // the script still works and prints every row: npm test runs it; its numbers mean nothing).
-import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import autocannon from 'autocannon'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import fastifyWeapp, { generateKey } from 'fastify-weapp'
-import { MockWechat } from 'fastify-weapp/testing'
 import { benchApps, benchIdentity } from './apps.js'
+import { NO_REDIS, startMock, startRedis, startServer, stopOnSignals } from './processes.js'
 
 const SMOKE = process.env.BENCH_SMOKE === '1'
 const DURATION = Number(process.env.BENCH_DURATION ?? 3)
@@ -25,59 +23,45 @@ const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3)
 const CONNECTIONS = SMOKE ? 10 : Number(process.env.BENCH_CONNECTIONS ?? 50)
 const CACHE = SMOKE ? 500 : Number(process.env.BENCH_CACHE ?? 10000)
 const log = (...args) => console.error(...args)
+/** Login codes kept at hand for the login rows (more than a run of DURATION seconds uses). */
+const CODES_AHEAD = SMOKE ? 500 : 12_000 * DURATION
 
 const key = generateKey()
 const jwtSecret = randomBytes(32).toString('base64url')
 const cookieKey = randomBytes(32).toString('base64url')
-const mock = await MockWechat.start()
+const mock = await startMock({ ahead: CODES_AHEAD })
+const redis = await startRedis()
+const redisNote = redis ? '' : NO_REDIS
+const server = await startServer({
+  APP_ID: mock.appId,
+  APP_SECRET: mock.appSecret,
+  KEY: key,
+  API: mock.url,
+  CACHE_SIZE: String(CACHE),
+  JWT_SECRET: jwtSecret,
+  COOKIE_KEY: cookieKey,
+  ...(redis ? { REDIS_PORT: String(redis.port) } : {})
+}, ['--expose-gc'])
+const base = server.url
 
-// Redis, where installed: a real redis-server on a free loopback port, without persistence.
-let redis
-let redisNote = ''
-try {
-  execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
-  const port = await freePort()
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  await waitForPort(port)
-  redis.port = port
-} catch {
-  redisNote = 'redis-server is not installed (apt-get install redis-server): the Redis rows are skipped'
-}
-
-const server = spawn(process.execPath, ['--expose-gc', new URL('./server.js', import.meta.url).pathname], {
-  env: {
-    ...process.env,
-    APP_ID: mock.appId,
-    APP_SECRET: mock.appSecret,
-    KEY: key,
-    API: mock.url,
-    CACHE_SIZE: String(CACHE),
-    JWT_SECRET: jwtSecret,
-    COOKIE_KEY: cookieKey,
-    ...(redis ? { REDIS_PORT: String(redis.port) } : {})
-  },
-  stdio: ['ignore', 'pipe', 'inherit']
-})
-const base = await new Promise((resolve, reject) => {
-  server.stdout.once('data', (chunk) => resolve(chunk.toString().trim()))
-  server.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
-})
-
+/** Ends the processes the bench started. */
+const stop = async () => { await server.stop(); redis?.stop(); mock.stop() }
+stopOnSignals(stop)
 try {
   await main()
 } finally {
-  server.kill('SIGTERM')
-  redis?.kill()
-  await mock.close()
+  await stop()
 }
 
 async function main () {
   log(`fastify-weapp bench: ${os.cpus().length} cores, Node ${process.version}, ${SMOKE ? 'smoke: 200 requests' : `${DURATION}s`} x ${ROUNDS} rounds per row, ${CONNECTIONS} connections, sessionCacheSize ${CACHE}`)
 
   // Sessions as the login route issues them.
-  const login = await post('/weapp/login', { code: mock.login('o-bench') })
+  const benchCodes = mock.codeFeed('o-bench-', 1) // one user: o-bench-0
+  await benchCodes.fill(2)
+  const login = await post('/weapp/login', { code: benchCodes.next() })
   const session = login.session
-  const encrypted = mock.encrypt('o-bench', { stepInfoList: Array.from({ length: 5 }, (_, i) => ({ timestamp: 1700000000 + i * 86400, step: 1000 + i })) })
+  const encrypted = await mock.ask({ encrypt: { openid: 'o-bench-0', data: { stepInfoList: Array.from({ length: 5 }, (_, i) => ({ timestamp: 1700000000 + i * 86400, step: 1000 + i })) } } })
 
   // Cold sessions: genuine tokens sealed by the plugin with the same key, each used once, many more
   // than the memo holds.
@@ -119,12 +103,15 @@ async function main () {
   const auth = { authorization: `Bearer ${session}` }
   const json = { 'content-type': 'application/json' }
   const body = JSON.stringify(encrypted)
-  const freshCode = (req) => { req.body = JSON.stringify({ code: mock.login(`o-${randomBytes(4).toString('hex')}`) }); return req }
+  // A new user's code for every login.
+  const fresh = mock.codeFeed('o-fresh-')
+  const freshCode = (req) => { req.body = JSON.stringify({ code: fresh.next() }); return req }
   // 200 users logging in again and again from one of three devices: with maxSessions 3 most logins evict one.
   let returning = 0
   const devices = ['wx:ios', 'wx:android', 'wx:devtools']
-  const returningCode = (req) => { const i = returning++; req.body = JSON.stringify({ code: mock.login(`o-back-${i % 200}`), device: devices[i % 3] }); return req }
-  const devSession = redis ? (await post('/dev/login', { code: mock.login('o-bench'), device: 'wx:ios' })).session : undefined
+  const back = mock.codeFeed('o-back-', 200)
+  const returningCode = (req) => { req.body = JSON.stringify({ code: back.next(), device: devices[returning++ % 3] }); return req }
+  const devSession = redis ? (await post('/dev/login', { code: benchCodes.next(), device: 'wx:ios' })).session : undefined
 
   const rows = [
     {
@@ -135,7 +122,7 @@ async function main () {
     },
     {
       name: `authenticated route, cold sessions (each new, ${coldCount} > cache ${CACHE})`,
-      target: 0.62,
+      target: 0.7,
       run: { path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[coldCursor++ % cold.length]; return req } },
       base: { path: '/bare', setupRequest: (req) => { req.headers.authorization = cold[bareCursor++ % cold.length]; return req } }
     },
@@ -159,6 +146,7 @@ async function main () {
       target: 0.9,
       skip: redis ? undefined : redisNote,
       baseName: 'the same logins, revocation alone (Redis)',
+      feed: back,
       run: { method: 'POST', path: '/dev/login', headers: json, setupRequest: returningCode },
       base: { method: 'POST', path: '/rev/login', headers: json, setupRequest: returningCode }
     },
@@ -196,15 +184,34 @@ async function main () {
       base: { method: 'POST', path: '/bare-post', headers: { ...auth, ...json }, body }
     },
     {
-      name: 'login route (upstream: the mock WeChat API)',
+      name: 'login route (upstream: the mock WeChat API, in its own process)',
       target: 0.9,
+      feed: fresh,
       run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
       base: { method: 'POST', path: '/relay', headers: json, setupRequest: freshCode }
+    },
+    {
+      name: 'login route, against the seed design by hand (3rd_session in Redis)',
+      target: 1,
+      skip: redis ? undefined : redisNote,
+      baseName: 'hand-written login: the same call, a random 3rd_session, SET ... EX in Redis',
+      feed: fresh,
+      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
+      base: { method: 'POST', path: '/peer/seed-redis/login', headers: json, setupRequest: freshCode }
+    },
+    {
+      name: 'login route, against the seed design by hand (3rd_session in a Map)',
+      target: 0.85,
+      baseName: 'hand-written login: the same call, a random 3rd_session in an in-process Map',
+      feed: fresh,
+      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
+      base: { method: 'POST', path: '/peer/seed-map/login', headers: json, setupRequest: freshCode }
     },
     {
       name: 'login route, onLogin returning 200 bytes of claims at once',
       target: 0.95,
       baseName: 'the same login route, no onLogin',
+      feed: fresh,
       run: { method: 'POST', path: '/claims/login', headers: json, setupRequest: freshCode },
       base: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode }
     },
@@ -255,9 +262,15 @@ async function main () {
     log(`- ${row.name}`)
     const runs = { run: [], base: [], ratio: [], cpu: { run: [], base: [] }, user: { run: [], base: [] }, cpuRatio: [], userRatio: [] }
     const problems = []
-    if (!SMOKE) for (const which of ['base', 'run']) await load(row[which], { duration: 1 }) // warm-up, not counted
+    if (!SMOKE) {
+      for (const which of ['base', 'run']) { // warm-up, not counted
+        await row.feed?.fill()
+        await load(row[which], { duration: 1 })
+      }
+    }
     for (let i = 0; i < ROUNDS; i++) {
       for (const which of ['base', 'run']) {
+        await row.feed?.fill()
         const cpuBefore = await cpu()
         const r = await load(row[which])
         const cpuAfter = await cpu()
@@ -330,21 +343,4 @@ async function stats () {
 function median (values) {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]
-}
-
-async function freePort () {
-  return await new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
-  })
-}
-
-async function waitForPort (port) {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const socket = createServer().listen(port, '127.0.0.1', () => { socket.close(() => resolve(false)) }).on('error', () => resolve(true))
-    })
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('redis-server did not start')
 }

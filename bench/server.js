@@ -1,6 +1,8 @@
 // The server under test for `npm run bench`: one process (one core) holding fastify-weapp's routes,
 // the baselines they are compared with, and the peers. Configured by the environment; prints its
 // address once listening.
+import { randomBytes } from 'node:crypto'
+import { Session } from 'node:inspector/promises'
 import Fastify from 'fastify'
 import { jwtDecrypt } from 'jose'
 import fastifyJwt from '@fastify/jwt'
@@ -58,12 +60,33 @@ app.post('/bare-post', async () => ({ data: { ok: true } }))
 // (an undici Pool, 32 connections), so that the ratio measures the plugin's own work.
 const relayPool = new Pool(API, { connections: 32 })
 app.addHook('onClose', async () => { await relayPool.close() })
-app.post('/relay', async (request) => {
-  const query = new URLSearchParams({ appid: APP_ID, secret: APP_SECRET, js_code: request.body.code, grant_type: 'authorization_code' })
+async function jscode2session (code) {
+  const query = new URLSearchParams({ appid: APP_ID, secret: APP_SECRET, js_code: code, grant_type: 'authorization_code' })
   const res = await relayPool.request({ path: `/sns/jscode2session?${query}`, method: 'GET', signal: AbortSignal.timeout(5000) })
-  const body = JSON.parse(await res.body.text())
+  return JSON.parse(await res.body.text())
+}
+app.post('/relay', async (request) => {
+  const body = await jscode2session(request.body.code)
   return { openid: body.openid }
 })
+
+// The seed's own design, written by hand in a few lines as a user would instead of the plugin: the
+// same pooled call to jscode2session, a random 3rd_session (128 bits), and the openid and
+// session_key kept under it for 2 hours: in an in-process Map (never swept: the design's own
+// leak, which the bench's minutes do not reach), or in Redis (SET ... EX, below).
+const seedSessions = new Map()
+async function seedLogin (request, reply, keep) {
+  const code = request.body?.code
+  if (typeof code !== 'string') return reply.code(400).send({ code: 'NO_CODE' })
+  const body = await jscode2session(code)
+  if (body.errcode !== undefined && body.errcode !== 0) return reply.code(401).send({ code: 'LOGIN_FAILED' })
+  const session = randomBytes(16).toString('hex')
+  await keep(session, { openid: body.openid, sessionKey: body.session_key, unionid: body.unionid })
+  return { session, expiresIn: 7200 }
+}
+app.post('/peer/seed-map/login', (request, reply) => seedLogin(request, reply, (session, value) => {
+  seedSessions.set(session, { ...value, expiresAt: Date.now() + 7_200_000 })
+}))
 
 // Peers. A server-side store: a random 3rd_session id -> session, in process and in Redis.
 const store = new Map()
@@ -86,6 +109,9 @@ if (REDIS_PORT) {
     if (raw === null) return reply.code(401).send({ code: 'NO_SESSION' })
     return { openid: JSON.parse(raw).openid }
   })
+  app.post('/peer/seed-redis/login', (request, reply) => seedLogin(request, reply, async (session, value) => {
+    await redis.set(`sess:${session}`, JSON.stringify(value), 'EX', 7200)
+  }))
 }
 // The authenticated route with revocation on, in Redis, a thousand users revoked: the check is in
 // memory (no Redis on the path), so this should cost what the route costs without it.
@@ -155,6 +181,23 @@ app.get('/__stats', async () => {
   globalThis.gc?.()
   const { rss, heapUsed } = process.memoryUsage()
   return { rss, heapUsed }
+})
+
+// A CPU profile of what the server does between start and stop (bench/profile.js): V8's sampling
+// profiler through node:inspector, every 250 µs.
+let profiler
+app.post('/__profile/start', async () => {
+  profiler = new Session()
+  profiler.connect()
+  await profiler.post('Profiler.enable')
+  await profiler.post('Profiler.setSamplingInterval', { interval: 250 })
+  await profiler.post('Profiler.start')
+  return { started: true }
+})
+app.post('/__profile/stop', async () => {
+  const { profile } = await profiler.post('Profiler.stop')
+  profiler.disconnect()
+  return profile
 })
 
 process.stdout.write(`${await app.listen({ port: 0, host: '127.0.0.1' })}\n`)

@@ -1,6 +1,8 @@
 // The benchmarks cannot rot: npm test runs each in its smoke mode (a few seconds) and checks that
 // it completes and prints every row. It asserts no timing: the numbers of a smoke run mean nothing.
 import { execFile } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 
@@ -26,7 +28,9 @@ t.test('npm run bench completes in smoke mode and prints every row', async (t) =
     'authenticated route, renewal on (renewWithin; no request renews)',
     'for scale: jose jwtDecrypt on every request (no memo, no fast path), cold sessions',
     'decrypt route',
-    'login route (upstream: the mock WeChat API)',
+    'login route (upstream: the mock WeChat API, in its own process)',
+    'login route, against the seed design by hand (3rd_session in Redis)', // run or skipped
+    'login route, against the seed design by hand (3rd_session in a Map)',
     'login route, onLogin returning 200 bytes of claims at once',
     'peer: random id -> session in an in-process Map',
     'peer: random id -> session in redis', // the Redis row, run or skipped
@@ -37,6 +41,21 @@ t.test('npm run bench completes in smoke mode and prints every row', async (t) =
   expected.forEach((name, i) => { t.ok(printed[i]?.startsWith(name), `row ${i + 1}: ${name}`) })
   t.notMatch(stdout, /non-2xx|errors\)/, 'every request of every row was answered 2xx')
   t.match(stdout, /Memory: 1,000 distinct sessions/)
+})
+
+t.test('npm run bench:profile records a profile of the login route and draws its flame graph', async (t) => {
+  const dir = t.testdir()
+  const svg = join(dir, 'login.svg')
+  const out = join(dir, 'login.cpuprofile')
+  const { stdout } = await run(process.execPath, ['bench/profile.js'], { cwd, env: { ...process.env, PROFILE_SECONDS: '1', PROFILE_SVG: svg, PROFILE_OUT: out }, timeout: 120_000 })
+  t.match(stdout, /^login: \d+ req\/s under the profiler/m)
+  t.match(stdout, /\| self \| function \(file:line\) \|/, 'the costliest functions')
+  t.match(stdout, /\| [\d.]+% \| fastify-weapp \|/, 'the work by origin names the plugin')
+  const graph = await readFile(svg, 'utf8')
+  t.match(graph, /^<svg [^>]*>/, 'an SVG')
+  t.match(graph, /<title>[^<]*routes\.js:\d+: [\d.]+% \(fastify-weapp\)<\/title>/, 'with the login route\'s frames, named and measured')
+  const profile = JSON.parse(await readFile(out, 'utf8')) as { nodes: unknown[], samples: unknown[] }
+  t.ok(profile.nodes.length > 0 && profile.samples.length > 0, 'and the .cpuprofile kept')
 })
 
 t.test('npm run bench:oracle completes in smoke mode and prints every row', async (t) => {

@@ -1,0 +1,84 @@
+// npm run bench:profile: where the server's time goes under one bench load. It starts the same
+// processes as `npm run bench` (the server, the mock WeChat API in its own process, redis-server
+// where installed), warms the path up, then records a CPU profile of the server (V8's sampling
+// profiler, through node:inspector, for the loaded seconds only) and prints the functions that
+// cost the most. With PROFILE_SVG=<file> it also draws the flame graph (see bench/flame.js);
+// with PROFILE_OUT=<file> it keeps the .cpuprofile (Chrome DevTools and speedscope open it).
+//
+// PROFILE: the load, one of login (default), relay, seed-redis, seed-map, cold (the authenticated
+// route, a session new to the process each request), bare. PROFILE_SECONDS (default 10),
+// PROFILE_CONNECTIONS (default 50), PROFILE_TITLE (the graph's title).
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import autocannon from 'autocannon'
+import Fastify from 'fastify'
+import fastifyWeapp, { generateKey } from 'fastify-weapp'
+import { flameGraph, summarize } from './flame.js'
+import { NO_REDIS, startMock, startRedis, startServer, stopOnSignals } from './processes.js'
+
+const LOAD = process.env.PROFILE ?? 'login'
+const SECONDS = Number(process.env.PROFILE_SECONDS ?? 10)
+const CONNECTIONS = Number(process.env.PROFILE_CONNECTIONS ?? 50)
+const log = (...args) => console.error(...args)
+
+const key = generateKey()
+const mock = await startMock({ ahead: 12_000 * (SECONDS + 2) })
+const redis = LOAD === 'seed-redis' ? await startRedis() : undefined
+if (LOAD === 'seed-redis' && redis === undefined) throw new Error(NO_REDIS)
+const secret = () => randomBytes(32).toString('base64url')
+const server = await startServer({ APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEY: key, API: mock.url, JWT_SECRET: secret(), COOKIE_KEY: secret(), ...(redis ? { REDIS_PORT: String(redis.port) } : {}) })
+const stop = async () => { await server.stop(); redis?.stop(); mock.stop() }
+stopOnSignals(stop)
+try {
+  await main()
+} finally {
+  await stop()
+}
+
+async function main () {
+  const request = await loadOf(LOAD)
+  log(`profiling ${LOAD}: ${SECONDS} s, ${CONNECTIONS} connections (after 2 s of warm-up)`)
+  await request.feed?.fill()
+  await autocannon({ url: server.url + request.path, connections: CONNECTIONS, duration: 2, requests: [request] })
+  await request.feed?.fill()
+  await fetch(`${server.url}/__profile/start`, { method: 'POST' })
+  const result = await autocannon({ url: server.url + request.path, connections: CONNECTIONS, duration: SECONDS, requests: [request] })
+  const profile = await (await fetch(`${server.url}/__profile/stop`, { method: 'POST' })).json()
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors: the profile would not show the path`)
+  console.log(`${LOAD}: ${Math.round(result.requests.average)} req/s under the profiler\n`)
+  console.log(summarize(profile))
+  if (process.env.PROFILE_OUT) await writeFile(process.env.PROFILE_OUT, JSON.stringify(profile))
+  if (process.env.PROFILE_SVG) {
+    await writeFile(process.env.PROFILE_SVG, flameGraph(profile, { title: process.env.PROFILE_TITLE ?? `${LOAD}: ${SECONDS} s under load` }))
+    log(`flame graph: ${process.env.PROFILE_SVG}`)
+  }
+}
+
+/** The autocannon request of a load (with the code feed it draws from, for logins). */
+async function loadOf (name) {
+  const json = { 'content-type': 'application/json' }
+  const login = (path) => {
+    const feed = mock.codeFeed('o-profile-')
+    return { method: 'POST', path, headers: json, feed, setupRequest: (req) => { req.body = JSON.stringify({ code: feed.next() }); return req } }
+  }
+  switch (name) {
+    case 'login': return login('/weapp/login')
+    case 'relay': return login('/relay')
+    case 'seed-redis': return login('/peer/seed-redis/login')
+    case 'seed-map': return login('/peer/seed-map/login')
+    case 'bare': return { method: 'GET', path: '/bare' }
+    case 'cold': {
+      // Genuine sessions, each used once: more than the load sends.
+      const count = 60_000 * (SECONDS + 2)
+      log(`sealing ${count} sessions...`)
+      const sealer = Fastify()
+      await sealer.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key })
+      const cold = []
+      for (let i = 0; i < count; i++) cold.push(`Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`)
+      await sealer.close()
+      let next = 0
+      return { method: 'GET', path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[next++ % count]; return req } }
+    }
+    default: throw new Error(`PROFILE=${name}: not a load (login, relay, seed-redis, seed-map, cold, bare)`)
+  }
+}
