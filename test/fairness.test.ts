@@ -52,32 +52,32 @@ t.test('a call whose wait would pass its timeout fails at once with 504, and rea
   t.ok(calls < 11, `refused calls never reached WeChat (${calls} calls for 11 logins)`)
 })
 
-t.test('the gate: slots, turns, aborts', async (t) => {
-  // AbortSignal.timeout's timers do not keep the process alive: this does, while the test waits.
-  const alive = setInterval(() => {}, 1000)
-  t.teardown(() => { clearInterval(alive) })
+t.test('the gate: slots, turns, leaving the queue, refusals', async (t) => {
   const gate = new FairGate(1)
-  const limit = (ms = 10_000): { signal: AbortSignal, deadline: number } => ({ signal: AbortSignal.timeout(ms), deadline: Date.now() + ms })
+  const far = (): number => Date.now() + 10_000
   const order: string[] = []
-  let open = (): void => {}
-  const first = gate.run('x', limit(), async () => { await new Promise<void>((resolve) => { open = resolve }); order.push('x0') })
-  const rest = [
-    gate.run('x', limit(), async () => { order.push('x1') }),
-    gate.run('x', limit(), async () => { order.push('x2') }),
-    gate.run('y', limit(), async () => { order.push('y1') }),
-    gate.run('y', limit(), async () => { order.push('y2') })
-  ]
-  const aborted = gate.run('z', limit(50), async () => { order.push('never') })
-  await t.rejects(aborted, { name: 'TimeoutError' }, 'a waiter whose signal aborts leaves the queue')
-  t.equal(gate.waiting, 4)
-  open()
-  await Promise.all([first, ...rest])
+  const enter = (lane: string, name: string, deadline = far()): (() => void) | undefined => gate.enter(() => lane, deadline, () => { order.push(name) })
+  t.equal(enter('x', 'x0'), undefined, 'a free slot: started at once, nothing to leave')
+  t.same(order, ['x0'])
+  enter('x', 'x1')
+  enter('x', 'x2')
+  enter('y', 'y1')
+  enter('y', 'y2')
+  const z = enter('z', 'never')
+  t.equal(gate.waiting, 5)
+  z?.()
+  t.equal(gate.waiting, 4, 'a waiter that stops waiting (its timeout) leaves the queue')
+  for (let i = 0; i < 4; i++) gate.leave(Date.now())
   t.same(order, ['x0', 'x1', 'y1', 'x2', 'y2'], 'lanes in turn')
   t.equal(gate.waiting, 0)
-  // Past a deadline that the average hold says it cannot meet: refused at once.
-  const slow = gate.run('s', limit(), async () => await new Promise((resolve) => setTimeout(resolve, 100)))
-  await slow
-  const hold = gate.run('s', limit(), async () => await new Promise((resolve) => setTimeout(resolve, 100)))
-  await t.rejects(gate.run('s', limit(20), async () => {}), QueueTooLongError)
-  await hold
+  gate.leave(Date.now())
+  // A call that held its slot 100 ms: a wait behind the next one cannot meet a deadline 20 ms away.
+  enter('s', 's0')
+  gate.leave(Date.now() - 100)
+  enter('s', 's1')
+  t.throws(() => enter('s', 's2', Date.now() + 20), QueueTooLongError, 'refused at once')
+  t.equal(gate.waiting, 0, 'and never queued')
+  t.not(enter('s', 's3', Date.now() + 1000), undefined, 'a wait that fits its deadline is queued')
+  gate.leave(Date.now())
+  t.same(order.slice(5), ['s0', 's1', 's3'])
 })

@@ -1,5 +1,5 @@
 import { UpstreamError, safeCause } from '../errors.js'
-import { createHttp, QueueTooLongError, type Http, type HttpAnswer } from './http.js'
+import { CallTimeoutError, createHttp, QueueTooLongError, type Http, type HttpAnswer, type HttpInit } from './http.js'
 import { badCode, httpStatus, notJson, queueTooLong, throttledHttp, timedOut, unreachable, type Errcodes, type Named } from './faults.js'
 import { singleFlight } from './single-flight.js'
 
@@ -33,15 +33,14 @@ export interface UpstreamCall {
  * The answer (a 2xx), or the contract's error: for calls that must read the answer's headers or
  * exact text (a platform that signs the bytes of its answer), and the first half of every call.
  */
-export async function answerUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<HttpAnswer> {
+export async function answerUpstream (url: string, init: HttpInit, { timeout, secrets, errors, http = sharedHttp }: UpstreamCall): Promise<HttpAnswer> {
   const named = errors.named
   let response: HttpAnswer
-  const signal = AbortSignal.timeout(timeout)
   try {
-    response = await http.request(url, init, { signal, deadline: Date.now() + timeout })
+    response = await http.request(url, init, timeout)
   } catch (err) {
     if (err instanceof QueueTooLongError) throw queueTooLong(named, timeout)
-    if (signal.aborted) throw timedOut(named, timeout)
+    if (err instanceof CallTimeoutError) throw timedOut(named, timeout)
     throw unreachable(named, safeCause(err, secrets))
   }
   // Most platforms throttle with an error code; some (or a proxy) answer HTTP 429.
@@ -51,7 +50,7 @@ export async function answerUpstream (url: string, init: { method: string, heade
 }
 
 /** The answer's text (a 2xx), or the contract's error. */
-export async function requestUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, call: UpstreamCall): Promise<string | undefined> {
+export async function requestUpstream (url: string, init: HttpInit, call: UpstreamCall): Promise<string | undefined> {
   return (await answerUpstream(url, init, call)).text
 }
 
@@ -84,7 +83,7 @@ export function checkAnswer (body: Json, { errors, secrets }: Pick<UpstreamCall,
 }
 
 /** The answer's JSON object, or the contract's error. */
-export async function callUpstream (url: string, init: { method: string, headers?: Record<string, string>, body?: string }, call: UpstreamCall): Promise<Json> {
+export async function callUpstream (url: string, init: HttpInit, call: UpstreamCall): Promise<Json> {
   return checkAnswer(jsonObject(await requestUpstream(url, init, call), call.errors.named), call)
 }
 
