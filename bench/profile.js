@@ -6,8 +6,9 @@
 // with PROFILE_OUT=<file> it keeps the .cpuprofile (Chrome DevTools and speedscope open it).
 //
 // PROFILE: the load, one of login (default), relay, seed-redis, seed-map, cold (the authenticated
-// route, a session new to the process each request), bare. PROFILE_SECONDS (default 10),
-// PROFILE_CONNECTIONS (default 50), PROFILE_TITLE (the graph's title).
+// route, a session new to the process each request), bare. PROFILE_PATH sends the load's requests
+// to another path (PROFILE=cold PROFILE_PATH=/bare: the cold row's baseline). PROFILE_SECONDS
+// (default 10), PROFILE_CONNECTIONS (default 50), PROFILE_TITLE (the graph's title).
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import autocannon from 'autocannon'
@@ -37,6 +38,7 @@ try {
 
 async function main () {
   const request = await loadOf(LOAD)
+  if (process.env.PROFILE_PATH) request.path = process.env.PROFILE_PATH
   log(`profiling ${LOAD}: ${SECONDS} s, ${CONNECTIONS} connections (after 2 s of warm-up)`)
   await request.feed?.fill()
   await autocannon({ url: server.url + request.path, connections: CONNECTIONS, duration: 2, requests: [request] })
