@@ -322,12 +322,16 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   }
   const single = registry.single === undefined ? noSingleApp : withoutApp(apiOf(registry.single))
 
-  /** A session that opened and was not ended. */
-  async function open (token: string): Promise<AnySession> {
-    const session = await sessions.unseal(token)
-    // In memory, no I/O: memo hits and the fast path are checked like everything else.
+  /** A session that was not ended (in memory, no I/O: memo hits and the fast path are checked like everything else). */
+  function notEnded (session: AnySession): AnySession {
     if (revocations?.isRevoked(session) === true) throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()
     return session
+  }
+
+  /** A session that opened and was not ended: at once where it opened at once, else a promise. */
+  function open (token: string): AnySession | Promise<AnySession> {
+    const opened = sessions.unsealNow(token)
+    return opened instanceof Promise ? opened.then(notEnded) : notEnded(opened)
   }
 
   const api: WeappApi = {
@@ -340,7 +344,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       }
       let session: AnySession
       try {
-        session = await open(token)
+        const opened = open(token)
+        session = opened instanceof Promise ? await opened : opened
       } catch (err) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
         throw err

@@ -130,6 +130,12 @@ export interface SessionCodec {
    */
   seal (identity: AnyIdentity, appId: string, renew?: SealOptions, claims?: string): string
   unseal (token: string): Promise<AnySession>
+  /**
+   * The same, at once where the memo or the fast path decides (the authenticated path's common
+   * case: no promise, no turn of the event loop), a promise only where jose must. It throws
+   * synchronously what it refuses at once.
+   */
+  unsealNow (token: string): AnySession | Promise<AnySession>
   /** Seals an identity into a link token for `appId` (purpose `link`, refused as a session), valid `expiresIn` seconds. */
   sealLink (identity: AnyIdentity, appId: string, expiresIn: number): string
   /** Opens a link token: the identity's session fields, or `WEAPP_LINK_INVALID` / `WEAPP_LINK_EXPIRED`. */
@@ -264,26 +270,55 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
     return token
   }
 
-  /** The payload of a token that opens, whatever it holds; WEAPP_SESSION_INVALID or _EXPIRED otherwise. */
-  async function open (token: string): Promise<JWTPayload> {
+  /**
+   * The payload of a token that opens, whatever it holds: at once where the fast path opens it, a
+   * promise where jose decides. Throws (or rejects) WEAPP_SESSION_INVALID or _EXPIRED otherwise.
+   */
+  function open (token: string): JWTPayload | Promise<JWTPayload> {
     // The fast path opens only the canonical spelling of the one shape seal writes (its own
     // header, an empty key, canonical IV, ciphertext and tag), so what it accepts needs no more.
-    let payload = fastUnseal(token)
-    if (payload === undefined) {
-      // One session, one string: jose would also open a token with '=' padding, whitespace or
-      // stray low bits, each a new memo entry. Only the canonical spelling (what seal writes) opens.
-      if (!isCanonicalJwe(token)) {
-        throw new SessionInvalidError({ cause: new Error('the token is not a compact JWE in canonical base64url') })
-      }
-      try {
-        payload = await joseUnseal(token)
-      } catch (err) {
-        // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
-        if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
-        throw new SessionInvalidError({ cause: safeCause(err, []) })
-      }
+    const payload = fastUnseal(token)
+    if (payload !== undefined) return payload
+    // One session, one string: jose would also open a token with '=' padding, whitespace or
+    // stray low bits, each a new memo entry. Only the canonical spelling (what seal writes) opens.
+    if (!isCanonicalJwe(token)) {
+      throw new SessionInvalidError({ cause: new Error('the token is not a compact JWE in canonical base64url') })
     }
-    return payload
+    return joseOpen(token)
+  }
+
+  async function joseOpen (token: string): Promise<JWTPayload> {
+    try {
+      return await joseUnseal(token)
+    } catch (err) {
+      // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
+      if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
+      throw new SessionInvalidError({ cause: safeCause(err, []) })
+    }
+  }
+
+  /** The session a payload holds, remembered from the token's second use on. */
+  function remember (token: string, payload: JWTPayload): AnySession {
+    const session = toSession(payload, token)
+    if (memo !== undefined && (doorkeeper as Doorkeeper).seen(token)) memo.set(token, Object.freeze({ ...session }))
+    return session
+  }
+
+  function unsealNow (token: string): AnySession | Promise<AnySession> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+      throw new SessionInvalidError({ cause: new Error('the token is empty, not a string or longer than any session') })
+    }
+    const known = memo === undefined ? undefined : memo.get(token)
+    if (known !== undefined) {
+      // exp is enforced on every hit, exactly as jose would: expired when exp <= now (seconds).
+      if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {
+        (memo as Memo<Readonly<AnySession>>).delete(token)
+        throw new SessionExpiredError()
+      }
+      return { ...known }
+    }
+    const payload = open(token)
+    return payload instanceof Promise ? payload.then((opened) => remember(token, opened)) : remember(token, payload)
   }
 
   return {
@@ -332,22 +367,9 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
     },
 
     async unseal (token) {
-      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-        throw new SessionInvalidError({ cause: new Error('the token is empty, not a string or longer than any session') })
-      }
-      const known = memo === undefined ? undefined : memo.get(token)
-      if (known !== undefined) {
-        // exp is enforced on every hit, exactly as jose would: expired when exp <= now (seconds).
-        if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {
-          (memo as Memo<Readonly<AnySession>>).delete(token)
-          throw new SessionExpiredError()
-        }
-        return { ...known }
-      }
-      const payload = await open(token)
-      const session = toSession(payload, token)
-      if (memo !== undefined && (doorkeeper as Doorkeeper).seen(token)) memo.set(token, Object.freeze({ ...session }))
-      return session
-    }
+      return await unsealNow(token)
+    },
+
+    unsealNow
   }
 }
