@@ -7,7 +7,8 @@ import { basename } from 'node:path'
 const ORIGINS = [
   ['fastify-weapp', /\/dist\/[^/]+\.js$|\/dist\/(platforms|upstream)\//, '#e8743b'],
   ['bench', /\/bench\//, '#b07aa1'],
-  ['undici', /node_modules\/undici\//, '#4e79a7'],
+  // The server's only WebAssembly is undici's HTTP parser (llhttp).
+  ['undici', /node_modules\/undici\/|^wasm:/, '#4e79a7'],
   ['ioredis', /node_modules\/(ioredis|@ioredis|redis-parser|denque|cluster-key-slot)\//, '#9c755f'],
   ['fastify', /node_modules\/(fastify|@fastify|fast-json-stringify|find-my-way|avvio|light-my-request|ajv|fast-uri|json-schema-ref-resolver|secure-json-parse|fast-querystring|toad-cache|abstract-logging|pino|rfdc|process-warning|fast-decode-uri-component|safe-regex2|ret|fastq|reusify)/, '#59a14f'],
   ['node', /^node:|^internal\/|^$/, '#bab0ac']

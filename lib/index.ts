@@ -383,7 +383,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       Object.defineProperty(identity, 'toJSON', { value: () => ({ ...seen, platform: link.platform, appId: link.appId }) })
       return Object.freeze(identity) as unknown as WeappLinkedIdentity
     },
-    unseal: open as WeappApi['unseal'],
+    // Always a promise (a refusal a rejection), whether the session opened at once or not.
+    unseal: (async (token: string) => await open(token)) as WeappApi['unseal'],
     verifySignature,
     app: async (appId) => apiOf(await registry.get(appId)),
     async revoke (tokenOrSession) {

@@ -58,9 +58,9 @@ export interface RouteOptions {
  * The app a login is for: the body's `appId`; without one, the Referer's; without either, the one
  * app configured. Never a "current app": each request names its own.
  */
-async function appOfLogin (registry: Registry, body: LoginBody, referer: string | undefined): Promise<App> {
+function appOfLogin (registry: Registry, body: LoginBody, referer: string | undefined): App | Promise<App> {
   const appId = body.appId ?? (referer === undefined ? undefined : REFERER.exec(referer)?.[1])
-  if (appId !== undefined) return await registry.get(appId)
+  if (appId !== undefined) return registry.get(appId)
   if (registry.single !== undefined) return registry.single
   throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
 }
@@ -128,7 +128,9 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
   })
 
   fastify.post<{ Body: LoginBody }>('/login', options('login', loginSchemaWith(userSchema), LOGIN_BODY_LIMIT, false), async (request, reply) => {
-    const app = await appOfLogin(registry, request.body, request.headers.referer)
+    // The one app configured is known at once (no turn of the event loop); a named one may be looked up.
+    const found = appOfLogin(registry, request.body, request.headers.referer)
+    const app = found instanceof Promise ? await found : found
     const { appId } = app
     const { code: loginCode, anonymousCode } = request.body
     let identity: AnyIdentity

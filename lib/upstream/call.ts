@@ -84,7 +84,7 @@ export function checkAnswer (body: Json, { errors, secrets }: Pick<UpstreamCall,
 
 /** The answer's JSON object, or the contract's error. */
 export async function callUpstream (url: string, init: HttpInit, call: UpstreamCall): Promise<Json> {
-  return checkAnswer(jsonObject(await requestUpstream(url, init, call), call.errors.named), call)
+  return checkAnswer(jsonObject((await answerUpstream(url, init, call)).text, call.errors.named), call)
 }
 
 /** A rejection for what is not a usable code (it never reaches the platform), or undefined. */

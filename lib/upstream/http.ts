@@ -137,10 +137,11 @@ class Call implements Dispatcher.DispatchHandler {
   /** Takes it out of the gate's queue while it waits. */
   dequeue: (() => void) | undefined
 
-  constructor (readonly gate: FairGate, readonly pool: Pool, readonly options: Dispatcher.DispatchOptions, timeout: number, resolve: (answer: HttpAnswer) => void, reject: (err: unknown) => void) {
+  constructor (readonly gate: FairGate, readonly pool: Upstream, readonly options: Dispatcher.DispatchOptions, timeout: number, resolve: (answer: HttpAnswer) => void, reject: (err: unknown) => void) {
     this.#resolve = resolve
     this.#reject = reject
-    this.#timer = setTimeout(() => { this.#timedOut(timeout) }, timeout)
+    // Unreferenced, as AbortSignal.timeout's: a call in flight holds a socket, one waiting waits for one.
+    this.#timer = setTimeout(() => { this.#timedOut(timeout) }, timeout).unref()
   }
 
   /** In its slot: sent. */
@@ -206,8 +207,13 @@ class Call implements Dispatcher.DispatchHandler {
   }
 }
 
-export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS): Http {
-  const pools = new Map<string, { pool: Pool, gate: FairGate }>()
+/** What a call is sent through: an undici `Pool` (tests give a stand-in that answers when they say). */
+export type Upstream = Pick<Dispatcher, 'dispatch' | 'close'>
+
+const openPool = (origin: string, options: Pool.Options): Upstream => new Pool(origin, options)
+
+export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS, open: (origin: string, options: Pool.Options) => Upstream = openPool): Http {
+  const pools = new Map<string, { pool: Upstream, gate: FairGate }>()
 
   function request (lane: string, url: string, { method, headers, body }: HttpInit, timeout: number): Promise<HttpAnswer> {
     // The plugin's own URLs: an origin, then a path from its first '/'.
@@ -215,7 +221,7 @@ export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS):
     const origin = url.slice(0, slash)
     let upstream = pools.get(origin)
     if (upstream === undefined) {
-      upstream = { pool: new Pool(origin, { connections, maxResponseSize: MAX_ANSWER_BYTES }), gate: new FairGate(connections) }
+      upstream = { pool: open(origin, { connections, maxResponseSize: MAX_ANSWER_BYTES }), gate: new FairGate(connections) }
       pools.set(origin, upstream)
     }
     const { pool, gate } = upstream

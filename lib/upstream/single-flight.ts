@@ -8,11 +8,9 @@ export function singleFlight<T> (): (key: string, call: () => Promise<T>) => Pro
   return (key, call) => {
     let pending = inFlight.get(key)
     if (pending === undefined) {
-      pending = call()
+      // The key is free again before any caller resumes: the callers' promise is the one that forgets it.
+      pending = call().then((value) => { inFlight.delete(key); return value }, (err: unknown) => { inFlight.delete(key); throw err })
       inFlight.set(key, pending)
-      // Registered before any caller's await: the key is free again when they resume.
-      const forget = (): void => { inFlight.delete(key) }
-      pending.then(forget, forget)
     }
     return pending
   }
