@@ -6,15 +6,16 @@
 // with PROFILE_OUT=<file> it keeps the .cpuprofile (Chrome DevTools and speedscope open it).
 //
 // PROFILE: the load, one of login (default), relay, seed-redis, seed-map, cold (the authenticated
-// route, a session new to the process each request), bare. PROFILE_PATH sends the load's requests
+// route, a session new to the process each request), bare, devices (logins with maxSessions 3 in
+// Redis, most evicting one) and revocation (the same logins, revocation alone). PROFILE_PATH sends the load's requests
 // to another path (PROFILE=cold PROFILE_PATH=/bare: the cold row's baseline). PROFILE_SECONDS
 // (default 10), PROFILE_CONNECTIONS (default 50), PROFILE_TITLE (the graph's title).
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import autocannon from 'autocannon'
-import Fastify from 'fastify'
-import fastifyWeapp, { generateKey } from 'fastify-weapp'
+import { generateKey } from 'fastify-weapp'
 import { flameGraph, summarize } from './flame.js'
+import { NEEDS_REDIS, loadOf } from './loads.js'
 import { NO_REDIS, startMock, startRedis, startServer, stopOnSignals } from './processes.js'
 
 const LOAD = process.env.PROFILE ?? 'login'
@@ -24,8 +25,8 @@ const log = (...args) => console.error(...args)
 
 const key = generateKey()
 const mock = await startMock({ ahead: 12_000 * (SECONDS + 2) })
-const redis = LOAD === 'seed-redis' ? await startRedis() : undefined
-if (LOAD === 'seed-redis' && redis === undefined) throw new Error(NO_REDIS)
+const redis = NEEDS_REDIS.includes(LOAD) ? await startRedis() : undefined
+if (NEEDS_REDIS.includes(LOAD) && redis === undefined) throw new Error(NO_REDIS)
 const secret = () => randomBytes(32).toString('base64url')
 const server = await startServer({ APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEY: key, API: mock.url, JWT_SECRET: secret(), COOKIE_KEY: secret(), ...(redis ? { REDIS_PORT: String(redis.port) } : {}) })
 const stop = async () => { await server.stop(); redis?.stop(); mock.stop() }
@@ -37,7 +38,7 @@ try {
 }
 
 async function main () {
-  const request = await loadOf(LOAD)
+  const request = await loadOf(LOAD, { mock, key, seconds: SECONDS, log })
   if (process.env.PROFILE_PATH) request.path = process.env.PROFILE_PATH
   log(`profiling ${LOAD}: ${SECONDS} s, ${CONNECTIONS} connections (after 2 s of warm-up)`)
   await request.feed?.fill()
@@ -53,34 +54,5 @@ async function main () {
   if (process.env.PROFILE_SVG) {
     await writeFile(process.env.PROFILE_SVG, flameGraph(profile, { title: process.env.PROFILE_TITLE ?? `${LOAD}: ${SECONDS} s under load` }))
     log(`flame graph: ${process.env.PROFILE_SVG}`)
-  }
-}
-
-/** The autocannon request of a load (with the code feed it draws from, for logins). */
-async function loadOf (name) {
-  const json = { 'content-type': 'application/json' }
-  const login = (path) => {
-    const feed = mock.codeFeed('o-profile-')
-    return { method: 'POST', path, headers: json, feed, setupRequest: (req) => { req.body = JSON.stringify({ code: feed.next() }); return req } }
-  }
-  switch (name) {
-    case 'login': return login('/weapp/login')
-    case 'relay': return login('/relay')
-    case 'seed-redis': return login('/peer/seed-redis/login')
-    case 'seed-map': return login('/peer/seed-map/login')
-    case 'bare': return { method: 'GET', path: '/bare' }
-    case 'cold': {
-      // Genuine sessions, each used once: more than the load sends.
-      const count = 60_000 * (SECONDS + 2)
-      log(`sealing ${count} sessions...`)
-      const sealer = Fastify()
-      await sealer.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key })
-      const cold = []
-      for (let i = 0; i < count; i++) cold.push(`Bearer ${await sealer.weapp.seal({ openid: `o-${i}`, sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' })}`)
-      await sealer.close()
-      let next = 0
-      return { method: 'GET', path: '/auth', setupRequest: (req) => { req.headers.authorization = cold[next++ % count]; return req } }
-    }
-    default: throw new Error(`PROFILE=${name}: not a load (login, relay, seed-redis, seed-map, cold, bare)`)
   }
 }

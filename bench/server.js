@@ -7,9 +7,11 @@ import Fastify from 'fastify'
 import { jwtDecrypt } from 'jose'
 import fastifyJwt from '@fastify/jwt'
 import fastifySecureSession from '@fastify/secure-session'
-import fastifyWeapp from 'fastify-weapp'
 import { Pool } from 'undici'
 import { benchApps } from './apps.js'
+
+// WEAPP_BUILD: another build's dist/index.js (bench/versus.js runs one server of each).
+const { default: fastifyWeapp } = await import(process.env.WEAPP_BUILD ?? 'fastify-weapp')
 
 const { APP_ID, APP_SECRET, KEY, API, REDIS_PORT, JWT_SECRET, COOKIE_KEY, CACHE_SIZE, STORE_SIZE = '1000' } = process.env
 const app = Fastify({ logger: false })

@@ -58,6 +58,12 @@ t.test('npm run bench:profile records a profile of the login route and draws its
   t.ok(profile.nodes.length > 0 && profile.samples.length > 0, 'and the .cpuprofile kept')
 })
 
+t.test('npm run bench:versus puts two builds side by side and prints every load', async (t) => {
+  const { stdout } = await run(process.execPath, ['bench/versus.js'], { cwd, env: { ...process.env, BASELINE: 'dist/index.js', VERSUS: 'login,relay', VERSUS_ROUNDS: '1', VERSUS_DURATION: '1' }, timeout: 120_000 })
+  t.same(rows(stdout).filter((r) => r !== 'load' && !r.startsWith('---')), ['login', 'relay'])
+  t.match(stdout, /\| login \| [\d,]+ \| [\d,]+ \| [\d.]+x \| [\d.]+–[\d.]+ \| [\d.]+ \([\d.]+\) \| [\d.]+x \|/)
+})
+
 t.test('npm run bench:oracle completes in smoke mode and prints every row', async (t) => {
   const { stdout } = await run(process.execPath, ['bench/oracle.js'], { cwd, env: { ...process.env, ORACLE_SMOKE: '1' }, timeout: 120_000 })
   t.same(rows(stdout), [
