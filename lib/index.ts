@@ -344,8 +344,10 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       }
       let session: AnySession
       try {
-        const opened = open(token)
-        session = opened instanceof Promise ? await opened : opened
+        // A session the memo or the fast path opened is here at once: only jose's verdict is awaited.
+        let opened = open(token)
+        if (opened instanceof Promise) opened = await opened
+        session = opened
       } catch (err) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
         throw err

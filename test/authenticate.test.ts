@@ -57,6 +57,19 @@ t.test('invalid and expired sessions', async (t) => {
   t.same(h.leaks(), [])
 })
 
+t.test('a genuine session only jose opens (a header the plugin does not write) is authenticated once jose says so', async (t) => {
+  const h = await harness(t)
+  // The same members in another order: the fast path knows only the plugin's own header and leaves it to jose.
+  const kid = (JSON.parse(Buffer.from((await h.login('o-1')).session.split('.')[0] as string, 'base64url').toString()) as { kid: string }).kid
+  const token = forge(KEY, claims(h.mock.appId, { sub: 'o-elsewhere' }), { header: { enc: 'A256GCM', alg: 'dir', kid } })
+  const res = await h.app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().openid, 'o-elsewhere')
+  const again = await h.app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
+  t.equal(again.json().openid, 'o-elsewhere', 'and again (the memo takes it from its second use)')
+  t.same(h.leaks(), [])
+})
+
 t.test('works as an app-wide hook with the routes still reachable where not hooked', async (t) => {
   const h = await harness(t, {
     async before (app) {
