@@ -3,6 +3,7 @@
 // server under test (bench/server.js). Each dies with the bench: the mock when its IPC channel
 // closes, the others by `stop()` (also on Ctrl-C).
 import { fork, spawn, execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 
 /**
@@ -85,9 +86,23 @@ export async function startServer (env, flags = []) {
   return { url, stop: async () => { child.kill('SIGTERM'); await exited } }
 }
 
-/** Calls `stop` on Ctrl-C (or a SIGTERM) before exiting. */
-export function stopOnSignals (stop) {
+/**
+ * The bench server's environment: the mock's app, the sealing key, fresh secrets for the peers
+ * (@fastify/jwt, @fastify/secure-session), Redis where one runs, and `more`.
+ */
+export function serverEnv ({ mock, key, redis }, more = {}) {
+  const secret = () => randomBytes(32).toString('base64url')
+  return { APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEY: key, API: mock.url, JWT_SECRET: secret(), COOKIE_KEY: secret(), ...(redis ? { REDIS_PORT: String(redis.port) } : {}), ...more }
+}
+
+/** Runs `main`, then `stop` however it ends (an error, Ctrl-C, a SIGTERM). */
+export async function runThenStop (main, stop) {
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => { Promise.resolve(stop()).finally(() => process.exit(130)) })
+  try {
+    await main()
+  } finally {
+    await stop()
+  }
 }
 
 async function freePort () {

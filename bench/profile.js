@@ -10,13 +10,12 @@
 // Redis, most evicting one) and revocation (the same logins, revocation alone). PROFILE_PATH sends the load's requests
 // to another path (PROFILE=cold PROFILE_PATH=/bare: the cold row's baseline). PROFILE_SECONDS
 // (default 10), PROFILE_CONNECTIONS (default 50), PROFILE_TITLE (the graph's title).
-import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import autocannon from 'autocannon'
 import { generateKey } from 'fastify-weapp'
 import { flameGraph, summarize } from './flame.js'
 import { NEEDS_REDIS, loadOf } from './loads.js'
-import { NO_REDIS, startMock, startRedis, startServer, stopOnSignals } from './processes.js'
+import { NO_REDIS, runThenStop, serverEnv, startMock, startRedis, startServer } from './processes.js'
 
 const LOAD = process.env.PROFILE ?? 'login'
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 10)
@@ -27,15 +26,8 @@ const key = generateKey()
 const mock = await startMock({ ahead: 12_000 * (SECONDS + 2) })
 const redis = NEEDS_REDIS.includes(LOAD) ? await startRedis() : undefined
 if (NEEDS_REDIS.includes(LOAD) && redis === undefined) throw new Error(NO_REDIS)
-const secret = () => randomBytes(32).toString('base64url')
-const server = await startServer({ APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEY: key, API: mock.url, JWT_SECRET: secret(), COOKIE_KEY: secret(), ...(redis ? { REDIS_PORT: String(redis.port) } : {}) })
-const stop = async () => { await server.stop(); redis?.stop(); mock.stop() }
-stopOnSignals(stop)
-try {
-  await main()
-} finally {
-  await stop()
-}
+const server = await startServer(serverEnv({ mock, key, redis }))
+await runThenStop(main, async () => { await server.stop(); redis?.stop(); mock.stop() })
 
 async function main () {
   const request = await loadOf(LOAD, { mock, key, seconds: SECONDS, log })

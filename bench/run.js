@@ -15,7 +15,7 @@ import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import fastifyWeapp, { generateKey } from 'fastify-weapp'
 import { benchApps, benchIdentity } from './apps.js'
-import { NO_REDIS, startMock, startRedis, startServer, stopOnSignals } from './processes.js'
+import { NO_REDIS, runThenStop, serverEnv, startMock, startRedis, startServer } from './processes.js'
 
 const SMOKE = process.env.BENCH_SMOKE === '1'
 const DURATION = Number(process.env.BENCH_DURATION ?? 3)
@@ -28,30 +28,12 @@ const CODES_AHEAD = SMOKE ? 500 : 12_000 * DURATION
 
 const key = generateKey()
 const jwtSecret = randomBytes(32).toString('base64url')
-const cookieKey = randomBytes(32).toString('base64url')
 const mock = await startMock({ ahead: CODES_AHEAD })
 const redis = await startRedis()
 const redisNote = redis ? '' : NO_REDIS
-const server = await startServer({
-  APP_ID: mock.appId,
-  APP_SECRET: mock.appSecret,
-  KEY: key,
-  API: mock.url,
-  CACHE_SIZE: String(CACHE),
-  JWT_SECRET: jwtSecret,
-  COOKIE_KEY: cookieKey,
-  ...(redis ? { REDIS_PORT: String(redis.port) } : {})
-}, ['--expose-gc'])
+const server = await startServer(serverEnv({ mock, key, redis }, { CACHE_SIZE: String(CACHE), JWT_SECRET: jwtSecret }), ['--expose-gc'])
 const base = server.url
-
-/** Ends the processes the bench started. */
-const stop = async () => { await server.stop(); redis?.stop(); mock.stop() }
-stopOnSignals(stop)
-try {
-  await main()
-} finally {
-  await stop()
-}
+await runThenStop(main, async () => { await server.stop(); redis?.stop(); mock.stop() })
 
 async function main () {
   log(`fastify-weapp bench: ${os.cpus().length} cores, Node ${process.version}, ${SMOKE ? 'smoke: 200 requests' : `${DURATION}s`} x ${ROUNDS} rounds per row, ${CONNECTIONS} connections, sessionCacheSize ${CACHE}`)
@@ -106,6 +88,12 @@ async function main () {
   // A new user's code for every login.
   const fresh = mock.codeFeed('o-fresh-')
   const freshCode = (req) => { req.body = JSON.stringify({ code: fresh.next() }); return req }
+  /** A login row: fresh codes to `run`, alternating with the same to `base`. */
+  const logins = (run, base) => ({
+    feed: fresh,
+    run: { method: 'POST', path: run, headers: json, setupRequest: freshCode },
+    base: { method: 'POST', path: base, headers: json, setupRequest: freshCode }
+  })
   // 200 users logging in again and again from one of three devices: with maxSessions 3 most logins evict one.
   let returning = 0
   const devices = ['wx:ios', 'wx:android', 'wx:devtools']
@@ -186,34 +174,26 @@ async function main () {
     {
       name: 'login route (upstream: the mock WeChat API, in its own process)',
       target: 0.9,
-      feed: fresh,
-      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
-      base: { method: 'POST', path: '/relay', headers: json, setupRequest: freshCode }
+      ...logins('/weapp/login', '/relay')
     },
     {
       name: 'login route, against the seed design by hand (3rd_session in Redis)',
       target: 1,
       skip: redis ? undefined : redisNote,
       baseName: 'hand-written login: the same call, a random 3rd_session, SET ... EX in Redis',
-      feed: fresh,
-      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
-      base: { method: 'POST', path: '/peer/seed-redis/login', headers: json, setupRequest: freshCode }
+      ...logins('/weapp/login', '/peer/seed-redis/login')
     },
     {
       name: 'login route, against the seed design by hand (3rd_session in a Map)',
       target: 0.85,
       baseName: 'hand-written login: the same call, a random 3rd_session in an in-process Map',
-      feed: fresh,
-      run: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode },
-      base: { method: 'POST', path: '/peer/seed-map/login', headers: json, setupRequest: freshCode }
+      ...logins('/weapp/login', '/peer/seed-map/login')
     },
     {
       name: 'login route, onLogin returning 200 bytes of claims at once',
       target: 0.95,
       baseName: 'the same login route, no onLogin',
-      feed: fresh,
-      run: { method: 'POST', path: '/claims/login', headers: json, setupRequest: freshCode },
-      base: { method: 'POST', path: '/weapp/login', headers: json, setupRequest: freshCode }
+      ...logins('/claims/login', '/weapp/login')
     },
     {
       name: 'peer: random id -> session in an in-process Map',

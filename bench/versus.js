@@ -5,12 +5,11 @@
 // BASELINE: the other build's dist/index.js (`git worktree add /tmp/before <commit>`, build it
 // there). VERSUS: the loads, comma-separated (default login,cold; see bench/loads.js).
 // VERSUS_ROUNDS (default 7), VERSUS_DURATION (s a run, default 3), VERSUS_CONNECTIONS (default 50).
-import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import autocannon from 'autocannon'
 import { generateKey } from 'fastify-weapp'
 import { NEEDS_REDIS, loadOf } from './loads.js'
-import { NO_REDIS, startMock, startRedis, startServer, stopOnSignals } from './processes.js'
+import { NO_REDIS, runThenStop, serverEnv, startMock, startRedis, startServer } from './processes.js'
 
 if (!process.env.BASELINE) throw new Error('BASELINE=<another build\'s dist/index.js>: the build to compare this one with')
 const BASELINE = resolve(process.env.BASELINE)
@@ -21,22 +20,15 @@ const CONNECTIONS = Number(process.env.VERSUS_CONNECTIONS ?? 50)
 const log = (...args) => console.error(...args)
 
 const key = generateKey()
-const secret = () => randomBytes(32).toString('base64url')
 const mock = await startMock({ ahead: 12_000 * DURATION })
 const redis = LOADS.some((l) => NEEDS_REDIS.includes(l)) ? await startRedis() : undefined
 if (LOADS.some((l) => NEEDS_REDIS.includes(l)) && redis === undefined) throw new Error(NO_REDIS)
-const env = { APP_ID: mock.appId, APP_SECRET: mock.appSecret, KEY: key, API: mock.url, JWT_SECRET: secret(), COOKIE_KEY: secret(), ...(redis ? { REDIS_PORT: String(redis.port) } : {}) }
+const env = serverEnv({ mock, key, redis })
 const builds = [
   { name: 'baseline', server: await startServer({ ...env, WEAPP_BUILD: BASELINE }) },
   { name: 'this build', server: await startServer(env) }
 ]
-const stop = async () => { await Promise.all(builds.map(async (b) => { await b.server.stop() })); redis?.stop(); mock.stop() }
-stopOnSignals(stop)
-try {
-  await main()
-} finally {
-  await stop()
-}
+await runThenStop(main, async () => { await Promise.all(builds.map(async (b) => { await b.server.stop() })); redis?.stop(); mock.stop() })
 
 async function main () {
   log(`this build against ${BASELINE}: ${LOADS.join(', ')}; ${DURATION} s x ${ROUNDS} rounds each, ${CONNECTIONS} connections`)
