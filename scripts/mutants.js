@@ -87,7 +87,7 @@ export const mutants = [
   m('renew-claims-late', 'lib/index.ts', "onRenew's claims reach the renewal but not this request", 'if (outcome.replaced) session = ', 'if (outcome.replaced) void '),
   m('jwt-claims-all', 'lib/routes.ts', 'the JWS carries every claim, not the named ones', '  if (names === true) return claims\n', '  return claims\n'),
   // Sessions
-  m('session-length-cap', 'lib/session.ts', 'unseal without its length cap', "typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {\n        throw new SessionInvalidError", "typeof token !== 'string' || token.length === 0) {\n        throw new SessionInvalidError"),
+  m('session-length-cap', 'lib/session.ts', 'unseal without its length cap', "typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {\n      throw new SessionInvalidError", "typeof token !== 'string' || token.length === 0) {\n      throw new SessionInvalidError"),
   m('seal-bound', 'lib/session.ts', 'seal issues tokens unseal refuses', 'if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)', ''),
   m('session-canonical', 'lib/session.ts', 'non-canonical spellings of a token open it', 'if (!isCanonicalJwe(token)) {', 'if (false) {'),
   m('memo-exp', 'lib/session.ts', 'a memo hit skips the exp check', 'if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {', 'if (false) {'),
@@ -247,7 +247,7 @@ export const mutants = [
   m('renew-no-store', 'lib/index.ts', 'a renewal on a reply any cache may store', "if (!/\\bno-store\\b/i.test(cacheControl)) reply.header('cache-control', 'private, no-store')", ''),
   m('renew-app-gone', 'lib/index.ts', 'a session of an app the lookup dropped renewed', 'registry.get(session.appId).then(() => {', 'Promise.resolve().then(() => {'),
   m('renew-expires-in', 'lib/index.ts', 'x-weapp-session-expires-in says the full lifetime when maxAge caps the renewal', 'return { token, expiresIn: exp - Math.floor(now / 1000) }', 'return { token, expiresIn: settings.expiresIn }'),
-  m('unseal-revoked', 'lib/index.ts', 'unseal() opens ended sessions', 'unseal: open as WeappApi', 'unseal: sessions.unseal as WeappApi'),
+  m('unseal-revoked', 'lib/index.ts', 'unseal() opens ended sessions', 'unseal: (async (token: string) => await open(token)) as WeappApi', 'unseal: sessions.unseal as WeappApi'),
   m('jws-trusted', 'lib/index.ts', 'the JWS of an ended session trusted', '  return user !== undefined && revocations.isRevoked({ jti, loginAt: lat, appId: aud, ...user } as unknown as SessionRef)', '  return false'),
   m('jws-wecom-sub', 'lib/platforms/wecom.ts', 'a WeCom member\'s JWS subject reads like an openid', 'subject: (user) => `${user.corpId as string}:${user.userId as string}`,', 'subject: (user) => user.userId as string,'),
   m('jws-session-id', 'lib/platforms/users.ts', 'the JWS carries its own id, not the session\'s', 'platform: u.platform, jti, lat: loginAt }', 'platform: u.platform, jti: \'a-fresh-jws-id-0000000\', lat: loginAt }'),
