@@ -44,8 +44,6 @@ export class CallTimeoutError extends Error {
   }
 }
 
-interface Waiter { lane: string, start: () => void }
-
 /**
  * At most `slots` calls at once; the rest wait in one queue per lane, and a freed slot goes to the
  * next lane in turn (round robin). It keeps a moving average of how long a call holds a slot, to
@@ -56,7 +54,7 @@ export class FairGate {
   readonly #slots: number
   #busy = 0
   /** Lanes with waiters, in turn order: the first is served next, then moves to the end. */
-  readonly #lanes = new Map<string, Waiter[]>()
+  readonly #lanes = new Map<string, Array<() => void>>()
   /** ms a call holds a slot, averaged (0 until one has finished). */
   #held = 0
 
@@ -89,12 +87,11 @@ export class FairGate {
     for (const [other, waiting] of this.#lanes) if (other !== name) ahead += Math.min(waiting.length, queue.length + 1)
     const wait = Math.ceil((ahead + 1) / this.#slots) * this.#held
     if (Date.now() + wait > deadline) throw new QueueTooLongError(wait)
-    const waiter: Waiter = { lane: name, start }
-    queue.push(waiter)
+    queue.push(start)
     if (queue.length === 1) this.#lanes.set(name, queue)
     return () => {
-      const waiting = this.#lanes.get(name) as Waiter[]
-      waiting.splice(waiting.indexOf(waiter), 1)
+      const waiting = this.#lanes.get(name) as Array<() => void>
+      waiting.splice(waiting.indexOf(start), 1)
       if (waiting.length === 0) this.#lanes.delete(name)
     }
   }
@@ -109,10 +106,10 @@ export class FairGate {
       return
     }
     const [lane, queue] = first.value
-    const waiter = queue.shift() as Waiter
+    const start = queue.shift() as () => void
     this.#lanes.delete(lane)
     if (queue.length !== 0) this.#lanes.set(lane, queue)
-    waiter.start()
+    start()
   }
 }
 
