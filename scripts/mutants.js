@@ -141,7 +141,7 @@ export const mutants = [
   m('timer-never', 'lib/upstream/http.ts', 'a call has no timeout', 'setTimeout(() => { this.#timedOut(timeout) }, timeout)', 'setTimeout(() => {}, timeout)'),
   m('answer-bom', 'lib/upstream/http.ts', 'a byte-order mark kept at the start of an answer', 'text.charCodeAt(0) === 0xfeff ? text.slice(1) : text', 'text'),
   m('answer-chunks', 'lib/upstream/http.ts', 'an answer in several chunks read as its first', 'this.#chunks.length === 1 ? this.#chunks[0] as Buffer : Buffer.concat(this.#chunks)', 'this.#chunks[0] ?? Buffer.alloc(0)'),
-  m('slot-kept-on-error', 'lib/upstream/http.ts', 'a call that failed keeps its slot', 'else this.#settle(err)\n    this.#over()', 'else this.#settle(err)'),
+  m('slot-kept-on-error', 'lib/upstream/http.ts', 'a call that failed keeps its slot', 'else this.#settle(err)\n    this.#over(tooBig)', 'else this.#settle(err)'),
   m('unseal-now-revoked', 'lib/index.ts', 'a revoked session that opened at once is accepted', 'return opened instanceof Promise ? opened.then(notEnded) : notEnded(opened)', 'return opened instanceof Promise ? opened.then(notEnded) : opened'),
   m('http-status', 'lib/upstream/call.ts', 'HTTP errors read as answers', 'if (response.status < 200 || response.status > 299) throw httpStatus(named, response.status)', ''),
   m('upstream-sk', 'lib/platforms/wechat.ts', 'an answer without a usable session_key accepted', 'typeof openid !== \'string\' || openid === \'\' || !isSessionKey(sessionKey) ||', 'typeof openid !== \'string\' || openid === \'\' ||'),
@@ -270,9 +270,9 @@ export const mutants = [
   // Abuse and fairness
   m('budget-codes', 'lib/routes.ts', "junk codes on decrypt don't count against the user", 'const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err))', 'const identity = await app.code2Session(code)'),
   m('budget-phone', 'lib/routes.ts', 'junk phone codes don\'t count against the user', '.getPhoneNumber(given, (current as { openid: string }).openid).catch((err: unknown) => counted(budget, err))', '.getPhoneNumber(given, (current as { openid: string }).openid)'),
-  m('fair-lanes', 'lib/upstream/http.ts', 'one queue for every app (a flood starves the others)', 'return `${lane} ${url.slice(slash, query === -1 ? undefined : query)}`', 'return \'\''),
-  m('fair-turns', 'lib/upstream/http.ts', 'a lane keeps its turn (first come, first served)', '    this.#lanes.delete(lane)\n    if (queue.length !== 0) this.#lanes.set(lane, queue)\n', '    if (queue.length === 0) this.#lanes.delete(lane)\n'),
-  m('fair-fail-fast', 'lib/upstream/http.ts', 'a call waits past its deadline before it fails', 'if (Date.now() + wait > deadline) throw new QueueTooLongError(wait)', ''),
+  m('fair-lanes', 'lib/upstream/http.ts', 'one queue for every app (a flood starves the others)', 'gate.lane(`${lane} ${url.slice(slash, query === -1 ? undefined : query)}`)', 'gate.lane(\'\')'),
+  m('fair-turns', 'lib/upstream/http.ts', 'a lane keeps its turn (first come, first served)', '      this.#turns.delete(next)\n      if (next.queue.length !== 0) this.#turns.add(next)\n', '      if (next.queue.length === 0) this.#turns.delete(next)\n'),
+  m('fair-fail-fast', 'lib/upstream/http.ts', 'a call waits past its deadline before it fails', 'if (now + wait > deadline) throw new QueueTooLongError(wait)', ''),
   m('route-config', 'lib/routes.ts', "the app's route config ignored", '...(routeConfig[name] === undefined ? {} : { config: routeConfig[name] })', ''),
   m('logout-body-limit', 'lib/routes.ts', 'logout parses a 1 MB body', "options('logout', logoutSchema, LOGIN_BODY_LIMIT, true)", "options('logout', logoutSchema, 1024 * 1024, true)"),
   m('openapi-default', 'lib/routes.ts', 'the routes name a scheme the user never declared', 'authenticated && securityScheme !== undefined ? ', "authenticated ? { ...schema, security: [{ [securityScheme ?? 'weappSession']: [] }] } : authenticated && securityScheme !== undefined ? "),
@@ -349,5 +349,13 @@ export const mutants = [
   m('renewal-untouched', 'lib/index.ts', 'the index never learns of renewals', '    revocations?.touch(session, exp * 1000, now)\n', ''),
   m('client-kicked-kept', 'client/src/client.ts', 'a kicked session is kept and reused', "if (err instanceof WeappClientError && err.code === 'WEAPP_SESSION_KICKED') {", "if (err instanceof WeappClientError && err.code === 'NEVER') {"),
   m('client-kicked-relogin', 'client/src/client.ts', 'the client logs in again after a kick, ending the other device in turn', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        throw err\n      }', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        return await call((await login()).session)\n      }'),
-  m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length')
+  m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length'),
+  // The upstream gate shares its slots (issue 33, items 5 and 7): a per-lane share, claims, an optimistic estimate
+  m('gate-share-whole', 'lib/upstream/http.ts', 'every lane\'s share is the whole pool: a hanging app keeps taking the sockets', 'return Math.ceil(this.#slots / this.#present.size)', 'return this.#slots'),
+  m('gate-share-cap', 'lib/upstream/http.ts', 'a lane over its share takes a free slot another lane is owed', 'return this.#slots - this.#busy - 1 >= owed - this.#owes(lane, share)', 'return true'),
+  m('gate-claims', 'lib/upstream/http.ts', 'a lane between its calls is owed nothing: a hanging app takes its slots', ': Math.max(lane.peak, lane.before)\n', ': lane.busy\n'),
+  m('estimate-timeouts', 'lib/upstream/http.ts', 'calls that hung until their timeout feed the estimate: a healthy burst refused after them', '    if (answered) {\n', '    if (true) {\n'),
+  m('estimate-all-lanes', 'lib/upstream/http.ts', 'the estimate counts every lane\'s waiters ahead of a call', 'Math.floor(lane.queue.length / this.#slots) + 1', 'Math.floor(this.waiting / this.#slots) + 1'),
+  m('estimate-latest', 'lib/upstream/http.ts', 'the estimate takes the latest answer\'s time, not the fastest', 'lane.fastest = Math.min(lane.fastest, now - started)', 'lane.fastest = now - started'),
+  m('timer-waited-in-flight', 'lib/upstream/http.ts', 'a call that waited for a slot and then timed out in flight is not aborted', '    this.dequeue = undefined\n', '')
 ]

@@ -101,3 +101,116 @@ t.test('timed out while waiting for a slot: out of the queue, never sent', async
   t.same(await holding, { status: 0, headers: {}, text: '' })
   t.equal(pool.held.length, 1, 'the slot freed found nobody waiting: the timed-out call was never sent')
 })
+
+t.test('waited for a slot, then timed out in flight: aborted, and its slot goes on when undici lets go', async (t) => {
+  const pool = standIn()
+  const http = createHttp(1, pool.open)
+  const first = http.request(URL, { method: 'GET' }, 60_000)
+  const second = http.request(URL, { method: 'GET' }, 20)
+  t.equal(pool.held.length, 1, 'one slot: the second call waits')
+  pool.held[0]?.handler.onResponseEnd?.(pool.controller(), {})
+  t.equal(pool.held.length, 2, 'the slot freed: the waiting call is sent')
+  await first
+  const handler = pool.held[1]?.handler as Dispatcher.DispatchHandler
+  const controller = pool.controller()
+  handler.onRequestStart?.(controller, {})
+  t.type(await rejection(second), CallTimeoutError, 'it fails at its timeout, in flight')
+  t.equal(pool.aborted.length, 1, 'the call in flight is aborted, though it once waited in the queue')
+  t.type(pool.aborted[0], CallTimeoutError)
+  handler.onResponseError?.(controller, pool.aborted[0] as Error)
+  const third = http.request(URL, { method: 'GET' }, 60_000)
+  t.equal(pool.held.length, 3, 'undici let go: its slot went on, the next call is sent at once')
+  pool.held[2]?.handler.onResponseEnd?.(pool.controller(), {})
+  await third
+})
+
+/**
+ * Two apps on one pool of 4 (their claims last a minute: nothing lapses while a test runs). Each
+ * grant is recorded with the slots each app held and the calls each had waiting at that moment.
+ */
+function twoApps (slots = 4, linger = 60_000): {
+  pool: ReturnType<typeof standIn>
+  ask: (app: 'A' | 'B', timeout?: number) => Promise<unknown>
+  end: (app: 'A' | 'B') => void
+  held: Record<'A' | 'B', number>
+  grants: Array<{ app: 'A' | 'B', held: Record<'A' | 'B', number>, waiting: Record<'A' | 'B', number> }>
+} {
+  const pool = standIn()
+  const asked = { A: 0, B: 0 }
+  const sent = { A: 0, B: 0 }
+  const held = { A: 0, B: 0 }
+  const grants: Array<{ app: 'A' | 'B', held: Record<'A' | 'B', number>, waiting: Record<'A' | 'B', number> }> = []
+  const inFlight: Record<'A' | 'B', Dispatcher.DispatchHandler[]> = { A: [], B: [] }
+  const appOf = (options: Dispatcher.DispatchOptions): 'A' | 'B' => String(options.path).endsWith('appid=A') ? 'A' : 'B'
+  const open = (): Upstream => ({
+    dispatch: (options, handler) => {
+      const app = appOf(options)
+      sent[app]++
+      held[app]++
+      inFlight[app].push(handler)
+      grants.push({ app, held: { ...held }, waiting: { A: asked.A - sent.A, B: asked.B - sent.B } })
+      return pool.open().dispatch(options, handler)
+    },
+    close: async () => {}
+  })
+  const http = createHttp(slots, open, linger)
+  const lanes = { A: http.lane('A'), B: http.lane('B') }
+  return {
+    pool,
+    ask: (app, timeout = 60_000) => {
+      asked[app]++
+      return rejection(lanes[app].request(`http://upstream.test/sns/jscode2session?appid=${app}`, { method: 'GET' }, timeout))
+    },
+    // A call of the app ends (the oldest in flight): a hanging one at last reset, or one answered.
+    end: (app) => {
+      held[app]--
+      inFlight[app].shift()?.onResponseError?.(pool.controller(), new Error('socket hang up'))
+    },
+    held,
+    grants
+  }
+}
+
+t.test('an app whose upstream hangs holds every slot: the other app takes the first slot that frees, and the hanging app no new one while over its share', async (t) => {
+  const { ask, end, held, grants } = twoApps()
+  const hanging = Array.from({ length: 8 }, () => ask('A'))
+  t.same(held, { A: 4, B: 0 }, 'an app alone may use every slot')
+  const b = [ask('B'), ask('B'), ask('B')]
+  t.same(held, { A: 4, B: 0 }, 'no slot is free: B waits')
+  end('A')
+  t.same(held, { A: 3, B: 1 }, 'the first slot that frees goes to B, not to A\'s next waiter')
+  end('A')
+  t.same(held, { A: 2, B: 2 }, 'and the next: A is over its share (2 of 4) while B waits')
+  end('A')
+  t.same(held, { A: 2, B: 2 }, 'A under its share again: it takes the next, B keeps its share')
+  for (const grant of grants) {
+    const other = grant.app === 'A' ? 'B' : 'A'
+    if (grant.waiting[other] > 0) t.ok(grant.held[grant.app] <= 2, `a grant to ${grant.app} while ${other} waits leaves ${grant.app} with at most its share (${grant.held[grant.app]})`)
+  }
+  end('B')
+  t.same(held, { A: 2, B: 2 }, 'B\'s last waiter takes the slot B gave back')
+  while (held.A + held.B > 0) {
+    if (held.B > 0) end('B')
+    else end('A')
+  }
+  await Promise.all([...hanging, ...b])
+})
+
+t.test('an app that called lately keeps the slots it used: a hanging app\'s flood does not take them between its calls', async (t) => {
+  const { pool, ask, end, held } = twoApps()
+  const first = [ask('B'), ask('B')]
+  end('B')
+  end('B')
+  await Promise.all(first)
+  t.same(held, { A: 0, B: 0 }, 'B used two slots and gave them back')
+  const hanging = Array.from({ length: 8 }, () => ask('A'))
+  t.same(held, { A: 2, B: 0 }, 'A takes its share; the two B used stay B\'s while its claim lasts')
+  const b = ask('B')
+  t.same(held, { A: 2, B: 1 }, 'B\'s next call is sent at once')
+  t.equal(pool.held.length, 5)
+  while (held.A + held.B > 0) {
+    if (held.B > 0) end('B')
+    else end('A')
+  }
+  await Promise.all([...hanging, b])
+})

@@ -8,10 +8,12 @@ export interface HttpInit { method: string, headers?: Record<string, string>, bo
 /**
  * The plugin's HTTP client for its upstreams: one keep-alive undici `Pool` per origin, at most
  * `connections` sockets each. A call past the bound waits in a fair queue: one queue per lane (an
- * app, and the kind of call: its path), served in turn, so one app's flood cannot take every
- * socket from the others. A call is over within its `timeout` (ms from when it is asked, the wait
- * included): past it, it fails with `CallTimeoutError` wherever it is, and a call whose wait
- * would outlast it fails at once with `QueueTooLongError`. Nothing is retried.
+ * app, and the kind of call: its path), served in turn, and each lane takes no more than its share
+ * of the sockets while another lane is owed one (`FairGate`), so one app's flood, or its slow or
+ * hanging upstream, cannot take every socket from the others. A call is over within its `timeout`
+ * (ms from when it is asked, the wait included): past it, it fails with `CallTimeoutError` wherever
+ * it is, and a call whose wait cannot end in time even on an optimistic estimate fails at once
+ * with `QueueTooLongError`. Nothing is retried.
  */
 export interface Http {
   request (url: string, init: HttpInit, timeout: number): Promise<HttpAnswer>
@@ -44,72 +46,236 @@ export class CallTimeoutError extends Error {
   }
 }
 
+/** How long (ms) a lane that gave back its slots still counts, and how long it keeps a claim on as many as it held at once. */
+export const LINGER_MS = 1000
+
+/** How long (ms) an answer's time stays in a lane's estimate (two such windows are kept). */
+const ESTIMATE_WINDOW_MS = 10_000
+
+/** One lane of a gate: an app's calls of one kind. */
+export class Lane {
+  /** Slots it holds. */
+  busy = 0
+  /** Its calls waiting for a slot, first first. */
+  readonly queue: Array<() => void> = []
+  /** The most slots it held at once in this window of `linger` ms (from `peakAt`), and in the one before. */
+  peak = 0
+  before = 0
+  peakAt = 0
+  /** The fastest answer (ms it held its slot) in this window of the estimate and in the one before; Infinity for none. */
+  fastest = Infinity
+  fastestBefore = Infinity
+  fastestAt = 0
+
+  constructor (readonly name: string) {}
+}
+
 /**
- * At most `slots` calls at once; the rest wait in one queue per lane, and a freed slot goes to the
- * next lane in turn (round robin). It keeps a moving average of how long a call holds a slot, to
- * tell a caller at once that its wait would pass its deadline. Callbacks, not promises: a call
- * that finds a slot free costs a comparison.
+ * At most `slots` calls at once, shared among lanes; the rest wait in one queue per lane, served in
+ * turn (round robin). Callbacks, not promises.
+ *
+ * The slots are shared, not only the turns: the lanes that hold a slot, wait for one, or held one
+ * in the last `linger` ms share the slots evenly (`ceil(slots / lanes)` each, the fair share). A lane
+ * under its fair share may take any free slot; a lane at or over it takes a free slot only if the
+ * free slots left still cover what every other lane is owed: its waiters, or, for a lane that waits
+ * for nothing, as many slots as it held at once in the last `linger` to `2 × linger` ms; each up to
+ * the fair share. So a lane alone may use every slot; a slow or hanging lane that took them while
+ * alone keeps what it holds (a call in flight is never taken back) but gets no new slot while
+ * another lane is owed one, and a lane that calls now and then keeps the few slots it uses instead
+ * of losing each to the hanging lane's next waiter between its calls.
+ *
+ * A call whose wait cannot end in time is refused at once (`QueueTooLongError`), on an optimistic
+ * estimate: only its own lane's waiters ahead of it, as if every slot of the pool served its lane,
+ * each call as fast as the lane's fastest answer of the last 10 to 20 s (calls that timed out or
+ * failed say nothing of how fast the upstream answers and are not counted; a lane without an
+ * answer in that time is never refused). The other lanes, load, and the calls in flight (which may
+ * end at once) are left out: the estimate is never longer than the real wait when the upstream
+ * answers no faster than it did, so a call refused would have missed its deadline anyway.
  */
 export class FairGate {
   readonly #slots: number
+  readonly #linger: number
+  readonly #now: () => number
   #busy = 0
+  /** Every lane named so far (the plugin's lanes are its apps times its paths: a bounded set). */
+  readonly #lanes = new Map<string, Lane>()
   /** Lanes with waiters, in turn order: the first is served next, then moves to the end. */
-  readonly #lanes = new Map<string, Array<() => void>>()
-  /** ms a call holds a slot, averaged (0 until one has finished). */
-  #held = 0
+  readonly #turns = new Set<Lane>()
+  /** Lanes the slots are shared among: holding, waiting, or with a claim left from the last `linger` ms. */
+  readonly #present = new Set<Lane>()
+  /** Wakes waiters that a lane's lapsing claim held back while slots were free. */
+  #wake: NodeJS.Timeout | undefined
 
-  constructor (slots: number) {
+  /** `linger` in ms; `now`, the clock (ms since the epoch; tests give their own). */
+  constructor (slots: number, linger: number = LINGER_MS, now: () => number = Date.now) {
     this.#slots = slots
+    this.#linger = linger
+    this.#now = now
   }
 
   get waiting (): number {
     let n = 0
-    for (const queue of this.#lanes.values()) n += queue.length
+    for (const lane of this.#turns) n += lane.queue.length
     return n
   }
 
+  /** The lane of this name (made the first time). */
+  lane (name: string): Lane {
+    let lane = this.#lanes.get(name)
+    if (lane === undefined) {
+      lane = new Lane(name)
+      this.#lanes.set(name, lane)
+    }
+    return lane
+  }
+
   /**
-   * Calls `start` in a slot: at once when one is free and nobody waits, else in `lane`'s turn (a
-   * function: the key is made only to wait). Returns undefined when started at once, else what
-   * takes the call out of the queue (for a call that stops waiting). Throws `QueueTooLongError`
-   * when the wait would pass `deadline` (ms since the epoch). Whoever started must `leave`.
+   * Calls `start` in a slot: at once when `lane` may take a free one, else in its turn. Returns
+   * undefined when started at once, else what takes the call out of the queue (for a call that stops
+   * waiting). Throws `QueueTooLongError` when even the optimistic estimate of its wait and answer
+   * passes `deadline` (ms since the epoch). Whoever started must `leave`.
    */
-  enter (lane: () => string, deadline: number, start: () => void): (() => void) | undefined {
-    if (this.#busy < this.#slots && this.#lanes.size === 0) {
-      this.#busy++
+  enter (lane: Lane, deadline: number, start: () => void): (() => void) | undefined {
+    const now = this.#now()
+    if (!this.#present.has(lane)) {
+      this.#present.add(lane)
+      lane.peakAt = now
+    }
+    // A claim that lapsed may have freed slots for those waiting: they go first.
+    if (this.#prune(now) && this.#turns.size !== 0) this.#grant(now)
+    if (this.#busy < this.#slots && lane.queue.length === 0 && this.#may(lane, this.#owed())) {
+      this.#take(lane)
       start()
       return undefined
     }
-    const name = lane()
-    const queue = this.#lanes.get(name) ?? []
-    // Served in turn: ahead of it are its lane's waiters, and as many of every other lane's.
-    let ahead = queue.length
-    for (const [other, waiting] of this.#lanes) if (other !== name) ahead += Math.min(waiting.length, queue.length + 1)
-    const wait = Math.ceil((ahead + 1) / this.#slots) * this.#held
-    if (Date.now() + wait > deadline) throw new QueueTooLongError(wait)
-    queue.push(start)
-    if (queue.length === 1) this.#lanes.set(name, queue)
+    const fastest = this.#fastest(lane, now)
+    if (fastest !== Infinity) {
+      // Optimistic: its lane's waiters ahead, served by every slot, each call as fast as the fastest answer.
+      const wait = (Math.floor(lane.queue.length / this.#slots) + 1) * fastest
+      if (now + wait > deadline) throw new QueueTooLongError(wait)
+    }
+    lane.queue.push(start)
+    this.#turns.add(lane)
+    // Held back by another lane's claim while slots are free: look again when it may have lapsed.
+    if (this.#busy < this.#slots) this.#sleep(now)
     return () => {
-      const waiting = this.#lanes.get(name) as Array<() => void>
-      waiting.splice(waiting.indexOf(start), 1)
-      if (waiting.length === 0) this.#lanes.delete(name)
+      lane.queue.splice(lane.queue.indexOf(start), 1)
+      // (A lane with waiters and no slot to take is at its share: it was owed nothing, nobody waited on it.)
+      if (lane.queue.length === 0) this.#turns.delete(lane)
     }
   }
 
-  /** A call that started at `started` (ms) is over: its time feeds the average, its slot goes to the next lane in turn. */
-  leave (started: number): void {
-    const held = Date.now() - started
-    this.#held = this.#held === 0 ? held : 0.8 * this.#held + 0.2 * held
-    const first = this.#lanes.entries().next()
-    if (first.done === true) {
-      this.#busy--
-      return
+  /** A call of `lane` that started at `started` (ms) is over (`answered`: its time feeds the estimate); its slot goes to the next lane that may take it. */
+  leave (lane: Lane, started: number, answered: boolean): void {
+    const now = this.#now()
+    if (answered) {
+      this.#fastest(lane, now)
+      lane.fastest = Math.min(lane.fastest, now - started)
     }
-    const [lane, queue] = first.value
-    const start = queue.shift() as () => void
-    this.#lanes.delete(lane)
-    if (queue.length !== 0) this.#lanes.set(lane, queue)
-    start()
+    this.#peak(lane, now)
+    lane.busy--
+    this.#busy--
+    this.#grant(now)
+  }
+
+  #take (lane: Lane): void {
+    lane.busy++
+    this.#busy++
+    if (lane.busy > lane.peak) lane.peak = lane.busy
+  }
+
+  /** The fair share: the slots split evenly among the lanes present. */
+  #share (): number {
+    return Math.ceil(this.#slots / this.#present.size)
+  }
+
+  /** What a lane is owed: slots up to the fair share, for its waiters, or as many as it held lately. */
+  #owes (lane: Lane, share: number): number {
+    const wants = lane.queue.length !== 0 ? lane.busy + lane.queue.length : Math.max(lane.peak, lane.before)
+    return Math.max(0, Math.min(share, wants) - lane.busy)
+  }
+
+  #owed (): number {
+    const share = this.#share()
+    let owed = 0
+    for (const lane of this.#present) owed += this.#owes(lane, share)
+    return owed
+  }
+
+  /** May `lane` take a free slot, given what every lane is owed? */
+  #may (lane: Lane, owed: number): boolean {
+    const share = this.#share()
+    if (lane.busy < share) return true
+    return this.#slots - this.#busy - 1 >= owed - this.#owes(lane, share)
+  }
+
+  /** Free slots to waiting lanes, in turn, as long as one may take one. */
+  #grant (now: number): void {
+    this.#prune(now)
+    while (this.#busy < this.#slots) {
+      const owed = this.#owed()
+      let next: Lane | undefined
+      for (const lane of this.#turns) {
+        if (this.#may(lane, owed)) {
+          next = lane
+          break
+        }
+      }
+      if (next === undefined) {
+        this.#sleep(now)
+        return
+      }
+      const start = next.queue.shift() as () => void
+      this.#turns.delete(next)
+      if (next.queue.length !== 0) this.#turns.add(next)
+      this.#take(next)
+      start()
+    }
+  }
+
+  /** Rolls `lane`'s peak over to a new window when its window has passed. */
+  #peak (lane: Lane, now: number): void {
+    const age = now - lane.peakAt
+    if (age < this.#linger) return
+    lane.before = age < 2 * this.#linger ? lane.peak : lane.busy
+    lane.peak = lane.busy
+    lane.peakAt = now
+  }
+
+  /** Drops the lanes that hold nothing, wait for nothing and have no claim left; true when one went. */
+  #prune (now: number): boolean {
+    let pruned = false
+    for (const lane of this.#present) {
+      this.#peak(lane, now)
+      if (lane.busy === 0 && lane.queue.length === 0 && lane.peak === 0 && lane.before === 0) {
+        this.#present.delete(lane)
+        pruned = true
+      }
+    }
+    return pruned
+  }
+
+  /** Slots free, waiters held back by claims: try again when the first idle lane's window passes. */
+  #sleep (now: number): void {
+    if (this.#wake !== undefined) return
+    let at = Infinity
+    for (const lane of this.#present) if (lane.queue.length === 0) at = Math.min(at, lane.peakAt + this.#linger)
+    if (at === Infinity) return
+    this.#wake = setTimeout(() => {
+      this.#wake = undefined
+      this.#grant(this.#now())
+    }, Math.max(1, at - now)).unref()
+  }
+
+  /** The lane's fastest answer of the last one or two windows (rolled over here). */
+  #fastest (lane: Lane, now: number): number {
+    const age = now - lane.fastestAt
+    if (age >= ESTIMATE_WINDOW_MS) {
+      lane.fastestBefore = age < 2 * ESTIMATE_WINDOW_MS ? lane.fastest : Infinity
+      lane.fastest = Infinity
+      lane.fastestAt = now
+    }
+    return Math.min(lane.fastest, lane.fastestBefore)
   }
 }
 
@@ -134,7 +300,7 @@ class Call implements Dispatcher.DispatchHandler {
   /** Takes it out of the gate's queue while it waits. */
   dequeue: (() => void) | undefined
 
-  constructor (readonly gate: FairGate, readonly pool: Upstream, readonly options: Dispatcher.DispatchOptions, timeout: number, resolve: (answer: HttpAnswer) => void, reject: (err: unknown) => void) {
+  constructor (readonly gate: FairGate, readonly lane: Lane, readonly pool: Upstream, readonly options: Dispatcher.DispatchOptions, timeout: number, resolve: (answer: HttpAnswer) => void, reject: (err: unknown) => void) {
     this.#resolve = resolve
     this.#reject = reject
     // Unreferenced, as AbortSignal.timeout's: a call in flight holds a socket, one waiting waits for one.
@@ -169,9 +335,9 @@ class Call implements Dispatcher.DispatchHandler {
     else this.#resolve(answer)
   }
 
-  /** undici is done with it: the slot goes on. */
-  #over (): void {
-    this.gate.leave(this.#started)
+  /** undici is done with it: the slot goes on (an answer's time feeds the gate's estimate). */
+  #over (answered: boolean): void {
+    this.gate.leave(this.lane, this.#started, answered)
   }
 
   onRequestStart (controller: Dispatcher.DispatchController): void {
@@ -194,13 +360,14 @@ class Call implements Dispatcher.DispatchHandler {
     // As fetch and undici's body.text() decode: UTF-8, a byte-order mark dropped.
     const text = bytes.toString('utf8')
     this.#settle(undefined, { status: this.#status, headers: this.#headers, text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text })
-    this.#over()
+    this.#over(true)
   }
 
   onResponseError (_controller: Dispatcher.DispatchController, err: Error): void {
-    if ((err as { code?: unknown }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') this.#settle(undefined, { status: this.#status, headers: this.#headers, text: undefined })
+    const tooBig = (err as { code?: unknown }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE'
+    if (tooBig) this.#settle(undefined, { status: this.#status, headers: this.#headers, text: undefined })
     else this.#settle(err)
-    this.#over()
+    this.#over(tooBig)
   }
 }
 
@@ -209,7 +376,8 @@ export type Upstream = Pick<Dispatcher, 'dispatch' | 'close'>
 
 const openPool = (origin: string, options: Pool.Options): Upstream => new Pool(origin, options)
 
-export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS, open: (origin: string, options: Pool.Options) => Upstream = openPool): Http {
+/** `linger`: the gate's (ms; tests give their own). */
+export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS, open: (origin: string, options: Pool.Options) => Upstream = openPool, linger: number = LINGER_MS): Http {
   const pools = new Map<string, { pool: Upstream, gate: FairGate }>()
 
   function request (lane: string, url: string, { method, headers, body }: HttpInit, timeout: number): Promise<HttpAnswer> {
@@ -218,17 +386,15 @@ export function createHttp (connections: number = DEFAULT_UPSTREAM_CONNECTIONS, 
     const origin = url.slice(0, slash)
     let upstream = pools.get(origin)
     if (upstream === undefined) {
-      upstream = { pool: open(origin, { connections, maxResponseSize: MAX_ANSWER_BYTES }), gate: new FairGate(connections) }
+      upstream = { pool: open(origin, { connections, maxResponseSize: MAX_ANSWER_BYTES }), gate: new FairGate(connections, linger) }
       pools.set(origin, upstream)
     }
     const { pool, gate } = upstream
-    // The lane: the app's, then the call's path (what it asks for), named only when it must wait.
-    const laneOf = (): string => {
-      const query = url.indexOf('?', slash)
-      return `${lane} ${url.slice(slash, query === -1 ? undefined : query)}`
-    }
+    // The lane: the app's, then the call's path (what it asks for).
+    const query = url.indexOf('?', slash)
+    const laneOf = gate.lane(`${lane} ${url.slice(slash, query === -1 ? undefined : query)}`)
     return new Promise<HttpAnswer>((resolve, reject) => {
-      const call = new Call(gate, pool, { path: url.slice(slash), method: method as Dispatcher.HttpMethod, headers, body }, timeout, resolve, reject)
+      const call = new Call(gate, laneOf, pool, { path: url.slice(slash), method: method as Dispatcher.HttpMethod, headers, body }, timeout, resolve, reject)
       try {
         call.dequeue = gate.enter(laneOf, Date.now() + timeout, call.start)
       } catch (err) {
