@@ -75,8 +75,8 @@ t.test('npm run bench:oracle completes in smoke mode and prints every row', asyn
 })
 
 t.test('npm run bench:fairness and bench:revocations complete on small sizes and print every row', async (t) => {
-  const fairness = await run(process.execPath, ['bench/fairness.js'], { cwd, env: { ...process.env, FAIRNESS_FLOOD: '40', FAIRNESS_DELAY: '20' }, timeout: 60_000 })
-  t.same(rows(fairness.stdout).filter((r) => r !== 'build' && r !== '---'), ['this build'])
+  const fairness = await run(process.execPath, ['bench/fairness.js'], { cwd, env: { ...process.env, FAIRNESS_FLOOD: '40', FAIRNESS_DELAY: '20', FAIRNESS_POOLS: '8', FAIRNESS_SECONDS: '0.5', FAIRNESS_TROUBLE_SECONDS: '1', FAIRNESS_A: '16', FAIRNESS_B: '2' }, timeout: 60_000 })
+  t.same(rows(fairness.stdout).filter((r) => r !== 'build' && r !== '---' && r !== 'app A\'s upstream, pool'), ['this build', 'slow, 8 sockets', 'hang, 8 sockets'])
   t.match(fairness.stdout, /\| this build \| \d+ ms \| \d+ ms \| 200 \|/, "B's login answered during the flood")
   const revocations = await run(process.execPath, ['--expose-gc', 'bench/revocation-load.js'], { cwd, env: { ...process.env, REVOCATION_SIZES: '2000', REVOCATION_SETTLE: '300' }, timeout: 60_000 })
   t.same(rows(revocations.stdout).filter((r) => r !== 'entries' && r !== '---'), ['2,000', '2,000'])
