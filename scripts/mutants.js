@@ -209,7 +209,7 @@ export const mutants = [
   m('logout-unstored', 'lib/routes.ts', 'a 204 before the revocation is stored', 'await store.revokeSession(request.weappSession as AnySession)', 'store.revokeSession(request.weappSession as AnySession).catch(() => {})'),
   m('renew-max-age', 'lib/session.ts', 'a renewal past maxAge', 'Math.min(now + expiresIn, Math.floor(renew.notAfter / 1000))', 'now + expiresIn'),
   m('renew-jti', 'lib/session.ts', 'a renewal gets a new id (logout misses it)', 'claims.jti = renew?.jti ?? randomJti()', 'claims.jti = randomJti()'),
-  m('client-keep-renewed', 'client/src/transport.ts', 'a renewed session not stored', 'if (session !== undefined) renewed(session, res.header)', ''),
+  m('client-keep-renewed', 'client/src/transport.ts', 'a renewed session not stored', 'if (session !== undefined) renewed(session, res.header, began)', ''),
   m('client-logout-route', 'client/src/client.ts', 'logout() only forgets locally', '        await send(\'POST\', `${routes}/logout`, {}, session)\n', ''),
   m('seal-aad', 'lib/session.ts', 'the seal authenticates no header', '  cipher.setAAD(aad)\n', ''),
   m('random-copy', 'lib/random.ts', 'pooled random bytes handed out as a view that the next refill overwrites', 'Buffer.from(pool.subarray(used, used + size))', 'pool.subarray(used, used + size)'),
@@ -349,5 +349,10 @@ export const mutants = [
   m('renewal-untouched', 'lib/index.ts', 'the index never learns of renewals', '    revocations?.touch(session, exp * 1000, now)\n', ''),
   m('client-kicked-kept', 'client/src/client.ts', 'a kicked session is kept and reused', "if (err instanceof WeappClientError && err.code === 'WEAPP_SESSION_KICKED') {", "if (err instanceof WeappClientError && err.code === 'NEVER') {"),
   m('client-kicked-relogin', 'client/src/client.ts', 'the client logs in again after a kick, ending the other device in turn', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        throw err\n      }', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        return await call((await login()).session)\n      }'),
-  m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length')
+  m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length'),
+  // Issue 33, the client: no answer begun before logout() stores anything; the host's tag in labels
+  m('client-heal-after-logout', 'client/src/client.ts', 'a decrypt heal answered after logout() stores its session', '          if (started !== epoch) throw loggedOut()\n', ''),
+  m('client-renewal-after-logout', 'client/src/client.ts', 'a renewal header answered after logout() stores its session', 'if (began !== epoch || header === undefined', 'if (header === undefined'),
+  m('client-renewal-epoch-late', 'client/src/transport.ts', 'a renewal is judged by the epoch of its answer, not of its request', 'renewed(session, res.header, began)', 'renewed(session, res.header, epochOf())'),
+  m('client-link-after-logout', 'client/src/client.ts', 'a link answered after logout() adopts its session', '      if (epoch !== started) throw loggedOut()\n      adopt(answer)', '      adopt(answer)')
 ]
