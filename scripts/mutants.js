@@ -354,5 +354,12 @@ export const mutants = [
   m('client-heal-after-logout', 'client/src/client.ts', 'a decrypt heal answered after logout() stores its session', '          if (started !== epoch) throw loggedOut()\n', ''),
   m('client-renewal-after-logout', 'client/src/client.ts', 'a renewal header answered after logout() stores its session', 'if (began !== epoch || header === undefined', 'if (header === undefined'),
   m('client-renewal-epoch-late', 'client/src/transport.ts', 'a renewal is judged by the epoch of its answer, not of its request', 'renewed(session, res.header, began)', 'renewed(session, res.header, epochOf())'),
-  m('client-link-after-logout', 'client/src/client.ts', 'a link answered after logout() adopts its session', '      if (epoch !== started) throw loggedOut()\n      adopt(answer)', '      adopt(answer)')
+  m('client-link-after-logout', 'client/src/client.ts', 'a link answered after logout() adopts its session', '      if (epoch !== started) throw loggedOut()\n      adopt(answer)', '      adopt(answer)'),
+  m('client-label-runtime-tag', 'client/src/client.ts', 'every WeChat-shaped build labels its sessions wx', 'deviceOf(api, labelTagOf(api, options, runtime))', 'deviceOf(api, runtime.tag)'),
+  m('client-label-uni', 'client/src/runtimes/index.ts', "uni-app's build platform is not read", "  return platform !== undefined ? TAGS[platform] : built.replace(/^mp-/, '')", '  return runtime.tag'),
+  m('client-label-uni-unknown', 'client/src/runtimes/index.ts', "a uni-app build of another host is labelled WeChat's", "TAGS[platform] : built.replace(/^mp-/, '')", 'TAGS[platform] : runtime.tag'),
+  m('client-label-base-info', 'client/src/runtimes/index.ts', "uni-app 4.33's getAppBaseInfo() is not asked", "for (const call of ['getAppBaseInfo', 'getSystemInfoSync'])", "for (const call of ['getSystemInfoSync'])"),
+  m('client-label-built', 'client/src/runtimes/index.ts', "the build's process.env.UNI_PLATFORM is not read", 'const built = process.env.UNI_PLATFORM', 'const built = process.env.UNI_PLATFORM_UNSET'),
+  m('client-label-option', 'client/src/runtimes/index.ts', 'the platform option does not name the host', '  if (options.platform !== undefined) return TAGS[options.platform]\n', ''),
+  m('client-label-global', 'client/src/runtimes/index.ts', "a native QQ, Douyin or Kuaishou build found by its global is labelled WeChat's", "return typeof qq !== 'undefined' ? 'qq' : typeof tt !== 'undefined' ? 'tt' : typeof ks !== 'undefined' ? 'ks' : 'wx'", "return 'wx'")
 ]

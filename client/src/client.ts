@@ -1,5 +1,5 @@
 import { encryptCbc, fromBase64, toBase64, utf8 } from './aes.js'
-import { NO_GLOBAL, detected, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
+import { NO_GLOBAL, detected, globalApi, labelTagOf, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
 import { WeappClientError, callApi, createSend, deviceOf, hasAuthorization, originOf, ownAppId } from './transport.js'
 import type { WeappAdopted, WeappClient, WeappClientOptions, WxLike } from './types.js'
@@ -32,8 +32,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
   const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
   const appId = options.appId !== undefined ? options.appId : ownAppId(api)
   const runtime = runtimeOf(options.wx !== undefined ? options : detected(options))
-  /** What each login says of the device: the app's label, none (`false`), or the runtime's and system's. */
-  const device = options.device === false ? undefined : typeof options.device === 'string' ? options.device : deviceOf(api, runtime.tag)
+  /** What each login says of the device: the app's label, none (`false`), or the host platform's and system's. */
+  const device = options.device === false ? undefined : typeof options.device === 'string' ? options.device : deviceOf(api, labelTagOf(api, options, runtime))
   // What a stored session is bound to: the backend's origin, the app, the kind of login.
   const storageKey = options.storageKey !== undefined ? options.storageKey : `fastify-weapp:session:${base.origin}|${appId !== undefined ? appId : ''}|${runtime.tag}`
   /** Counts logouts: a login or request that began before the latest one stores and retries nothing. */
