@@ -30,9 +30,10 @@ export async function buildServer ({ apps, key, jwtSecret, apiBaseUrl, logger = 
   // logins waits for one, under `timeout`, instead of opening a socket each), and 10000 sessions
   // remembered per process (from their second request on). revocation: 'memory' adds POST
   // /weapp/logout for this one process; a fleet gives it an ioredis client ({ redis }).
-  // onLogin maps the platform's user to the app's own (unionid first), and seals the app's claims
-  // in the session: routes read request.weappSession.claims with no lookup. onRenew refreshes
-  // them (new roles) or ends the session of a banned user when a renewal is due.
+  // onLogin maps the platform's user to the app's own (unionid first, keyed with its platform: each
+  // vendor's unionids are their own), and seals the app's claims in the session: routes read
+  // request.weappSession.claims with no lookup. onRenew refreshes them (new roles) or ends the
+  // session of a banned user when a renewal is due.
   await app.register(fastifyWeapp, {
     apps,
     key,

@@ -1,12 +1,14 @@
 // The app's own users, in a real Postgres (PGlite: Postgres compiled to WASM, installed from npm,
 // no server, no native build). One row per person; one row per platform identity that reaches
-// them, so the customer app, the merchant app and a WeCom staff app share a user.
+// them, so the customer app, the merchant app and a WeCom staff app share a user. A unionid is
+// one vendor's id (WeChat's, QQ's, Douyin's and Kuaishou's are each their own namespace): the user
+// is keyed by the platform and the unionid together, never by the unionid alone.
 import { PGlite } from '@electric-sql/pglite'
 
 const SCHEMA = `
 create table users (
   id serial primary key,
-  unionid text unique,              -- WeChat's one id across an Open Platform account's apps
+  union_key text unique,            -- '<platform>:<unionid>': one vendor's id across its account's apps
   phone text unique,                -- what a merchant app links an account by
   roles text[] not null default '{customer}',
   banned boolean not null default false,
@@ -19,6 +21,11 @@ create table identities (
   primary key (app_id, subject)
 );`
 
+/** The identity's unionid in its vendor's namespace ('wechat:o…', 'qq:…'), or undefined without one. */
+function unionKeyOf (identity) {
+  return identity.unionid === undefined ? undefined : `${identity.platform}:${identity.unionid}`
+}
+
 /** The identity's subject in its app: what onLogin's identity names the user by. */
 function subjectOf (identity) {
   return identity.platform === 'wecom' ? `${identity.corpId}:${identity.userId}` : identity.openid
@@ -30,10 +37,11 @@ export async function openUsers () {
   const one = async (sql, params) => (await db.query(sql, params)).rows[0]
 
   return {
-    /** unionid first (one user across apps), else this app's own id for them. */
+    /** unionid first (one user across one vendor's apps), else this app's own id for them. */
     async find (identity) {
-      if (identity.unionid !== undefined) {
-        const user = await one('select * from users where unionid = $1', [identity.unionid])
+      const unionKey = unionKeyOf(identity)
+      if (unionKey !== undefined) {
+        const user = await one('select * from users where union_key = $1', [unionKey])
         if (user !== undefined) {
           await this.addIdentity(user.id, identity)
           return user
@@ -45,7 +53,7 @@ export async function openUsers () {
     /** The first login of someone new: the user and the identity that reaches them, in one transaction. */
     async create (identity) {
       return await db.transaction(async (tx) => {
-        const user = (await tx.query('insert into users (unionid) values ($1) returning *', [identity.unionid ?? null])).rows[0]
+        const user = (await tx.query('insert into users (union_key) values ($1) returning *', [unionKeyOf(identity) ?? null])).rows[0]
         await tx.query('insert into identities (app_id, subject, user_id) values ($1, $2, $3)', [identity.appId, subjectOf(identity), user.id])
         return user
       })

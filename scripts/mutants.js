@@ -209,7 +209,7 @@ export const mutants = [
   m('logout-unstored', 'lib/routes.ts', 'a 204 before the revocation is stored', 'await store.revokeSession(request.weappSession as AnySession)', 'store.revokeSession(request.weappSession as AnySession).catch(() => {})'),
   m('renew-max-age', 'lib/session.ts', 'a renewal past maxAge', 'Math.min(now + expiresIn, Math.floor(renew.notAfter / 1000))', 'now + expiresIn'),
   m('renew-jti', 'lib/session.ts', 'a renewal gets a new id (logout misses it)', 'claims.jti = renew?.jti ?? randomJti()', 'claims.jti = randomJti()'),
-  m('client-keep-renewed', 'client/src/transport.ts', 'a renewed session not stored', 'if (session !== undefined) renewed(session, res.header)', ''),
+  m('client-keep-renewed', 'client/src/transport.ts', 'a renewed session not stored', 'if (session !== undefined) renewed(session, res.header, began)', ''),
   m('client-logout-route', 'client/src/client.ts', 'logout() only forgets locally', '        await send(\'POST\', `${routes}/logout`, {}, session)\n', ''),
   m('seal-aad', 'lib/session.ts', 'the seal authenticates no header', '  cipher.setAAD(aad)\n', ''),
   m('random-copy', 'lib/random.ts', 'pooled random bytes handed out as a view that the next refill overwrites', 'Buffer.from(pool.subarray(used, used + size))', 'pool.subarray(used, used + size)'),
@@ -357,5 +357,17 @@ export const mutants = [
   m('estimate-timeouts', 'lib/upstream/http.ts', 'calls that hung until their timeout feed the estimate: a healthy burst refused after them', '    if (answered) {\n', '    if (true) {\n'),
   m('estimate-all-lanes', 'lib/upstream/http.ts', 'the estimate counts every lane\'s waiters ahead of a call', 'Math.floor(lane.queue.length / this.#slots) + 1', 'Math.floor(this.waiting / this.#slots) + 1'),
   m('estimate-latest', 'lib/upstream/http.ts', 'the estimate takes the latest answer\'s time, not the fastest', 'lane.fastest = Math.min(lane.fastest, now - started)', 'lane.fastest = now - started'),
-  m('timer-waited-in-flight', 'lib/upstream/http.ts', 'a call that waited for a slot and then timed out in flight is not aborted', '    this.dequeue = undefined\n', '')
+  m('timer-waited-in-flight', 'lib/upstream/http.ts', 'a call that waited for a slot and then timed out in flight is not aborted', '    this.dequeue = undefined\n', ''),
+  // Issue 33, the client: no answer begun before logout() stores anything; the host's tag in labels
+  m('client-heal-after-logout', 'client/src/client.ts', 'a decrypt heal answered after logout() stores its session', '          if (started !== epoch) throw loggedOut()\n', ''),
+  m('client-renewal-after-logout', 'client/src/client.ts', 'a renewal header answered after logout() stores its session', 'if (began !== epoch || header === undefined', 'if (header === undefined'),
+  m('client-renewal-epoch-late', 'client/src/transport.ts', 'a renewal is judged by the epoch of its answer, not of its request', 'renewed(session, res.header, began)', 'renewed(session, res.header, epochOf())'),
+  m('client-link-after-logout', 'client/src/client.ts', 'a link answered after logout() adopts its session', '      if (epoch !== started) throw loggedOut()\n      adopt(answer)', '      adopt(answer)'),
+  m('client-label-runtime-tag', 'client/src/client.ts', 'every WeChat-shaped build labels its sessions wx', 'deviceOf(api, labelTagOf(api, options, runtime))', 'deviceOf(api, runtime.tag)'),
+  m('client-label-uni', 'client/src/runtimes/index.ts', "uni-app's build platform is not read", "  return platform !== undefined ? TAGS[platform] : built.replace(/^mp-/, '')", '  return runtime.tag'),
+  m('client-label-uni-unknown', 'client/src/runtimes/index.ts', "a uni-app build of another host is labelled WeChat's", "TAGS[platform] : built.replace(/^mp-/, '')", 'TAGS[platform] : runtime.tag'),
+  m('client-label-base-info', 'client/src/runtimes/index.ts', "uni-app 4.33's getAppBaseInfo() is not asked", "for (const call of ['getAppBaseInfo', 'getSystemInfoSync'])", "for (const call of ['getSystemInfoSync'])"),
+  m('client-label-built', 'client/src/runtimes/index.ts', "the build's process.env.UNI_PLATFORM is not read", 'const built = process.env.UNI_PLATFORM', 'const built = process.env.UNI_PLATFORM_UNSET'),
+  m('client-label-option', 'client/src/runtimes/index.ts', 'the platform option does not name the host', '  if (options.platform !== undefined) return TAGS[options.platform]\n', ''),
+  m('client-label-global', 'client/src/runtimes/index.ts', "a native QQ, Douyin or Kuaishou build found by its global is labelled WeChat's", "return typeof qq !== 'undefined' ? 'qq' : typeof tt !== 'undefined' ? 'tt' : typeof ks !== 'undefined' ? 'ks' : 'wx'", "return 'wx'")
 ]

@@ -36,6 +36,44 @@ t.test('each login says which device: the runtime and the system by default, or 
   t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }) }, { device: false }), null, 'false: none')
 })
 
+t.test('a uni-app build labels its sessions with its host platform\'s tag, not WeChat\'s', async (t) => {
+  const { base, mock } = await server(t)
+  const device = async (extra: Record<string, unknown>, options: Record<string, unknown> = {}): Promise<unknown> => {
+    // uni's shape: WeChat's calls, callbacks only (nothing returned), and what the build says of itself.
+    const api = createWeappClient({ baseUrl: base, wx: { ...createWx(mock, 'o-1'), ...extra }, ...options })
+    return (await api.request<{ device: unknown }>({ url: '/me' })).device
+  }
+  const builds: Array<[string, string]> = [['mp-weixin', 'wx'], ['mp-qq', 'qq'], ['mp-toutiao', 'tt'], ['mp-kuaishou', 'ks'], ['mp-baidu', 'swan'], ['mp-alipay', 'my'], ['mp-lark', 'feishu'], ['mp-jd', 'jd'], ['mp-xhs', 'xhs']]
+  for (const [uniPlatform, tag] of builds) {
+    t.equal(await device({ getSystemInfoSync: () => ({ platform: 'ios', uniPlatform }) }), `${tag}:ios`, `${uniPlatform} (getSystemInfoSync)`)
+    t.equal(await device({ getDeviceInfo: () => ({ platform: 'android' }), getAppBaseInfo: () => ({ uniPlatform }) }), `${tag}:android`, `${uniPlatform} (getAppBaseInfo, uni-app 4.33+)`)
+  }
+  t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }), getAppBaseInfo: () => ({}), getSystemInfoSync: () => ({ uniPlatform: 'mp-toutiao' }) }), 'tt:ios', 'an older uni-app: getSystemInfoSync() says it')
+  t.equal(await device({ getAppBaseInfo: () => { throw new Error('no') }, getSystemInfoSync: () => null }), 'wx', 'nothing said: WeChat\'s tag')
+  t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }), getSystemInfoSync: () => ({ uniPlatform: 'mp-toutiao' }) }, { platform: 'qq' }), 'qq:ios', 'the platform option names the host')
+  t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }) }, { platform: 'douyin' }), 'tt:ios')
+  t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }) }, { platform: 'kuaishou' }), 'ks:ios')
+  // An older uni-app says it only at build time: process.env.UNI_PLATFORM, replaced by its build.
+  const saved = process.env.UNI_PLATFORM
+  t.teardown(() => { if (saved === undefined) delete process.env.UNI_PLATFORM; else process.env.UNI_PLATFORM = saved })
+  process.env.UNI_PLATFORM = 'mp-toutiao'
+  t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }) }), 'tt:ios', 'the build\'s process.env.UNI_PLATFORM')
+  t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }), getSystemInfoSync: () => ({ uniPlatform: 'mp-qq' }) }), 'qq:ios', 'what the runtime says first')
+  delete process.env.UNI_PLATFORM
+})
+
+t.test('a native build found by its global labels its sessions with that global\'s tag', async (t) => {
+  const { base, mock } = await server(t)
+  const g = globalThis as Record<string, unknown>
+  t.teardown(() => { for (const name of ['wx', 'qq', 'tt', 'ks']) delete g[name] })
+  for (const [name, tag] of [['wx', 'wx'], ['ks', 'ks'], ['tt', 'tt'], ['qq', 'qq']]) {
+    // Each newly present global is the host (QQ also answers to wx).
+    g[name as string] = { ...createWx(mock, 'o-1'), getDeviceInfo: () => ({ platform: 'ios' }) }
+    const api = createWeappClient({ baseUrl: base, storageKey: name })
+    t.same(await api.request({ url: '/me' }), { device: `${tag}:ios` }, `${name}`)
+  }
+})
+
 t.test('a session a later login ended is its own error: dropped, and no login behind the user\'s back', async (t) => {
   const { base, mock } = await server(t, { maxSessions: 1 })
   const phoneWx = createWx(mock, 'o-1')

@@ -81,3 +81,17 @@ t.test('WEAPP_KEY takes several comma-separated keys for a rotation', async (t) 
   const res = await fetch(`http://127.0.0.1:${port}/me`)
   t.equal(res.status, 401, 'serving')
 })
+
+t.test('the example\'s users: a unionid joins apps of its own vendor only', async (t) => {
+  interface Users { find: (identity: object) => Promise<{ id: number } | undefined>, create: (identity: object) => Promise<{ id: number, union_key: string | null }>, close: () => Promise<void> }
+  const { openUsers } = await import(new URL('../example/users.js', import.meta.url).href) as { openUsers: () => Promise<Users> }
+  const users = await openUsers()
+  t.teardown(() => users.close())
+  const customer = await users.create({ platform: 'wechat', appId: 'wx-customer', openid: 'o-1', unionid: 'u-same' })
+  t.equal(customer.union_key, 'wechat:u-same', 'keyed by the vendor and the unionid')
+  t.match(await users.find({ platform: 'wechat', appId: 'wx-merchant', openid: 'o-2', unionid: 'u-same' }), { id: customer.id }, 'another WeChat app of the account: the same user')
+  t.equal(await users.find({ platform: 'qq', appId: 'qq-build', openid: 'o-3', unionid: 'u-same' }), undefined, 'a QQ unionid, even an equal string, is another vendor\'s: not that user')
+  const qq = await users.create({ platform: 'qq', appId: 'qq-build', openid: 'o-3', unionid: 'u-same' })
+  t.not(qq.id, customer.id, 'and a QQ user of its own')
+  t.match(await users.find({ platform: 'douyin', appId: 'tt-build', openid: 'o-4', unionid: 'u-same' }), undefined)
+})

@@ -1,5 +1,5 @@
 import { encryptCbc, fromBase64, toBase64, utf8 } from './aes.js'
-import { NO_GLOBAL, detected, globalApi, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
+import { NO_GLOBAL, detected, globalApi, labelTagOf, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
 import { WeappClientError, callApi, createSend, deviceOf, hasAuthorization, originOf, ownAppId } from './transport.js'
 import type { WeappAdopted, WeappClient, WeappClientOptions, WxLike } from './types.js'
@@ -32,8 +32,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
   const prefix = (options.prefix !== undefined ? options.prefix : '/weapp').replace(/\/+$/, '')
   const appId = options.appId !== undefined ? options.appId : ownAppId(api)
   const runtime = runtimeOf(options.wx !== undefined ? options : detected(options))
-  /** What each login says of the device: the app's label, none (`false`), or the runtime's and system's. */
-  const device = options.device === false ? undefined : typeof options.device === 'string' ? options.device : deviceOf(api, runtime.tag)
+  /** What each login says of the device: the app's label, none (`false`), or the host platform's and system's. */
+  const device = options.device === false ? undefined : typeof options.device === 'string' ? options.device : deviceOf(api, labelTagOf(api, options, runtime))
   // What a stored session is bound to: the backend's origin, the app, the kind of login.
   const storageKey = options.storageKey !== undefined ? options.storageKey : `fastify-weapp:session:${base.origin}|${appId !== undefined ? appId : ''}|${runtime.tag}`
   /** Counts logouts: a login or request that began before the latest one stores and retries nothing. */
@@ -82,11 +82,12 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
   /**
    * A session the server renewed (its renewWithin option: `x-weapp-session` and
    * `x-weapp-session-expires-in` on a reply to a request that sent `sent`) replaces the stored one,
-   * the app JWT kept; a reply to an older session than the stored one changes nothing.
+   * the app JWT kept; a reply to an older session than the stored one changes nothing, and so does
+   * a reply to a request sent before the latest logout() (`began`: the epoch it was sent in).
    */
-  function keepRenewed (sent: string, header: Record<string, any> | undefined): void {
+  function keepRenewed (sent: string, header: Record<string, any> | undefined, began: number): void {
     const stored = kept.stored
-    if (header === undefined || header === null || stored === undefined || stored.session !== sent) return
+    if (began !== epoch || header === undefined || header === null || stored === undefined || stored.session !== sent) return
     let renewed: unknown
     let expiresIn: unknown
     for (const name of Object.keys(header)) {
@@ -98,7 +99,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
     store(renewed, expiresIn, kept.token(), user)
   }
 
-  const send = createSend(api, keepRenewed)
+  const send = createSend(api, keepRenewed, () => epoch)
 
   function loggedOut (): WeappClientError {
     return new WeappClientError('LOGGED_OUT', 'logout() was called meanwhile: nothing was stored; log in again if the user wants to')
@@ -191,6 +192,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
     },
 
     decrypt ({ encryptedData, iv }) {
+      const started = epoch
       return withSession(async (session) => {
         try {
           return (await send<{ data: any }>('POST', `${routes}/decrypt`, { encryptedData, iv }, session)).data
@@ -205,6 +207,8 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
           if (typeof body.session !== 'string' || body.session === '' || typeof body.expiresIn !== 'number' || !(body.expiresIn > 0)) {
             throw new WeappClientError('BAD_RESPONSE', 'The decrypt route answered a fresh code without a renewed session')
           }
+          // A logout() meanwhile: the healed session is not stored (nor the data answered).
+          if (started !== epoch) throw loggedOut()
           store(body.session, body.expiresIn, kept.token(), user)
           return body.data
         }

@@ -101,10 +101,14 @@ export function hasAuthorization (header: Record<string, string> | undefined): b
 /** A request to the backend: the answer's body on a 2xx, else a `WeappClientError` with the server's code. */
 export type Send = <T>(method: string, url: string, data: unknown, session: string | undefined, header?: Record<string, string>) => Promise<T>
 
-/** The sender of one client; `renewed` sees the headers of every 2xx answer to a request with a session. */
-export function createSend (api: WxLike, renewed: (sent: string, header: Record<string, any> | undefined) => void): Send {
+/**
+ * The sender of one client; `renewed` sees the headers of every 2xx answer to a request with a
+ * session, with what `epochOf()` said when that request was sent (the client's count of logouts).
+ */
+export function createSend (api: WxLike, renewed: (sent: string, header: Record<string, any> | undefined, began: number) => void, epochOf: () => number): Send {
   /** One JSON request to a full URL already checked to be on baseUrl's origin. */
   return function send<T> (method: string, url: string, data: unknown, session: string | undefined, header: Record<string, string> = {}): Promise<T> {
+    const began = epochOf()
     // request() sends no session with your own Authorization header (in any case): never both.
     // JSON's content type only with a body: a DELETE without one would be a 400 (an empty JSON body).
     const headers: Record<string, string> = data === undefined ? {} : { 'content-type': 'application/json' }
@@ -119,7 +123,7 @@ export function createSend (api: WxLike, renewed: (sent: string, header: Record<
         success: (res) => {
           const body = res.data as { code?: unknown, message?: unknown } | string
           if (res.statusCode >= 200 && res.statusCode < 300) {
-            if (session !== undefined) renewed(session, res.header)
+            if (session !== undefined) renewed(session, res.header, began)
             resolve(body as T)
             return
           }

@@ -62,8 +62,9 @@ export interface WeappClientOptions extends RuntimeOptions {
   appId?: string
   /**
    * The device label sent with each login (sealed in the session, listed by the server's
-   * `listSessions`, the device type of its `oneSessionPer: 'device'`). Default the runtime's tag and
-   * the system's platform, such as `'wx:ios'`; `false` sends none.
+   * `listSessions`, the device type of its `oneSessionPer: 'device'`). Default the host platform's
+   * tag and the system's platform, such as `'wx:ios'`, or `'tt:ios'` in a Douyin build (under uni-app
+   * too: its build platform, `uniPlatform`, says which); `false` sends none.
    */
   device?: string | false
 }

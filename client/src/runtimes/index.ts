@@ -118,6 +118,56 @@ const OWN: Partial<Record<WeappPlatform, Runtime>> = {
   alipay: { ...codeFrom('getAuthCode', 'my.getAuthCode()', 'always'), phoneField: 'response' }
 }
 
+/** The tag of each platform's host in a device label: its global's name (Feishu's is told apart from Douyin's `tt`). */
+const TAGS: Record<WeappPlatform, string> = { wechat: 'wx', qq: 'qq', douyin: 'tt', kuaishou: 'ks', baidu: 'swan', feishu: 'feishu', alipay: 'my' }
+
+/**
+ * uni-app's build platforms, as its `uniPlatform` (the name of conditional compilation) says them
+ * (https://uniapp.dcloud.net.cn/api/system/info.html#uniplatform), by the platform they build for.
+ */
+const UNI_PLATFORMS: Record<string, WeappPlatform> = { 'mp-weixin': 'wechat', 'mp-qq': 'qq', 'mp-toutiao': 'douyin', 'mp-kuaishou': 'kuaishou', 'mp-baidu': 'baidu', 'mp-lark': 'feishu', 'mp-alipay': 'alipay' }
+
+/** Replaced with a string by uni-app's build (`process.env.UNI_PLATFORM`); absent elsewhere. */
+declare const process: { env: Record<string, string | undefined> }
+
+/**
+ * The uni-app build's platform, where the API object is uni's: asked at run time (`uniPlatform` of
+ * `getAppBaseInfo()`, or of `getSystemInfoSync()` since uni-app 3.4.10), else what the build wrote
+ * in for `process.env.UNI_PLATFORM`.
+ */
+function uniPlatformOf (api: WxLike): string | undefined {
+  const loose = api as unknown as Loose
+  for (const call of ['getAppBaseInfo', 'getSystemInfoSync']) {
+    try {
+      const info = typeof loose[call] === 'function' ? loose[call]() : undefined
+      const platform = info !== undefined && info !== null ? info.uniPlatform : undefined
+      if (typeof platform === 'string' && platform !== '') return platform
+    } catch {}
+  }
+  try {
+    const built = process.env.UNI_PLATFORM
+    return typeof built === 'string' && built !== '' ? built : undefined
+  } catch {
+    return undefined // no process in a mini program, and no build that replaced it
+  }
+}
+
+/**
+ * What a login's device label starts with: the host platform's tag (`tt` in a Douyin build, uni-app's
+ * or native), so that a user's sessions tell the builds apart. A kind of login of its own (Baidu,
+ * Alipay, Feishu, WeCom) is its tag; WeChat-shaped ones are the named platform's, uni-app's build
+ * platform (an unknown one as uni-app names it, less `mp-`), or the global there is.
+ */
+export function labelTagOf (api: WxLike, options: RuntimeOptions & { wx?: unknown }, runtime: Runtime): string {
+  if (runtime !== USERS) return runtime.tag
+  if (options.platform !== undefined) return TAGS[options.platform]
+  if (options.wx === undefined) return typeof qq !== 'undefined' ? 'qq' : typeof tt !== 'undefined' ? 'tt' : typeof ks !== 'undefined' ? 'ks' : 'wx'
+  const built = uniPlatformOf(api)
+  if (built === undefined) return runtime.tag
+  const platform = UNI_PLATFORMS[built]
+  return platform !== undefined ? TAGS[platform] : built.replace(/^mp-/, '')
+}
+
 /** The kind of login the options choose. */
 export function runtimeOf (options: RuntimeOptions): Runtime {
   if (options.wecom === true) return MEMBERS
