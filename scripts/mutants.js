@@ -117,7 +117,7 @@ export const mutants = [
   m('b64-length', 'lib/base64.ts', 'an impossible base64 length accepted', 'if (rest === 1) return false', ''),
   // User data
   m('pkcs7-fill', 'lib/user-data.ts', 'PKCS#7 fill bytes never checked', 'bad |= inPadding & differs', 'bad |= 0'),
-  m('pkcs7-range', 'lib/user-data.ts', 'a padding byte of 0 or over 16 accepted', 'let bad = ((pad - 1) | (16 - pad)) >>> 31', 'let bad = 0'),
+  m('pkcs7-range', 'lib/user-data.ts', 'a padding byte of 0 or over 16 accepted', 'let bad = ((pad - 1) | (blockSize - pad)) >>> 31', 'let bad = 0'),
   m('padding-early-exit', 'lib/user-data.ts', 'bad padding returns early (a timing oracle)', 'const valid = paddingValid(plain)\n', "const valid = paddingValid(plain)\n  if (valid !== 1) throw failed('bad padding')\n"),
   m('watermark-appid', 'lib/user-data.ts', "another app's watermark accepted", "if (marked && appid !== options.appId) throw failed('watermark of another appid')", ''),
   m('watermark-future', 'lib/user-data.ts', 'a future watermark is fresh', '&& age >= -WATERMARK_SKEW', ''),
@@ -349,5 +349,11 @@ export const mutants = [
   m('renewal-untouched', 'lib/index.ts', 'the index never learns of renewals', '    revocations?.touch(session, exp * 1000, now)\n', ''),
   m('client-kicked-kept', 'client/src/client.ts', 'a kicked session is kept and reused', "if (err instanceof WeappClientError && err.code === 'WEAPP_SESSION_KICKED') {", "if (err instanceof WeappClientError && err.code === 'NEVER') {"),
   m('client-kicked-relogin', 'client/src/client.ts', 'the client logs in again after a kick, ending the other device in turn', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        throw err\n      }', '        if (kept.stored !== undefined && kept.stored.session === session) forget()\n        return await call((await login()).session)\n      }'),
-  m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length')
+  m('untagged-order', 'lib/platforms/users.ts', 'an untagged member session read as an openid user (the wrong shape first)', 'required(b).length - required(a).length', 'required(a).length - required(b).length'),
+  // Issue 33 (Baidu's padding, Kuaishou's watermark age, the encrypted channel's expired keys and failure budget)
+  m('baidu-pad-16', 'lib/platforms/baidu.ts', 'Baidu data padded past 16 bytes refused (PKCS#7 of 16-byte blocks)', 'const valid = paddingValid(plain, PAD_BLOCK)', 'const valid = paddingValid(plain)'),
+  m('baidu-pad-early-exit', 'lib/platforms/baidu.ts', 'bad Baidu padding returns early (a timing oracle)', 'const valid = paddingValid(plain, PAD_BLOCK)\n', "const valid = paddingValid(plain, PAD_BLOCK)\n  if (valid !== 1) throw failed('bad padding')\n"),
+  m('pkcs7-block-fill', 'lib/user-data.ts', 'a 32-byte pad checked on its last 16 bytes only', 'for (let i = 0; i < blockSize; i++) {', 'for (let i = 0; i < 16; i++) {'),
+  m('pkcs7-block-range', 'lib/user-data.ts', 'a pad one over the block accepted where its fill matches', 'let bad = ((pad - 1) | (blockSize - pad)) >>> 31', 'let bad = ((pad - 1) | (blockSize + 1 - pad)) >>> 31'),
+  m('mock-baidu-pad-16', 'lib/testing/baidu.ts', 'the mock pads Baidu data to 16-byte blocks (as the plugin once unpadded it)', 'const pad = PAD_BLOCK - (plain.length % PAD_BLOCK)', 'const pad = 16 - (plain.length % 16)')
 ]
