@@ -355,5 +355,7 @@ export const mutants = [
   m('baidu-pad-early-exit', 'lib/platforms/baidu.ts', 'bad Baidu padding returns early (a timing oracle)', 'const valid = paddingValid(plain, PAD_BLOCK)\n', "const valid = paddingValid(plain, PAD_BLOCK)\n  if (valid !== 1) throw failed('bad padding')\n"),
   m('pkcs7-block-fill', 'lib/user-data.ts', 'a 32-byte pad checked on its last 16 bytes only', 'for (let i = 0; i < blockSize; i++) {', 'for (let i = 0; i < 16; i++) {'),
   m('pkcs7-block-range', 'lib/user-data.ts', 'a pad one over the block accepted where its fill matches', 'let bad = ((pad - 1) | (blockSize - pad)) >>> 31', 'let bad = ((pad - 1) | (blockSize + 1 - pad)) >>> 31'),
-  m('mock-baidu-pad-16', 'lib/testing/baidu.ts', 'the mock pads Baidu data to 16-byte blocks (as the plugin once unpadded it)', 'const pad = PAD_BLOCK - (plain.length % PAD_BLOCK)', 'const pad = 16 - (plain.length % 16)')
+  m('mock-baidu-pad-16', 'lib/testing/baidu.ts', 'the mock pads Baidu data to 16-byte blocks (as the plugin once unpadded it)', 'const pad = PAD_BLOCK - (plain.length % PAD_BLOCK)', 'const pad = 16 - (plain.length % 16)'),
+  m('kuaishou-watermark-age', 'lib/platforms/kuaishou.ts', "Kuaishou's watermark timestamp never checked: stale data accepted under watermarkMaxAge", 'openUserData(sessionKey, encryptedData, iv, { ...options, watermarkOptional: true })', 'openUserData(sessionKey, encryptedData, iv, { ...options, watermarkMaxAge: 0, watermarkOptional: true })'),
+  m('optional-watermark-age', 'lib/user-data.ts', 'an optional watermark that is there is not held to watermarkMaxAge', 'if (options.watermarkMaxAge > 0 && marked) {', 'if (options.watermarkMaxAge > 0 && marked && options.watermarkOptional !== true) {')
 ]
