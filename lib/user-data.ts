@@ -39,8 +39,8 @@ export function decryptUserData (sessionKey: string, encryptedData: string, iv: 
 export const WATERMARK_SKEW = 300
 
 /**
- * 1 when the end of `plain` holds valid PKCS#7 padding for `blockSize`-byte blocks (16, AES's; 32,
- * Baidu's), else 0, in constant time: the same last `blockSize` bytes are read and the same
+ * 1 when the end of `plain` holds valid PKCS#7 padding for `blockSize`-byte blocks (16, AES's; 32
+ * where a platform pads to 32-byte blocks), else 0, in constant time: the same last `blockSize` bytes are read and the same
  * operations run whatever the padding is. `plain` is at least `blockSize` bytes.
  */
 export function paddingValid (plain: Buffer, blockSize = 16): number {

@@ -56,7 +56,7 @@ export function openBaiduData (sessionKey: string, encryptedData: string, iv: st
   const appKey = Buffer.from(appId, 'utf8')
   // Where the data would end: the AppKey fills the rest. Everything below runs whatever the bytes say.
   const dataEnd = Math.max(PREFIX, end - appKey.length)
-  const declared = plain.length >= PREFIX ? plain.readUInt32BE(16) : -1
+  const declared = plain.readUInt32BE(16)
   const trailer = Buffer.alloc(appKey.length)
   plain.copy(trailer, 0, Math.min(dataEnd, plain.length), dataEnd + appKey.length)
   const keyMatches = timingSafeEqual(trailer, appKey)
