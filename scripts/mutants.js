@@ -353,6 +353,7 @@ export const mutants = [
   // Issue 33 (Baidu's padding, Kuaishou's watermark age, the encrypted channel's expired keys and failure budget)
   m('baidu-pad-16', 'lib/platforms/baidu.ts', 'Baidu data padded past 16 bytes refused (PKCS#7 of 16-byte blocks)', 'const valid = paddingValid(plain, PAD_BLOCK)', 'const valid = paddingValid(plain)'),
   m('baidu-pad-early-exit', 'lib/platforms/baidu.ts', 'bad Baidu padding returns early (a timing oracle)', 'const valid = paddingValid(plain, PAD_BLOCK)\n', "const valid = paddingValid(plain, PAD_BLOCK)\n  if (valid !== 1) throw failed('bad padding')\n"),
+  m('baidu-short-input', 'lib/platforms/baidu.ts', 'Baidu data shorter than one 32-byte block read (its length field past the end: a 500)', " || data.length < PAD_BLOCK) throw failed('malformed input')", ") throw failed('malformed input')"),
   m('pkcs7-block-fill', 'lib/user-data.ts', 'a 32-byte pad checked on its last 16 bytes only', 'for (let i = 0; i < blockSize; i++) {', 'for (let i = 0; i < 16; i++) {'),
   m('pkcs7-block-range', 'lib/user-data.ts', 'a pad one over the block accepted where its fill matches', 'let bad = ((pad - 1) | (blockSize - pad)) >>> 31', 'let bad = ((pad - 1) | (blockSize + 1 - pad)) >>> 31'),
   m('mock-baidu-pad-16', 'lib/testing/baidu.ts', 'the mock pads Baidu data to 16-byte blocks (as the plugin once unpadded it)', 'const pad = PAD_BLOCK - (plain.length % PAD_BLOCK)', 'const pad = 16 - (plain.length % 16)'),
