@@ -55,3 +55,24 @@ export function createFailureBudget ({ limit, window, size, now = Date.now }: Fa
     }
   }
 }
+
+/** The per-user budget's window (`decryptFailureLimit`): failures count a minute, and a first block lasts a minute. */
+export const USER_FAILURE_WINDOW = 60_000
+
+/**
+ * The per-user budget of failures (`decryptFailureLimit` a minute) that the authenticated routes
+ * and `openEncrypted` share, one per registration; undefined when `limit` is 0 (off).
+ */
+export function userFailureBudget (limit: number): FailureBudget | undefined {
+  return limit === 0 ? undefined : createFailureBudget({ limit, window: USER_FAILURE_WINDOW, size: 10_000 })
+}
+
+/** The same budget, its keys named by `keyOf(name)` (undefined stays undefined). */
+export function keyedBudget (failures: FailureBudget | undefined, keyOf: (name: string) => string): FailureBudget | undefined {
+  return failures === undefined ? undefined : { blockedFor: (name) => failures.blockedFor(keyOf(name)), fail: (name) => { failures.fail(keyOf(name)) } }
+}
+
+/** A user's key in that budget: an app and its user (as `users.userOf` names them), as the routes' `budgetOf` keys it. */
+export function userBudgetKey (appId: string, user: string): string {
+  return JSON.stringify([appId, user])
+}

@@ -14,6 +14,7 @@ import type { WeappApi, WeappAppApi } from './api.js'
 export type { WeappApi, WeappAppApi } from './api.js'
 import { decryptUserData, verifySignature } from './user-data.js'
 import { createChannel } from './user-keys.js'
+import { keyedBudget, userBudgetKey, userFailureBudget, type FailureBudget } from './failure-budget.js'
 import { deviceLabel } from './devices.js'
 import { UnsupportedError } from './errors.js'
 import { isStaleSessionKey, type SessionKeyApi } from './platforms/platform.js'
@@ -144,10 +145,12 @@ interface Shared {
   /** seconds */
   expiresIn: number
   track: ((login: TrackedLogin) => Promise<void>) | undefined
+  /** The per-user budget of failures (`decryptFailureLimit`) the routes count against, or undefined for none. */
+  failures?: FailureBudget | undefined
 }
 
 /** The building blocks of one app, on the shared codec. */
-function appApi (app: App, { sessions, watermarkMaxAge, expiresIn, track }: Shared): WeappAppApi {
+function appApi (app: App, { sessions, watermarkMaxAge, expiresIn, track, failures }: Shared): WeappAppApi {
   const decryptOptions = { appId: app.appId, watermarkMaxAge }
   const keys = sessionKeysOf(app)
   return Object.freeze({
@@ -157,7 +160,8 @@ function appApi (app: App, { sessions, watermarkMaxAge, expiresIn, track }: Shar
     getPaidUnionid: keys.getPaidUnionid,
     getUserRiskRank: keys.getUserRiskRank,
     checkEncryptedData: keys.checkEncryptedData,
-    openEncrypted: createChannel(keys),
+    // The channel's failures count against the user's budget of the routes (the same key as theirs).
+    openEncrypted: createChannel(keys, { failures: keyedBudget(failures, (openid) => userBudgetKey(app.appId, users.userOf(app.platform.users, { openid }))) }),
     appId: app.appId,
     kind: app.kind,
     code2Session: app.code2Session as WeappAppApi['code2Session'],
@@ -310,6 +314,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     })
   }
   const shared: Shared = { sessions, watermarkMaxAge: settings.watermarkMaxAge, expiresIn: settings.expiresIn, track: limits === undefined ? undefined : revocations?.track }
+  // One budget of failures per user, for the routes and openEncrypted alike.
+  shared.failures = userFailureBudget(settings.decryptFailureLimit)
   // One API object per app, made once (a looked-up app's lives as long as its App).
   const apis = new WeakMap<App, WeappAppApi>()
   const apiOf = (app: App): WeappAppApi => {
@@ -447,7 +453,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     maxAge: settings.maxAge,
     watermarkMaxAge: settings.watermarkMaxAge,
     jwt: settings.jwt,
-    decryptFailureLimit: settings.decryptFailureLimit,
+    failures: shared.failures,
     registry,
     sessions,
     revocations,

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
 import { InvalidCodeError, LoginRefusedError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
 import type { WeappLoginIdentity } from './index.js'
-import { createFailureBudget } from './failure-budget.js'
+import type { FailureBudget } from './failure-budget.js'
 import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
 import { randomJti, sessionClaims, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
@@ -13,9 +13,6 @@ import { openUserData } from './user-data.js'
 import { ANONYMOUS, DECRYPT_BODY_LIMIT, LOGIN_BODY_LIMIT, decryptSchema, exactTypes, loginSchemaWith, logoutSchema, phoneSchema, validation } from './schemas.js'
 
 export { MAX_ENCRYPTED_DATA, MAX_RAW_DATA, LOGIN_BODY_LIMIT, DECRYPT_BODY_LIMIT, loginSchema, decryptSchema, phoneSchema, logoutSchema } from './schemas.js'
-
-/** The decrypt route's budget of failures counts a minute, and blocks for a minute. */
-const DECRYPT_FAILURE_WINDOW = 60_000
 
 interface LoginBody { code?: string, anonymousCode?: string, appId?: string, device?: string }
 interface PhoneBody { code?: string, response?: string }
@@ -32,8 +29,8 @@ export interface RouteOptions {
   watermarkMaxAge: number
   /** The @fastify/jwt bridge, or undefined when the jwt option is off. */
   jwt: JwtSettings | undefined
-  /** Failed decrypts a minute per user before 429s; 0 for no limit. */
-  decryptFailureLimit: number
+  /** The per-user budget of failures (`decryptFailureLimit`), shared with openEncrypted; undefined for no limit. */
+  failures: FailureBudget | undefined
   registry: Registry
   sessions: SessionCodec
   /** Where ended sessions are kept; undefined without the revocation option (and then no logout route). */
@@ -74,11 +71,8 @@ function publicClaims (claims: Record<string, unknown>, names: true | readonly s
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, decryptFailureLimit, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout, track }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, failures, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout, track }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
-  const failures = decryptFailureLimit === 0
-    ? undefined
-    : createFailureBudget({ limit: decryptFailureLimit, window: DECRYPT_FAILURE_WINDOW, size: 10_000 })
 
   /**
    * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a

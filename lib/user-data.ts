@@ -39,15 +39,16 @@ export function decryptUserData (sessionKey: string, encryptedData: string, iv: 
 export const WATERMARK_SKEW = 300
 
 /**
- * 1 when the last block of `plain` holds valid PKCS#7 padding, else 0, in constant time: the same
- * 16 bytes are read and the same operations run whatever the padding is. `plain` is whole blocks.
+ * 1 when the end of `plain` holds valid PKCS#7 padding for `blockSize`-byte blocks (16, AES's; 32
+ * where a platform pads to 32-byte blocks), else 0, in constant time: the same last `blockSize` bytes are read and the same
+ * operations run whatever the padding is. `plain` is at least `blockSize` bytes.
  */
-export function paddingValid (plain: Buffer): number {
+export function paddingValid (plain: Buffer, blockSize = 16): number {
   const end = plain.length - 1
   const pad = plain[end] as number
-  // pad must be 1..16: (pad - 1) and (16 - pad) are both non-negative.
-  let bad = ((pad - 1) | (16 - pad)) >>> 31
-  for (let i = 0; i < 16; i++) {
+  // pad must be 1..blockSize: (pad - 1) and (blockSize - pad) are both non-negative.
+  let bad = ((pad - 1) | (blockSize - pad)) >>> 31
+  for (let i = 0; i < blockSize; i++) {
     const inPadding = (i - pad) >>> 31 // 1 while i < pad
     const differs = (((plain[end - i] as number) ^ pad) + 0xff) >>> 8 // 1 when the byte is not pad
     bad |= inPadding & differs

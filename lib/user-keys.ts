@@ -1,3 +1,5 @@
+import { RateLimitedError } from './errors.js'
+import type { FailureBudget } from './failure-budget.js'
 import { Memo } from './memo.js'
 import { singleFlight } from './upstream/single-flight.js'
 import { failed, openChannel } from './user-data.js'
@@ -25,17 +27,24 @@ interface Known { keys: readonly WeappUserEncryptKey[], fetchedAt: number }
 
 export type OpenEncrypted = (user: { openid: string, sessionKey: string }, message: WeappEncryptedMessage) => Promise<unknown>
 
-export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, now: () => number = () => Date.now()): OpenEncrypted {
+export interface ChannelOptions {
+  /** The clock, in ms (tests give their own). */
+  now?: () => number
+  /**
+   * The per-user budget of failures (`decryptFailureLimit`) the routes count against, keyed by the
+   * user's openid (`keyedBudget` names the routes' key for it); none when undefined.
+   */
+  failures?: FailureBudget | undefined
+}
+
+export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, { now = () => Date.now(), failures }: ChannelOptions = {}): OpenEncrypted {
   const cache = new Memo<Known>(USER_KEYS_CACHE)
   const fetch = singleFlight<Known>()
   const live = (known: Known | undefined, version: number, time: number): WeappUserEncryptKey | undefined =>
     known?.keys.find((key) => key.version === version && key.expiresAt > time)
 
-  return async (user, message) => {
-    const { openid, sessionKey } = (user ?? {}) as Partial<Record<'openid' | 'sessionKey', unknown>>
-    if (typeof openid !== 'string' || openid === '' || typeof sessionKey !== 'string' || sessionKey === '') {
-      throw new TypeError('openEncrypted(session, message) needs the session (request.weappSession) or { openid, sessionKey }')
-    }
+  /** The message opened, or the one uniform failure (counted against the user's budget). */
+  async function open (openid: string, sessionKey: string, message: WeappEncryptedMessage): Promise<unknown> {
     // The message is the client's: any shape that is not one is the one uniform failure.
     const { version, iv, encryptedData } = (message ?? {}) as Partial<Record<keyof WeappEncryptedMessage, unknown>>
     if (!Number.isSafeInteger(version)) throw failed('malformed input')
@@ -50,5 +59,24 @@ export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, no
     }
     if (key === undefined) throw failed('no live key of that version')
     return openChannel(key.encryptKey, iv, encryptedData)
+  }
+
+  return async (user, message) => {
+    const { openid, sessionKey } = (user ?? {}) as Partial<Record<'openid' | 'sessionKey', unknown>>
+    if (typeof openid !== 'string' || openid === '' || typeof sessionKey !== 'string' || sessionKey === '') {
+      throw new TypeError('openEncrypted(session, message) needs the session (request.weappSession) or { openid, sessionKey }')
+    }
+    // A user over the budget is refused before anything else: no key fetched, nothing opened.
+    const wait = failures === undefined ? 0 : failures.blockedFor(openid)
+    if (wait > 0) {
+      throw new RateLimitedError(`Too many failed attempts for this user; wait ${Math.ceil(wait / 1000)} s, then call wx.login(), log in again and retry`)
+    }
+    try {
+      return await open(openid, sessionKey, message)
+    } catch (err) {
+      // What the user's message decided counts, as on the decrypt route; an upstream fault does not.
+      if ((err as { code?: unknown }).code === 'WEAPP_DECRYPT_FAILED') failures?.fail(openid)
+      throw err
+    }
   }
 }

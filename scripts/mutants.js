@@ -117,7 +117,7 @@ export const mutants = [
   m('b64-length', 'lib/base64.ts', 'an impossible base64 length accepted', 'if (rest === 1) return false', ''),
   // User data
   m('pkcs7-fill', 'lib/user-data.ts', 'PKCS#7 fill bytes never checked', 'bad |= inPadding & differs', 'bad |= 0'),
-  m('pkcs7-range', 'lib/user-data.ts', 'a padding byte of 0 or over 16 accepted', 'let bad = ((pad - 1) | (16 - pad)) >>> 31', 'let bad = 0'),
+  m('pkcs7-range', 'lib/user-data.ts', 'a padding byte of 0 or over 16 accepted', 'let bad = ((pad - 1) | (blockSize - pad)) >>> 31', 'let bad = 0'),
   m('padding-early-exit', 'lib/user-data.ts', 'bad padding returns early (a timing oracle)', 'const valid = paddingValid(plain)\n', "const valid = paddingValid(plain)\n  if (valid !== 1) throw failed('bad padding')\n"),
   m('watermark-appid', 'lib/user-data.ts', "another app's watermark accepted", "if (marked && appid !== options.appId) throw failed('watermark of another appid')", ''),
   m('watermark-future', 'lib/user-data.ts', 'a future watermark is fresh', '&& age >= -WATERMARK_SKEW', ''),
@@ -369,5 +369,19 @@ export const mutants = [
   m('client-label-base-info', 'client/src/runtimes/index.ts', "uni-app 4.33's getAppBaseInfo() is not asked", "for (const call of ['getAppBaseInfo', 'getSystemInfoSync'])", "for (const call of ['getSystemInfoSync'])"),
   m('client-label-built', 'client/src/runtimes/index.ts', "the build's process.env.UNI_PLATFORM is not read", 'const built = process.env.UNI_PLATFORM', 'const built = process.env.UNI_PLATFORM_UNSET'),
   m('client-label-option', 'client/src/runtimes/index.ts', 'the platform option does not name the host', '  if (options.platform !== undefined) return TAGS[options.platform]\n', ''),
-  m('client-label-global', 'client/src/runtimes/index.ts', "a native QQ, Douyin or Kuaishou build found by its global is labelled WeChat's", "return typeof qq !== 'undefined' ? 'qq' : typeof tt !== 'undefined' ? 'tt' : typeof ks !== 'undefined' ? 'ks' : 'wx'", "return 'wx'")
+  m('client-label-global', 'client/src/runtimes/index.ts', "a native QQ, Douyin or Kuaishou build found by its global is labelled WeChat's", "return typeof qq !== 'undefined' ? 'qq' : typeof tt !== 'undefined' ? 'tt' : typeof ks !== 'undefined' ? 'ks' : 'wx'", "return 'wx'"),
+  // Issue 33 (Baidu's padding, Kuaishou's watermark age, the encrypted channel's expired keys and failure budget)
+  m('baidu-pad-16', 'lib/platforms/baidu.ts', 'Baidu data padded past 16 bytes refused (PKCS#7 of 16-byte blocks)', 'const valid = paddingValid(plain, PAD_BLOCK)', 'const valid = paddingValid(plain)'),
+  m('baidu-pad-early-exit', 'lib/platforms/baidu.ts', 'bad Baidu padding returns early (a timing oracle)', 'const valid = paddingValid(plain, PAD_BLOCK)\n', "const valid = paddingValid(plain, PAD_BLOCK)\n  if (valid !== 1) throw failed('bad padding')\n"),
+  m('baidu-short-input', 'lib/platforms/baidu.ts', 'Baidu data shorter than one 32-byte block read (its length field past the end: a 500)', " || data.length < PAD_BLOCK) throw failed('malformed input')", ") throw failed('malformed input')"),
+  m('pkcs7-block-fill', 'lib/user-data.ts', 'a 32-byte pad checked on its last 16 bytes only', 'for (let i = 0; i < blockSize; i++) {', 'for (let i = 0; i < 16; i++) {'),
+  m('pkcs7-block-range', 'lib/user-data.ts', 'a pad one over the block accepted where its fill matches', 'let bad = ((pad - 1) | (blockSize - pad)) >>> 31', 'let bad = ((pad - 1) | (blockSize + 1 - pad)) >>> 31'),
+  m('mock-baidu-pad-16', 'lib/testing/baidu.ts', 'the mock pads Baidu data to 16-byte blocks (as the plugin once unpadded it)', 'const pad = PAD_BLOCK - (plain.length % PAD_BLOCK)', 'const pad = 16 - (plain.length % 16)'),
+  m('kuaishou-watermark-age', 'lib/platforms/kuaishou.ts', "Kuaishou's watermark timestamp never checked: stale data accepted under watermarkMaxAge", 'openUserData(sessionKey, encryptedData, iv, { ...options, watermarkOptional: true })', 'openUserData(sessionKey, encryptedData, iv, { ...options, watermarkMaxAge: 0, watermarkOptional: true })'),
+  m('optional-watermark-age', 'lib/user-data.ts', 'an optional watermark that is there is not held to watermarkMaxAge', 'if (options.watermarkMaxAge > 0 && marked) {', 'if (options.watermarkMaxAge > 0 && marked && options.watermarkOptional !== true) {'),
+  m('channel-key-expiry', 'lib/user-keys.ts', 'the encrypted channel opens messages under an expired user encrypt key', 'key.version === version && key.expiresAt > time', 'key.version === version'),
+  m('channel-budget-unchecked', 'lib/user-keys.ts', 'a user over decryptFailureLimit still opens the channel', '    if (wait > 0) {\n', '    if (false) {\n'),
+  m('channel-budget-uncounted', 'lib/user-keys.ts', "openEncrypted's failures count against no budget", "      if ((err as { code?: unknown }).code === 'WEAPP_DECRYPT_FAILED') failures?.fail(openid)\n", ''),
+  m('channel-budget-upstream', 'lib/user-keys.ts', "an upstream fault of getuserencryptkey counts against the user's budget", "(err as { code?: unknown }).code === 'WEAPP_DECRYPT_FAILED'", '(err as { code?: unknown }).code !== undefined'),
+  m('channel-budget-own-key', 'lib/index.ts', 'the channel keeps a budget apart from the routes\' (another key for the same user)', 'keyedBudget(failures, (openid) => userBudgetKey(app.appId, users.userOf(app.platform.users, { openid })))', 'keyedBudget(failures, (openid) => openid)')
 ]

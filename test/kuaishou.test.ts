@@ -8,12 +8,12 @@ import { isError, KEY } from './fixtures/app.js'
 
 const APP = 'ks671234567890123456'
 
-async function backend (t: Test): Promise<{ app: FastifyInstance, mock: MockWechat }> {
+async function backend (t: Test, options: { watermarkMaxAge?: number } = {}): Promise<{ app: FastifyInstance, mock: MockWechat }> {
   const mock = await MockWechat.start({ apps: [{ appId: APP, appSecret: 'ks-secret-0123456789' }] })
   t.teardown(() => mock.close())
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(weapp, { apps: [{ appId: APP, appSecret: 'ks-secret-0123456789', platform: 'kuaishou' }], key: KEY, apiBaseUrl: mock.url })
+  await app.register(weapp, { apps: [{ appId: APP, appSecret: 'ks-secret-0123456789', platform: 'kuaishou' }], key: KEY, apiBaseUrl: mock.url, ...options })
   await app.ready()
   return { app, mock }
 }
@@ -65,4 +65,28 @@ t.test('user data with a watermark must name the app; without one it is accepted
   const phone = await app.inject({ method: 'POST', url: '/weapp/phone', headers: auth, payload: { code: 'x' } })
   isError(t, phone, 400, 'WEAPP_UNSUPPORTED')
   t.match(phone.json().message, /decrypt route/)
+})
+
+t.test('with watermarkMaxAge, a Kuaishou watermark that is there must be fresh: stale data is refused', async (t) => {
+  const { app, mock } = await backend(t, { watermarkMaxAge: 600 })
+  const session = (await login(app, mock.app(APP).login('reader'))).json().session as string
+  const auth = { authorization: `Bearer ${session}` }
+  const key = mock.app(APP).user('reader').sessionKey
+  const now = Math.floor(Date.now() / 1000)
+  const decrypt = async (payload: { encryptedData: string, iv: string }) => await app.inject({ method: 'POST', url: '/weapp/decrypt', headers: auth, payload })
+  const fresh = await decrypt(mock.app(APP).encrypt('reader', { a: 1 }, { timestamp: now - 10 }))
+  t.same([fresh.statusCode, fresh.json().data.a], [200, 1], 'a fresh watermark')
+  const unmarked = await decrypt(encryptUserData(key, { a: 2 }))
+  t.same([unmarked.statusCode, unmarked.json()], [200, { data: { a: 2 } }], 'no watermark (Kuaishou documents none): accepted')
+  const cases: Array<[string, { encryptedData: string, iv: string }]> = [
+    ['an hour old', mock.app(APP).encrypt('reader', { a: 3 }, { timestamp: now - 3600 })],
+    ['a year old', mock.app(APP).encrypt('reader', { a: 4 }, { timestamp: now - 366 * 86400 })],
+    ['an hour in the future', mock.app(APP).encrypt('reader', { a: 5 }, { timestamp: now + 3600 })],
+    ['no timestamp', encryptUserData(key, { a: 6, watermark: { appid: APP } })]
+  ]
+  for (const [what, payload] of cases) {
+    const res = await decrypt(payload)
+    isError(t, res, 400, 'WEAPP_DECRYPT_FAILED')
+    t.notOk(res.body.includes(key), `${what}: refused, and the key is not in the reply`)
+  }
 })

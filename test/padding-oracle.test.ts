@@ -5,7 +5,7 @@ import { createCipheriv, randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createFailureBudget } from '../lib/failure-budget.js'
 import { MAX_ENCRYPTED_DATA } from '../lib/routes.js'
-import { decryptUserData, WATERMARK_SKEW } from '../lib/user-data.js'
+import { decryptUserData, paddingValid, WATERMARK_SKEW } from '../lib/user-data.js'
 import { encryptUserData } from '../lib/testing.js'
 import { harness, isError } from './fixtures/app.js'
 
@@ -47,6 +47,24 @@ t.test('PKCS#7 is checked byte by byte: valid JSON under a wrong padding does no
     const bad = encryptRaw(jsonWith(padding))
     t.throws(() => decryptUserData(key, bad.encryptedData, bad.iv, options), { code: 'WEAPP_DECRYPT_FAILED' }, name)
   }
+})
+
+t.test('paddingValid for 32-byte blocks (Baidu\'s): pads 1 to 32 whose every byte is the count, nothing else', async (t) => {
+  const ending = (padding: number[]): Buffer => Buffer.concat([randomBytes(64 - (padding.length % 32)), Buffer.from(padding)])
+  for (let pad = 1; pad <= 32; pad++) {
+    t.equal(paddingValid(ending(Array(pad).fill(pad)), 32), 1, `a pad of ${pad}`)
+    if (pad > 16) t.equal(paddingValid(ending(Array(pad).fill(pad))), 0, `a pad of ${pad} is no padding of 16-byte blocks`)
+  }
+  const wrong: Array<[string, number[]]> = [
+    ['a zero padding byte', [0]],
+    ['33 bytes of 33', Array(33).fill(33)],
+    ['48 bytes of 48', Array(48).fill(48)],
+    ['0x80', [0x80]],
+    ['32 claimed, the 17th from the end wrong', [32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 0, ...Array(16).fill(32)]],
+    ['32 claimed, the first wrong', [31, ...Array(31).fill(32)]],
+    ['20 claimed, the 20th from the end wrong', [0, ...Array(19).fill(20)]]
+  ]
+  for (const [name, padding] of wrong) t.equal(paddingValid(ending(padding), 32), 0, name)
 })
 
 t.test('the same work follows a good and a bad padding: the whole plaintext is decoded and parsed', async (t) => {

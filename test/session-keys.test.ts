@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import fastifyWeapp, { generateKey, type FastifyWeappOptions } from '../lib/index.js'
 import { MockWechat } from '../lib/testing.js'
-import { REFETCH_AFTER } from '../lib/user-keys.js'
+import { createChannel, REFETCH_AFTER } from '../lib/user-keys.js'
 
 async function setup (t: Test, options: Partial<FastifyWeappOptions> = {}): Promise<{ mock: MockWechat, app: FastifyInstance, logs: string[] }> {
   const mock = await MockWechat.start()
@@ -218,6 +218,101 @@ t.test('openEncrypted: the key by its version, cached, one uniform failure', asy
   await t.rejects(app.weapp.openEncrypted(session, encryptWith({ ...second, version: 99 }, 'x')), { code: 'WEAPP_DECRYPT_FAILED' })
   t.equal(mock.callsTo('/wxa/business/getuserencryptkey').length, 3, 'after it, once more')
   await t.rejects(app.weapp.openEncrypted({ openid: 'o-1' } as never, encryptWith(second, 'x')), TypeError)
+})
+
+t.test('openEncrypted refuses a message under an expired key, cached or fetched anew', async (t) => {
+  const key = { encryptKey: randomBytes(16).toString('base64'), iv: 'abcdefgh12345678', version: 7, expiresAt: 5_000, createdAt: 0 }
+  let clock = 0
+  let fetched = 0
+  const open = createChannel({ getUserEncryptKey: async () => { fetched++; return [key] } }, { now: () => clock })
+  const user = { openid: 'o-1', sessionKey: 'k' }
+  t.equal(await open(user, encryptWith(key, 'live')), 'live')
+  clock = 4_999
+  t.equal(await open(user, encryptWith(key, 'still')), 'still', 'a millisecond before it expires')
+  clock = 5_000
+  await t.rejects(open(user, encryptWith(key, 'expired')), { code: 'WEAPP_DECRYPT_FAILED', statusCode: 400 }, 'the cached key has expired')
+  t.equal(fetched, 1, 'within the refetch limit: not asked again')
+  clock = 5_000 + REFETCH_AFTER
+  await t.rejects(open(user, encryptWith(key, 'expired')), { code: 'WEAPP_DECRYPT_FAILED', statusCode: 400 }, 'the platform still lists it, expired')
+  t.equal(fetched, 2)
+
+  // End to end: the mock's keys live an hour; past it, WeChat lists them with expire_in 0.
+  const { mock, app } = await setup(t)
+  const session = { openid: 'o-2', sessionKey: mock.user('o-2').sessionKey }
+  const first = mock.app(mock.appId).latestUserKey('o-2')
+  t.same(await app.weapp.openEncrypted(session, encryptWith(first, { n: 1 })), { n: 1 })
+  const realNow = Date.now
+  const later = realNow() + 3600_000 + REFETCH_AFTER
+  Date.now = () => later
+  t.teardown(() => { Date.now = realNow })
+  const err = await app.weapp.openEncrypted(session, encryptWith(first, { n: 2 })).catch((e: unknown) => e) as Error & { code?: string, statusCode?: number }
+  t.same([err.code, err.statusCode], ['WEAPP_DECRYPT_FAILED', 400], 'an hour on: refused')
+  t.notOk(String(err.message).includes(first.encryptKey), 'the key is in no message')
+})
+
+/** A server whose /orders route opens the encrypted channel, with a budget of `limit` failures. */
+async function channelServer (t: Test, limit: number): Promise<{ mock: MockWechat, app: FastifyInstance }> {
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const app = Fastify()
+  await app.register(fastifyWeapp, { appId: mock.appId, appSecret: mock.appSecret, key: generateKey(), apiBaseUrl: mock.url, decryptFailureLimit: limit })
+  app.post('/orders', { onRequest: app.weapp.authenticate }, async (request) => ({ got: await app.weapp.openEncrypted(app.weapp.sessionOf(request), request.body as never) }))
+  await app.ready()
+  t.teardown(() => app.close())
+  return { mock, app }
+}
+
+t.test('openEncrypted failures count against decryptFailureLimit, one budget with /decrypt; successes do not', async (t) => {
+  const { mock, app } = await channelServer(t, 3)
+  const token = await login(app, mock, 'o-1')
+  const auth = { authorization: `Bearer ${token}` }
+  const key = mock.app(mock.appId).latestUserKey('o-1')
+  const order = async (payload: unknown) => await app.inject({ method: 'POST', url: '/orders', headers: auth, payload: payload as Record<string, unknown> })
+  const wrong = (): unknown => encryptWith({ encryptKey: randomBytes(16).toString('base64'), version: key.version }, 'x')
+  for (let i = 0; i < 2; i++) t.equal((await order(wrong())).json().code, 'WEAPP_DECRYPT_FAILED', `failure ${i + 1}`)
+  for (let i = 0; i < 5; i++) t.same((await order(encryptWith(key, { i }))).json(), { got: { i } }, 'a success does not count')
+  t.equal((await order(wrong())).statusCode, 400, 'the third failure: still a 400')
+  const fetches = mock.callsTo('/wxa/business/getuserencryptkey').length
+  const blocked = await order(encryptWith(key, { i: 9 }))
+  t.equal(blocked.statusCode, 429)
+  t.equal(blocked.json().code, 'WEAPP_RATE_LIMITED')
+  t.match(blocked.json().message, /Too many failed attempts for this user; wait \d+ s/)
+  t.notOk(blocked.body.includes(key.encryptKey) || blocked.body.includes(mock.user('o-1').sessionKey), 'no secret in the reply')
+  t.equal(mock.callsTo('/wxa/business/getuserencryptkey').length, fetches, 'refused before any key is fetched')
+  // One budget: the decrypt route refuses the same user too; another user is not touched.
+  const decrypt = await app.inject({ method: 'POST', url: '/weapp/decrypt', headers: auth, payload: mock.encrypt('o-1', { a: 1 }) })
+  t.same([decrypt.statusCode, decrypt.json().code], [429, 'WEAPP_RATE_LIMITED'], '/decrypt shares the budget')
+  const other = await login(app, mock, 'o-2')
+  const ok = await app.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${other}` }, payload: encryptWith(mock.app(mock.appId).latestUserKey('o-2'), 'hi') })
+  t.same(ok.json(), { got: 'hi' }, 'another user opens on')
+
+  // And the other way round: failed decrypts block the channel.
+  const third = await login(app, mock, 'o-3')
+  for (let i = 0; i < 3; i++) {
+    const res = await app.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${third}` }, payload: { encryptedData: randomBytes(32).toString('base64'), iv: randomBytes(16).toString('base64') } })
+    t.equal(res.statusCode, 400)
+  }
+  const after = await app.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${third}` }, payload: encryptWith(mock.app(mock.appId).latestUserKey('o-3'), 'x') })
+  t.same([after.statusCode, after.json().code], [429, 'WEAPP_RATE_LIMITED'], 'failed decrypts count against the channel too')
+})
+
+t.test('openEncrypted: an upstream fault does not count, and decryptFailureLimit: 0 turns the budget off', async (t) => {
+  const { mock, app } = await channelServer(t, 2)
+  const session = { openid: 'o-1', sessionKey: mock.user('o-1').sessionKey }
+  const key = mock.app(mock.appId).latestUserKey('o-1')
+  for (let i = 0; i < 3; i++) {
+    mock.fail({ path: '/wxa/business/getuserencryptkey', errcode: -1 })
+    await t.rejects(app.weapp.openEncrypted(session, encryptWith(key, 'x')), { code: 'WEAPP_UPSTREAM_ERROR' }, `WeChat busy (${i + 1})`)
+  }
+  t.equal(await app.weapp.openEncrypted(session, encryptWith(key, 'x')), 'x', 'not blocked')
+  // No budget: any number of failures, then a success.
+  const off = await channelServer(t, 0)
+  const user = { openid: 'o-1', sessionKey: off.mock.user('o-1').sessionKey }
+  const live = off.mock.app(off.mock.appId).latestUserKey('o-1')
+  for (let i = 0; i < 12; i++) {
+    await t.rejects(off.app.weapp.openEncrypted(user, encryptWith({ ...live, encryptKey: randomBytes(16).toString('base64') }, 'x')), { code: 'WEAPP_DECRYPT_FAILED' })
+  }
+  t.equal(await off.app.weapp.openEncrypted(user, encryptWith(live, 'y')), 'y')
 })
 
 t.test('revocation.resetSessionKey: logout resets the user\'s session_key, so a copied token decrypts nothing', async (t) => {

@@ -90,6 +90,18 @@ t.test('watermarkMaxAge rejects stale data', async (t) => {
   t.ok(decryptUserData(key, stale.encryptedData, stale.iv, options), 'off by default')
 })
 
+t.test('an optional watermark (Kuaishou\'s) that is there is held to watermarkMaxAge all the same', async (t) => {
+  const key = 'AAECAwQFBgcICQoLDA0ODw=='
+  const now = Math.floor(Date.now() / 1000)
+  const optional = { appId: demo.appId, watermarkMaxAge: 600, watermarkOptional: true }
+  const open = (data: unknown): unknown => { const sealed = encryptUserData(key, data); return decryptUserData(key, sealed.encryptedData, sealed.iv, optional) }
+  t.same(open({ a: 1 }), { a: 1 }, 'no watermark: accepted')
+  t.ok(open({ watermark: { appid: demo.appId, timestamp: now - 10 } }), 'a fresh one: accepted')
+  t.throws(() => open({ watermark: { appid: demo.appId, timestamp: now - 3600 } }), { code: 'WEAPP_DECRYPT_FAILED' }, 'a stale one')
+  t.throws(() => open({ watermark: { appid: demo.appId, timestamp: now + 3600 } }), { code: 'WEAPP_DECRYPT_FAILED' }, 'one from the future')
+  t.throws(() => open({ watermark: { appid: demo.appId } }), { code: 'WEAPP_DECRYPT_FAILED' }, 'one without a timestamp')
+})
+
 /** Raw text under AES-128-CBC: valid padding, but not JSON. */
 function encryptText (key: string, text: string, iv: Buffer): string {
   const cipher = createCipheriv('aes-128-cbc', Buffer.from(key, 'base64'), iv)

@@ -11,8 +11,8 @@ import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './
  * Documented facts relied on (smartprogram.baidu.com, "Session Key" and "用户数据的签名验证和加解密"):
  * a form of `code, client_id` (the AppKey) and `sk` (the AppSecret), answered `{ openid,
  * session_key }`, or `{ error, error_description }` with OAuth 2.0's error names; the session_key
- * is the base64 of 24 bytes; user data is AES-192-CBC with it, PKCS#7, and its plaintext is 16
- * random bytes, the data's length (4 bytes, big-endian), the data, and the app's AppKey.
+ * is the base64 of 24 bytes; user data is AES-192-CBC with it, PKCS#7 to 32-byte blocks, and its
+ * plaintext is 16 random bytes, the data's length (4 bytes, big-endian), the data, and the app's AppKey.
  */
 
 const NAMED: Named = { title: 'Baidu', loginCall: 'swan.getLoginCode()' }
@@ -32,6 +32,11 @@ type Identity = OpenidIdentity<'baidu'>
 const KEY_BYTES = 24
 /** The random prefix and the length before the data. */
 const PREFIX = 20
+/**
+ * Baidu pads to 32-byte blocks (PKCS#7 with a pad of 1 to 32): its own PHP sample strips
+ * `($pad < 1 || $pad > 32) ? 0 : $pad`, and its worked example's plaintext ends in 28 bytes of 0x1c.
+ */
+const PAD_BLOCK = 32
 
 /**
  * Baidu's encrypted user data, opened: AES-192-CBC under the session_key, and a plaintext whose
@@ -43,14 +48,15 @@ export function openBaiduData (sessionKey: string, encryptedData: string, iv: st
   const key = bytesOf(sessionKey, KEY_BYTES)
   const ivBytes = bytesOf(iv, 16)
   const data = bytesOf(encryptedData, 0)
-  if (key === undefined || ivBytes === undefined || data === undefined) throw failed('malformed input')
+  // Shorter than one padding block cannot hold the prefix: the input's shape, nothing the key decides.
+  if (key === undefined || ivBytes === undefined || data === undefined || data.length < PAD_BLOCK) throw failed('malformed input')
   const plain = createDecipheriv('aes-192-cbc', key, ivBytes).setAutoPadding(false).update(data)
-  const valid = paddingValid(plain)
+  const valid = paddingValid(plain, PAD_BLOCK)
   const end = plain.length - ((plain[plain.length - 1] as number) & -valid)
   const appKey = Buffer.from(appId, 'utf8')
   // Where the data would end: the AppKey fills the rest. Everything below runs whatever the bytes say.
   const dataEnd = Math.max(PREFIX, end - appKey.length)
-  const declared = plain.length >= PREFIX ? plain.readUInt32BE(16) : -1
+  const declared = plain.readUInt32BE(16)
   const trailer = Buffer.alloc(appKey.length)
   plain.copy(trailer, 0, Math.min(dataEnd, plain.length), dataEnd + appKey.length)
   const keyMatches = timingSafeEqual(trailer, appKey)

@@ -7,8 +7,8 @@ import type { MockState } from './state.js'
 
 /**
  * Baidu smart programs: `jscode2sessionkey` (a form of `code, client_id, sk`, OAuth 2.0's error
- * names), 24-byte session keys, and user data as Baidu encrypts it (AES-192-CBC; 16 random bytes,
- * the data's length, the data, the AppKey).
+ * names), 24-byte session keys, and user data as Baidu encrypts it (AES-192-CBC, PKCS#7 to 32-byte
+ * blocks; 16 random bytes, the data's length, the data, the AppKey).
  */
 
 /** A Baidu smart program of the mock: `appId` is its AppKey, `appSecret` its AppSecret. */
@@ -34,14 +34,22 @@ function keyOf (state: MockState, sessionKey: string): string {
   return key
 }
 
-/** Encrypts as Baidu does: the plaintext is 16 random bytes, the data's length (4 bytes, big-endian), the data and the AppKey. */
+/** Baidu's padding block: PKCS#7 to 32 bytes (a pad of 1 to 32), as its PHP sample strips it. */
+const PAD_BLOCK = 32
+
+/**
+ * Encrypts as Baidu does: the plaintext is 16 random bytes, the data's length (4 bytes, big-endian),
+ * the data and the AppKey, padded PKCS#7-style to 32-byte blocks (so half of all lengths get a pad over 16).
+ */
 export function encryptBaiduData (sessionKey: string, data: unknown, appKey: string, iv: Buffer = randomBytes(16)): EncryptedUserData {
   const json = Buffer.from(JSON.stringify(data), 'utf8')
   const length = Buffer.alloc(4)
   length.writeUInt32BE(json.length)
-  const cipher = createCipheriv('aes-192-cbc', Buffer.from(sessionKey, 'base64'), iv)
+  const cipher = createCipheriv('aes-192-cbc', Buffer.from(sessionKey, 'base64'), iv).setAutoPadding(false)
   const plain = Buffer.concat([randomBytes(16), length, json, Buffer.from(appKey, 'utf8')])
-  return { encryptedData: Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64'), iv: iv.toString('base64') }
+  const pad = PAD_BLOCK - (plain.length % PAD_BLOCK)
+  const padded = Buffer.concat([plain, Buffer.alloc(pad, pad)])
+  return { encryptedData: Buffer.concat([cipher.update(padded), cipher.final()]).toString('base64'), iv: iv.toString('base64') }
 }
 
 export function addBaiduApp (state: MockState, appId: string, appSecret = `mock-baidu-secret-${randomBytes(8).toString('hex')}`): MockBaiduApp {
