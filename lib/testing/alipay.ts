@@ -118,7 +118,8 @@ function gateway (state: MockState, { body }: MockCall, res: ServerResponse): vo
     expires_in: 1296000,
     refresh_token: refresh,
     re_expires_in: 2592000,
-    auth_start: '2026-12-01 12:00:00'
+    // The token's life starts now (Beijing time, as the gateway writes times).
+    auth_start: new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ')
   })
 }
 
