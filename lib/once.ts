@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { RevocationUnavailableError, safeCause } from './errors.js'
 
 /**
  * "Accept this at most once": a signed answer that anyone who saw it could deliver again (a replay)
@@ -34,3 +35,17 @@ export function memoryOnce (now: () => number = Date.now, max = MAX_ONCE): Once 
 
 /** A short name for signed bytes (or a signature): the base64url SHA-256 of them. */
 export const digest = (bytes: string): string => createHash('sha256').update(bytes, 'utf8').digest('base64url')
+
+/**
+ * Takes a signed answer once: `replayed()` is thrown where it was taken before, and a 503
+ * (WEAPP_REVOCATION_UNAVAILABLE) where the store could not say, so nothing is accepted unchecked.
+ */
+export async function acceptOnce (once: Once, name: string, ms: number, what: string, replayed: () => Error): Promise<void> {
+  let first: boolean
+  try {
+    first = await once(name, ms)
+  } catch (err) {
+    throw new RevocationUnavailableError(`The revocation store could not say whether ${what} was used before; nothing was accepted: retry in a moment`, { cause: safeCause(err, []) })
+  }
+  if (!first) throw replayed()
+}

@@ -1,8 +1,8 @@
 import { createDecipheriv, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { isBase64 } from '../base64.js'
-import { DecryptFailedError, InvalidCodeError, RevocationUnavailableError, UpstreamError, safeCause } from '../errors.js'
+import { DecryptFailedError, InvalidCodeError, UpstreamError } from '../errors.js'
 import { unknownName } from '../names.js'
-import { digest, type Once } from '../once.js'
+import { acceptOnce, digest, type Once } from '../once.js'
 import { CLOCK_SKEW } from '../revocation.js'
 import { checkAnswer, codeExchange, jsonObject, requestUpstream } from '../upstream/call.js'
 import { errcodes, unusable, type Named } from '../upstream/faults.js'
@@ -226,17 +226,6 @@ export function validUntil (node: Record<string, unknown>, time: number): number
     throw new UpstreamError(`Alipay's answer to ${METHOD} failed its time check (this server's time is outside auth_start to auth_start + expires_in, give or take ${CLOCK_SKEW / 1000} s): it was refused (an old answer delivered again, or this server's clock is off)`)
   }
   return end
-}
-
-/** Takes a signed answer once (a 502 when it was taken before), or a 503 where that cannot be told. */
-async function acceptOnce (once: Once, name: string, ms: number, what: string, replayed: () => Error): Promise<void> {
-  let first: boolean
-  try {
-    first = await once(name, ms)
-  } catch (err) {
-    throw new RevocationUnavailableError(`The revocation store could not say whether ${what} was used before; nothing was accepted: retry in a moment`, { cause: safeCause(err, []) })
-  }
-  if (!first) throw replayed()
 }
 
 /** Where the string starting at `start` ends (after its closing quote), or -1. */
