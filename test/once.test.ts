@@ -1,7 +1,7 @@
 // "Accept this at most once" in one process: a name is taken once while remembered, forgotten when
 // its time is up, and the set stays bounded (the oldest forgotten first).
 import t from 'tap'
-import { digest, MAX_ONCE, memoryOnce } from '../lib/once.js'
+import { acceptOnce, digest, MAX_ONCE, memoryOnce } from '../lib/once.js'
 
 t.test('a name is taken once while it is remembered, and again once it is forgotten', async (t) => {
   let now = 1000
@@ -28,4 +28,16 @@ t.test('the set is bounded: expired names go first, then the oldest live one', a
   t.equal(await once('e', 10), false)
   t.equal(MAX_ONCE, 100_000)
   t.equal(digest('x'), 'LXEWQrcmsEQBYnyp-6wy9chTD7GQPMTbAiWHF5IaSIE', 'base64url SHA-256')
+})
+
+t.test('acceptOnce: the first time passes, a second is the caller\'s error, a store that cannot say is a 503', async (t) => {
+  const once = memoryOnce()
+  const replayed = (): Error => new Error('seen before')
+  await acceptOnce(once, 'n', 1000, 'the answer', replayed)
+  await t.rejects(acceptOnce(once, 'n', 1000, 'the answer', replayed), { message: 'seen before' })
+  await t.rejects(acceptOnce(async () => { throw new Error('ECONNREFUSED 10.0.0.1:6379') }, 'n', 1000, 'the answer', replayed), {
+    code: 'WEAPP_REVOCATION_UNAVAILABLE',
+    statusCode: 503,
+    message: 'The revocation store could not say whether the answer was used before; nothing was accepted: retry in a moment'
+  })
 })
