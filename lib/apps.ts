@@ -6,6 +6,7 @@ import { APP_ID, isObject, type App, type Platform, type TokenPool } from './pla
 import type { AccessTokens } from './upstream/tokens.js'
 import { singleFlight } from './upstream/single-flight.js'
 import type { Http } from './upstream/http.js'
+import { memoryOnce, type Once } from './once.js'
 
 export { APP_ID, APP_ID_PATTERN, type App } from './platforms/platform.js'
 export type { AppKind, ApiBaseUrls, WeappAppConfig } from './platforms/index.js'
@@ -19,6 +20,8 @@ export interface UpstreamSettings {
   timeout: number
   /** The registration's pooled HTTP client; default a shared one. */
   http?: Http
+  /** What remembers the signed answers already accepted (see lib/once.ts); default one in this process. */
+  once?: Once
 }
 
 /** How long a lookup function's answer (an app, or "no such app") is used before asking again. */
@@ -108,12 +111,12 @@ function tokenPool (size: number | undefined): TokenPool {
   }
 }
 
-export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool = tokenPool(undefined)): App {
+export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool = tokenPool(undefined), once: Once = upstream.once ?? memoryOnce()): App {
   const given = config as unknown as { appId: string } & Record<string, unknown>
   const { row } = rowOf(given) as { row: Platform }
   // Each app's calls queue in a lane of their own: one app's flood never takes the others' sockets.
   const http = upstream.http?.lane(config.appId)
-  return row.create(given, { apiBaseUrl: upstream.apiBaseUrl[row.origin.key as keyof ApiBaseUrls], timeout: upstream.timeout, http, pool })
+  return row.create(given, { apiBaseUrl: upstream.apiBaseUrl[row.origin.key as keyof ApiBaseUrls], timeout: upstream.timeout, http, pool, once })
 }
 
 /**
@@ -136,9 +139,11 @@ function unknown (appId: string): Error {
 interface Looked { app: App, config: WeappAppConfig, until: number }
 
 export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup, upstream: UpstreamSettings, now: () => number = Date.now): Registry {
+  // One memory of accepted answers for every app of the registration (an app looked up anew keeps it).
+  const once = upstream.once ?? memoryOnce()
   if (typeof apps !== 'function') {
     const pool = tokenPool(undefined)
-    const byId = new Map(apps.map((config) => [config.appId, createApp(config, upstream, pool)]))
+    const byId = new Map(apps.map((config) => [config.appId, createApp(config, upstream, pool, once)]))
     return {
       single: byId.size === 1 ? byId.values().next().value : undefined,
       audience: Object.freeze([...byId.keys()]),
@@ -178,7 +183,7 @@ export function createRegistry (apps: readonly WeappAppConfig[] | WeappAppLookup
     }
     const config = normalizeAppConfig(answer as WeappAppConfig)
     const previous = cache.get(appId)
-    const app = previous?.app !== undefined && sameConfig(previous.config, config) ? previous.app : createApp(config, upstream, pool)
+    const app = previous?.app !== undefined && sameConfig(previous.config, config) ? previous.app : createApp(config, upstream, pool, once)
     missing.delete(appId)
     cache.set(appId, { app, config, until: now() + APP_CACHE_TTL })
     return app

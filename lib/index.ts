@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
+import { memoryOnce, type Once } from './once.js'
 import { InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionKickedError, SessionMissingError, SessionRevokedError } from './errors.js'
 import { decideRenewal } from './hooks.js'
 import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef, type TrackedLogin } from './revocation.js'
@@ -228,12 +229,16 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   // One pooled HTTP client for every upstream this registration calls, closed with the app.
   const http = createHttp(settings.upstreamConnections)
   fastify.addHook('onClose', async () => { await http.close() })
-  const registry = createRegistry(settings.apps, { apiBaseUrl: settings.apiBaseUrl, timeout: settings.timeout, http })
   const revocation = settings.revocation
+  let revocations: Revocations | undefined
+  // Signed answers accepted once: fleet-wide in Redis where revocation is on it (the store is made
+  // below, before any request), else in this process (as `'memory'` revocation is).
+  const local = memoryOnce()
+  const once: Once = async (name, ms) => revocation?.kind === 'redis' ? await (revocations as Revocations).claim(`once:${name}`, ms) : await local(name, ms)
+  const registry = createRegistry(settings.apps, { apiBaseUrl: settings.apiBaseUrl, timeout: settings.timeout, http, once })
   const { renewWithin, maxAge, onRenew } = settings
   const limits = settings.limits
   const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log, limits }
-  let revocations: Revocations | undefined
   if (revocation?.kind === 'memory') revocations = memoryRevocations(revocationOptions)
   if (revocation?.kind === 'redis') {
     revocations = await redisRevocations({ ...revocationOptions, redis: revocation.redis, prefix: revocation.prefix, timeout: settings.timeout })

@@ -44,6 +44,7 @@ const rules = [
   [/^lib\/index\.ts$/, [...pluginTests, ...deviceTests, 'test/session-keys.test.ts']],
   [/^lib\/user-keys\.ts$/, ['test/session-keys.test.ts']],
   [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
+  [/^lib\/once\.ts$/, ['test/alipay.test.ts', 'test/api-security.test.ts']],
   [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
   [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts']]
 ]
@@ -291,9 +292,9 @@ export const mutants = [
   m('client-logout-keeps', 'client/src/client.ts', 'logout() forgets the session before the server ended it', '        if (status !== 404 && status !== 401) throw err // kept', '        forget()\n        if (status !== 404 && status !== 401) throw err // kept'),
   m('client-late-renewal', 'client/src/client.ts', 'a late renewal of an older session stored over a newer login\'s', ' || stored.session !== sent) return', ') return'),
   // The four later platforms: each guard of theirs
-  m('alipay-verify-success', 'lib/platforms/alipay.ts', 'an unsigned or tampered Alipay success is used', 'if ((!failed || body.sign !== undefined) && !verified(raw, body.sign, alipayPublicKey)) {', 'if (failed && body.sign !== undefined && !verified(raw, body.sign, alipayPublicKey)) {'),
+  m('alipay-verify-success', 'lib/platforms/alipay.ts', 'an unsigned or tampered Alipay success is used', 'if ((!failed || body.sign !== undefined) && !verified(member.raw, body.sign, alipayPublicKey)) {', 'if (failed && body.sign !== undefined && !verified(member.raw, body.sign, alipayPublicKey)) {'),
   m('alipay-verify-refusal', 'lib/platforms/alipay.ts', 'a signed Alipay refusal is believed without its signature', 'if ((!failed || body.sign !== undefined) && !verified(', 'if (!failed && !verified('),
-  m('alipay-signed-text', 'lib/platforms/alipay.ts', 'the signature checked over re-serialized JSON, not the bytes Alipay signed', 'const raw = memberText(text as string, name)', 'const raw = JSON.stringify(body[name])'),
+  m('alipay-signed-text', 'lib/platforms/alipay.ts', 'the signature checked over re-serialized JSON, not the bytes Alipay signed', '  const raw = memberText(text, name)\n', '  const raw = JSON.stringify((JSON.parse(text) as Record<string, unknown>)[name])\n'),
   m('alipay-public-required', 'lib/platforms/alipay.ts', 'an Alipay app registers without Alipay\'s public key', "  if (alipayPublicKey === undefined) return 'alipay.alipayPublicKey is required: without Alipay\\'s public key no answer can be verified'\n", '  if (alipayPublicKey === undefined) return undefined\n'),
   m('alipay-own-key', 'lib/platforms/alipay.ts', 'the app\'s own public key accepted as Alipay\'s', '  if (spki(theirs) === spki(createPublicKey(own))) return', '  if (spki(theirs) === \'\') return'),
   m('alipay-phone-verify', 'lib/platforms/alipay.ts', 'a phone response decrypted without its signature checked', "  if (!verified(JSON.stringify(encrypted), given.sign, alipayPublicKey)) throw refused('the signature does not verify')\n", ''),
@@ -383,5 +384,18 @@ export const mutants = [
   m('channel-budget-unchecked', 'lib/user-keys.ts', 'a user over decryptFailureLimit still opens the channel', '    if (wait > 0) {\n', '    if (false) {\n'),
   m('channel-budget-uncounted', 'lib/user-keys.ts', "openEncrypted's failures count against no budget", "      if ((err as { code?: unknown }).code === 'WEAPP_DECRYPT_FAILED') failures?.fail(openid)\n", ''),
   m('channel-budget-upstream', 'lib/user-keys.ts', "an upstream fault of getuserencryptkey counts against the user's budget", "(err as { code?: unknown }).code === 'WEAPP_DECRYPT_FAILED'", '(err as { code?: unknown }).code !== undefined'),
-  m('channel-budget-own-key', 'lib/index.ts', 'the channel keeps a budget apart from the routes\' (another key for the same user)', 'keyedBudget(failures, (openid) => userBudgetKey(app.appId, users.userOf(app.platform.users, { openid })))', 'keyedBudget(failures, (openid) => openid)')
+  m('channel-budget-own-key', 'lib/index.ts', 'the channel keeps a budget apart from the routes\' (another key for the same user)', 'keyedBudget(failures, (openid) => userBudgetKey(app.appId, users.userOf(app.platform.users, { openid })))', 'keyedBudget(failures, (openid) => openid)'),
+  // Signed answers: forged, replayed or stale Alipay answers, re-delivered API-security answers (issue 33)
+  m('alipay-duplicate', 'lib/platforms/alipay.ts', 'an Alipay answer with a member twice is read (the forged one or the signed one)', '      if (twice !== undefined) {\n', '      if (false) {\n'),
+  m('alipay-duplicate-escaped', 'lib/platforms/alipay.ts', 'member names compared as spelled: an escaped duplicate goes unseen', 'found.push([JSON.parse(text.slice(at, end)) as string, value])', 'found.push([text.slice(at + 1, end - 1), value])'),
+  m('alipay-read-whole', 'lib/platforms/alipay.ts', 'the user read from a parse of the whole answer (the last member), not the signed text', 'return raw === undefined ? undefined : { raw, value: JSON.parse(raw) }', 'return raw === undefined ? undefined : { raw, value: (JSON.parse(text) as Record<string, unknown>)[name] }'),
+  m('alipay-once', 'lib/platforms/alipay.ts', 'a signed Alipay answer is accepted again, for any code', '      await acceptOnce(once, `alipay:login:', '      if (false) await acceptOnce(once, `alipay:login:'),
+  m('alipay-window-end', 'lib/platforms/alipay.ts', 'an Alipay answer past its token\'s life is accepted', 'if (!(start - CLOCK_SKEW <= time && time < end)) {', 'if (!(start - CLOCK_SKEW <= time)) {'),
+  m('alipay-window-start', 'lib/platforms/alipay.ts', 'an Alipay answer dated in the future is accepted', 'if (!(start - CLOCK_SKEW <= time && time < end)) {', 'if (!(time < end)) {'),
+  m('alipay-window-units', 'lib/platforms/alipay.ts', 'expires_in read as ms: answers refused long before their end', 'seconds(node.expires_in) * 1000 + CLOCK_SKEW', 'seconds(node.expires_in) + CLOCK_SKEW'),
+  m('alipay-phone-once', 'lib/platforms/alipay.ts', 'an Alipay phone response is accepted again, for any session', '  await acceptOnce(once, `alipay:phone:', '  if (false) await acceptOnce(once, `alipay:phone:'),
+  m('sec-replay', 'lib/platforms/wechat-api-security.ts', 'a signed API-security answer is accepted again, for another call', '      await acceptOnce(once, `wechat:api:', '      if (false) await acceptOnce(once, `wechat:api:'),
+  m('once-forgets', 'lib/once.ts', 'a name taken is never remembered', 'if (until !== undefined && until > time) return false', 'if (false) return false'),
+  m('once-unbounded', 'lib/once.ts', 'the in-process set grows without bound', 'if (end > time && held.size < max) break', 'if (end > time) break'),
+  m('once-fail-open', 'lib/once.ts', 'a store that cannot say lets the answer through', '    first = await once(name, ms)\n', '    first = await once(name, ms).catch(() => true)\n')
 ]

@@ -5,9 +5,10 @@ import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import weapp, { type AlipayKeys } from '../lib/index.js'
-import { memberText, signContent } from '../lib/platforms/alipay.js'
+import { duplicated, memberText, members, PHONE_ONCE, signContent, signedMember } from '../lib/platforms/alipay.js'
 import { MockWechat, type MockAlipayApp } from '../lib/testing.js'
 import { isError, KEY } from './fixtures/app.js'
+import { eventually, redisServer } from './fixtures/redis.js'
 
 const APP = '2021000000000001'
 const OLD = '2016000000000002'
@@ -35,6 +36,14 @@ async function backend (t: Test, options: { contentKey?: boolean } = {}): Promis
   await app.ready()
   return { app, mock, alipay, logs }
 }
+
+/** A time as Alipay's answers write it (Beijing, `yyyy-MM-dd HH:mm:ss`), `ms` from now. */
+const beijing = (ms = 0): string => new Date(Date.now() + ms + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ')
+/** A success node as the gateway signs it: its token's life starting `startIn` ms from now. */
+const success = (openId: string, startIn = 0, expiresIn: number | string = 1296000): string =>
+  JSON.stringify({ open_id: openId, access_token: `authusrB${openId}${startIn}`, expires_in: expiresIn, refresh_token: 'r', re_expires_in: 2592000, auth_start: beijing(startIn) })
+/** The gateway's answer around a node, signed by the mock's "Alipay" key. */
+const signed = (alipay: MockAlipayApp, node: string, name = 'alipay_system_oauth_token_response'): string => `{"${name}":${node},"sign":${JSON.stringify(alipay.sign(node))}}`
 
 const login = async (app: FastifyInstance, code: string, appId = APP) => await app.inject({ method: 'POST', url: '/weapp/login', payload: { code, appId } })
 
@@ -64,7 +73,7 @@ t.test('an app in UserID mode gets user_id, and the session says so', async (t) 
 
 t.test('fail closed: a success that is tampered with, unsigned or signed by another key is a 502', async (t) => {
   const { app, alipay, mock } = await backend(t)
-  const node = '{"open_id":"victim","access_token":"x","expires_in":1296000}'
+  const node = `{"open_id":"victim","access_token":"x","expires_in":1296000,"auth_start":"${beijing()}"}`
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
   const { sign } = await import('node:crypto')
   const cases: Array<[string, string]> = [
@@ -81,7 +90,7 @@ t.test('fail closed: a success that is tampered with, unsigned or signed by anot
     t.match(res.json().message, /signature check/, `${what}: the message names the check that failed`)
   }
   // Alipay's bytes are what it signed: spacing or escapes that re-serializing would change must verify as sent.
-  const spaced = '{ "open_id" : "spaced\\/user", "access_token": "x" }'
+  const spaced = `{ "open_id" : "spaced\\/user", "access_token": "x", "expires_in": "1296000", "auth_start": "${beijing()}" }`
   mock.fail({ path: '/gateway.do', body: `{"alipay_system_oauth_token_response":${spaced},"sign":${JSON.stringify(alipay.sign(spaced))}}` })
   t.match((await login(app, alipay.login('2088-bob'))).json(), { openid: 'spaced/user' }, 'verified over the exact text, not a re-serialization')
   // The genuine answer, signed as the mock signs it, still passes.
@@ -225,6 +234,140 @@ t.test('keys are checked at registration: the app is refused, and the message ne
   t.teardown(() => app.close())
   await app.register(weapp, { apps: [{ appId: APP, platform: 'alipay', alipay: { privateKey: bare(a.privateKey), alipayPublicKey: bare(a.alipayPublicKey) } }], key: KEY, apiBaseUrl: mock.url })
   t.equal((await login(app, a.login('2088-gus'))).statusCode, 200, 'the bare base64 the console\'s tool gives is accepted')
+})
+
+t.test('duplicate check: a member beside the signed one is refused, whatever its place or spelling', async (t) => {
+  const { app, alipay, mock, logs } = await backend(t)
+  // The attacker's own genuine answer (to their own code), and a node naming the victim.
+  const own = success('2088-attacker')
+  const forged = JSON.stringify({ open_id: '2088-victim', access_token: 'x', expires_in: 1296000, auth_start: beijing() })
+  const sign = JSON.stringify(alipay.sign(own))
+  const cases: Array<[string, string, string]> = [
+    ['an appended duplicate node', `{"alipay_system_oauth_token_response":${own},"sign":${sign},"alipay_system_oauth_token_response":${forged}}`, 'alipay_system_oauth_token_response'],
+    ['an escaped duplicate node', `{"alipay_system_oauth_token_response":${own},"sign":${sign},"\\u0061lipay_system_oauth_token_response":${forged}}`, 'alipay_system_oauth_token_response'],
+    ['the duplicate first', `{"alipay_system_oauth_token_response":${forged},"alipay_system_oauth_token_response":${own},"sign":${sign}}`, 'alipay_system_oauth_token_response'],
+    ['a duplicated sign', `{"alipay_system_oauth_token_response":${own},"sign":"${'A'.repeat(344)}","sign":${sign}}`, 'sign'],
+    ['a duplicated error_response', `{"error_response":{"code":"40002","sub_code":"isv.code-invalid"},"error_response":{"code":"10000"},"sign":${sign}}`, 'error_response']
+  ]
+  for (const [what, body, name] of cases) {
+    mock.fail({ path: '/gateway.do', body })
+    const res = await login(app, alipay.login('2088-attacker'))
+    isError(t, res, 502, 'WEAPP_UPSTREAM_ERROR')
+    t.match(res.json().message, new RegExp(`duplicate check \\(${name} twice`), `${what}: refused, naming the check`)
+    t.notOk(res.body.includes('2088-victim') || res.body.includes(alipay.contentKey), `${what}: no user and no secret in the reply`)
+  }
+  // The same signed answer alone is genuine: it logs its own user in (once).
+  mock.fail({ path: '/gateway.do', body: signed(alipay, own) })
+  t.match((await login(app, alipay.login('2088-attacker'))).json(), { openid: '2088-attacker' })
+  t.notOk(logs.some((line) => line.includes('authusrB')), 'no access token in any log line')
+})
+
+t.test('the user is read from the signed text itself, the first member of its name', async (t) => {
+  const text = '{"a":{"user":"signed"},"a":{"user":"last"}}'
+  t.same(signedMember(text, 'a'), { raw: '{"user":"signed"}', value: { user: 'signed' } }, 'not what JSON.parse of the whole keeps (the last)')
+  t.equal(signedMember(text, 'b'), undefined)
+  t.same(members('{"\\u0061":1,"b":[2],"a":"3"}'), [['a', '1'], ['b', '[2]'], ['a', '"3"']], 'names unescaped, values as sent')
+  t.equal(duplicated('{"\\u0061":1,"a":2}', ['b', 'a']), 'a')
+  t.equal(duplicated('{"a":1,"b":2}', ['a', 'b']), undefined)
+  t.equal(duplicated('{"a":1,"a', ['a']), undefined, 'text that does not end has no members to count')
+})
+
+t.test('replay check: a signed answer is accepted once, whatever code it comes back for', async (t) => {
+  const { app, alipay, mock } = await backend(t)
+  const body = signed(alipay, success('2088-alice'))
+  mock.fail({ path: '/gateway.do', body })
+  t.match((await login(app, alipay.login('2088-alice'))).json(), { openid: '2088-alice' }, 'the first time, for its own code')
+  mock.fail({ path: '/gateway.do', body })
+  const replayed = await login(app, alipay.login('2088-mallory'))
+  isError(t, replayed, 502, 'WEAPP_UPSTREAM_ERROR')
+  t.match(replayed.json().message, /replay check \(the same signed answer was accepted before\)/)
+  t.notOk(replayed.body.includes('2088-alice'), 'the reply names no user')
+  // Genuine answers are new bytes each time (a new access token): the same user logs in again.
+  t.match((await login(app, alipay.login('2088-alice'))).json(), { openid: '2088-alice' })
+  t.match((await login(app, alipay.login('2088-alice'))).json(), { openid: '2088-alice' })
+})
+
+t.test('time check: an answer is accepted only from auth_start to auth_start + expires_in, with the tolerated skew', async (t) => {
+  const { app, alipay, mock } = await backend(t)
+  const day = 86400_000
+  const cases: Array<[string, string, RegExp]> = [
+    ['past its token\'s life', success('2088-old', -16 * day), /time check/],
+    ['an hour past it', success('2088-old', -3600_000 - 120_000, 3600), /time check/],
+    ['starting in the future, past the skew', success('2088-early', 5 * 60_000), /time check/],
+    ['without auth_start', JSON.stringify({ open_id: '2088-none', access_token: 'x', expires_in: 1296000 }), /without a usable auth_start and expires_in/],
+    ['with a made-up auth_start', JSON.stringify({ open_id: '2088-none', access_token: 'x', expires_in: 1296000, auth_start: 'yesterday' }), /without a usable auth_start and expires_in/],
+    ['without expires_in', JSON.stringify({ open_id: '2088-none', access_token: 'x', auth_start: beijing() }), /without a usable auth_start and expires_in/],
+    ['with expires_in 0', success('2088-none', 0, 0), /without a usable auth_start and expires_in/],
+    ['with expires_in not a number', success('2088-none', 0, '15 days'), /without a usable auth_start and expires_in/]
+  ]
+  for (const [what, node, message] of cases) {
+    mock.fail({ path: '/gateway.do', body: signed(alipay, node) })
+    const res = await login(app, alipay.login('2088-someone'))
+    isError(t, res, 502, 'WEAPP_UPSTREAM_ERROR')
+    t.match(res.json().message, message, what)
+  }
+  // Inside the window: near its end, within the skew before its start, expires_in as a string (as the Java SDK types it).
+  for (const [what, node] of [['near its end', success('2088-in', -15 * day + 120_000)], ['30 s early', success('2088-in', 30_000)], ['expires_in a string', success('2088-in', 0, '1296000')]]) {
+    mock.fail({ path: '/gateway.do', body: signed(alipay, node as string) })
+    t.equal((await login(app, alipay.login('2088-in'))).statusCode, 200, what as string)
+  }
+})
+
+t.test('with revocation on Redis, an answer is accepted once across the fleet; with Redis down, no session (503)', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const alipay = mock.addAlipayApp(APP)
+  const instance = async (): Promise<FastifyInstance> => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(weapp, {
+      apps: [{ appId: APP, platform: 'alipay', alipay: { privateKey: alipay.privateKey, alipayPublicKey: alipay.alipayPublicKey, contentKey: alipay.contentKey } }],
+      key: KEY,
+      apiBaseUrl: mock.url,
+      timeout: 1000,
+      revocation: { redis: redis.client() }
+    })
+    await app.ready()
+    return app
+  }
+  const [a, b] = [await instance(), await instance()]
+  const body = signed(alipay, success('2088-alice'))
+  mock.fail({ path: '/gateway.do', body })
+  t.equal((await login(a, alipay.login('2088-alice'))).statusCode, 200)
+  mock.fail({ path: '/gateway.do', body })
+  const replayed = await login(b, alipay.login('2088-mallory'))
+  isError(t, replayed, 502, 'WEAPP_UPSTREAM_ERROR')
+  t.match(replayed.json().message, /replay check/, 'another instance refuses it too')
+  const session = (await login(b, alipay.login('2088-bob'))).json().session as string
+  const phone = alipay.phoneResponse('13900001111')
+  const auth = { authorization: `Bearer ${session}` }
+  t.equal((await b.inject({ method: 'POST', url: '/weapp/phone', headers: auth, payload: { response: phone } })).statusCode, 200)
+  isError(t, await a.inject({ method: 'POST', url: '/weapp/phone', headers: auth, payload: { response: phone } }), 401, 'WEAPP_INVALID_CODE')
+  await redis.kill()
+  const down = await login(a, alipay.login('2088-carol'))
+  isError(t, down, 503, 'WEAPP_REVOCATION_UNAVAILABLE')
+  t.match(down.json().message, /could not say whether Alipay's answer to the login was used before; nothing was accepted/)
+  t.notOk(down.body.includes('2088-carol'))
+  await redis.start()
+  await eventually(async () => (await login(a, alipay.login('2088-carol'))).statusCode === 200)
+  await Promise.all([a.close(), b.close()])
+})
+
+t.test('an Alipay phone response is accepted once (it proves only that someone held it)', async (t) => {
+  const { app, alipay } = await backend(t)
+  const session = async (user: string): Promise<Record<string, string>> => ({ authorization: `Bearer ${(await login(app, alipay.login(user))).json().session as string}` })
+  const response = alipay.phoneResponse('13912345678')
+  t.equal((await app.inject({ method: 'POST', url: '/weapp/phone', headers: await session('2088-a'), payload: { response } })).statusCode, 200)
+  for (const user of ['2088-a', '2088-b']) {
+    const again = await app.inject({ method: 'POST', url: '/weapp/phone', headers: await session(user), payload: { response } })
+    isError(t, again, 401, 'WEAPP_INVALID_CODE')
+    t.match(again.json().message, /accepted before, and each is accepted once/, `${user}: refused`)
+    t.notOk(again.body.includes('13912345678'), 'the number is not repeated')
+  }
+  t.equal(PHONE_ONCE, 10 * 60_000, 'remembered 10 minutes (docs/platforms.md)')
+  t.equal(alipay.phoneResponse('13912345678'), response, 'one number\'s response is the same bytes each time, as Alipay makes it')
+  t.equal((await app.inject({ method: 'POST', url: '/weapp/phone', headers: await session('2088-a'), payload: { response: alipay.phoneResponse('13912345679') } })).statusCode, 200, 'another number\'s is another response')
 })
 
 t.test('memberText finds the exact text of a top-level member', async (t) => {

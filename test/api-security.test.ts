@@ -63,12 +63,39 @@ t.test('the answer\'s checks, each failing closed', async (t) => {
   t.same(await open(getter), E.response.fields, 'certificates from a getter')
   // A getter's certificates are parsed once per PEM, in a bounded cache: 20 spellings of one certificate all verify.
   let spelling = 0
-  const rotating = createApiSecurity(E.appId, { ...config, certificates: () => ({ [E.certificateSn]: `${E.certificate}${'\n'.repeat(spelling++ % 20)}` }) }, WECHAT, () => E.response.timestamp * 1000)
+  // (The same answer 20 times: a memory of accepted answers that never says "seen" here.)
+  const rotating = createApiSecurity(E.appId, { ...config, certificates: () => ({ [E.certificateSn]: `${E.certificate}${'\n'.repeat(spelling++ % 20)}` }) }, WECHAT, () => E.response.timestamp * 1000, async () => true)
   for (let i = 0; i < 20; i++) t.same(await open(rotating), E.response.fields, undefined as never)
   const broken = createApiSecurity(E.appId, { ...config, certificates: async () => { throw new Error('vault down') } }, WECHAT, () => E.response.timestamp * 1000)
   await fails(open(broken), /apiSecurity\.certificates\(\) failed/, 'a getter that fails')
   const otherSn = createApiSecurity(E.appId, { ...config, aesSn: 'ffffffffffffffffffffffffffffffff' }, WECHAT, () => E.response.timestamp * 1000)
   await fails(open(otherSn), /decryption/, 'the AAD names the key\'s number: another number does not open it')
+})
+
+t.test('replay check: each signed answer is accepted once, whatever call it comes back for', async (t) => {
+  const security = at(0)
+  t.same(await security.open(E.url, 'getuserriskrank', answerHeaders(), E.response.body), E.response.fields, 'the first time')
+  const again = await security.open(E.url, 'getuserriskrank', answerHeaders(), E.response.body).then(() => undefined, (e: unknown) => e) as Error & { code?: string, statusCode?: number }
+  t.match(again, { code: 'WEAPP_UPSTREAM_ERROR', statusCode: 502, message: /failed API security's replay check \(the same signed answer was accepted before\)/ })
+  t.notMatch(again.message, E.aesKey)
+  const down = createApiSecurity(E.appId, { ...config }, WECHAT, () => E.response.timestamp * 1000, async () => { throw new Error('redis down') })
+  await t.rejects(down.open(E.url, 'getuserriskrank', answerHeaders(), E.response.body), { code: 'WEAPP_REVOCATION_UNAVAILABLE', statusCode: 503, message: /could not say whether WeChat's answer to getuserriskrank was used before; nothing was accepted/ })
+})
+
+t.test('user A\'s signed phone answer, delivered again for user B\'s call, is refused', async (t) => {
+  const { mock, app, security } = await secured(t)
+  const url = `${mock.url}/wxa/business/getuserphonenumber`
+  const sealed = security.seal(url, { errcode: 0, errmsg: 'ok', phone_info: { phoneNumber: '13800000001', purePhoneNumber: '13800000001', countryCode: '86', watermark: { timestamp: Math.floor(Date.now() / 1000), appid: mock.appId } } })
+  const captured = { path: '/wxa/business/getuserphonenumber', body: sealed.body, headers: sealed.headers, contentType: 'application/json' }
+  mock.fail(captured)
+  t.equal((await app.weapp.getPhoneNumber(mock.phoneCode('o-a'))).phoneNumber, '13800000001', 'A\'s answer, for A\'s call')
+  for (const user of ['o-b', 'o-b']) {
+    mock.fail(captured)
+    const err = await app.weapp.getPhoneNumber(mock.phoneCode(user)).then(() => undefined, (e: unknown) => e) as Error & { code?: string, statusCode?: number }
+    t.match(err, { code: 'WEAPP_UPSTREAM_ERROR', statusCode: 502, message: /replay check/ }, 'A\'s answer for B\'s call: refused')
+    t.notMatch(err.message, /13800000001/)
+  }
+  t.equal((await app.weapp.getPhoneNumber(mock.phoneCode('o-b'))).phoneNumber, '13800138000', 'B\'s own answer goes through')
 })
 
 t.test('a signed answer that is no sealed JSON is refused at decryption', async (t) => {

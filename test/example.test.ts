@@ -32,7 +32,7 @@ t.test('npm run example replays the whole flow against the mock and exits 0', as
   t.match(stdout, /GET \/orders with the old token: FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED/, 'and its JWS')
   t.match(stdout, /login: \{"openid":"2088102150477652","idType":"open_id"\}/, 'the Alipay build logs in through the signed gateway')
   t.match(stdout, /HTTP 200: \{"appId":"2021000000000001","openid":"2088102150477652"/)
-  t.match(stdout, /phone \(signature verified, decrypted with the content key\): \{"phoneNumber":"13900001111","purePhoneNumber":"13900001111","countryCode":"86"\}/)
+  t.match(stdout, /phone \(signature verified, decrypted with the content key\): \{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86"\}/)
   t.match(stdout, /HTTP 200: \{"received":\{"amount":5,"note":"thanks"\}\}/, 'the encrypted channel: client.encrypt() to openEncrypted()')
   t.match(stdout, /risk rank \(request sealed and signed, answer verified\): 0/)
   t.match(stdout, /session_key resets so far \(one per logout or ban of a user\): 1/, 'logout reset the user\'s session_key')

@@ -1,7 +1,9 @@
 import { createDecipheriv, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { isBase64 } from '../base64.js'
-import { DecryptFailedError, UpstreamError } from '../errors.js'
+import { DecryptFailedError, InvalidCodeError, UpstreamError } from '../errors.js'
 import { unknownName } from '../names.js'
+import { acceptOnce, digest, type Once } from '../once.js'
+import { CLOCK_SKEW } from '../revocation.js'
 import { checkAnswer, codeExchange, jsonObject, requestUpstream } from '../upstream/call.js'
 import { errcodes, unusable, type Named } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
@@ -20,12 +22,24 @@ import { isSessionKey, type Users } from './users.js'
  * - an answer is `{ "<method with _>_response": {…}, "sign": "…" }` (`error_response` where the
  *   gateway refuses the call); `sign` signs the exact text of that member's value with Alipay's key;
  *   errors carry `code`, `msg`, `sub_code`, `sub_msg`, and `isv.code-invalid` is a bad, used or
- *   expired auth code; success carries `user_id` (older apps) or `open_id` (apps in OpenID mode);
+ *   expired auth code; success carries `user_id` (older apps) or `open_id` (apps in OpenID mode),
+ *   and `access_token`, `expires_in` (its life in seconds), `refresh_token`, `re_expires_in`,
+ *   `auth_start` ("授权token开始时间，作为有效期计算的起点": the start of that life, Beijing time
+ *   `yyyy-MM-dd HH:mm:ss`), `union_id` where the app is in a group, `auth_token_type: 'permanent'`
+ *   for tokens that never expire (alipay-sdk-java-all, AlipaySystemOauthTokenResponse, 2024-03-01;
+ *   `expires_in` is a string there, a number in alipay-sdk-nodejs's answers: both are read);
  * - `my.getPhoneNumber()` gives a string `{ "response": "<base64>", "sign": "…", … }`: `sign` signs
  *   the JSON string `"<base64>"` (quotes included), the base64 is AES-128-CBC under the app's content
  *   key with a zero IV, PKCS#7, and it opens to `{ code: "10000", msg, mobile }`.
  * Unlike alipay-sdk, an answer is never used unverified: without `alipayPublicKey` an app does not
- * register, and a success whose signature does not verify is a 502.
+ * register, and a success whose signature does not verify is a 502. The user is read from exactly
+ * the bytes whose signature verified (never from a parse of the whole answer, which keeps the last
+ * of two members of one name); an answer with a method node, `error_response` or `sign` twice at its
+ * top level (after unescaping names) is a 502. Nothing in a signed answer names the call or its
+ * code, so a success is accepted once (its signed bytes remembered, fleet-wide with revocation on
+ * Redis) and only from `auth_start` to `auth_start + expires_in` (CLOCK_SKEW either side): an answer
+ * outside that window, or one seen before, is a 502. Each code exchange yields a new access_token,
+ * so two genuine logins never send the same bytes.
  */
 
 const NAMED: Named = { title: 'Alipay', loginCall: 'my.getAuthCode()' }
@@ -134,8 +148,12 @@ export function signContent (params: Readonly<Record<string, string>>): string {
   return Object.keys(params).filter((k) => k !== 'sign' && params[k] !== '').sort().map((k) => `${k}=${params[k] as string}`).join('&')
 }
 
-/** The exact text of a top-level member's value in a JSON object's text, or undefined. */
-export function memberText (text: string, name: string): string | undefined {
+/**
+ * The top-level members of a JSON object's text, in order: each name (unescaped, so `"\u0061"` is
+ * `a`) with the exact text of its value; undefined where a member's text does not end.
+ */
+export function members (text: string): Array<[string, string]> | undefined {
+  const found: Array<[string, string]> = []
   let depth = 0
   let at = 0
   while (at < text.length) {
@@ -143,10 +161,14 @@ export function memberText (text: string, name: string): string | undefined {
     if (char === '"') {
       const end = stringEnd(text, at)
       if (end === -1) return undefined
-      if (depth === 1 && JSON.parse(text.slice(at, end)) === name) {
+      if (depth === 1) {
         let colon = end
         while (/\s/.test(text.charAt(colon))) colon++
-        if (text[colon] === ':') return valueText(text, colon + 1)
+        if (text[colon] === ':') {
+          const value = valueText(text, colon + 1)
+          if (value === undefined) return undefined
+          found.push([JSON.parse(text.slice(at, end)) as string, value])
+        }
       }
       at = end
       continue
@@ -155,7 +177,55 @@ export function memberText (text: string, name: string): string | undefined {
     if (char === '}' || char === ']') depth--
     at++
   }
-  return undefined
+  return found
+}
+
+/** The exact text of a top-level member's value in a JSON object's text (the first of that name), or undefined. */
+export function memberText (text: string, name: string): string | undefined {
+  return members(text)?.find(([member]) => member === name)?.[1]
+}
+
+/** A top-level member: the exact text of its value, and the value read from that text (and nothing else). */
+export function signedMember (text: string, name: string): { raw: string, value: unknown } | undefined {
+  const raw = memberText(text, name)
+  return raw === undefined ? undefined : { raw, value: JSON.parse(raw) }
+}
+
+/** The top-level members of an answer that must be there once at most. */
+const ONCE_EACH = [NODE, 'error_response', 'sign']
+
+/** The first of `names` that `text` has twice or more at its top level, or undefined. */
+export function duplicated (text: string, names: readonly string[]): string | undefined {
+  const found = (members(text) ?? []).map(([name]) => name)
+  return names.find((name) => found.indexOf(name) !== found.lastIndexOf(name))
+}
+
+/** ms since the epoch of a Beijing time `yyyy-MM-dd HH:mm:ss`, or NaN. */
+function fromBeijing (value: unknown): number {
+  const parts = typeof value === 'string' ? /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)$/.exec(value) : null
+  if (parts === null) return Number.NaN
+  const [y, mo, d, h, mi, s] = parts.slice(1).map(Number) as [number, number, number, number, number, number]
+  return Date.UTC(y, mo - 1, d, h, mi, s) - 8 * 3600_000
+}
+
+/** Seconds given as a number or a string of digits (Alipay's SDKs read both), or NaN. */
+function seconds (value: unknown): number {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : Number.NaN
+  return typeof value === 'string' && /^[1-9]\d{0,11}$/.test(value) ? Number(value) : Number.NaN
+}
+
+/**
+ * Until when (ms) a signed success can be valid: its access token's life, `auth_start` plus
+ * `expires_in`, and CLOCK_SKEW past it. A 502 where it does not say, or `time` is outside it.
+ */
+export function validUntil (node: Record<string, unknown>, time: number): number {
+  const start = fromBeijing(node.auth_start)
+  const end = start + seconds(node.expires_in) * 1000 + CLOCK_SKEW
+  if (Number.isNaN(end)) throw unusable(NAMED, METHOD, 'a usable auth_start and expires_in')
+  if (!(start - CLOCK_SKEW <= time && time < end)) {
+    throw new UpstreamError(`Alipay's answer to ${METHOD} failed its time check (this server's time is outside auth_start to auth_start + expires_in, give or take ${CLOCK_SKEW / 1000} s): it was refused (an old answer delivered again, or this server's clock is off)`)
+  }
+  return end
 }
 
 /** Where the string starting at `start` ends (after its closing quote), or -1. */
@@ -209,6 +279,9 @@ export interface AlipayClientOptions {
   /** ms */
   timeout: number
   http?: Http | undefined
+  /** Remembers the answers accepted (see lib/once.ts). */
+  once: Once
+  now?: () => number
 }
 
 /** The identity in a verified `alipay.system.oauth.token` answer. */
@@ -220,7 +293,7 @@ function identityOf (node: Record<string, unknown>): AlipayIdentity {
 }
 
 /** `alipay.system.oauth.token`, signed both ways: an auth code of `my.getAuthCode()` for the user. Never retried. */
-export function createAlipayClient ({ appId, privateKey, alipayPublicKey, apiBaseUrl, timeout, http }: AlipayClientOptions): { code2Session (code: string): Promise<AlipayIdentity> } {
+export function createAlipayClient ({ appId, privateKey, alipayPublicKey, apiBaseUrl, timeout, http, once, now = Date.now }: AlipayClientOptions): { code2Session (code: string): Promise<AlipayIdentity> } {
   return {
     code2Session: codeExchange(NAMED, async (code) => {
       const params: Record<string, string> = {
@@ -242,18 +315,29 @@ export function createAlipayClient ({ appId, privateKey, alipayPublicKey, apiBas
         body: new URLSearchParams(params).toString()
       }, call)
       const body = jsonObject(text, NAMED)
+      // JSON.parse keeps the last of two members of one name, the signature covers one: two is a forgery.
+      const twice = duplicated(text as string, ONCE_EACH)
+      if (twice !== undefined) {
+        throw new UpstreamError(`Alipay's answer to ${METHOD} failed its duplicate check (${twice} twice at its top level): it was refused, as only one can be what Alipay signed; something between this server and Alipay altered the answer`)
+      }
       const name = body[NODE] !== undefined ? NODE : 'error_response'
-      const node = body[name]
-      const raw = memberText(text as string, name)
-      if (!isObject(node) || raw === undefined) throw unusable(NAMED, METHOD, `a ${NODE}`)
+      // The node is read from the very text whose signature is checked.
+      const member = signedMember(text as string, name)
+      const node = member?.value
+      if (!isObject(node) || member === undefined) throw unusable(NAMED, METHOD, `a ${NODE}`)
       const failed = node.sub_code !== undefined || (node.code !== undefined && node.code !== '10000')
       // Fail closed: a success is used only when Alipay's signature of it verifies. The gateway
       // leaves some refusals unsigned (an unknown app); a signed one must verify all the same.
-      if ((!failed || body.sign !== undefined) && !verified(raw, body.sign, alipayPublicKey)) {
+      if ((!failed || body.sign !== undefined) && !verified(member.raw, body.sign, alipayPublicKey)) {
         throw new UpstreamError(`Alipay's answer to ${METHOD} failed its signature check: check alipayPublicKey (Alipay's public key, not the app's), or something between this server and Alipay altered the answer`)
       }
       if (failed) checkAnswer({ sub_code: node.sub_code ?? node.code, sub_msg: node.sub_msg ?? node.msg }, call)
-      return identityOf(node)
+      const identity = identityOf(node)
+      const time = now()
+      const until = validUntil(node, time)
+      await acceptOnce(once, `alipay:login:${digest(member.raw)}`, until - time, 'Alipay\'s answer to the login', () =>
+        new UpstreamError(`Alipay's answer to ${METHOD} failed its replay check (the same signed answer was accepted before): it was refused; something between this server and Alipay delivered it again`))
+      return identity
     })
   }
 }
@@ -264,10 +348,19 @@ const PHONE_ERRORS = errcodes(NAMED, { field: 'code', success: '10000', required
 const refused = (reason: string): Error => new DecryptFailedError({ cause: new Error(reason) })
 
 /**
- * The phone number in `my.getPhoneNumber()`'s response: its signature verified with Alipay's key
- * (so the ciphertext is Alipay's: no padding oracle reaches the content key), then decrypted.
+ * ms: how long a phone response is remembered once accepted. It carries no time and names no user
+ * (it proves only that someone held it), and it is the same bytes each time for one number (AES-CBC
+ * with a zero IV, a deterministic RSA2 signature), so a replay cannot be told from the user asking
+ * again: it is refused within this bound (a re-delivery), and accepted again after it.
  */
-export function alipayPhone (response: string, alipayPublicKey: KeyObject, contentKey: Buffer): WeappPhone {
+export const PHONE_ONCE = 10 * 60_000
+
+/**
+ * The phone number in `my.getPhoneNumber()`'s response: its signature verified with Alipay's key
+ * (so the ciphertext is Alipay's: no padding oracle reaches the content key), then decrypted; each
+ * response accepted once within PHONE_ONCE.
+ */
+export async function alipayPhone (response: string, alipayPublicKey: KeyObject, contentKey: Buffer, once: Once): Promise<WeappPhone> {
   const given = (() => { try { return JSON.parse(response) as unknown } catch { return undefined } })()
   const encrypted = isObject(given) ? given.response : undefined
   if (!isObject(given) || typeof encrypted !== 'string' || !isBase64(encrypted) || encrypted === '') throw refused('not my.getPhoneNumber()\'s response')
@@ -285,6 +378,8 @@ export function alipayPhone (response: string, alipayPublicKey: KeyObject, conte
   checkAnswer({ code: value.code, msg: value.subMsg ?? value.msg }, { errors: PHONE_ERRORS, secrets: [] })
   const { mobile } = value
   if (typeof mobile !== 'string' || !/^\+?[0-9-]{5,20}$/.test(mobile)) throw unusable(NAMED, 'my.getPhoneNumber', 'a mobile number')
+  await acceptOnce(once, `alipay:phone:${digest(encrypted)}`, PHONE_ONCE, 'this my.getPhoneNumber() response', () =>
+    new InvalidCodeError('This my.getPhoneNumber() response was accepted before, and each is accepted once (like a phone code): call my.getPhoneNumber() again for a new one'))
   return { phoneNumber: mobile, purePhoneNumber: mobile, countryCode: '86' }
 }
 
@@ -322,11 +417,11 @@ export const alipay: Platform = {
       return Object.freeze(contentKey === undefined ? { privateKey, alipayPublicKey } : { privateKey, alipayPublicKey, contentKey })
     }
   },
-  create (config, { apiBaseUrl, timeout, http }): App {
+  create (config, { apiBaseUrl, timeout, http, once }): App {
     const { appId } = config
     const keys = config.alipay as AlipayKeys
     const alipayPublicKey = parseKey(keys.alipayPublicKey, 'public') as KeyObject
-    const client = createAlipayClient({ appId, privateKey: parseKey(keys.privateKey, 'private') as KeyObject, alipayPublicKey, apiBaseUrl, timeout, http })
+    const client = createAlipayClient({ appId, privateKey: parseKey(keys.privateKey, 'private') as KeyObject, alipayPublicKey, apiBaseUrl, timeout, http, once })
     const contentKey = keys.contentKey === undefined ? undefined : Buffer.from(keys.contentKey, 'base64')
     return Object.freeze({
       appId,
@@ -336,7 +431,7 @@ export const alipay: Platform = {
       accessToken: unsupported(`Mini program ${appId} is an Alipay one: Alipay signs each call with the app's key and has no access token`),
       getPhoneNumber: contentKey === undefined
         ? unsupported(`Mini program ${appId} has no alipay.contentKey: Alipay encrypts phone numbers with the app's content key; configure it to read them`)
-        : async (response: string) => alipayPhone(response, alipayPublicKey, contentKey),
+        : async (response: string) => await alipayPhone(response, alipayPublicKey, contentKey, once),
       checkSessionKey: unsupported(`Mini program ${appId} is an Alipay one: its sessions hold no session_key to check`)
     })
   }

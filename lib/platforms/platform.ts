@@ -3,6 +3,7 @@ import type { AccessTokens } from '../upstream/tokens.js'
 import type { Http } from '../upstream/http.js'
 import type { Errcodes, Named, UpstreamCode } from '../upstream/faults.js'
 import type { Users } from './users.js'
+import type { Once } from '../once.js'
 import type { AppKind } from './index.js'
 
 /**
@@ -94,6 +95,8 @@ export interface AppContext {
   /** The app's lane of the registration's pooled client. */
   http: Http | undefined
   pool: TokenPool
+  /** Accepts a signed answer at most once while it is valid (fleet-wide with `revocation: { redis }`): see lib/once.ts. */
+  once: Once
 }
 
 /** How an app config says it is of this platform. */

@@ -3,6 +3,7 @@ import { UpstreamError } from '../errors.js'
 import { isBase64 } from '../base64.js'
 import { unknownName } from '../names.js'
 import type { Named } from '../upstream/faults.js'
+import { acceptOnce, digest, memoryOnce, type Once } from '../once.js'
 import { isFunction, isObject, isSecret } from './platform.js'
 
 /**
@@ -15,6 +16,10 @@ import { isFunction, isObject, isSecret } from './platform.js'
  * rollover), it names this app, its timestamp is within MAX_SKEW of this clock, and its plaintext
  * repeats the app and timestamp it was signed with. Anything else fails closed: a 502 that names the
  * check, never the keys. The guide's worked example is a test (test/api-security.test.ts).
+ * What WeChat signs (`urlpath\nappid\ntimestamp\nbody`) names the API and the app, not the request:
+ * nothing in it ties an answer to the call (the user, the code) it answers. So each signed answer
+ * is accepted once (its signed bytes remembered for the whole window, 2 x MAX_SKEW, fleet-wide with
+ * revocation on Redis): an answer delivered again, to this call or another, is a 502.
  */
 
 /** The config of one app's API security, as the admin console gives it. */
@@ -132,7 +137,7 @@ export const isSigned = (headers: Readonly<Record<string, unknown>>): boolean =>
 
 const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING }
 
-export function createApiSecurity (appId: string, config: WeappApiSecurity, named: Named, now: () => number = Date.now): ApiSecurity {
+export function createApiSecurity (appId: string, config: WeappApiSecurity, named: Named, now: () => number = Date.now, once: Once = memoryOnce(now)): ApiSecurity {
   const key = Buffer.from(config.aesKey, 'base64')
   const privateKey = createPrivateKey(config.privateKey)
   const { aesSn: sn } = config
@@ -219,6 +224,9 @@ export function createApiSecurity (appId: string, config: WeappApiSecurity, name
       if (answer === undefined) throw refused(api, 'decryption (not a JSON object)')
       const { _n: _nonce, _appid: ownApp, _timestamp: ownTime, ...fields } = answer
       if (ownApp !== appId || ownTime !== timestamp) throw refused(api, 'plaintext check (_appid or _timestamp differs from what was signed)')
+      // The whole window either side of its timestamp: past it the timestamp check refuses it anyway.
+      await acceptOnce(once, `wechat:api:${digest(signed.toString('utf8'))}`, 2 * MAX_SKEW * 1000, `${named.title}'s answer to ${api}`, () =>
+        refused(api, 'replay check (the same signed answer was accepted before)'))
       return fields
     }
   }

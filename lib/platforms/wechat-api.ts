@@ -4,6 +4,7 @@ import { answerUpstream, callUpstream, checkAnswer, checkCode, jsonObject, type 
 import { createApiSecurity, isSigned, type WeappApiSecurity } from './wechat-api-security.js'
 import { errcodes, unusable, withCodes, type ErrorTable, type Errcodes, type Named, type UpstreamCode } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
+import type { Once } from '../once.js'
 import { singleFlight } from '../upstream/single-flight.js'
 import { AccessTokenRejected, createTokenCache, readToken, type AccessTokens } from '../upstream/tokens.js'
 import { markStale, type SessionKeyApi, type WeappPhone, type WeappRiskRankInput, type WeappUserEncryptKey } from './platform.js'
@@ -77,6 +78,8 @@ export interface UserApiOptions extends Upstream {
   tokens: AccessTokens
   /** The app's API security: the calls that support it are sent encrypted and signed. */
   apiSecurity?: WeappApiSecurity | undefined
+  /** Remembers the signed answers accepted (see lib/once.ts); default one in this process. */
+  once?: Once | undefined
 }
 
 export interface UserApi extends SessionKeyApi {
@@ -124,9 +127,9 @@ function unsignedAnswer (body: Record<string, unknown>, api: string, errors: Err
 
 const SIG = { sig_method: 'hmac_sha256' } as const
 
-export function createUserApi ({ appId, apiBaseUrl, timeout, http, tokens, apiSecurity }: UserApiOptions): UserApi {
+export function createUserApi ({ appId, apiBaseUrl, timeout, http, tokens, apiSecurity, once }: UserApiOptions): UserApi {
   const json = { 'content-type': 'application/json' }
-  const security = apiSecurity === undefined ? undefined : createApiSecurity(appId, apiSecurity, WECHAT)
+  const security = apiSecurity === undefined ? undefined : createApiSecurity(appId, apiSecurity, WECHAT, Date.now, once)
   const errors = userApiErrors(tokenCallErrors)
   // Only on calls signed with a session_key does "invalid signature" mean "not the user's key".
   const keyErrors = withCodes(errors, (code) => code === 87009 ? new SessionKeyInvalid() : undefined)

@@ -90,7 +90,7 @@ function wechatShape (data: WechatShaped, userApi: boolean): Platform {
         return Object.freeze({ appId, kind: data.kind, platform: row, code2Session: client.code2Session, accessToken: none, getPhoneNumber: none, checkSessionKey: none })
       }
       const tokens = context.pool(`${data.kind}\n${appId}\n${appSecret}`, () => createStableTokens(settings))
-      const user = createUserApi({ ...settings, tokens, apiSecurity: config.apiSecurity as WeappApiSecurity | undefined })
+      const user = createUserApi({ ...settings, tokens, apiSecurity: config.apiSecurity as WeappApiSecurity | undefined, once: context.once })
       return Object.freeze({ appId, kind: data.kind, platform: row, code2Session: client.code2Session, accessToken: tokens.get, getPhoneNumber: user.getPhoneNumber, checkSessionKey: user.checkSessionKey, sessionKeys: user })
     },
     hosting: { errors, tokenRejected: TOKEN_REJECTED, identity: (body, api, named) => ({ ...wechatIdentity(body, api, named) }), userApi: createUserApi }

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { mockApp, type MockApp } from './apps.js'
 import type { Endpoint, MockCall } from './server.js'
 import type { MockState } from './state.js'
+import { makeWx, type MockWx } from './wx.js'
 
 /**
  * Alipay's gateway (`POST /gateway.do`) for `alipay.system.oauth.token`: a signed form in (RSA2,
@@ -118,10 +119,50 @@ function gateway (state: MockState, { body }: MockCall, res: ServerResponse): vo
     expires_in: 1296000,
     refresh_token: refresh,
     re_expires_in: 2592000,
-    auth_start: '2026-12-01 12:00:00'
+    // The token's life starts now (Beijing time, as the gateway writes times).
+    auth_start: new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ')
   })
 }
 
 export const alipayEndpoints: readonly Endpoint[] = [
   { method: 'POST', path: '/gateway.do', handle: gateway }
 ]
+
+/** A failure as Alipay's runtime gives it: a number and `errorMessage` (not `errMsg`). */
+export interface MockAlipayFailure { error: number, errorMessage: string }
+
+/**
+ * Alipay's `my` for one user of an Alipay app of the mock (what `createWx(mock.alipayApp(appId),
+ * userId)` gives): the `wx` of `createWx` (request, storage, `failNextLogin`, `logins`) plus
+ * `my.getAuthCode()` and `my.getPhoneNumber()` as Alipay's runtime gives them, so a client made
+ * with `platform: 'alipay'` runs against it as is.
+ */
+export interface MockAlipayWx extends MockWx {
+  /** A fresh single-use auth code for this user, as `{ authCode }` (`failNextLogin` fails it, as `{ error, errorMessage }`). */
+  getAuthCode (options: { scopes?: string | string[], success?: (res: { authCode: string }) => void, fail?: (err: MockAlipayFailure) => void }): void
+  /** The phone button's answer, `{ response }`: the signed, encrypted string the phone route takes (`phoneResponse()`). */
+  getPhoneNumber (options: { success?: (res: { response: string }) => void, fail?: (err: MockAlipayFailure) => void }): void
+}
+
+/** Where Alipay's runtime has no such thing: what the `wx` calls that do not apply say. */
+const RUNTIME = {
+  login: 'login:fail an Alipay mini program logs in with my.getAuthCode()',
+  checkSession: 'checkSession:fail an Alipay mini program has no platform session to check',
+  phone: 'an Alipay mini program has no phone button code: my.getPhoneNumber() gives the response the phone route takes',
+  outside: 'not available in Alipay\'s runtime'
+}
+
+/** `my` for one user of an Alipay app of the mock: see `MockAlipayWx`. */
+export function alipayWx (app: MockAlipayApp, userId: string, mobile?: string): MockAlipayWx {
+  const noWeRun = (): never => { throw new Error('getWeRunData:fail an Alipay mini program has no WeRun data') }
+  const wx = makeWx({ appId: app.appId, login: app.login, encrypt: noWeRun }, userId, RUNTIME, false)
+  return Object.assign(wx, {
+    getAuthCode ({ success, fail }: Parameters<MockAlipayWx['getAuthCode']>[0]) {
+      wx.login({ success: (res) => { success?.({ authCode: res.code }) }, fail: (err) => { fail?.({ error: 11, errorMessage: err.errMsg }) } })
+    },
+    getPhoneNumber ({ success }: Parameters<MockAlipayWx['getPhoneNumber']>[0]) {
+      const response = app.phoneResponse(mobile)
+      queueMicrotask(() => { success?.({ response }) })
+    }
+  })
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { addAlipayApp, alipayApp, alipayEndpoints, type MockAlipayApp } from './alipay.js'
+import { addAlipayApp, alipayApp, alipayEndpoints, alipayWx, type MockAlipayApp, type MockAlipayWx } from './alipay.js'
 import { mockApp, SECRET_APPS, type MockApp } from './apps.js'
 import { addBaiduApp, baiduApp, baiduEndpoints, type MockBaiduApp } from './baidu.js'
 import { addComponent, component, componentEndpoints, type MockComponent } from './component.js'
@@ -24,7 +24,7 @@ const ENDPOINTS: readonly Endpoint[] = [
   ...kuaishouEndpoints, ...baiduEndpoints, ...feishuEndpoints, ...alipayEndpoints
 ]
 
-export type { MockComponent, MockWecomApp, MockBaiduApp, MockFeishuApp, MockAlipayApp, MockUserApis }
+export type { MockComponent, MockWecomApp, MockBaiduApp, MockFeishuApp, MockAlipayApp, MockAlipayWx, MockUserApis }
 export type { MockApiSecurity, MockApiSecurityConfig } from './wechat-api-security.js'
 export type { MockLatestUserKey } from './wechat.js'
 
@@ -187,7 +187,12 @@ export async function createMockWechat (options?: MockWechatOptions): Promise<Mo
   return await MockWechat.start(options)
 }
 
-/** A `wx` for one user of the mock: see `makeWx`. A WeCom app's (`mock.wecomApp(appId)`) runs in WeCom. */
-export function createWx (mock: MockWechat | MockApp | MockWecomApp, openid: string): MockWx {
-  return makeWx(mock as WxTarget, openid, wecomRuntime, 'corpId' in mock)
+/**
+ * A `wx` for one user of the mock: see `makeWx`. A WeCom app's (`mock.wecomApp(appId)`) runs in
+ * WeCom; an Alipay app's (`mock.alipayApp(appId)`) is Alipay's `my`, with `getAuthCode` and
+ * `getPhoneNumber` (see `MockAlipayWx`).
+ */
+export function createWx<M extends MockWechat | MockApp | MockWecomApp | MockAlipayApp> (mock: M, openid: string): M extends MockAlipayApp ? MockAlipayWx : MockWx {
+  const wx = 'alipayPublicKey' in mock ? alipayWx(mock as MockAlipayApp, openid) : makeWx(mock as WxTarget, openid, wecomRuntime, 'corpId' in mock)
+  return wx as M extends MockAlipayApp ? MockAlipayWx : MockWx
 }
