@@ -60,6 +60,16 @@ t.test('a uni-app build labels its sessions with its host platform\'s tag, not W
   t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }) }), 'tt:ios', 'the build\'s process.env.UNI_PLATFORM')
   t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }), getSystemInfoSync: () => ({ uniPlatform: 'mp-qq' }) }), 'qq:ios', 'what the runtime says first')
   delete process.env.UNI_PLATFORM
+  // A mini program has no process: the label is read without one (the client is made synchronously).
+  const env = Object.getOwnPropertyDescriptor(process, 'env') as PropertyDescriptor
+  Object.defineProperty(process, 'env', { configurable: true, get: () => { throw new ReferenceError('process is not defined') } })
+  let bare
+  try {
+    bare = createWeappClient({ baseUrl: base, wx: { ...createWx(mock, 'o-1'), getDeviceInfo: () => ({ platform: 'ios' }) } })
+  } finally {
+    Object.defineProperty(process, 'env', env)
+  }
+  t.same(await bare.request({ url: '/me' }), { device: 'wx:ios' }, 'no process: WeChat\'s tag')
 })
 
 t.test('a native build found by its global labels its sessions with that global\'s tag', async (t) => {
