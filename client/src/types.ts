@@ -63,8 +63,8 @@ export interface WeappClientOptions extends RuntimeOptions {
   /**
    * The device label sent with each login (sealed in the session, listed by the server's
    * `listSessions`, the device type of its `oneSessionPer: 'device'`). Default the host platform's
-   * tag and the system's platform, such as `'wx:ios'`, or `'tt:ios'` in a Douyin build (under uni-app
-   * too: its build platform, `uniPlatform`, says which); `false` sends none.
+   * tag (its global's name; under uni-app, read from the build's `uniPlatform`) and the system's
+   * platform, such as `'wx:ios'` or `'tt:ios'`; `false` sends none.
    */
   device?: string | false
 }
