@@ -262,6 +262,8 @@ t.test('a heal that renews is a renewal: onRenew ends it (revoked) or replaces i
   t.same(healed.cl, { role: 'user' }, 'onRenew\'s claims are sealed in the healed token')
   t.equal(healed.jti, 'alice-session-0000000a', 'the same login')
   t.notOk(alice.body.includes('admin'), 'no claim in the reply')
+  const erin = await heal(session('o-erin', 'erin-session-00000000a', { cl: { role: 'user' } }), 'o-erin')
+  t.same(open(erin.json().session, KEY).payload.cl, { role: 'user' }, 'onRenew deciding nothing keeps the claims')
 
   // A heal that issues no later exp (its login's maxAge reached by renewals already) renews nothing: not asked.
   const capped = Math.floor((Date.now() - 110 * 60_000 + 2 * 3600_000) / 1000)
