@@ -18,7 +18,7 @@ export interface WeappAppApi extends SessionKeyApi {
   /**
    * Seals an identity (from `code2Session`, or `redeemLink`) into a session of this app (the
    * "3rd_session"), with the app's claims (a JSON object, at most 1 KiB as JSON) and a device label
-   * if given. With `maxSessions` or `oneSessionPer` it is a login like the route's: indexed, and the
+   * if given. With the `revocation` option it is a login like the route's: indexed, and the
    * sessions it evicts are ended (it rejects `WEAPP_REVOCATION_UNAVAILABLE` where that could not be stored).
    */
   seal (identity: WeappIdentity | WeappLinkedIdentity, options?: { claims?: WeappClaims, device?: string }): Promise<string>
@@ -73,7 +73,8 @@ export interface WeappApi extends Omit<WeappAppApi, 'appId' | 'kind'> {
   /**
    * A user's live sessions (as `revokeUser` names users; with `appId`, that app's), newest first:
    * id, app, platform, device label, login time, expiry and last renewal. `revoke(jti)` ends one.
-   * Needs `maxSessions` or `oneSessionPer`; rejects `WEAPP_REVOCATION_UNAVAILABLE` where Redis does not answer.
+   * A session is listed until it ends or its login's `maxAge` passes, whatever expiry its renewals
+   * recorded. Needs the `revocation` option; rejects `WEAPP_REVOCATION_UNAVAILABLE` where Redis does not answer.
    */
   listSessions (user: RevokedUser): Promise<Array<Readonly<TrackedSession>>>
   /** Ends every session of a user that logged in until now: `{ openid, appId? }` or `{ corpId, userId, appId }`. */

@@ -7,7 +7,9 @@ import type { RedisLike } from './revocation-redis.js'
 /**
  * The index of sessions per user in Redis: one hash per user (field jti, value the entry of
  * `encodeTracked`), in the revocation set's slot, expiring `maxAge` after the user's last login
- * (no session outlives its login by more). A login runs LOGIN: it drops the user's expired and
+ * (no session outlives its login by more). An entry is live until its login's `loginAt + maxAge` (no
+ * renewal or heal of it lives longer) or until it is revoked, whatever expiry renewals recorded (a
+ * lost batch of them changes only the expiry shown). A login runs LOGIN: it drops the user's expired and
  * revoked entries, picks what the new login evicts (the rule of `evicted()` in lib/devices.ts),
  * marks each evicted session in the revocation set, publishes it, and adds the login, all in one
  * script: two logins at once on two instances cannot both keep a place.
@@ -48,7 +50,7 @@ local out = {}
 for i = 1, #all, 2 do
   local jti = all[i]
   local e = entry(all[i + 1])
-  if e == nil or e[5] <= now or redis.call('ZSCORE', KEYS[1], '["s","' .. jti .. '"]') then
+  if e == nil or e[4] + tonumber(ARGV[10]) <= now or redis.call('ZSCORE', KEYS[1], '["s","' .. jti .. '"]') then
     redis.call('HDEL', KEYS[2], jti)
   else
     local device = e[3]
@@ -184,7 +186,7 @@ export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, tim
       const sessions: TrackedSession[] = []
       for (let i = 0; i + 1 < all.length; i += 2) {
         const s = decodeTracked(all[i] as string, all[i + 1] as string)
-        if (s !== undefined && s.expiresAt > time) sessions.push(s)
+        if (s !== undefined && s.loginAt + maxAge > time) sessions.push(s)
       }
       return sessions
     }),

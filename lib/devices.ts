@@ -45,7 +45,10 @@ export interface TrackedSession {
   device: string | undefined
   /** ms since the epoch */
   loginAt: number
-  /** ms since the epoch: the session's expiry as last renewed (renewals reach a shared index within a second). */
+  /**
+   * ms since the epoch: the session's expiry as last recorded (renewals and heals reach a shared
+   * index within a second; one whose record was lost shows an earlier expiry, and is listed all the same).
+   */
   expiresAt: number
   /** ms since the epoch: its last renewal, or undefined where it was never renewed. */
   renewedAt: number | undefined
@@ -108,10 +111,20 @@ export function indexOfUserKey (user: string): { index: string, appId: string | 
   return { index: JSON.stringify(['*', parts[1]]), appId: parts[0] === '*' ? undefined : parts[0] }
 }
 
-/** The in-process index (`revocation: 'memory'`): user -> jti -> session. */
+/**
+ * The in-process index (`revocation: 'memory'`): user -> jti -> session. An entry counts and is
+ * listed until its login's `loginAt + maxAge` (no renewal or heal of it lives longer) or until the
+ * revocations end it, whatever expiry renewals reported: the expiry is only shown.
+ */
 export class MemoryIndex {
   readonly #users = new Map<string, Map<string, TrackedSession>>()
+  /** ms: how long a login lives through renewals and heals. */
+  readonly #maxAge: number
   #tracks = 0
+
+  constructor (maxAge: number) {
+    this.#maxAge = maxAge
+  }
 
   /**
    * Adds a login to its user's index and gives the ids it evicts (already dropped from the index).
@@ -152,13 +165,13 @@ export class MemoryIndex {
 
   #live (user: string, now: number, ended: (s: TrackedSession) => boolean): Map<string, TrackedSession> {
     const sessions = this.#users.get(user) ?? new Map<string, TrackedSession>()
-    for (const s of sessions.values()) if (s.expiresAt <= now || ended(s)) sessions.delete(s.jti)
+    for (const s of sessions.values()) if (s.loginAt + this.#maxAge <= now || ended(s)) sessions.delete(s.jti)
     return sessions
   }
 
   #sweep (now: number): void {
     for (const [user, sessions] of this.#users) {
-      for (const s of sessions.values()) if (s.expiresAt <= now) sessions.delete(s.jti)
+      for (const s of sessions.values()) if (s.loginAt + this.#maxAge <= now) sessions.delete(s.jti)
       if (sessions.size === 0) this.#users.delete(user)
     }
   }

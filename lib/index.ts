@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
 import { memoryOnce, type Once } from './once.js'
@@ -16,7 +16,7 @@ export type { WeappApi, WeappAppApi } from './api.js'
 import { decryptUserData, verifySignature } from './user-data.js'
 import { createChannel } from './user-keys.js'
 import { keyedBudget, userBudgetKey, userFailureBudget, type FailureBudget } from './failure-budget.js'
-import { deviceLabel } from './devices.js'
+import { MAX_SESSIONS, deviceLabel, type SessionLimits } from './devices.js'
 import { UnsupportedError } from './errors.js'
 import { isStaleSessionKey, type SessionKeyApi } from './platforms/platform.js'
 
@@ -90,6 +90,8 @@ export interface WeappLinkRequired {
 const BEARER = /^Bearer +([^\s]+) *$/i
 /** Where authenticate leaves a session that is due for renewal, for the reply to carry. */
 const kRenew = Symbol('fastify-weapp.renew')
+/** Set where authenticate asked `onRenew` in this request: its decision is in the request's session. */
+const kAsked = Symbol('fastify-weapp.asked')
 /** Cache-Control that lets a shared cache keep the reply: no session rides on it. */
 const SHARED_CACHE = /\b(?:public|s-maxage)\b/i
 
@@ -130,7 +132,9 @@ function revokedUserKey (user: RevokedUser, who = 'revokeUser'): string {
 }
 
 const JTI = /^[A-Za-z0-9_-]{22}$/
-const NO_LIMITS = 'needs maxSessions or oneSessionPer (and the revocation option): they keep the index of each user\'s sessions'
+/** The limits of an index kept without maxSessions or oneSessionPer: its bound alone. */
+const UNCAPPED: SessionLimits = Object.freeze({ maxSessions: MAX_SESSIONS, oneSessionPer: undefined })
+const NO_INDEX = "needs the revocation option ('memory', or { redis } with an ioredis client): the index of each user's sessions is kept there"
 const NO_REVOCATION = "needs the revocation option ('memory', or { redis } with an ioredis client): without it sessions end only when they expire"
 
 /** The bearer token of an Authorization header, or undefined when there is none. */
@@ -237,7 +241,9 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   const once: Once = async (name, ms) => revocation?.kind === 'redis' ? await (revocations as Revocations).claim(`once:${name}`, ms) : await local(name, ms)
   const registry = createRegistry(settings.apps, { apiBaseUrl: settings.apiBaseUrl, timeout: settings.timeout, http, once })
   const { renewWithin, maxAge, onRenew } = settings
-  const limits = settings.limits
+  // The index of each user's sessions is kept whenever revocation is on (listSessions): without
+  // maxSessions or oneSessionPer, bounded at MAX_SESSIONS a user (a login past that ends the oldest).
+  const limits = settings.limits ?? (revocation === undefined ? undefined : UNCAPPED)
   const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log, limits }
   if (revocation?.kind === 'memory') revocations = memoryRevocations(revocationOptions)
   if (revocation?.kind === 'redis') {
@@ -291,6 +297,30 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     // The index of the user's sessions learns of it (batched: no network on the request).
     revocations?.touch(session, exp * 1000, now)
     return { token, expiresIn: exp - Math.floor(now / 1000) }
+  }
+  /** Ends a session `onRenew` ended (revoked where revocation is on): the 401 to throw. */
+  async function endedByHook (session: AnySession, request: FastifyRequest, reply: FastifyReply): Promise<Error> {
+    reply.header('www-authenticate', 'Bearer error="invalid_token"')
+    // With revocation on, ended for good (a retry never asks again); the store being down ends only this request.
+    await revocations?.revokeSession(session).catch((err: unknown) => {
+      request.log.warn({ err }, 'fastify-weapp: onRenew ended a session that could not be revoked; it ends again when next due')
+    })
+    return new SessionEndedError()
+  }
+  /**
+   * The claims a heal (`/decrypt { code }`) seals. A heal that issues a later exp than its session's
+   * is a renewal, and `onRenew` decides it like any other (asked once a request: where authenticate
+   * asked already, its decision is in the session): `{ end }` ends the session, `{ claims }` replaces
+   * them. The heal's token is this request's renewal: the reply carries no other (it would hold the
+   * rotated session_key).
+   */
+  async function healClaims (request: FastifyRequest, reply: FastifyReply, session: AnySession, exp: number): Promise<string | undefined> {
+    const marks = request as unknown as Record<symbol, unknown>
+    marks[kRenew] = undefined
+    if (onRenew === undefined || marks[kAsked] === true || exp * 1000 <= session.expiresAt) return sessionClaims(session)
+    const outcome = await decideRenewal(onRenew, { session: session as WeappSession, request })
+    if (outcome.kind === 'end') throw await endedByHook(session, request, reply)
+    return outcome.replaced ? outcome.claims : sessionClaims(session)
   }
   if (renewWithin !== 0) {
     // Renewals ride on the reply, decided when it is sent: only a 2xx of an authenticated route,
@@ -368,13 +398,10 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
         if (onRenew !== undefined && renewedExp(session, Date.now()) !== undefined) {
           const outcome = await decideRenewal(onRenew, { session: session as WeappSession, request })
           if (outcome.kind === 'end') {
-            reply.header('www-authenticate', 'Bearer error="invalid_token"')
-            // With revocation on, ended for good (a retry never asks again); the store being down ends only this request.
-            await revocations?.revokeSession(session).catch((err: unknown) => {
-              request.log.warn({ err }, 'fastify-weapp: onRenew ended a session that could not be revoked; it ends again when next due')
-            })
-            throw new SessionEndedError()
+            throw await endedByHook(session, request, reply)
           }
+          // A heal in this request seals what was decided here: onRenew is asked once a request.
+          (request as unknown as Record<symbol, boolean>)[kAsked] = true
           if (outcome.replaced) session = { ...session, claims: claimsObject(outcome.claims) } as unknown as AnySession
         }
         (request as unknown as Record<symbol, AnySession>)[kRenew] = session
@@ -441,7 +468,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       await resetKeyOf(user, fastify.log)
     },
     async listSessions (user) {
-      if (revocations === undefined || limits === undefined) throw new TypeError(`listSessions() ${NO_LIMITS}`)
+      if (revocations === undefined || limits === undefined) throw new TypeError(`listSessions() ${NO_INDEX}`)
       const listed = await revocations.listSessions(revokedUserKey(user, 'listSessions'))
       return listed.map((s) => Object.freeze(s))
     },
@@ -468,7 +495,8 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     linkExpiresIn: settings.linkExpiresIn,
     userSchema: settings.userSchema,
     afterLogout: resetKeyOf,
-    track: shared.track
+    track: shared.track,
+    healClaims
   })
 }
 

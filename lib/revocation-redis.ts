@@ -74,7 +74,7 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   const loadTimeout = options.loadTimeout ?? Math.max(60_000, 12 * timeout)
   const key = `${prefix}revoked`
   if (options.limits !== undefined && !canShareSlot(key)) {
-    throw new Error(`fastify-weapp: revocation.prefix '${prefix}' has a brace but no Redis hash tag ({tag}): maxSessions and oneSessionPer keep each user's index in the revocation set's slot; use a prefix without braces, or with a whole tag such as '{weapp}:'`)
+    throw new Error(`fastify-weapp: revocation.prefix '${prefix}' has a brace but no Redis hash tag ({tag}): the index of each user's sessions (listSessions, maxSessions, oneSessionPer) is kept in the revocation set's slot; use a prefix without braces, or with a whole tag such as '{weapp}:'`)
   }
   const channel = `${prefix}revocations`
   const known = new Known(maxAge, (message) => { log.warn(message) })

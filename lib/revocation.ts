@@ -357,7 +357,7 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now, limits }:
 /** `revocation: 'memory'`: one process (and tests). */
 export function memoryRevocations (options: RevocationOptions): Revocations {
   const known = new Known(options.maxAge, (message) => { options.log.warn(message) })
-  const index = new MemoryIndex()
+  const index = new MemoryIndex(options.maxAge)
   const limits = options.limits
   const ended = (user: string) => (s: TrackedSession): boolean => known.isRevoked(refOf(user, s))
   return revocationsOf(known, options, async ({ member, expiresAt, once, unindex }, time) => {

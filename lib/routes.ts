@@ -1,11 +1,11 @@
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
-import { InvalidCodeError, LoginRefusedError, RateLimitedError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { InvalidCodeError, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
 import type { WeappLoginIdentity } from './index.js'
 import type { FailureBudget } from './failure-budget.js'
 import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
-import { randomJti, sessionClaims, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import { randomJti, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
 import { REFERER, users } from './platforms/index.js'
 import type { Users } from './platforms/users.js'
 import type { Revocations, TrackedLogin } from './revocation.js'
@@ -49,6 +49,11 @@ export interface RouteOptions {
   afterLogout: (session: AnySession, log: FastifyBaseLogger) => Promise<void>
   /** Records a new login in its user's index of sessions (ending what it evicts), where sessions are limited per user. */
   track: ((login: TrackedLogin) => Promise<void>) | undefined
+  /**
+   * The claims a heal seals, decided as a renewal's are where it issues a later `exp` (seconds) than
+   * the session's (`onRenew`); throws WEAPP_SESSION_ENDED (the session revoked) where onRenew ends it.
+   */
+  healClaims: (request: FastifyRequest, reply: FastifyReply, session: AnySession, exp: number) => Promise<string | undefined>
 }
 
 /**
@@ -71,7 +76,7 @@ function publicClaims (claims: Record<string, unknown>, names: true | readonly s
 }
 
 /** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, failures, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout, track }: RouteOptions): Promise<void> {
+export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, failures, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout, track, healClaims }: RouteOptions): Promise<void> {
   const weapp = fastify.weapp
 
   /**
@@ -223,10 +228,19 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     }
     const budget = budgetOf(current, reply)
     let sessionKey = current.sessionKey
-    let renewed: { session: string, expiresIn: number } | undefined
-    let newLogin: TrackedLogin | undefined
+    let renewed: { session: string, expiresIn: number, exp: number, now: number } | undefined
     if (code !== undefined) {
       // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
+      // The same login with a fresh key: its id, login time and device are kept (a logout, and the jwt
+      // bridge's JWS, cover both tokens), never past loginAt + maxAge. A heal never starts a login of
+      // its own (only the login route, and onLogin, do): past maxAge the user logs in again.
+      const now = Date.now()
+      const notAfter = current.loginAt + maxAge * 1000
+      const exp = Math.min(Math.floor(now / 1000) + expiresIn, Math.floor(notAfter / 1000))
+      if (exp <= Math.floor(now / 1000)) {
+        reply.header('www-authenticate', 'Bearer error="invalid_token"')
+        throw new SessionExpiredError(`This login is older than maxAge, which no heal renews past; log in again (${who.loginCall} then the login route)`)
+      }
       const app = await registry.get(current.appId)
       const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as Record<string, unknown>
       if (users.userOf(who, identity) !== users.userOf(who, current as unknown as Record<string, unknown>)) {
@@ -235,19 +249,11 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       sessionKey = identity.sessionKey as string
       // A unionid the session knew is kept when this answer lacks it.
       const fresh = users.refreshed(who, identity, current as unknown as Record<string, unknown>) as unknown as AnyIdentity
-      // The same login with a fresh key: its id and login time are kept (a logout, and the jwt
-      // bridge's JWS, cover both tokens), never past loginAt + maxAge. A login past that (or too
-      // near it to be worth a token) starts anew: the fresh code is a login of its own.
-      const now = Date.now()
-      const notAfter = current.loginAt + maxAge * 1000
-      const { device } = current as { device?: string }
-      const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now, device } : undefined
-      const exp = Math.floor(now / 1000) + (lineage === undefined ? expiresIn : Math.min(expiresIn, Math.floor(notAfter / 1000) - Math.floor(now / 1000)))
-      const id = lineage ?? { jti: randomJti(), loginAt: now, now, device }
-      // The same user: the session's claims are kept, and onLogin is not asked again.
-      renewed = { session: sealUpstream(app, () => sessions.seal(fresh, app.appId, id, sessionClaims(current))), expiresIn: exp - Math.floor(now / 1000) }
-      // A login of its own is indexed like any other, once the data decrypted (a renewal of the same login already is).
-      if (lineage === undefined) newLogin = { ...users.answerOf(who, fresh as unknown as Record<string, unknown>), jti: id.jti, loginAt: now, device, appId: app.appId, platform: who.platform, expiresAt: exp * 1000 } as TrackedLogin
+      // A heal that issues a later exp is a renewal: onRenew decides it (it may end the session, or
+      // replace its claims); otherwise the session's claims are kept. onLogin is not asked again.
+      const claims = await healClaims(request, reply, current, exp)
+      const id = { jti: current.jti, loginAt: current.loginAt, notAfter, now, device: (current as { device?: string }).device }
+      renewed = { session: sealUpstream(app, () => sessions.seal(fresh, app.appId, id, claims)), expiresIn: exp - Math.floor(now / 1000), exp, now }
     }
     let text: string
     try {
@@ -263,7 +269,8 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       // Every failure that a secret decided counts against this user's budget.
       counted(budget, err)
     }
-    if (newLogin !== undefined && track !== undefined) await track(newLogin)
+    // The index of the user's sessions learns of the heal's expiry, as of a renewal's (batched).
+    if (renewed !== undefined) revocations?.touch(current, renewed.exp * 1000, renewed.now)
     const rest = renewed === undefined ? '' : `,"session":${JSON.stringify(renewed.session)},"expiresIn":${renewed.expiresIn}`
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return `{"data":${text}${rest}}`

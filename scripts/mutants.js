@@ -73,7 +73,7 @@ export const mutants = [
   m('claims-unsealed-shape', 'lib/session.ts', 'a token whose claims are not an object is a session', 'if (cl !== undefined && !isPlainObject(cl)) throw', 'if (false) throw'),
   m('claims-frozen', 'lib/session.ts', "a handler's change to claims changes the memo's", 'session.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)', 'session.claims = cl === undefined ? NO_CLAIMS : cl'),
   m('claims-renewal-dropped', 'lib/index.ts', 'a renewal drops the claims', 'sessions.seal(identityOf(session), session.appId, id, sessionClaims(session))', 'sessions.seal(identityOf(session), session.appId, id)'),
-  m('claims-heal-dropped', 'lib/routes.ts', "the decrypt route's heal drops the claims", 'sessions.seal(fresh, app.appId, id, sessionClaims(current))', 'sessions.seal(fresh, app.appId, id)'),
+  m('claims-heal-dropped', 'lib/routes.ts', "the decrypt route's heal drops the claims", 'sessions.seal(fresh, app.appId, id, claims)', 'sessions.seal(fresh, app.appId, id)'),
   m('link-as-session', 'lib/session.ts', 'a link token opens as a session', 'if (use !== undefined) throw new SessionInvalidError', 'if (false) throw new SessionInvalidError'),
   m('session-as-link', 'lib/session.ts', 'a session redeems as a link token', 'if (payload.use !== LINK) throw new LinkInvalidError', 'if (false) throw new LinkInvalidError'),
   m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', "if (err instanceof SessionExpiredError) throw new LinkExpiredError('expired')", ''),
@@ -252,8 +252,8 @@ export const mutants = [
   m('jws-trusted', 'lib/index.ts', 'the JWS of an ended session trusted', '  return user !== undefined && revocations.isRevoked({ jti, loginAt: lat, appId: aud, ...user } as unknown as SessionRef)', '  return false'),
   m('jws-wecom-sub', 'lib/platforms/wecom.ts', 'a WeCom member\'s JWS subject reads like an openid', 'subject: (user) => `${user.corpId as string}:${user.userId as string}`,', 'subject: (user) => user.userId as string,'),
   m('jws-session-id', 'lib/platforms/users.ts', 'the JWS carries its own id, not the session\'s', 'platform: u.platform, jti, lat: loginAt }', 'platform: u.platform, jti: \'a-fresh-jws-id-0000000\', lat: loginAt }'),
-  m('heal-lineage', 'lib/routes.ts', 'a healed session is a new login: logging it out leaves the token before the heal alive', 'const id = lineage ?? { jti: randomJti(), loginAt: now, now, device }', 'const id = { jti: randomJti(), loginAt: now, now, device }'),
-  m('heal-max-age', 'lib/routes.ts', 'a heal renews a login past maxAge', 'const lineage = notAfter - now > 60_000 ? { jti: current.jti, loginAt: current.loginAt, notAfter, now, device } : undefined', 'const lineage = { jti: current.jti, loginAt: current.loginAt, notAfter: now + expiresIn * 1000, now, device }'),
+  m('heal-lineage', 'lib/routes.ts', 'a healed session is a new login: logging it out leaves the token before the heal alive', 'const id = { jti: current.jti, loginAt: current.loginAt, notAfter, now,', 'const id = { jti: randomJti(), loginAt: now, notAfter: now + maxAge * 1000, now,'),
+  m('heal-max-age', 'lib/routes.ts', 'a heal renews a login past maxAge', 'const exp = Math.min(Math.floor(now / 1000) + expiresIn, Math.floor(notAfter / 1000))', 'const exp = Math.floor(now / 1000) + expiresIn'),
   m('revoke-user-kind', 'lib/index.ts', 'revokeUser takes an openid for a WeCom app (and ends nothing)', 'if (app !== undefined && !users.fits(app.platform.users, user as unknown as Record<string, unknown>)) {', 'if (false) {'),
   // The revocation store
   m('store-publish-first', 'lib/revocation-redis.ts', 'the script publishes before it stores: a refused revocation still applies elsewhere', "const STORE = `${UNINDEX}\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])", "const STORE = `${UNINDEX}\nredis.call('PUBLISH', ARGV[4], ARGV[5])\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])"),
@@ -344,7 +344,6 @@ export const mutants = [
   m('lua-order', 'lib/devices-redis.ts', 'Redis evicts the newest session instead of the oldest', 'if a[2] ~= b[2] then return a[2] < b[2] end', 'if a[2] ~= b[2] then return a[2] > b[2] end'),
   m('unindex-redis', 'lib/revocation-redis.ts', 'a logged-out session still counts toward the cap (Redis)', 'unindex(KEYS[2], ARGV[7], ARGV[8], ARGV[9])\n', ''),
   m('login-untracked', 'lib/routes.ts', 'a login is not indexed: no cap, nothing evicted', '    if (track !== undefined) await track({ ...who, ...id,', '    if (false) await track({ ...who, ...id,'),
-  m('heal-untracked', 'lib/routes.ts', 'a heal past maxAge escapes the cap', '    if (newLogin !== undefined && track !== undefined) await track(newLogin)\n', ''),
   m('seal-untracked', 'lib/index.ts', 'a session issued by seal() escapes the cap', '      if (track !== undefined) {\n        const who', '      if (false) {\n        const who'),
   m('renewal-device', 'lib/index.ts', 'a renewal drops the device label', 'now, device: (session as { device?: string }).device }', 'now }'),
   m('renewal-untouched', 'lib/index.ts', 'the index never learns of renewals', '    revocations?.touch(session, exp * 1000, now)\n', ''),
@@ -397,5 +396,18 @@ export const mutants = [
   m('sec-replay', 'lib/platforms/wechat-api-security.ts', 'a signed API-security answer is accepted again, for another call', '      await acceptOnce(once, `wechat:api:', '      if (false) await acceptOnce(once, `wechat:api:'),
   m('once-forgets', 'lib/once.ts', 'a name taken is never remembered', 'if (until !== undefined && until > time) return false', 'if (false) return false'),
   m('once-unbounded', 'lib/once.ts', 'the in-process set grows without bound', 'if (end > time && held.size < max) break', 'if (end > time) break'),
-  m('once-fail-open', 'lib/once.ts', 'a store that cannot say lets the answer through', '    first = await once(name, ms)\n', '    first = await once(name, ms).catch(() => true)\n')
+  m('once-fail-open', 'lib/once.ts', 'a store that cannot say lets the answer through', '    first = await once(name, ms)\n', '    first = await once(name, ms).catch(() => true)\n'),
+  // Issue 33 item 3 and item 6 (listSessions): a heal is a renewal of its login; the index outlives lost renewals
+  m('heal-asks-no-hook', 'lib/index.ts', 'a heal that renews asks onRenew nothing (a banned user heals on)', 'if (onRenew === undefined || marks[kAsked] === true || exp * 1000 <= session.expiresAt) return sessionClaims(session)', 'return sessionClaims(session)'),
+  m('heal-asks-twice', 'lib/index.ts', 'a heal asks onRenew again after authenticate asked in the same request', ' || marks[kAsked] === true || ', ' || '),
+  m('heal-end-ignored', 'lib/index.ts', "a heal goes on when onRenew ended the session", "    if (outcome.kind === 'end') throw await endedByHook(session, request, reply)\n", ''),
+  m('heal-claims-ignored', 'lib/index.ts', "a heal seals the old claims where onRenew replaced them", 'return outcome.replaced ? outcome.claims : sessionClaims(session)', 'return sessionClaims(session)'),
+  m('heal-second-renewal', 'lib/index.ts', 'a healed reply also carries a header renewal holding the rotated session_key', '    marks[kRenew] = undefined\n', ''),
+  m('heal-past-max-age', 'lib/routes.ts', 'a heal of a login past maxAge answers 200 with a dead token, not "log in again"', 'if (exp <= Math.floor(now / 1000)) {', 'if (false) {'),
+  m('heal-untouched', 'lib/routes.ts', "the index never learns of a heal's expiry", '    if (renewed !== undefined) revocations?.touch(current, renewed.exp * 1000, renewed.now)\n', ''),
+  m('index-life-memory', 'lib/devices.ts', 'a session renewed past its first expiry stops counting and is not listed (memory)', 'if (s.loginAt + this.#maxAge <= now || ended(s)) sessions.delete(s.jti)', 'if (s.expiresAt <= now || ended(s)) sessions.delete(s.jti)'),
+  m('index-life-sweep', 'lib/devices.ts', 'a sweep drops a session renewed past its first expiry (memory)', 'for (const s of sessions.values()) if (s.loginAt + this.#maxAge <= now) sessions.delete(s.jti)', 'for (const s of sessions.values()) if (s.expiresAt <= now) sessions.delete(s.jti)'),
+  m('index-life-lua', 'lib/devices-redis.ts', 'a session whose renewals were lost stops counting (Redis)', 'e[4] + tonumber(ARGV[10]) <= now', 'e[5] <= now'),
+  m('index-life-list', 'lib/devices-redis.ts', 'a session whose renewals were lost is not listed (Redis)', 'if (s !== undefined && s.loginAt + maxAge > time) sessions.push(s)', 'if (s !== undefined && s.expiresAt > time) sessions.push(s)'),
+  m('list-needs-cap', 'lib/index.ts', 'listSessions and the index need maxSessions or oneSessionPer', 'const limits = settings.limits ?? (revocation === undefined ? undefined : UNCAPPED)', 'const limits = settings.limits')
 ]

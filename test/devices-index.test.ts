@@ -5,8 +5,8 @@ import t from 'tap'
 import { MAX_PENDING_TOUCHES, MemoryIndex, decodeTracked, encodeTracked, evicted, newestFirst, type SessionLimits, type TrackedSession } from '../lib/devices.js'
 import { canShareSlot, redisIndex, sameSlotKey } from '../lib/devices-redis.js'
 import { redisRevocations, withTimeout } from '../lib/revocation-redis.js'
-import type { RedisLike } from '../lib/revocation.js'
-import { redisServer } from './fixtures/redis.js'
+import { memoryRevocations, userKey, type RedisLike, type Revocations, type TrackedLogin } from '../lib/revocation.js'
+import { eventually, redisServer } from './fixtures/redis.js'
 
 const quiet = { warn () {}, info () {} }
 const MAX_AGE = 30 * 86400_000
@@ -37,7 +37,7 @@ t.test('the Lua rule is the JavaScript rule, on any index', async (t) => {
     const fresh = session('zzzzzzzzzzzzzzzzzzzzzz', { appId: login.app, device: login.device, loginAt: 21 })
     const inRedis = await index.track(user, fresh, 10)
     await index.flush()
-    const inMemory = new MemoryIndex()
+    const inMemory = new MemoryIndex(MAX_AGE)
     for (const s of sessions) inMemory.track(user, s, { maxSessions: 100, oneSessionPer: undefined }, 10, () => false)
     const inJs = inMemory.track(user, fresh, limits, 10, () => false)
     t.same(inRedis, evicted(sessions, fresh, limits), 'Lua evicts what evicted() does')
@@ -47,7 +47,7 @@ t.test('the Lua rule is the JavaScript rule, on any index', async (t) => {
 })
 
 t.test('the memory index: renewals, drops, and a sweep of users whose sessions all expired', async (t) => {
-  const index = new MemoryIndex()
+  const index = new MemoryIndex(MAX_AGE)
   const limits = { maxSessions: 100, oneSessionPer: undefined }
   index.track('u1', session(jtiOf(1), { expiresAt: 5000 }), limits, 10, () => false)
   index.touch('u1', jtiOf(1), 9000, 20)
@@ -56,7 +56,8 @@ t.test('the memory index: renewals, drops, and a sweep of users whose sessions a
   t.match(index.list('u1', 30, () => false), [{ jti: jtiOf(1), expiresAt: 9000, renewedAt: 20 }])
   index.touch('u1', jtiOf(1), 100, 40)
   t.match(index.list('u1', 50, () => false), [{ expiresAt: 9000, renewedAt: 40 }], 'an expiry never moves back')
-  t.same(index.list('u1', 9000, () => false), [], 'expired')
+  t.match(index.list('u1', 9000, () => false), [{ jti: jtiOf(1) }], 'past the expiry it recorded: listed until its login\'s maxAge')
+  t.same(index.list('u1', 1000 + MAX_AGE, () => false), [], 'past loginAt + maxAge no token of it lives: gone')
   index.drop('nobody', { jti: jtiOf(1) })
   index.track('u2', session(jtiOf(3), { appId: 'wxa', loginAt: 5 }), limits, 10, () => false)
   index.track('u2', session(jtiOf(4), { appId: 'wxb', loginAt: 5 }), limits, 10, () => false)
@@ -64,10 +65,69 @@ t.test('the memory index: renewals, drops, and a sweep of users whose sessions a
   t.same(index.list('u2', 10, () => false).map((s) => s.jti), [jtiOf(4)], 'a user revocation in one app')
   index.drop('u2', { jti: jtiOf(4) })
   t.equal(index.size, 1, 'a user whose last session went is gone (u1 waits for the sweep)')
-  for (let i = 0; i < 300; i++) index.track(`short-${i}`, session(jtiOf(i), { expiresAt: 100 }), limits, 50, () => false)
-  for (let i = 0; i < 256; i++) index.track(`late-${i}`, session(jtiOf(i)), limits, 200, () => false)
-  t.equal(index.size, 256, 'within 256 logins a sweep dropped every user with nothing live (u1 and the short ones): the late ones are left')
+  for (let i = 0; i < 300; i++) index.track(`short-${i}`, session(jtiOf(i), { loginAt: 0, expiresAt: 100 }), limits, 50, () => false)
+  // Logged in at MAX_AGE, its first expiry 100 ms later: past that expiry it may have been renewed, and stays.
+  index.track('renewed', session(jtiOf(9), { loginAt: MAX_AGE, expiresAt: MAX_AGE + 100 }), limits, MAX_AGE, () => false)
+  for (let i = 0; i < 256; i++) index.track(`late-${i}`, session(jtiOf(i), { loginAt: MAX_AGE + 2000 }), limits, MAX_AGE + 2000, () => false)
+  t.equal(index.size, 257, 'within 256 logins a sweep dropped every user whose logins are all past maxAge (u1 and the short ones): the late ones and the renewed one are left')
+  t.equal(index.list('renewed', MAX_AGE + 2000, () => false).length, 1, 'a sweep keeps a session past the expiry it recorded')
 })
+
+for (const kind of ['memory', 'redis'] as const) {
+  t.test(`${kind}: a session counts and is listed until its login's maxAge, whatever expiry its renewals and heals recorded`, async (t) => {
+    const clock = { now: 1_700_000_000_000 }
+    const options = { maxAge: MAX_AGE, log: quiet, now: () => clock.now, limits: { maxSessions: 2, oneSessionPer: undefined } }
+    let dropped = 0
+    let store: Revocations
+    if (kind === 'memory') {
+      store = memoryRevocations(options)
+    } else {
+      const raw = (await redisServer(t)).client()
+      await raw.ping()
+      // Every batch of renewals is dropped, as a lost one is: the index keeps the login's expiry.
+      const dropping = new Proxy(raw, {
+        get (target, name) {
+          const value = Reflect.get(target, name) as unknown
+          if (name !== 'eval') return typeof value === 'function' ? value.bind(target) : value
+          return async (script: string, keys: number, ...args: Array<string | number>) => {
+            if (script.includes('e[6] = tonumber(ARGV[3])')) {
+              dropped++
+              throw new Error('dropped')
+            }
+            return await (target as unknown as RedisLike).eval(script, keys, ...args)
+          }
+        }
+      })
+      store = await redisRevocations({ ...options, redis: dropping as unknown as RedisLike, prefix: 'lost:', timeout: 2000 })
+    }
+    t.teardown(() => store.close())
+    const user = userKey(undefined, { openid: 'o-1' })
+    const login = (i: number): TrackedLogin => ({ appId: 'wxa', openid: 'o-1', jti: jtiOf(i), loginAt: clock.now, platform: 'wechat', device: undefined, expiresAt: clock.now + 3600_000 })
+    const first = login(1)
+    await store.track(first)
+    // Two hours on, past its first expiry: renewed or healed meanwhile, and the index never told
+    // (memory: no record made; Redis: the batch that carried it dropped).
+    clock.now += 2 * 3600_000
+    if (kind === 'redis') {
+      store.touch(first, clock.now + 3600_000, clock.now)
+      await eventually(async () => dropped > 0, 5000)
+    }
+    const listed = await store.listSessions(user)
+    t.same(listed.map((s) => s.jti), [first.jti], 'still listed: a "my devices" page can end it')
+    t.equal(listed[0]?.expiresAt, first.expiresAt, 'showing the expiry last recorded')
+    const second = login(2)
+    await store.track(second)
+    t.notOk(store.isKicked(first.jti), 'two fit')
+    await store.track(login(3))
+    t.ok(store.isKicked(first.jti), 'and it still counts: the third login evicts it')
+    t.same((await store.listSessions(user)).map((s) => s.jti).sort(), [jtiOf(2), jtiOf(3)])
+    // At its login's maxAge no token of it can live: it counts no more.
+    clock.now = second.loginAt + MAX_AGE
+    await store.track(login(4))
+    t.notOk(store.isKicked(second.jti), 'a login past maxAge is not evicted: it is gone')
+    t.same((await store.listSessions(user)).map((s) => s.jti), [jtiOf(4)])
+  })
+}
 
 t.test('ties in login time are broken by id, the same way each time', async (t) => {
   const [a, b] = [session('aaaaaaaaaaaaaaaaaaaaaa', { loginAt: 5 }), session('bbbbbbbbbbbbbbbbbbbbbb', { loginAt: 5 })]

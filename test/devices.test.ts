@@ -144,6 +144,44 @@ for (const kind of ['memory', 'redis'] as const) {
     }
   })
 
+  t.test(`${kind}: with revocation alone, listSessions lists every session, and only the index's bound caps them`, async (t) => {
+    const mock = await mockWechat(t)
+    const a = await app(t, mock, await storeFor(t))
+    const sessions = [await login(a, mock, 'o-1', 'wx:ios'), await login(a, mock, 'o-1', 'wx:ios'), await login(a, mock, 'o-1', 'wx:android')]
+    for (const s of sessions) t.equal((await me(a, s)).statusCode, 200, 'none evicted')
+    const listed = await a.weapp.listSessions({ openid: 'o-1', appId: mock.appId })
+    t.same(listed.map((s) => s.device).sort(), ['wx:android', 'wx:ios', 'wx:ios'], 'a "my devices" page without a cap')
+    await a.weapp.revoke(listed.find((s) => s.device === 'wx:android')?.jti as string)
+    isError(t, await me(a, sessions[2] as string), 401, 'WEAPP_SESSION_REVOKED')
+    t.same((await a.weapp.listSessions({ openid: 'o-1' })).map((s) => s.device), ['wx:ios', 'wx:ios'])
+    // The index's bound: a user holds 100 sessions; the 101st login ends the oldest.
+    const identity = await a.weapp.code2Session(mock.login('o-many'))
+    const many: string[] = []
+    for (let i = 0; i < 101; i++) many.push(await a.weapp.seal(identity))
+    const codes = await Promise.all(many.map(async (s) => (await me(a, s)).statusCode))
+    t.equal(codes.filter((c) => c === 401).length, 1, 'one of 101 evicted')
+    t.equal((await a.weapp.listSessions({ openid: 'o-many' })).length, 100)
+  })
+
+  t.test(`${kind}: a heal is a renewal of the same login: no new login, its expiry recorded`, async (t) => {
+    const mock = await mockWechat(t)
+    const a = await app(t, mock, await storeFor(t), { maxSessions: 1, expiresIn: '1h' })
+    const first = await login(a, mock, 'o-1', 'wx:ios')
+    const { payload } = open(first, KEY)
+    const now = Math.floor(Date.now() / 1000)
+    const near = forge(KEY, { ...payload, iat: now - 3000, exp: now + 600 })
+    const res = await a.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${near}` }, payload: { ...mock.encrypt('o-1', { step: 1 }), code: mock.login('o-1') } })
+    t.equal(res.statusCode, 200)
+    const healed = open(res.json().session, KEY).payload
+    t.equal(healed.jti, payload.jti, 'the same login')
+    t.ok((healed.exp as number) >= now + 3600, 'renewed')
+    t.equal((await me(a, first)).statusCode, 200, 'which evicts nothing')
+    await eventually(async () => (await a.weapp.listSessions({ openid: 'o-1' }))[0]?.renewedAt !== undefined, 5000)
+    const listed = await a.weapp.listSessions({ openid: 'o-1' })
+    t.same(listed.map((s) => s.jti), [payload.jti], 'listed once')
+    t.equal(listed[0]?.expiresAt, (healed.exp as number) * 1000, 'with the heal\'s expiry')
+  })
+
   t.test(`${kind}: seal(identity, { device }) is a login like the route's`, async (t) => {
     const mock = await mockWechat(t)
     const a = await app(t, mock, await storeFor(t), { maxSessions: 1 })
@@ -167,7 +205,8 @@ t.test('a device label that is not one is a 400, and sealed nowhere', async (t) 
   const labelled = await login(a, mock, 'o-1', 'x'.repeat(64))
   t.equal((await me(a, labelled)).json().device, 'x'.repeat(64), '64 printable characters')
   t.equal((await me(a, await login(a, mock, 'o-1'))).json().device, null, 'none given: none')
-  await t.rejects(a.weapp.listSessions({ openid: 'o-1' }), { name: 'TypeError', message: /needs maxSessions or oneSessionPer/ })
+  const stateless = await app(t, mock, 'memory', { revocation: false })
+  await t.rejects(stateless.weapp.listSessions({ openid: 'o-1' }), { name: 'TypeError', message: /listSessions\(\) needs the revocation option/ })
 })
 
 t.test('the options: limits need revocation, and are checked', async (t) => {
@@ -244,20 +283,29 @@ t.test('redis: what the index holds that this plugin cannot have written is drop
   t.same(await raw.hkeys(key), [], 'a revocation drops it too')
 })
 
-t.test('a heal past maxAge is a login of its own: indexed, and it evicts', async (t) => {
+t.test('a heal never starts a login: near maxAge it keeps its lineage and index entry; past it, log in again', async (t) => {
   const mock = await mockWechat(t)
   const a = await app(t, mock, 'memory', { maxSessions: 1, maxAge: '30d' })
   const first = await login(a, mock, 'o-1', 'wx:ios')
   const { payload } = open(first, KEY)
-  // The same login 30 s before its maxAge: too near its end for a renewal of it.
-  const old = forge(KEY, { ...payload, lat: Date.now() - 30 * 86400_000 + 30_000 })
-  const res = await a.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${old}` }, payload: { ...mock.encrypt('o-1', { step: 1 }), code: mock.login('o-1') } })
+  const heal = async (token: string) => await a.inject({ method: 'POST', url: '/weapp/decrypt', headers: { authorization: `Bearer ${token}` }, payload: { ...mock.encrypt('o-1', { step: 1 }), code: mock.login('o-1') } })
+  // The same login 30 s before its maxAge: the heal lasts what is left of it, no more.
+  const lat = Date.now() - 30 * 86400_000 + 30_000
+  const res = await heal(forge(KEY, { ...payload, lat }))
   t.equal(res.statusCode, 200)
-  const healed = res.json().session as string
-  t.equal((await me(a, healed)).json().device, 'wx:ios', 'the device label is kept')
-  isError(t, await me(a, first), 401, 'WEAPP_SESSION_KICKED')
-  const listed = await a.weapp.listSessions({ openid: 'o-1' })
-  t.same(listed.map((s) => s.jti), [(await a.weapp.unseal(healed)).jti], 'the new login is the one indexed')
+  const healed = open(res.json().session, KEY).payload
+  t.same([healed.jti, healed.lat], [payload.jti, lat], 'the same login')
+  t.ok((healed.exp as number) <= Math.floor((lat + 30 * 86400_000) / 1000), 'never past loginAt + maxAge')
+  t.ok(res.json().expiresIn <= 30, `expiresIn ${res.json().expiresIn as number}: what is left`)
+  t.equal((await me(a, res.json().session)).json().device, 'wx:ios', 'the device label is kept')
+  t.equal((await me(a, first)).statusCode, 200, 'nothing evicted')
+  t.same((await a.weapp.listSessions({ openid: 'o-1' })).map((s) => s.jti), [payload.jti], 'one login indexed')
+  // Past maxAge (a token of a login that maxAge, since lowered, has ended): log in again.
+  const past = await heal(forge(KEY, { ...payload, lat: Date.now() - 30 * 86400_000 - 60_000 }))
+  isError(t, past, 401, 'WEAPP_SESSION_EXPIRED')
+  t.match(past.json().message, /older than maxAge.*log in again \(wx\.login\(\)/)
+  t.notOk(past.json().session, 'no session')
+  t.same((await a.weapp.listSessions({ openid: 'o-1' })).map((s) => s.jti), [payload.jti], 'and no login indexed')
 })
 
 t.test('a token whose device label is not a string does not open', async (t) => {

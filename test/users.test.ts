@@ -217,6 +217,71 @@ t.test('the decrypt route\'s heal keeps the claims, and asks onLogin nothing', a
   t.notOk(healed.body.includes(CLAIMS.marker))
 })
 
+t.test('a heal that renews is a renewal: onRenew ends it (revoked) or replaces its claims; a banned user keeps no session through heals', async (t) => {
+  const banned = new Set<string>()
+  const asked: unknown[] = []
+  // The README's ban: refused at login, ended at renewal.
+  const h = await users(t, {
+    expiresIn: '1h',
+    renewWithin: '10m',
+    maxAge: '2h',
+    revocation: 'memory',
+    onLogin: ({ identity }: WeappLoginContext) => banned.has((identity as { openid: string }).openid) ? { refuse: 'banned' } : { claims: { role: 'admin' } },
+    onRenew: ({ session }: { session: { openid: string, claims: { role?: string } } }) => {
+      asked.push(session.claims)
+      if (banned.has(session.openid)) return { end: true }
+      return session.claims.role === 'admin' ? { claims: { role: 'user' } } : undefined
+    }
+  })
+  const now = Math.floor(Date.now() / 1000)
+  // A session with 20 minutes left (not due: authenticate asks nothing); a heal would give it an hour.
+  const session = (sub: string, jti: string, overrides: Record<string, unknown> = {}): string =>
+    forge(KEY, claimsOf(APP, { sub, jti, lat: Date.now() - 40 * 60_000, iat: now - 2400, exp: now + 1200, cl: { role: 'admin' }, ...overrides }))
+  const heal = async (token: string, openid: string) => {
+    const code = h.mock.login(openid, { rotate: true }) // a later wx.login(): the data is encrypted with its key
+    return await h.post('/weapp/decrypt', { ...h.mock.encrypt(openid, { n: 1 }), code }, token)
+  }
+
+  const mallory = session('o-mallory', 'mallory-session-00000a')
+  t.equal((await get(h, mallory)).statusCode, 200)
+  t.same(asked, [], 'not due: not asked')
+  banned.add('o-mallory')
+  const ended = await heal(mallory, 'o-mallory')
+  isError(t, ended, 401, 'WEAPP_SESSION_ENDED')
+  t.notOk(ended.json().session, 'no healed session')
+  t.notOk(ended.body.includes('"n"'), 'nor the data')
+  t.same(asked, [{ role: 'admin' }], 'onRenew decided the heal')
+  isError(t, await get(h, mallory), 401, 'WEAPP_SESSION_REVOKED')
+  isError(t, await heal(mallory, 'o-mallory'), 401, 'WEAPP_SESSION_REVOKED')
+  isError(t, await h.post('/weapp/login', { code: h.mock.login('o-mallory') }), 403, 'WEAPP_LOGIN_REFUSED')
+
+  const alice = await heal(session('o-alice', 'alice-session-0000000a'), 'o-alice')
+  t.equal(alice.statusCode, 200)
+  t.same(alice.json().data.n, 1)
+  const healed = open(alice.json().session, KEY).payload
+  t.same(healed.cl, { role: 'user' }, 'onRenew\'s claims are sealed in the healed token')
+  t.equal(healed.jti, 'alice-session-0000000a', 'the same login')
+  t.notOk(alice.body.includes('admin'), 'no claim in the reply')
+  const erin = await heal(session('o-erin', 'erin-session-00000000a', { cl: { role: 'user' } }), 'o-erin')
+  t.same(open(erin.json().session, KEY).payload.cl, { role: 'user' }, 'onRenew deciding nothing keeps the claims')
+
+  // A heal that issues no later exp (its login's maxAge reached by renewals already) renews nothing: not asked.
+  const capped = Math.floor((Date.now() - 110 * 60_000 + 2 * 3600_000) / 1000)
+  const before = asked.length
+  const last = await heal(session('o-carol', 'carol-session-0000000a', { lat: Date.now() - 110 * 60_000, exp: capped }), 'o-carol')
+  t.equal(last.statusCode, 200)
+  t.equal(asked.length, before, 'not asked')
+  t.ok((open(last.json().session, KEY).payload.exp as number) <= capped, 'never past loginAt + maxAge')
+
+  // Due in authenticate too: onRenew is asked once, and the heal's token is the request's only renewal.
+  const due = session('o-dave', 'dave-session-00000000a', { exp: now + 30 })
+  const both = await heal(due, 'o-dave')
+  t.equal(both.statusCode, 200)
+  t.equal(asked.length, before + 1, 'asked once')
+  t.same(open(both.json().session, KEY).payload.cl, { role: 'user' }, 'what it decided is sealed')
+  t.equal(both.headers['x-weapp-session'], undefined, 'no second renewal, with the rotated key')
+})
+
 t.test('renewals keep the claims; onRenew refreshes them or ends the session, and is asked only when one is due', async (t) => {
   const renewing = { expiresIn: '1h', renewWithin: '10m' }
   const plain = await users(t, renewing)
