@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
-import { InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionKickedError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { aboutSession, InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionKickedError, SessionMissingError, SessionRevokedError } from './errors.js'
 import { decideRenewal } from './hooks.js'
 import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef, type TrackedLogin } from './revocation.js'
 import { createHttp } from './upstream/http.js'
@@ -324,7 +324,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
 
   /** A session that was not ended (in memory, no I/O: memo hits and the fast path are checked like everything else). */
   function notEnded (session: AnySession): AnySession {
-    if (revocations?.isRevoked(session) === true) throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()
+    if (revocations?.isRevoked(session) === true) throw aboutSession(revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError(), users.ofPlatform(session.platform))
     return session
   }
 
@@ -362,7 +362,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
             await revocations?.revokeSession(session).catch((err: unknown) => {
               request.log.warn({ err }, 'fastify-weapp: onRenew ended a session that could not be revoked; it ends again when next due')
             })
-            throw new SessionEndedError()
+            throw aboutSession(new SessionEndedError(), users.ofPlatform(session.platform))
           }
           if (outcome.replaced) session = { ...session, claims: claimsObject(outcome.claims) } as unknown as AnySession
         }
@@ -378,7 +378,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     async redeemLink (linkToken) {
       const link = await sessions.unsealLink(linkToken)
       // Single-use with revocation on: the first redeem on any instance wins, atomically.
-      if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw new LinkExpiredError('was already redeemed')
+      if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw aboutSession(new LinkExpiredError('was already redeemed'), users.ofPlatform(link.platform), 'was already redeemed')
       const { sessionKey, ...seen } = users.identityOf(link as unknown as Parameters<typeof users.identityOf>[0])
       const identity = { ...seen, platform: link.platform, appId: link.appId, sessionKey }
       // Server-side only: JSON (a reply, a log line) never shows the session_key.
