@@ -14,6 +14,55 @@ export type WeappErrorClass<C extends string, S extends number> = FastifyErrorCo
  * `instanceof` works across the app because the classes are module-level.
  */
 
+/** What a message about a session names: the session's platform (its title) and its login call. */
+export interface SessionPlatform { readonly title: string, readonly loginCall: string }
+
+/**
+ * How a message about a session says to get a new one: on the session's platform, with its login
+ * call; where the token could not be read (no platform known), naming none.
+ */
+export function loginAgain (platform?: SessionPlatform): string {
+  return platform === undefined
+    ? 'log in again (the platform\'s login call, then the login route)'
+    : `log in again (${platform.title}: ${platform.loginCall} then the login route)`
+}
+
+/**
+ * The messages about a session, by code: each class's own (what `new SessionExpiredError()` says)
+ * names no platform; `aboutSession` names the session's. `detail` is what fills the class's `%s`.
+ */
+const ABOUT_SESSION: ReadonlyMap<string, (platform: SessionPlatform | undefined, detail: string) => string> = new Map([
+  ['WEAPP_SESSION_INVALID', (p) => `The session is not valid; ${loginAgain(p)}`],
+  ['WEAPP_SESSION_EXPIRED', (p) => `The session has expired; ${loginAgain(p)}`],
+  ['WEAPP_DECRYPT_FAILED', (p) => `The encrypted data could not be decrypted with this session; ${loginAgain(p)}, then fetch the encrypted data anew (or send a fresh code with it)`],
+  ['WEAPP_SESSION_REVOKED', (p) => `The session was logged out or revoked; ${loginAgain(p)}`],
+  ['WEAPP_SESSION_KICKED', (p) => `This session was ended by a later login of the same user (on another device, or past the number of sessions allowed); ${loginAgain(p)} to continue here`],
+  ['WEAPP_LINK_EXPIRED', (p, detail) => `The link token ${detail}; ${loginAgain(p)} for a fresh one`],
+  ['WEAPP_SESSION_ENDED', (p) => `The app ended this session; ${loginAgain(p)}`]
+])
+
+/** A class's message, naming no platform. */
+const neutral = (code: string): string => (ABOUT_SESSION.get(code) as (p: undefined, detail: string) => string)(undefined, '%s')
+
+const kPlatform = Symbol('fastify-weapp.sessionPlatform')
+
+/**
+ * `err`, its message naming the platform of the session it is about and that platform's login call
+ * (`detail`: what its class's `%s` was given). Unchanged where no platform is known (the token could
+ * not be read) or where it is not an error about a session.
+ */
+export function aboutSession<E> (err: E, platform: SessionPlatform | undefined, detail = ''): E {
+  const text = err !== null && typeof err === 'object' ? ABOUT_SESSION.get(String((err as { code?: unknown }).code)) : undefined
+  if (platform === undefined || text === undefined) return err
+  ;(err as { message: string }).message = text(platform, detail)
+  Object.defineProperty(err, kPlatform, { value: platform })
+  return err
+}
+
+/** The platform `aboutSession` named in `err`, if any. */
+export const platformNamed = (err: unknown): SessionPlatform | undefined =>
+  err !== null && typeof err === 'object' ? (err as Record<symbol, SessionPlatform | undefined>)[kPlatform] : undefined
+
 export const InvalidCodeError: WeappErrorClass<'WEAPP_INVALID_CODE', 401> = createError(
   'WEAPP_INVALID_CODE',
   '%s',
@@ -53,19 +102,19 @@ export const SessionMissingError: WeappErrorClass<'WEAPP_SESSION_MISSING', 401> 
 
 export const SessionInvalidError: WeappErrorClass<'WEAPP_SESSION_INVALID', 401> = createError(
   'WEAPP_SESSION_INVALID',
-  'The session is not valid; log in again (wx.login() then the login route)',
+  neutral('WEAPP_SESSION_INVALID'),
   401
 )
 
 export const SessionExpiredError: WeappErrorClass<'WEAPP_SESSION_EXPIRED', 401> = createError(
   'WEAPP_SESSION_EXPIRED',
-  'The session has expired; log in again (wx.login() then the login route)',
+  neutral('WEAPP_SESSION_EXPIRED'),
   401
 )
 
 export const DecryptFailedError: WeappErrorClass<'WEAPP_DECRYPT_FAILED', 400> = createError(
   'WEAPP_DECRYPT_FAILED',
-  'The encrypted data could not be decrypted with this session; call wx.login(), log in again, then fetch the encrypted data anew (or send a fresh code with it)',
+  neutral('WEAPP_DECRYPT_FAILED'),
   400
 )
 
@@ -90,14 +139,14 @@ export const AppLookupError: WeappErrorClass<'WEAPP_APP_LOOKUP_FAILED', 503> = c
 
 export const SessionRevokedError: WeappErrorClass<'WEAPP_SESSION_REVOKED', 401> = createError(
   'WEAPP_SESSION_REVOKED',
-  'The session was logged out or revoked; log in again (wx.login() then the login route)',
+  neutral('WEAPP_SESSION_REVOKED'),
   401
 )
 
 /** A session a later login of its user evicted (`maxSessions`, `oneSessionPer`): not the same as logged out. */
 export const SessionKickedError: WeappErrorClass<'WEAPP_SESSION_KICKED', 401> = createError(
   'WEAPP_SESSION_KICKED',
-  'This session was ended by a later login of the same user (on another device, or past the number of sessions allowed); log in again (wx.login() then the login route) to continue here',
+  neutral('WEAPP_SESSION_KICKED'),
   401
 )
 
@@ -125,14 +174,14 @@ export const LinkInvalidError: WeappErrorClass<'WEAPP_LINK_INVALID', 401> = crea
 /** A link token past its time, or (with the revocation option, which makes them single-use) already redeemed: the message says which. */
 export const LinkExpiredError: WeappErrorClass<'WEAPP_LINK_EXPIRED', 401> = createError(
   'WEAPP_LINK_EXPIRED',
-  'The link token %s; log in again (wx.login() then the login route) for a fresh one',
+  neutral('WEAPP_LINK_EXPIRED'),
   401
 )
 
 /** `onRenew` ended the session (a banned user) when it was due for renewal. */
 export const SessionEndedError: WeappErrorClass<'WEAPP_SESSION_ENDED', 401> = createError(
   'WEAPP_SESSION_ENDED',
-  'The app ended this session; log in again (wx.login() then the login route)',
+  neutral('WEAPP_SESSION_ENDED'),
   401
 )
 

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyReques
 import fp from 'fastify-plugin'
 import { createRegistry, type App } from './apps.js'
 import { memoryOnce, type Once } from './once.js'
-import { InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionKickedError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { aboutSession, InvalidOptionError, LinkExpiredError, SessionEndedError, SessionExpiredError, SessionKickedError, SessionMissingError, SessionRevokedError } from './errors.js'
 import { decideRenewal } from './hooks.js'
 import { memoryRevocations, redisRevocations, userKey, type RevokedUser, type Revocations, type SessionRef, type TrackedLogin } from './revocation.js'
 import { createHttp } from './upstream/http.js'
@@ -305,7 +305,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     await revocations?.revokeSession(session).catch((err: unknown) => {
       request.log.warn({ err }, 'fastify-weapp: onRenew ended a session that could not be revoked; it ends again when next due')
     })
-    return new SessionEndedError()
+    return aboutSession(new SessionEndedError(), users.ofPlatform(session.platform))
   }
   /**
    * The claims a heal (`/decrypt { code }`) seals. A heal that issues a later exp than its session's
@@ -365,7 +365,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
 
   /** A session that was not ended (in memory, no I/O: memo hits and the fast path are checked like everything else). */
   function notEnded (session: AnySession): AnySession {
-    if (revocations?.isRevoked(session) === true) throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()
+    if (revocations?.isRevoked(session) === true) throw aboutSession(revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError(), users.ofPlatform(session.platform))
     return session
   }
 
@@ -416,7 +416,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
     async redeemLink (linkToken) {
       const link = await sessions.unsealLink(linkToken)
       // Single-use with revocation on: the first redeem on any instance wins, atomically.
-      if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw new LinkExpiredError('was already redeemed')
+      if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw aboutSession(new LinkExpiredError('was already redeemed'), users.ofPlatform(link.platform), 'was already redeemed')
       const { sessionKey, ...seen } = users.identityOf(link as unknown as Parameters<typeof users.identityOf>[0])
       const identity = { ...seen, platform: link.platform, appId: link.appId, sessionKey }
       // Server-side only: JSON (a reply, a log line) never shows the session_key.

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidCodeError, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
+import { aboutSession, InvalidCodeError, loginAgain, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
 import type { WeappLoginIdentity } from './index.js'
 import type { FailureBudget } from './failure-budget.js'
@@ -64,7 +64,7 @@ function appOfLogin (registry: Registry, body: LoginBody, referer: string | unde
   const appId = body.appId ?? (referer === undefined ? undefined : REFERER.exec(referer)?.[1])
   if (appId !== undefined) return registry.get(appId)
   if (registry.single !== undefined) return registry.single
-  throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from wx.getAccountInfoSync())')
+  throw new UnknownAppError('Several mini programs are served here: send your appId with the code (the client does, from the runtime\'s account info)')
 }
 
 /** The claims a JWS of the jwt bridge shows: all, or the named ones the session has; undefined for none. */
@@ -99,22 +99,23 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
    * signature, a code that does not exchange) counts against one budget per user of an app. It
    * throws a 429 while the user is blocked.
    */
-  function budgetOf (current: AnySession, reply: FastifyReply): { fail: () => void } {
-    const user = JSON.stringify([current.appId, users.userOf(usersOf(current), current as unknown as Record<string, unknown>)])
+  function budgetOf (current: AnySession, reply: FastifyReply): { fail: () => void, who: Users } {
+    const who = usersOf(current)
+    const user = JSON.stringify([current.appId, users.userOf(who, current as unknown as Record<string, unknown>)])
     const wait = failures === undefined ? 0 : failures.blockedFor(user)
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
       reply.header('retry-after', String(seconds))
-      throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then call wx.login(), log in again and retry`)
+      throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then ${loginAgain(who)} and retry`)
     }
-    return { fail: () => { failures?.fail(user) } }
+    return { fail: () => { failures?.fail(user) }, who }
   }
 
-  /** Counts a failure the user's own input made (a bad code, data, signature), then throws it on. */
-  function counted (budget: { fail: () => void }, err: unknown): never {
+  /** Counts a failure the user's own input made (a bad code, data, signature), then throws it on, naming the session's platform. */
+  function counted (budget: { fail: () => void, who: Users }, err: unknown): never {
     const status = (err as { statusCode?: unknown }).statusCode
     if (status === 400 || status === 401 || status === 403) budget.fail()
-    throw err
+    throw aboutSession(err, budget.who)
   }
 
   /** A route's options: its schema, a body limit, the exact-type check, the session hook if it needs one, the app's config. */
@@ -239,7 +240,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       const exp = Math.min(Math.floor(now / 1000) + expiresIn, Math.floor(notAfter / 1000))
       if (exp <= Math.floor(now / 1000)) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
-        throw new SessionExpiredError(`This login is older than maxAge, which no heal renews past; log in again (${who.loginCall} then the login route)`)
+        throw new SessionExpiredError(`This login is older than maxAge, which no heal renews past; ${loginAgain(who)}`)
       }
       const app = await registry.get(current.appId)
       const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as Record<string, unknown>

@@ -14,7 +14,7 @@ import { DEVICE_PATTERN, MAX_DEVICE_LENGTH } from './devices.js'
  * difference in its last block measurable.
  */
 export const MAX_ENCRYPTED_DATA = 8 * 1024
-/** `rawData` is the user-info JSON `wx.getUserInfo` signs: a few hundred bytes. */
+/** `rawData` is the user-info JSON the runtime's user-info call signs: a few hundred bytes. */
 export const MAX_RAW_DATA = 2 * 1024
 /** Route bodies are small: a login code, or one blob of encrypted user data. */
 export const LOGIN_BODY_LIMIT = 4 * 1024
@@ -32,7 +32,10 @@ const errorResponse = {
   }
 } as const
 
-const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern: '^[\\x21-\\x7e]+$', description: 'A fresh code from the platform\'s login call (wx.login())' } as const
+/** Every platform's login call, from the table, for descriptions. */
+const LOGIN_CALLS = orList([...new Set(ROWS.map((row) => row.loginCall))])
+
+const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern: '^[\\x21-\\x7e]+$', description: `A fresh code from the platform's login call (${LOGIN_CALLS})` } as const
 
 /** The platforms whose logins may be anonymous, for messages. */
 export const ANONYMOUS = orList([...new Set(ROWS.filter((row) => row.users.anonymous).map((row) => row.title))])
@@ -40,7 +43,7 @@ export const ANONYMOUS = orList([...new Set(ROWS.filter((row) => row.users.anony
 const WHO = Object.fromEntries(ROWS.flatMap((row) => row.users.fields).map((f) => [f.name, { type: 'string', description: f.describes }]))
 
 export const loginSchema = {
-  summary: 'Log in with a wx.login() code',
+  summary: 'Log in with a code from the platform\'s login call',
   description: 'Exchanges the code with the app\'s platform (jscode2session) and answers a sealed session token.',
   tags: ['weapp'],
   body: {
@@ -48,7 +51,7 @@ export const loginSchema = {
     properties: {
       code,
       anonymousCode: { ...code, description: `${ANONYMOUS} only: the login call's anonymousCode, instead of (or beside) code` },
-      appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (wx.getAccountInfoSync().miniProgram.appId); without it, the Referer\'s, or the one app configured' },
+      appId: { type: 'string', pattern: `^${APP_ID_PATTERN}$`, description: 'The mini program\'s AppID (from the runtime\'s account info); without it, the Referer\'s, or the one app configured' },
       device: {
         type: 'string',
         minLength: 1,
@@ -95,7 +98,7 @@ export const decryptSchema = {
     properties: {
       encryptedData: { type: 'string', minLength: 24, maxLength: MAX_ENCRYPTED_DATA, pattern: BASE64 },
       iv: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$' },
-      rawData: { type: 'string', maxLength: MAX_RAW_DATA, description: 'With signature: wx.getUserInfo\'s rawData, checked against it' },
+      rawData: { type: 'string', maxLength: MAX_RAW_DATA, description: 'With signature: the rawData of the runtime\'s user-info call, checked against it' },
       signature: { type: 'string', pattern: '^[0-9a-fA-F]{40}$', description: 'With rawData: sha1(rawData + session_key) in hex' },
       code
     }
@@ -119,19 +122,19 @@ export const decryptSchema = {
   }
 } as const
 
-/** The longest signed answer a runtime gives for the phone route (`my.getPhoneNumber()`'s response). */
+/** The longest signed answer a runtime gives for the phone route (a phone call's `response`). */
 export const MAX_PHONE_RESPONSE = 3072
 
 export const phoneSchema = {
   summary: 'Get the user\'s phone number from a getPhoneNumber button code',
-  description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid. Where the platform\'s runtime hands over a signed answer instead (my.getPhoneNumber()\'s response), send it as response: its signature is verified and it is decrypted with the app\'s content key.',
+  description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid. Where the platform\'s runtime hands over a signed answer instead (the response of its phone-number call), send it as response: its signature is verified and it is decrypted with the app\'s content key.',
   tags: ['weapp'],
   body: {
     type: 'object',
     // code, or (for the platforms whose runtime hands over a signed answer) response: checked by the route, which says which the session needs.
     properties: {
       code: { ...code, description: 'The code from the getPhoneNumber button' },
-      response: { type: 'string', minLength: 1, maxLength: MAX_PHONE_RESPONSE, description: 'Instead of code, where the runtime gives a signed answer: the response string my.getPhoneNumber() gave, as is' }
+      response: { type: 'string', minLength: 1, maxLength: MAX_PHONE_RESPONSE, description: 'Instead of code, where the runtime gives a signed answer: the response string its phone-number call gave, as is' }
     }
   },
   response: {

@@ -1,6 +1,6 @@
 import { createCipheriv, createHash } from 'node:crypto'
 import { jwtDecrypt, type JWTPayload } from 'jose'
-import { LinkExpiredError, LinkInvalidError, SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
+import { aboutSession, LinkExpiredError, LinkInvalidError, platformNamed, SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
 import { createFastUnseal, headerSegment } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
 import { Doorkeeper, Memo } from './memo.js'
@@ -8,7 +8,7 @@ import { isBase64url } from './base64.js'
 import { randomBytes } from './random.js'
 
 import { ROWS, users, type AnyIdentity, type AnySession } from './platforms/index.js'
-import { isSessionKey } from './platforms/users.js'
+import { isSessionKey, type Users } from './platforms/users.js'
 
 export type * from './platforms/index.js'
 export { isSessionKey }
@@ -187,6 +187,12 @@ function toSession (payload: JWTPayload, token: string): AnySession {
   return session as unknown as AnySession
 }
 
+/** The platform of a genuine token's payload (for messages), or undefined where it holds no user. */
+function usersOfPayload (payload: JWTPayload): Users | undefined {
+  const session = users.sessionOf(payload, { jti: '', loginAt: 0 })
+  return session === undefined ? undefined : users.ofPlatform(session.platform)
+}
+
 /**
  * jose's unseal, the authority on every token: `dir` + `A256GCM` only, no compression, the key by
  * `kid`, `exp`/`iat`/`sub`/`aud` required, `aud` one of the audience's apps (any app, without a
@@ -292,7 +298,8 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       return await joseUnseal(token)
     } catch (err) {
       // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
-      if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()
+      // Expired but genuine: its platform is read (never anything else of the payload), for the message.
+      if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw aboutSession(new SessionExpiredError(), usersOfPayload((err as { payload: JWTPayload }).payload))
       throw new SessionInvalidError({ cause: safeCause(err, []) })
     }
   }
@@ -313,7 +320,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       // exp is enforced on every hit, exactly as jose would: expired when exp <= now (seconds).
       if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {
         (memo as Memo<Readonly<AnySession>>).delete(token)
-        throw new SessionExpiredError()
+        throw aboutSession(new SessionExpiredError(), users.ofPlatform(known.platform))
       }
       return { ...known }
     }
@@ -355,7 +362,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       try {
         payload = await open(token)
       } catch (err) {
-        if (err instanceof SessionExpiredError) throw new LinkExpiredError('expired')
+        if (err instanceof SessionExpiredError) throw aboutSession(new LinkExpiredError('expired'), platformNamed(err), 'expired')
         throw new LinkInvalidError('The link token is not valid: send the linkToken the login route answered, unchanged', { cause: (err as Error).cause })
       }
       if (payload.use !== LINK) throw new LinkInvalidError('This is a session, not a link token: send the linkToken of a 409 WEAPP_LINK_REQUIRED')

@@ -46,7 +46,9 @@ const rules = [
   [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
   [/^lib\/once\.ts$/, ['test/alipay.test.ts', 'test/api-security.test.ts']],
   [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
-  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts']]
+  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts']],
+  [/^lib\/(errors|session|index|routes)\.ts$/, ['test/session-messages.test.ts']],
+  [/^(lib|client\/src)\//, ['test/layout.test.ts']]
 ]
 
 const testFiles = readdirSync(new URL('../test/', import.meta.url)).filter((name) => name.endsWith('.test.ts'))
@@ -76,8 +78,8 @@ export const mutants = [
   m('claims-heal-dropped', 'lib/routes.ts', "the decrypt route's heal drops the claims", 'sessions.seal(fresh, app.appId, id, claims)', 'sessions.seal(fresh, app.appId, id)'),
   m('link-as-session', 'lib/session.ts', 'a link token opens as a session', 'if (use !== undefined) throw new SessionInvalidError', 'if (false) throw new SessionInvalidError'),
   m('session-as-link', 'lib/session.ts', 'a session redeems as a link token', 'if (payload.use !== LINK) throw new LinkInvalidError', 'if (false) throw new LinkInvalidError'),
-  m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', "if (err instanceof SessionExpiredError) throw new LinkExpiredError('expired')", ''),
-  m('link-reusable', 'lib/index.ts', 'a link token redeems again with revocation on', "if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw new LinkExpiredError('was already redeemed')", ''),
+  m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', "if (err instanceof SessionExpiredError) throw aboutSession(new LinkExpiredError('expired'), platformNamed(err), 'expired')", ''),
+  m('link-reusable', 'lib/index.ts', 'a link token redeems again with revocation on', "if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw aboutSession(new LinkExpiredError('was already redeemed'), users.ofPlatform(link.platform), 'was already redeemed')", ''),
   m('link-race-memory', 'lib/revocation.ts', 'consume stores what was already there', 'if (once !== undefined && known.sessions.has(once)) return false', ''),
   m('link-race-redis', 'lib/revocation-redis.ts', "Redis's consume is not atomic: two instances redeem one link", "if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n", ''),
   m('link-json-key', 'lib/index.ts', "the redeemed identity's JSON shows the session_key", "Object.defineProperty(identity, 'toJSON',", "Object.defineProperty({}, 'toJSON',"),
@@ -95,7 +97,7 @@ export const mutants = [
   m('memo-admit-first', 'lib/session.ts', 'a session used once takes a memo entry (a flood of them evicts returning clients)', '(doorkeeper as Doorkeeper).seen(token)', 'true'),
   m('doorkeeper-forgets', 'lib/memo.ts', 'the doorkeeper never remembers a key (nothing is ever memoized)', '    this.#slots[slot] = fingerprint\n', ''),
   m('memo-copy', 'lib/session.ts', 'a memo hit returns the shared object', 'return { ...known }', 'return known as WeappSession'),
-  m('expired-code', 'lib/session.ts', 'an expired token is reported as invalid', "if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw new SessionExpiredError()", ''),
+  m('expired-code', 'lib/session.ts', 'an expired token is reported as invalid', "if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw aboutSession(new SessionExpiredError(), usersOfPayload((err as { payload: JWTPayload }).payload))", ''),
   m('jose-cause', 'lib/session.ts', "jose's error (with the decrypted payload) kept as the cause", 'throw new SessionInvalidError({ cause: safeCause(err, []) })', 'throw new SessionInvalidError({ cause: err as Error })'),
   m('jose-audience', 'lib/session.ts', 'jose without the audience check', '...(audience === undefined ? {} : { audience: [...audience] }),', ''),
   m('jose-enc', 'lib/session.ts', 'jose accepts any content encryption', "contentEncryptionAlgorithms: ['A256GCM'],", ''),
@@ -153,7 +155,7 @@ export const mutants = [
   // Routes
   m('budget-check', 'lib/routes.ts', 'no budget of failed decrypts', 'const wait = failures === undefined ? 0 : failures.blockedFor(user)', 'const wait = 0'),
   m('budget-count', 'lib/routes.ts', 'failed decrypts not counted', 'failures?.fail(user)', ''),
-  m('budget-per-app', 'lib/routes.ts', 'the budget counts an openid across apps', 'const user = JSON.stringify([current.appId, users.userOf(usersOf(current), current as unknown as Record<string, unknown>)])', 'const user = users.userOf(usersOf(current), current as unknown as Record<string, unknown>)'),
+  m('budget-per-app', 'lib/routes.ts', 'the budget counts an openid across apps', 'const user = JSON.stringify([current.appId, users.userOf(who, current as unknown as Record<string, unknown>)])', 'const user = users.userOf(who, current as unknown as Record<string, unknown>)'),
   m('phone-app', 'lib/routes.ts', 'the phone route uses the login app, not the session\'s', '    const app = await registry.get(current.appId)\n    const budget', '    const app = await registry.get(registry.audience?.[0] ?? current.appId)\n    const budget'),
   m('decrypt-watermark-app', 'lib/routes.ts', "decrypt checks the first app's watermark, not the session's", '(sessionKey, encryptedData, iv, { appId: current.appId, watermarkMaxAge })', '(sessionKey, encryptedData, iv, { appId: registry.audience?.[0] ?? current.appId, watermarkMaxAge })'),
   m('login-app', 'lib/routes.ts', 'the Referer is ignored', 'const appId = body.appId ?? (referer === undefined ? undefined : REFERER.exec(referer)?.[1])', 'const appId = body.appId'),
@@ -203,7 +205,7 @@ export const mutants = [
   m('client-qy', 'client/src/runtimes/index.ts', 'a WeCom client logs in with wx.login()', 'loginApi: (api) => api.qy,', 'loginApi: (api) => api,'),
   m('client-qy-check', 'client/src/client.ts', 'a WeCom client checks WeChat\'s session, not WeCom\'s', 'const checker = runtime.loginApi(api)', 'const checker = api'),
   // Ending and renewing sessions
-  m('revoked-check', 'lib/index.ts', 'a revoked session accepted', 'if (revocations?.isRevoked(session) === true) throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()', ''),
+  m('revoked-check', 'lib/index.ts', 'a revoked session accepted', 'if (revocations?.isRevoked(session) === true) throw aboutSession(revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError(), users.ofPlatform(session.platform))', ''),
   m('revoke-user-any', 'lib/revocation.ts', 'revokeUser without appId ends nothing', 'return inAny !== undefined && session.loginAt <= inAny.before', 'return false'),
   m('revoke-user-before', 'lib/revocation.ts', 'a revoked user can never log in again', '(inApp !== undefined && session.loginAt <= inApp.before)', '(inApp !== undefined)'),
   m('revocation-reload', 'lib/revocation-redis.ts', 'no reload after the subscription reconnects', "subscriber.on('ready', () => {", "subscriber.on('never', () => {"),
@@ -333,7 +335,7 @@ export const mutants = [
   m('channel-refetch', 'lib/user-keys.ts', 'every unknown version asks WeChat', '(known === undefined || time - known.fetchedAt >= REFETCH_AFTER)', '(true)'),
   m('channel-padding', 'lib/user-data.ts', 'channel data with bad padding read', "  if (valid !== 1) throw failed('bad padding')\n  if (value === undefined) throw failed('not JSON')", "  if (value === undefined) throw failed('not JSON')"),
   // Sessions per device: maxSessions, oneSessionPer, kicked told apart from revoked
-  m('kick-as-revoked', 'lib/index.ts', 'an evicted session answers WEAPP_SESSION_REVOKED', 'throw revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()', 'throw new SessionRevokedError()'),
+  m('kick-as-revoked', 'lib/index.ts', 'an evicted session answers WEAPP_SESSION_REVOKED', 'revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()', 'new SessionRevokedError()'),
   m('kick-ignored', 'lib/revocation.ts', "an eviction's entry is ignored: the evicted session lives on", "if (inBounds && kind === 'k' && ", "if (false && kind === 'k' && "),
   m('cap-off-by-one', 'lib/devices.ts', 'a user keeps one session more than maxSessions (memory)', 'kept.length - i + 1 > limits.maxSessions', 'kept.length - i > limits.maxSessions'),
   m('evict-newest', 'lib/devices.ts', 'the newest session is evicted instead of the oldest', 'kept.sort((a, b) => a.loginAt - b.loginAt ||', 'kept.sort((a, b) => b.loginAt - a.loginAt ||'),
@@ -400,8 +402,8 @@ export const mutants = [
   // Issue 33 item 3 and item 6 (listSessions): a heal is a renewal of its login; the index outlives lost renewals
   m('heal-asks-no-hook', 'lib/index.ts', 'a heal that renews asks onRenew nothing (a banned user heals on)', 'if (onRenew === undefined || marks[kAsked] === true || exp * 1000 <= session.expiresAt) return sessionClaims(session)', 'return sessionClaims(session)'),
   m('heal-asks-twice', 'lib/index.ts', 'a heal asks onRenew again after authenticate asked in the same request', ' || marks[kAsked] === true || ', ' || '),
-  m('heal-end-ignored', 'lib/index.ts', "a heal goes on when onRenew ended the session", "    if (outcome.kind === 'end') throw await endedByHook(session, request, reply)\n", ''),
-  m('heal-claims-ignored', 'lib/index.ts', "a heal seals the old claims where onRenew replaced them", 'return outcome.replaced ? outcome.claims : sessionClaims(session)', 'return sessionClaims(session)'),
+  m('heal-end-ignored', 'lib/index.ts', 'a heal goes on when onRenew ended the session', "    if (outcome.kind === 'end') throw await endedByHook(session, request, reply)\n", ''),
+  m('heal-claims-ignored', 'lib/index.ts', 'a heal seals the old claims where onRenew replaced them', 'return outcome.replaced ? outcome.claims : sessionClaims(session)', 'return sessionClaims(session)'),
   m('heal-second-renewal', 'lib/index.ts', 'a healed reply also carries a header renewal holding the rotated session_key', '    marks[kRenew] = undefined\n', ''),
   m('heal-past-max-age', 'lib/routes.ts', 'a heal of a login past maxAge answers 200 with a dead token, not "log in again"', 'if (exp <= Math.floor(now / 1000)) {', 'if (false) {'),
   m('heal-untouched', 'lib/routes.ts', "the index never learns of a heal's expiry", '    if (renewed !== undefined) revocations?.touch(current, renewed.exp * 1000, renewed.now)\n', ''),
@@ -409,5 +411,19 @@ export const mutants = [
   m('index-life-sweep', 'lib/devices.ts', 'a sweep drops a session renewed past its first expiry (memory)', 'for (const s of sessions.values()) if (s.loginAt + this.#maxAge <= now) sessions.delete(s.jti)', 'for (const s of sessions.values()) if (s.expiresAt <= now) sessions.delete(s.jti)'),
   m('index-life-lua', 'lib/devices-redis.ts', 'a session whose renewals were lost stops counting (Redis)', 'e[4] + tonumber(ARGV[10]) <= now', 'e[5] <= now'),
   m('index-life-list', 'lib/devices-redis.ts', 'a session whose renewals were lost is not listed (Redis)', 'if (s !== undefined && s.loginAt + maxAge > time) sessions.push(s)', 'if (s !== undefined && s.expiresAt > time) sessions.push(s)'),
-  m('list-needs-cap', 'lib/index.ts', 'listSessions and the index need maxSessions or oneSessionPer', 'const limits = settings.limits ?? (revocation === undefined ? undefined : UNCAPPED)', 'const limits = settings.limits')
+  m('list-needs-cap', 'lib/index.ts', 'listSessions and the index need maxSessions or oneSessionPer', 'const limits = settings.limits ?? (revocation === undefined ? undefined : UNCAPPED)', 'const limits = settings.limits'),
+  // Session-side messages name the session's platform and its login call (issue 33, item 6)
+  m('msg-expired-jose', 'lib/session.ts', 'an expired session tells every platform to call wx.login()', 'throw aboutSession(new SessionExpiredError(), usersOfPayload((err as { payload: JWTPayload }).payload))', 'throw new SessionExpiredError()'),
+  m('msg-expired-memo', 'lib/session.ts', 'an expired session the memo held names no platform', 'throw aboutSession(new SessionExpiredError(), users.ofPlatform(known.platform))', 'throw new SessionExpiredError()'),
+  m('msg-link-expired', 'lib/session.ts', 'an expired link token names no platform', "aboutSession(new LinkExpiredError('expired'), platformNamed(err), 'expired')", "aboutSession(new LinkExpiredError('expired'), undefined, 'expired')"),
+  m('msg-revoked', 'lib/index.ts', 'a revoked or kicked session names no platform', 'new SessionRevokedError(), users.ofPlatform(session.platform))', 'new SessionRevokedError(), undefined)'),
+  m('msg-ended', 'lib/index.ts', 'a session onRenew ended names no platform', 'throw aboutSession(new SessionEndedError(), users.ofPlatform(session.platform))', 'throw new SessionEndedError()'),
+  m('msg-redeemed', 'lib/index.ts', 'a spent link token names no platform', "users.ofPlatform(link.platform), 'was already redeemed')", "undefined, 'was already redeemed')"),
+  m('msg-counted', 'lib/routes.ts', 'data that does not decrypt names no platform', '    throw aboutSession(err, budget.who)', '    throw err'),
+  m('msg-blocked', 'lib/routes.ts', 'a blocked user is told to call wx.login()', 'then ${loginAgain(who)} and retry', 'then call wx.login(), log in again and retry'),
+  m('msg-named-text', 'lib/errors.ts', "a named message gives the first platform's login call", ': `log in again (${platform.title}: ${platform.loginCall} then the login route)`', ": 'log in again (wx.login() then the login route)'"),
+  m('msg-named-title', 'lib/errors.ts', 'a named message gives the login call but not the platform', '(${platform.title}: ${platform.loginCall} then', '(${platform.loginCall} then'),
+  m('layout-schema-call', 'lib/schemas.ts', "the OpenAPI summary tells every platform's user to call wx.login()", "summary: 'Log in with a code from the platform\\'s login call',", "summary: 'Log in with a wx.login() code',"),
+  m('layout-phone-call', 'lib/schemas.ts', "the phone route's description names one platform's runtime call", '(the response of its phone-number call)', "(my.getPhoneNumber()\\'s response)"),
+  m('layout-error-call', 'lib/errors.ts', 'a message that cannot know the platform names wx.login()', "'log in again (the platform\\'s login call, then the login route)'", "'log in again (wx.login() then the login route)'")
 ]

@@ -163,7 +163,7 @@ async function backend (t: Test): Promise<{ app: FastifyInstance, mock: MockWech
   const logs: string[] = []
   const app = Fastify({ logger: { level: 'trace', stream: { write: (line: string) => { logs.push(line) } } } })
   t.teardown(() => app.close())
-  await app.register(weapp, { apps: rows.map((r) => r.config(mock)), key: KEY, apiBaseUrl: mock.url, timeout: 150 })
+  await app.register(weapp, { apps: rows.map((r) => r.config(mock)), key: KEY, apiBaseUrl: mock.url, timeout: 1000 })
   app.get('/whoami', { onRequest: app.weapp.authenticate }, async (request) => {
     const { sessionKey: _secret, expiresAt: _e, jti: _j, loginAt: _l, claims: _c, ...who } = request.weappSession as unknown as Record<string, unknown>
     return who
@@ -207,7 +207,7 @@ for (const row of rows) {
     const cases: Array<[MockFault, number, string]> = [
       [row.invalid, 401, 'WEAPP_INVALID_CODE'],
       [row.throttled, 429, 'WEAPP_RATE_LIMITED'],
-      [{ delay: 1000 }, 504, 'WEAPP_UPSTREAM_TIMEOUT']
+      [{ delay: 60_000 }, 504, 'WEAPP_UPSTREAM_TIMEOUT']
     ]
     for (const [fault, status, code] of cases) {
       mock.fail({ ...fault, path: row.path })

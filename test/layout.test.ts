@@ -4,11 +4,15 @@
 // (lib/platforms/index.ts), the mock's endpoint table and the client's
 // runtime table. A name counts as a word or the start of a camelCase part: `components` is not
 // `component`, `WeappComponentAppConfig` is. Hostnames are data (api.weixin.qq.com is not QQ).
+// The same holds for each row's title and for its login call's runtime namespace (`wx.` of
+// `wx.login()`, `swan.`, `my.`, …), whose own files are its platforms' and the runtime's mock
+// (lib/testing/wx.ts): a message that names a platform takes it from the session's row.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { PLATFORMS } from '../lib/platforms/index.js'
+import type { Platform } from '../lib/platforms/platform.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const TABLES = ['lib/platforms/index.ts', 'lib/testing/endpoints.ts']
@@ -50,6 +54,67 @@ t.test('the rule reads names, not substrings or hostnames', async (t) => {
 t.test('the sources the rule reads are there', async (t) => {
   t.ok(sources.includes('lib/routes.ts') && sources.includes('client/src/client.ts') && sources.includes('lib/testing/server.ts'))
 })
+
+/**
+ * Where a runtime's namespace (`wx.`, `my.`, …) is used as one in `text`: a prefix of an identifier's
+ * member (`wx.login()`, `` `wx.qy` ``), not a path (`./testing/wx.js`), a member of something else
+ * (`a.my.b`) or the end of a word (`thanks.x`).
+ */
+export function callsTo (text: string, prefix: string): number[] {
+  const stripped = text.replace(HOSTNAME, (host) => ' '.repeat(host.length))
+  const lines: number[] = []
+  for (const m of stripped.matchAll(new RegExp(`(?<![\\w$./-])${prefix.replace('.', '\\.')}(?=[A-Za-z_$])`, 'g'))) {
+    lines.push(stripped.slice(0, m.index).split('\n').length)
+  }
+  return lines
+}
+
+/** `path:line: text` of each line in `lines` of the file at `path`. */
+function cite (path: string, text: string, lines: number[]): string[] {
+  return lines.map((line) => `${relative('.', path)}:${line}: ${(text.split('\n')[line - 1] ?? '').trim()}`)
+}
+
+/** The keys whose row has this title, or whose login call has this prefix: whose files may name it. */
+const keysWith = (has: (row: Platform) => boolean): string[] => Object.entries(PLATFORMS).filter(([, row]) => has(row)).map(([key]) => key)
+/** A login call's runtime namespace: `wx.` of `wx.login()` and of `wx.qy.login()`. */
+const prefixOf = (row: Platform): string => (/^[a-z]+\./.exec(row.loginCall) as RegExpExecArray)[0]
+
+t.test('the rule reads runtime namespaces, not paths or other members', async (t) => {
+  t.same(callsTo('a\nwx.login()', 'wx.'), [2])
+  t.same(callsTo('`wx.qy`', 'wx.'), [1])
+  t.same(callsTo("export type { MockWx } from './testing/wx.js'", 'wx.'), [])
+  t.same(callsTo('thanks.x and a.my.b and ks.', 'ks.'), [])
+  t.same(callsTo('thanks.x and a.my.b', 'my.'), [])
+  t.same(callsTo('https://wx.qlogo.cn/x', 'wx.'), [], 'a hostname')
+  t.same(Object.values(PLATFORMS).map(prefixOf).sort(), ['ks.', 'my.', 'qq.', 'swan.', 'tt.', 'tt.', 'wx.', 'wx.', 'wx.'])
+})
+
+for (const row of Object.values(PLATFORMS)) {
+  // Each title and login call once (a hosted row shares its parent's).
+  if (Object.values(PLATFORMS).find((other) => other.title === row.title) !== row) continue
+  t.test(`${row.title} is named only in its platforms' own files and the tables`, async (t) => {
+    const keys = keysWith((other) => other.title === row.title)
+    const own = (path: string): boolean => keys.some((key) => basename(path).startsWith(key)) || TABLES.includes(path) || path.startsWith(RUNTIME_TABLE)
+    const found = sources.filter((path) => !own(path)).flatMap((path) => {
+      const text = readFileSync(join(root, path), 'utf8')
+      return cite(path, text, mentions(text, row.title.toLowerCase()))
+    })
+    t.same(found, [], `'${row.title}' outside its own files`)
+  })
+}
+
+for (const prefix of new Set(Object.values(PLATFORMS).map(prefixOf))) {
+  t.test(`${prefix} (a login call's runtime) is used only in its platforms' own files and the tables`, async (t) => {
+    // The platforms whose login call is in this runtime, and the runtime's own mock (lib/testing/wx.ts).
+    const keys = [...keysWith((row) => prefixOf(row) === prefix), prefix.slice(0, -1)]
+    const own = (path: string): boolean => keys.some((key) => basename(path).startsWith(key)) || TABLES.includes(path) || path.startsWith(RUNTIME_TABLE)
+    const found = sources.filter((path) => !own(path)).flatMap((path) => {
+      const text = readFileSync(join(root, path), 'utf8')
+      return cite(path, text, callsTo(text, prefix))
+    })
+    t.same(found, [], `'${prefix}' outside its platforms' own files`)
+  })
+}
 
 for (const key of Object.keys(PLATFORMS)) {
   t.test(`${key} is named only in its own files and the tables`, async (t) => {

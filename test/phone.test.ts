@@ -63,7 +63,7 @@ t.test('a token refused by WeChat is refetched once and the call retried', async
 })
 
 t.test('upstream faults map to the contract', async (t) => {
-  const h = await harness(t, { plugin: { timeout: 150 } })
+  const h = await harness(t, { plugin: { timeout: 1000 } })
   const { session } = await h.login('o-alice')
   await h.app.weapp.accessToken() // so that the faults below hit getuserphonenumber
   const cases: Array<[Record<string, unknown>, number, string]> = [

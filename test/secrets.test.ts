@@ -61,7 +61,7 @@ async function everyScenario (h: Harness): Promise<void> {
 }
 
 t.test('every scenario on a working app', async (t) => {
-  const h = await harness(t, { plugin: { timeout: 200 } })
+  const h = await harness(t, { plugin: { timeout: 1000 } })
   await everyScenario(h)
   assertClean(t, h)
   t.ok(h.logs.some((l) => l.includes('WEAPP_UPSTREAM_ERROR') && l.includes('40125')), 'upstream errors are logged with their errcode')
@@ -69,7 +69,7 @@ t.test('every scenario on a working app', async (t) => {
 
 t.test('a wrong AppSecret', async (t) => {
   const wrong = 'wrong-secret-must-not-leak-0123'
-  const h = await harness(t, { plugin: { appSecret: wrong, timeout: 200 } })
+  const h = await harness(t, { plugin: { appSecret: wrong, timeout: 1000 } })
   await h.post('/weapp/login', { code: h.mock.login('o-1') })
   assertClean(t, h, [wrong])
 })

@@ -63,7 +63,7 @@ t.test('WeCom: a refused or expired token is fetched anew once; the code is used
 })
 
 t.test('WeCom errors map to the contract\'s codes', async (t) => {
-  const h = await kinds(t, { plugin: { timeout: 300 } })
+  const h = await kinds(t, { plugin: { timeout: 1000 } })
   const staff = h.mock.wecomApp(STAFF)
   const cases: Array<[Record<string, unknown>, number, string, RegExp?]> = [
     [{ errcode: 40029, errmsg: 'invalid code' }, 401, 'WEAPP_INVALID_CODE', /wx\.qy\.login/],
@@ -73,7 +73,7 @@ t.test('WeCom errors map to the contract\'s codes', async (t) => {
     [{ errcode: 12345 }, 502, 'WEAPP_UPSTREAM_ERROR', /WeCom answered errcode 12345/],
     [{ status: 502, body: 'bad gateway' }, 502, 'WEAPP_UPSTREAM_ERROR', /WeCom answered HTTP 502/],
     [{ destroy: true }, 502, 'WEAPP_UPSTREAM_ERROR', /Could not reach the WeCom API/],
-    [{ delay: 1500 }, 504, 'WEAPP_UPSTREAM_TIMEOUT']
+    [{ delay: 60_000 }, 504, 'WEAPP_UPSTREAM_TIMEOUT']
   ]
   await h.post('/weapp/login', { code: staff.login('a'), appId: STAFF }) // the token is cached
   for (const [fault, status, code, message] of cases) {

@@ -11,7 +11,7 @@
  * - an expired or refused session renewed once, transparently; one a later login elsewhere ended
  *   (`WeappSessionKickedError`) dropped and never renewed behind the user's back;
  * - `ensureSession()` before asking the platform for encrypted data, so that the session the server
- *   holds carries the key the platform encrypts with; `decrypt()` never calls `wx.login()` before its first
+ *   holds carries the key the platform encrypts with; `decrypt()` never calls the login call before its first
  *   attempt, and heals a rotated key with one fresh code;
  * - JSON bodies only (a form body turns base64's `+` into a space);
  * - the session goes to `baseUrl`'s origin and nowhere else.

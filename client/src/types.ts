@@ -31,7 +31,7 @@ export interface WxLike {
   /** The device's system (`platform`: 'ios', 'android', 'devtools', 'windows', 'mac', …): the newer API, then the older one. */
   getDeviceInfo?: () => { platform?: string }
   getSystemInfoSync?: () => { platform?: string }
-  /** The members' runtime (see the runtime table): `wx.qy.login()` gives a member's code, `wx.qy.checkSession()` checks that runtime's session. */
+  /** The members' runtime (see the runtime table): its `login()` gives a member's code, its `checkSession()` checks that runtime's session. */
   qy?: {
     login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
     checkSession? (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
@@ -57,7 +57,7 @@ export interface WeappClientOptions extends RuntimeOptions {
   storageKey?: string
   /**
    * The mini program's AppID, sent with each login so that a backend serving several apps knows
-   * which. Default `wx.getAccountInfoSync().miniProgram.appId` where the runtime has it.
+   * which. Default the runtime's `getAccountInfoSync().miniProgram.appId` where it has it.
    */
   appId?: string
   /**
@@ -101,7 +101,7 @@ export interface WeappAdopted {
 }
 
 export interface WeappClient<L = WeappLogin> {
-  /** The runtime's login call (`wx.login()`), then the login route; the session is stored. Concurrent calls share one login. */
+  /** The runtime's login call (`login()` of the runtime table's row), then the login route; the session is stored. Concurrent calls share one login. */
   login (): Promise<L>
   /**
    * A JSON request with the session; on a session error (401), one login and one retry. An
@@ -119,7 +119,7 @@ export interface WeappClient<L = WeappLogin> {
   phone (code: string): Promise<{ phoneNumber: string, purePhoneNumber: string, countryCode: string }>
   /**
    * Encrypts `data` (as JSON) for the server's `openEncrypted()`: AES-128-CBC with the user's latest
-   * encrypt key (`wx.getUserCryptoManager().getLatestUserKey()`) and a fresh random IV. Send what it
+   * encrypt key (the runtime's `getUserCryptoManager().getLatestUserKey()`) and a fresh random IV. Send what it
    * gives as a request's body. Rejects `UNSUPPORTED` where the runtime has no user crypto module, and
    * `ENCRYPT_FAILED` where it fails.
    */

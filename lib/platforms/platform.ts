@@ -56,7 +56,7 @@ export interface SessionKeyApi {
   resetUserSessionKey (openid: string, sessionKey: string): Promise<{ openid: string, sessionKey: string }>
   /** The user's last three encrypt keys (each an hour), for the encrypted channel. */
   getUserEncryptKey (openid: string, sessionKey: string): Promise<WeappUserEncryptKey[]>
-  /** The openpid of a plugin's user, from the code of `wx.pluginLogin()` (single use, 5 minutes). */
+  /** The openpid of a plugin's user, from the code of a plugin's login call (single use, 5 minutes). */
   getPluginOpenPId (code: string): Promise<string>
   /** The unionid of a user who paid in the last 5 minutes. */
   getPaidUnionid (query: WeappPaidQuery): Promise<string>

@@ -65,7 +65,7 @@ export class MockState {
   readonly secured = new Map<string, MockSealing>()
   /** Users' encrypt keys (`appId\nopenid`), newest last. */
   readonly encryptKeys = new Map<string, MockEncryptKey[]>()
-  /** wx.pluginLogin() codes, their app and openpid. */
+  /** Plugin login codes (getPluginOpenPId's), their app and openpid. */
   readonly pluginCodes = new Map<string, IssuedCode>()
   /** Payments by `appId\nopenid`: a transaction id or a merchant order, and when (ms). */
   readonly payments: Array<{ appId: string, openid: string, transactionId?: string, mchId?: string, outTradeNo?: string, at: number }> = []
