@@ -4,6 +4,11 @@
 // reload or catch-up after a reconnect: the longest stall in the 8 s after), and the heap the
 // entries hold is read (run with --expose-gc, as the npm script does, for a stable figure).
 //
+// Then the catch-up: an instance starts on an empty set, N entries are written behind its back
+// (never published, as when pub/sub lost them), its subscription is killed, and the time until it
+// says it caught up is read, with the longest stall meanwhile. Registration runs under Fastify's
+// default pluginTimeout (10 s): a registration that fails is reported with its message.
+//
 // BASELINE=<path to another build's dist/index.js> measures that build too, in the same run.
 // REVOCATION_SIZES (default '150000,600000'), REVOCATION_SETTLE (ms watched after the reconnect, default 8000).
 import { spawn, execFileSync } from 'node:child_process'
@@ -39,17 +44,34 @@ async function fill (n, current) {
 
 const gc = globalThis.gc ?? (() => {})
 
+const MAX_AGE = 30 * 86400_000 // the plugin's default maxAge
+
+/** An instance whose log lines are kept, with when they came. */
+function instance () {
+  const lines = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line) => { lines.push([performance.now(), line]) } } } })
+  return { app, lines }
+}
+const options = (client) => ({ appId: 'wx0123456789abcdef', appSecret: 'bench-secret-0123456789', key: randomBytes(32).toString('base64url'), timeout: 60_000, revocation: { redis: client, prefix: 'bench:' } })
+
 async function measure (plugin, n) {
   gc()
   const heapBefore = process.memoryUsage().heapUsed
   const client = new Redis({ port, host: '127.0.0.1' })
   client.on('error', () => {})
-  const app = Fastify()
+  const { app } = instance()
   const loop = monitorEventLoopDelay({ resolution: 10 })
   loop.enable()
   const started = performance.now()
-  await app.register(plugin, { appId: 'wx0123456789abcdef', appSecret: 'bench-secret-0123456789', key: randomBytes(32).toString('base64url'), timeout: 60_000, revocation: { redis: client, prefix: 'bench:' } })
-  await app.ready()
+  try {
+    await app.register(plugin, options(client))
+    await app.ready()
+  } catch (err) {
+    loop.disable()
+    client.disconnect()
+    await app.close().catch(() => {})
+    return { load: performance.now() - started, loadStall: loop.max / 1e6, failed: String(err.message).slice(0, 160) }
+  }
   const load = performance.now() - started
   loop.disable()
   const loadStall = loop.max / 1e6
@@ -66,17 +88,56 @@ async function measure (plugin, n) {
   return { load, loadStall, reconnectStall: after.max / 1e6, bytesPerEntry: heap / n }
 }
 
+/** N entries that were never published, written after the instance started: how long its catch-up takes. */
+async function catchUp (plugin, n) {
+  await admin.del('bench:revoked')
+  const client = new Redis({ port, host: '127.0.0.1' })
+  client.on('error', () => {})
+  const { app, lines } = instance()
+  await app.register(plugin, options(client))
+  await app.ready()
+  const now = Date.now()
+  for (let i = 0; i < n; i += 10_000) {
+    const args = []
+    // Scored as made from now on: twenty to a millisecond (equal scores, as a busy fleet makes).
+    for (let j = i; j < Math.min(n, i + 10_000); j++) args.push(now + MAX_AGE + Math.floor(j / 20), JSON.stringify(['s', randomBytes(16).toString('base64url')]))
+    await admin.zadd('bench:revoked', ...args)
+  }
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
+  const started = performance.now()
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  let done
+  while (done === undefined && performance.now() - started < 300_000) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    done = lines.find(([, line]) => line.includes('revocations caught up after'))?.[0]
+  }
+  loop.disable()
+  await app.close()
+  client.disconnect()
+  return { catchUp: done === undefined ? undefined : done - started, catchUpStall: loop.max / 1e6 }
+}
+
 const builds = [['this build', (await import('fastify-weapp')).default]]
 if (process.env.BASELINE) builds.unshift(['baseline', (await import(process.env.BASELINE)).default])
 const rows = []
+const catchUps = []
 for (const n of SIZES) {
   await fill(n, false)
   for (const [label, plugin] of builds) rows.push({ n, label, ...await measure(plugin, n) })
   await fill(n, true)
   rows.push({ n, label: 'this build, entries with their user (one per user)', ...await measure(builds.at(-1)[1], n) })
+  for (const [label, plugin] of builds) catchUps.push({ n, label, ...await catchUp(plugin, n) })
 }
 admin.disconnect()
+const s = (ms) => `${(ms / 1000).toFixed(2)} s`
 console.log('\n| entries | build | registration load | longest stall while loading | longest stall after a reconnect | heap per entry |')
 console.log('|---|---|---|---|---|---|')
-for (const r of rows) console.log(`| ${r.n.toLocaleString('en')} | ${r.label} | ${(r.load / 1000).toFixed(2)} s | ${r.loadStall.toFixed(0)} ms | ${r.reconnectStall.toFixed(0)} ms | ${r.bytesPerEntry.toFixed(0)} B |`)
+for (const r of rows) {
+  if (r.failed !== undefined) console.log(`| ${r.n.toLocaleString('en')} | ${r.label} | failed after ${s(r.load)}: ${r.failed} | ${r.loadStall.toFixed(0)} ms | | |`)
+  else console.log(`| ${r.n.toLocaleString('en')} | ${r.label} | ${s(r.load)} | ${r.loadStall.toFixed(0)} ms | ${r.reconnectStall.toFixed(0)} ms | ${r.bytesPerEntry.toFixed(0)} B |`)
+}
+console.log('\n| entries never published | build | catch-up after a reconnect | longest stall meanwhile |')
+console.log('|---|---|---|---|')
+for (const r of catchUps) console.log(`| ${r.n.toLocaleString('en')} | ${r.label} | ${r.catchUp === undefined ? 'not within 300 s' : s(r.catchUp)} | ${r.catchUpStall.toFixed(0)} ms |`)
 process.exit(0)

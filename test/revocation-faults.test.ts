@@ -93,6 +93,42 @@ t.test('Sentinel: a redeem no replica confirmed is undone, so the token redeems 
   t.equal(await store.consume(jtiOf(1), expiresAt), false, 'once')
 })
 
+t.test('a login or redeem Redis runs past its deadline does nothing, and is a 503 that says so, even when its answer arrives', async (t) => {
+  const redis = await redisServer(t)
+  const clock = { now: Date.now() }
+  const store = await redisRevocations({ redis: redis.client() as unknown as RedisLike, prefix: 'late:', timeout: 2000, maxAge: MAX_AGE, log: quiet, limits: { maxSessions: 1, oneSessionPer: undefined }, now: () => clock.now })
+  t.teardown(() => store.close())
+  clock.now -= 10_000 // this clock falls back after Redis's was read: every deadline it gives has passed for Redis
+  await t.rejects(store.consume(jtiOf(1), clock.now + 600_000), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /Redis ran the redeem after its deadline, and did nothing: the link token was not redeemed; retry/ })
+  await t.rejects(store.track({ appId: 'wxa', openid: 'o-late', jti: jtiOf(2), loginAt: clock.now, platform: 'wechat', device: undefined, expiresAt: clock.now + 7200_000 }),
+    { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /Redis ran the login after its deadline, and did nothing: no session was issued/ })
+  const admin = redis.client()
+  t.equal(await admin.zcard('late:revoked'), 0, 'nothing stored')
+  t.equal(await admin.exists(`{late:revoked}:sessions:${JSON.stringify(['*', 'o-late'])}`), 0, 'nothing indexed')
+})
+
+t.test('Redis\'s clock unreadable (TIME refused): logged, and calls carry no deadline', async (t) => {
+  const warnings: string[] = []
+  const subscriber = { subscribe: async () => 1, on () {}, disconnect () {} }
+  const calls: unknown[][] = []
+  const fake = {
+    status: 'ready',
+    zscan: async () => ['0', []],
+    zrangebyscore: async () => [],
+    eval: async (...args: unknown[]) => { calls.push(args); return 1 },
+    call: async () => { throw new Error("ERR unknown command 'TIME'") },
+    duplicate: () => subscriber,
+    on () {},
+    quit: async () => 'OK',
+    disconnect () {}
+  }
+  const store = await redisRevocations({ redis: fake as unknown as RedisLike, prefix: 'p:', timeout: 1000, maxAge: MAX_AGE, log: { warn: (_o: unknown, msg?: string) => { warnings.push(msg ?? '') }, info () {} } })
+  t.teardown(() => store.close())
+  t.match(warnings, [/could not read Redis's clock \(TIME\): logins and link redeems Redis runs after their 503 may still apply/])
+  t.equal(await store.consume(jtiOf(1), Date.now() + 60_000), true)
+  t.equal(calls[0]?.[13], '', 'no deadline')
+})
+
 t.test(`a redeemed link token stays redeemed on an instance whose clock is behind (up to CLOCK_SKEW, ${CLOCK_SKEW} ms)`, async (t) => {
   const redis = await redisServer(t)
   const right = { now: Date.now() }
