@@ -102,6 +102,9 @@ return 1`
 const LIST = "return redis.call('HGETALL', KEYS[1])"
 const FORGET = "return redis.call('HDEL', KEYS[1], ARGV[1])"
 
+/** For a best-effort call whose failure changes nothing the caller says. */
+export const ignore = (): void => {}
+
 /**
  * Runs a script by its SHA-1 where the client can (the text of LOGIN is 1.3 KB a login otherwise),
  * sending the text once more where Redis does not have it (a restart, SCRIPT FLUSH, another node).
@@ -199,7 +202,7 @@ export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, tim
       if (!Array.isArray(out)) throw new RevocationUnavailableError('Redis ran the login after its deadline, and did nothing: no session was issued; retry in a moment')
       if (!(await replicated())) {
         // Not answered: its index entry goes (no token has it); what it evicted stays ended.
-        await withTimeout(redis.eval(FORGET, 1, indexKey(index), login.jti), timeout, 'dropping an unconfirmed login').catch(() => {})
+        await withTimeout(redis.eval(FORGET, 1, indexKey(index), login.jti), timeout, 'dropping an unconfirmed login').catch(ignore)
         throw new RevocationUnavailableError(`No Redis replica confirmed the login within ${timeout} ms: no session was issued (the sessions it evicted stay ended); retry in a moment`)
       }
       // LOGIN returns the evicted ids: an array, empty where it evicted none.

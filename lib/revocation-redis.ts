@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { RevocationUnavailableError, safeCause } from './errors.js'
 import { CLOCK_SKEW, Known, PAGE, RECONCILE_INTERVAL, revocationsOf, type Entry, type RevocationOptions, type Revocations } from './revocation.js'
-import { LATE, UNINDEX, canShareSlot, redisIndex, sameSlotKey } from './devices-redis.js'
+import { LATE, UNINDEX, canShareSlot, ignore, redisIndex, sameSlotKey } from './devices-redis.js'
 
 /**
  * The part of an ioredis client (`fastify.redis` from @fastify/redis) revocation uses. A second
@@ -219,7 +219,7 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   const interval = setInterval(() => {
     catchUp('interval')
     countReplicas().catch(() => {})
-    readClock().catch(() => {})
+    readClock().catch(ignore)
   }, RECONCILE_INTERVAL)
   interval.unref()
 
@@ -248,7 +248,7 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
     if (await replicated()) return true
     if (once !== undefined) {
       // Not answered as redeemed: the token is not burnt either (a failover could lose the write, and redeem it twice).
-      await withTimeout(redis.eval(UNCONSUME, 1, key, member), timeout, 'undoing a redeem').catch(() => {})
+      await withTimeout(redis.eval(UNCONSUME, 1, key, member), timeout, 'undoing a redeem').catch(ignore)
       throw notRedeemed(`No Redis replica confirmed the redeem within ${timeout} ms`)
     }
     throw new RevocationUnavailableError(`No Redis replica confirmed the revocation within ${timeout} ms: it applies now, but a failover before a replica has it would lose it; retry, revoking twice is harmless`)

@@ -79,6 +79,18 @@ t.test('a link redeem answered 503 while Redis was paused redeems on a retry, on
   await t.rejects(a.weapp.redeemLink(linkToken), { code: 'WEAPP_LINK_EXPIRED', message: /already redeemed/ }, 'and only once')
 })
 
+t.test('a redeem Redis refuses is a 503 that says so, and the token still redeems', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const a = await instance(t, redis, mock, { onLogin: () => ({ link: true }) })
+  const { linkToken } = (await a.inject({ method: 'POST', url: '/weapp/login', payload: { code: mock.login('o-merchant') } })).json()
+  const admin = redis.client()
+  await admin.set('test:revoked', 'something of the app\'s own')
+  await t.rejects(a.weapp.redeemLink(linkToken), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /^Redis refused the redeem: the link token was not redeemed; retry$/ })
+  await admin.del('test:revoked')
+  t.equal((await a.weapp.redeemLink(linkToken)).openid, 'o-merchant')
+})
+
 t.test('Sentinel: a redeem no replica confirmed is undone, so the token redeems on a retry', async (t) => {
   const redis = await redisSentinel(t)
   const client = redis.client() as unknown as RedisLike
