@@ -35,14 +35,27 @@ local function unindex (key, mode, which, before)
 end`
 
 /**
+ * Lua: whether a call's deadline (ms, Redis's clock; '' for none) has passed. A script Redis runs
+ * after its caller stopped waiting (the caller answered 503) must do nothing.
+ */
+export const LATE = `local function late (deadline)
+  if deadline == '' then return false end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(deadline)
+end`
+
+/**
  * KEYS: the revocation set, the user's index. ARGV: now, jti, entry, maxSessions, oneSessionPer
- * ('' for none), appId, device ('' for none), the evicted entries' expiry, channel, maxAge.
- * Returns the evicted ids.
+ * ('' for none), appId, device ('' for none), the evicted entries' expiry, channel, maxAge, the
+ * deadline (Redis's clock, '' for none), CLOCK_SKEW. Returns the evicted ids, or -1 (past its
+ * deadline: nothing done).
  */
 const LOGIN = `${ENTRY}
+${LATE}
+if late(ARGV[11]) then return -1 end
 local now = tonumber(ARGV[1])
--- Expired revocations go here too, as in STORE: an app that evicts but never revokes keeps the set small.
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+-- Expired revocations go here too, as in STORE (CLOCK_SKEW late): an app that evicts but never revokes keeps the set small.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[12]))
 local per = ARGV[5]
 local all = redis.call('HGETALL', KEYS[2])
 local kept = {}
@@ -76,7 +89,7 @@ for _, jti in ipairs(out) do
   redis.call('PUBLISH', ARGV[9], '[' .. cjson.encode(member) .. ',' .. ARGV[8] .. ']')
 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[10])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[10]) + tonumber(ARGV[12]))
 return out`
 
 /** KEYS: an index. ARGV: jti, expiresAt, renewedAt. A renewal of a session the index no longer holds is dropped. */
@@ -89,6 +102,10 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
 return 1`
 
 const LIST = "return redis.call('HGETALL', KEYS[1])"
+const FORGET = "return redis.call('HDEL', KEYS[1], ARGV[1])"
+
+/** For a best-effort call whose failure changes nothing the caller says. */
+export const ignore = (): void => {}
 
 /**
  * Runs a script by its SHA-1 where the client can (the text of LOGIN is 1.3 KB a login otherwise),
@@ -138,9 +155,18 @@ interface RedisIndexOptions {
   timeout: number
   log: { warn (obj: unknown, msg?: string): void }
   withTimeout: <T>(promise: Promise<T>, ms: number, what: string) => Promise<T>
+  /** The deadline of a call made now, in Redis's clock ('' for none). */
+  deadline?: () => number | ''
+  /** Whether a replica holds what was written (the rule of revocations). */
+  replicated?: () => Promise<boolean>
+  /** ms: CLOCK_SKEW, which trimming and the index's TTL add. */
+  skew?: number
 }
 
-export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, timeout, log, withTimeout }: RedisIndexOptions): IndexStore & { flush (): Promise<void> } {
+/** ms: how long past `timeout` a login is waited for (its script, run by its deadline, answers meanwhile). */
+const GRACE = 1000
+
+export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, timeout, log, withTimeout, deadline = () => '', replicated = async () => true, skew = 0 }: RedisIndexOptions): IndexStore & { flush (): Promise<void> } {
   const runLogin = scriptRunner(redis, LOGIN)
   /** Renewals to write, by index and jti: the latest of each. */
   let pending = new Map<string, { index: string, jti: string, expiresAt: number, renewedAt: number }>()
@@ -171,12 +197,19 @@ export function redisIndex ({ redis, key, channel, indexKey, limits, maxAge, tim
   }
 
   return {
-    track: async (index, login, time) => await unavailable('the login was not recorded in its user\'s sessions and no session was issued', async () => {
-      const out = await withTimeout(runLogin(2, key, indexKey(index), time, login.jti, encodeTracked(login), limits.maxSessions,
-        limits.oneSessionPer ?? '', login.appId, login.device ?? '', time + maxAge, channel, maxAge), timeout, 'recording a login in Redis')
+    async track (index, login, time) {
+      const out = await unavailable('the login was not recorded in its user\'s sessions and no session was issued (Redis drops it if it runs later)', async () =>
+        await withTimeout(runLogin(2, key, indexKey(index), time, login.jti, encodeTracked(login), limits.maxSessions,
+          limits.oneSessionPer ?? '', login.appId, login.device ?? '', time + maxAge, channel, maxAge, deadline(), skew), timeout + GRACE, 'recording a login in Redis'))
+      if (!Array.isArray(out)) throw new RevocationUnavailableError('Redis ran the login after its deadline, and did nothing: no session was issued; retry in a moment')
+      if (!(await replicated())) {
+        // Not answered: its index entry goes (no token has it); what it evicted stays ended.
+        await withTimeout(redis.eval(FORGET, 1, indexKey(index), login.jti), timeout, 'dropping an unconfirmed login').catch(ignore)
+        throw new RevocationUnavailableError(`No Redis replica confirmed the login within ${timeout} ms: no session was issued (the sessions it evicted stay ended); retry in a moment`)
+      }
       // LOGIN returns the evicted ids: an array, empty where it evicted none.
-      return (out as unknown[]).map(String)
-    }),
+      return out.map(String)
+    },
     touch (index, jti, expiresAt, renewedAt) {
       const id = `${index}\n${jti}`
       if (pending.size < MAX_PENDING_TOUCHES || pending.has(id)) pending.set(id, { index, jti, expiresAt, renewedAt })

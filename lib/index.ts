@@ -247,7 +247,7 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
   const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log, limits }
   if (revocation?.kind === 'memory') revocations = memoryRevocations(revocationOptions)
   if (revocation?.kind === 'redis') {
-    revocations = await redisRevocations({ ...revocationOptions, redis: revocation.redis, prefix: revocation.prefix, timeout: settings.timeout })
+    revocations = await redisRevocations({ ...revocationOptions, redis: revocation.redis, prefix: revocation.prefix, timeout: settings.timeout, pluginTimeout: fastify.initialConfig.pluginTimeout })
   }
   if (revocations !== undefined) {
     const store = revocations

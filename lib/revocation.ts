@@ -130,7 +130,8 @@ export class Known {
    * otherwise end every later login of a user. Logged once.
    */
   apply (member: string, expiresAt: number, now: number): void {
-    if (!(expiresAt > now)) return
+    // Kept CLOCK_SKEW past its expiry: an instance whose clock is behind still takes the token as live that long.
+    if (!(expiresAt + CLOCK_SKEW > now)) return
     let entry: unknown
     try {
       entry = JSON.parse(member)
@@ -210,8 +211,8 @@ export class Known {
   }
 
   sweep (now: number): void {
-    for (const [jti, entry] of this.sessions) if (entry.expiresAt <= now) this.#dropSession(jti)
-    for (const [user, entry] of this.users) if (entry.expiresAt <= now) this.users.delete(user)
+    for (const [jti, entry] of this.sessions) if (entry.expiresAt + CLOCK_SKEW <= now) this.#dropSession(jti)
+    for (const [user, entry] of this.users) if (entry.expiresAt + CLOCK_SKEW <= now) this.users.delete(user)
   }
 
   /** The member strings of a user's session entries (to drop from Redis when a user entry replaces them). */

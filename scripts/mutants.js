@@ -37,11 +37,11 @@ const rules = [
   [/^lib\/platforms\//, [...kindTests, ...platformTests, ...conformance, ...upstreamTests, ...tokenTests, ...optionTests, 'test/apps.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-store.test.ts']],
   [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, ...deviceTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
   [/^lib\/apps\.ts$/, ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests, 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/fairness.test.ts']],
-  [/^lib\/revocation(-redis)?\.ts$/, [...userTests, ...revocationTests, ...deviceTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts']],
-  [/^lib\/devices(-redis)?\.ts$/, deviceTests], // (test/instances.test.ts runs the built dist: not in a scratch copy)
+  [/^lib\/revocation(-redis)?\.ts$/, [...userTests, ...revocationTests, ...deviceTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-faults.test.ts']],
+  [/^lib\/devices(-redis)?\.ts$/, [...deviceTests, 'test/revocation-faults.test.ts']], // (test/instances.test.ts runs the built dist: not in a scratch copy)
   [/^lib\/names\.ts$/, ['test/edges.test.ts', 'test/options.test.ts']],
   [/^lib\/(keys|options)\.ts$/, [...optionTests, 'test/edges.test.ts', 'test/abuse.test.ts']],
-  [/^lib\/index\.ts$/, [...pluginTests, ...deviceTests, 'test/session-keys.test.ts']],
+  [/^lib\/index\.ts$/, [...pluginTests, ...deviceTests, 'test/session-keys.test.ts', 'test/revocation-faults.test.ts']],
   [/^lib\/user-keys\.ts$/, ['test/session-keys.test.ts']],
   [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
   [/^lib\/once\.ts$/, ['test/alipay.test.ts', 'test/api-security.test.ts']],
@@ -425,5 +425,24 @@ export const mutants = [
   m('msg-named-title', 'lib/errors.ts', 'a named message gives the login call but not the platform', '(${platform.title}: ${platform.loginCall} then', '(${platform.loginCall} then'),
   m('layout-schema-call', 'lib/schemas.ts', "the OpenAPI summary tells every platform's user to call wx.login()", "summary: 'Log in with a code from the platform\\'s login call',", "summary: 'Log in with a wx.login() code',"),
   m('layout-phone-call', 'lib/schemas.ts', "the phone route's description names one platform's runtime call", '(the response of its phone-number call)', "(my.getPhoneNumber()\\'s response)"),
-  m('layout-error-call', 'lib/errors.ts', 'a message that cannot know the platform names wx.login()', "'log in again (the platform\\'s login call, then the login route)'", "'log in again (wx.login() then the login route)'")
+  m('layout-error-call', 'lib/errors.ts', 'a message that cannot know the platform names wx.login()', "'log in again (the platform\\'s login call, then the login route)'", "'log in again (wx.login() then the login route)'"),
+  // Redis faults (issue 33, item 4) and two seeded bugs of item 7: test/revocation-faults.test.ts
+  m('login-no-replica', 'lib/devices-redis.ts', 'a login answers before a replica holds its index entry and kicks', '      if (!(await replicated())) {\n        // Not answered', '      if (false) {\n        // Not answered'),
+  m('login-unconfirmed-kept', 'lib/devices-redis.ts', 'a login no replica confirmed leaves an index entry no token has', '        await withTimeout(redis.eval(FORGET,', '        if (false) await withTimeout(redis.eval(FORGET,'),
+  m('login-late-runs', 'lib/devices-redis.ts', 'a login answered 503 still runs when Redis resumes', 'if late(ARGV[11]) then return -1 end\n', ''),
+  m('login-late-answered', 'lib/devices-redis.ts', 'a login Redis ran past its deadline is answered as issued', "      if (!Array.isArray(out)) throw new RevocationUnavailableError('Redis ran the login after its deadline", "      if (false) throw new RevocationUnavailableError('Redis ran the login after its deadline"),
+  m('redeem-late-runs', 'lib/revocation-redis.ts', 'a link redeem answered 503 still burns the token when Redis resumes', "if ARGV[6] == '1' and late(ARGV[10]) then return -1 end\n", ''),
+  m('redeem-late-answered', 'lib/revocation-redis.ts', 'a redeem Redis ran past its deadline is answered as redeemed', '    if (Number(stored) === -1) throw notRedeemed(', '    if (false) throw notRedeemed('),
+  m('redeem-unconfirmed-burnt', 'lib/revocation-redis.ts', 'a redeem no replica confirmed burns the token', "      await withTimeout(redis.eval(UNCONSUME, 1, key, member), timeout, 'undoing a redeem').catch(ignore)\n", ''),
+  m('deadline-none', 'lib/revocation-redis.ts', 'calls carry no deadline', "const deadline = (): number | '' => offset === undefined ? '' : now() + offset + timeout", "const deadline = (): number | '' => ''"),
+  m('trim-no-skew', 'lib/revocation-redis.ts', 'a revocation trims entries the moment they expire, whatever other clocks say', 'member, time - CLOCK_SKEW, channel,', 'member, time, channel,'),
+  m('trim-no-skew-login', 'lib/devices-redis.ts', 'a login trims entries the moment they expire, whatever other clocks say', "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[12]))", "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)"),
+  m('index-ttl-no-skew', 'lib/devices-redis.ts', "a user's index expires maxAge after the login, whatever other clocks say", "redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[10]) + tonumber(ARGV[12]))", "redis.call('PEXPIRE', KEYS[2], ARGV[10])"),
+  m('known-no-skew', 'lib/revocation.ts', 'an entry read just past its expiry is not kept for the clocks behind', 'if (!(expiresAt + CLOCK_SKEW > now)) return', 'if (!(expiresAt > now)) return'),
+  m('sweep-no-skew', 'lib/revocation.ts', 'a sweep drops entries the moment they expire', 'if (entry.expiresAt + CLOCK_SKEW <= now) this.#dropSession(jti)', 'if (entry.expiresAt <= now) this.#dropSession(jti)'),
+  m('catchup-equal-scores', 'lib/revocation-redis.ts', 'a catch-up page that ends inside a run of equal scores reads part of it again', '      let atLast = 0\n      for (let i = members.length - 1; i > 0 && Number(members[i]) === last; i -= 2) atLast++\n', '      const atLast = 1\n'),
+  m('load-past-plugin-timeout', 'lib/revocation-redis.ts', "a load outlasts Fastify's pluginTimeout and fails with Fastify's generic message", '      if (now() - begun > pluginBudget) {', '      if (false) {'),
+  m('plugin-timeout-unread', 'lib/index.ts', "registration does not tell the store Fastify's pluginTimeout", ', pluginTimeout: fastify.initialConfig.pluginTimeout })', ' })'),
+  m('kick-published-not-stored', 'lib/devices-redis.ts', 'an evicted session is published but not stored: an instance started later accepts it', "  redis.call('ZADD', KEYS[1], ARGV[8], member)\n", ''),
+  m('user-before-lowered', 'lib/revocation.ts', 'an older user revocation applied after a newer one lowers "logins until"', 'this.users.set(user, { before: Math.max(before, known?.before ?? 0),', 'this.users.set(user, { before,')
 ]
