@@ -148,17 +148,20 @@ t.test('the estimate is optimistic: its own lane\'s waiters, the fastest answer,
   gate.leave(gate.lane('h'), Date.now() - 5000, false)
   enter('h', Date.now() + 60_000)
   t.not(enter('h', Date.now() + 20), undefined, 'after a hanging call, a call that would wait is queued, not refused')
-  // A lane answered once in 10 ms, then in 100: its calls are counted at 10 ms.
-  const p = gate.lane('p')
-  gate.enter(p, Date.now() + 60_000, noop)
-  gate.leave(p, Date.now() - 10, true)
-  gate.enter(p, Date.now() + 60_000, noop)
-  gate.leave(p, Date.now() - 100, true)
+  // Another gate: a lane answered once in 10 ms, then in 100: its calls are counted at 10 ms.
+  const other = new FairGate(1, 60_000)
+  const p = other.lane('p')
+  other.enter(p, Date.now() + 60_000, noop)
+  other.leave(p, Date.now() - 10, true)
+  other.enter(p, Date.now() + 60_000, noop)
+  other.leave(p, Date.now() - 100, true)
+  const more = (lane: string, deadline: number): (() => void) | undefined => other.enter(other.lane(lane), deadline, noop)
   // Another lane's waiters are not counted ahead of it: they may all stop waiting.
-  for (let i = 0; i < 5; i++) enter('q', Date.now() + 60_000)
-  t.not(enter('p', Date.now() + 150), undefined, 'queued behind its own lane only')
-  t.not(enter('p', Date.now() + 150), undefined, 'and a second: (1 + 1) x 10 ms is before the deadline')
-  t.throws(() => enter('p', Date.now() + 25), QueueTooLongError, 'a third cannot be answered within 25 ms even at 10 ms a call')
+  for (let i = 0; i < 21; i++) more('q', Date.now() + 60_000)
+  t.equal(other.waiting, 20, 'q holds the slot, 20 more of q wait')
+  t.not(more('p', Date.now() + 150), undefined, 'queued behind its own lane only')
+  t.not(more('p', Date.now() + 150), undefined, 'and a second: (1 + 1) x 10 ms is before the deadline')
+  t.throws(() => more('p', Date.now() + 25), QueueTooLongError, 'a third cannot be answered within 25 ms even at 10 ms a call')
 })
 
 t.test('the estimate forgets: an answer counts for 10 to 20 s', async (t) => {
