@@ -348,7 +348,21 @@ const plugin: FastifyPluginAsync<FastifyWeappOptions> = async function fastifyWe
       }, () => { done(null, payload) })
     })
   }
-  const shared: Shared = { sessions, watermarkMaxAge: settings.watermarkMaxAge, expiresIn: settings.expiresIn, track: limits === undefined ? undefined : revocations?.track }
+  /**
+   * How a login reaches its user's index. With a cap the index is a promise (what it evicts must end
+   * everywhere): a login it could not record is a 503. Without one it only lists sessions, so a login
+   * the store could not record is answered all the same, as before the index was kept, and logged.
+   */
+  function trackerOf (store: Revocations | undefined): Shared['track'] {
+    if (store === undefined || limits === undefined) return undefined
+    if (settings.limits !== undefined) return store.track
+    return async (login) => {
+      await store.track(login).catch((err: unknown) => {
+        fastify.log.warn({ err, appId: login.appId }, 'fastify-weapp: a login could not be recorded in its user\'s index of sessions; it was answered, and listSessions does not list it')
+      })
+    }
+  }
+  const shared: Shared = { sessions, watermarkMaxAge: settings.watermarkMaxAge, expiresIn: settings.expiresIn, track: trackerOf(revocations) }
   // One budget of failures per user, for the routes and openEncrypted alike.
   shared.failures = userFailureBudget(settings.decryptFailureLimit)
   // One API object per app, made once (a looked-up app's lives as long as its App).

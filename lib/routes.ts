@@ -240,7 +240,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       const exp = Math.min(Math.floor(now / 1000) + expiresIn, Math.floor(notAfter / 1000))
       if (exp <= Math.floor(now / 1000)) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
-        throw new SessionExpiredError(`This login is older than maxAge, which no heal renews past; ${loginAgain(who)}`)
+        throw Object.assign(aboutSession(new SessionExpiredError(), who), { message: `This login is older than maxAge, which no heal renews past; ${loginAgain(who)}` })
       }
       const app = await registry.get(current.appId)
       const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as Record<string, unknown>

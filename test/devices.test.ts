@@ -239,6 +239,20 @@ t.test('redis: concurrent logins on two instances keep one session when one is a
   t.equal((await a.weapp.listSessions({ openid: 'o-race' })).length, 1)
 })
 
+t.test('redis: without a cap, a login Redis cannot record is answered all the same (the index only lists)', async (t) => {
+  const redis = await redisServer(t)
+  const mock = await mockWechat(t)
+  const a = await app(t, mock, redis)
+  const kept = await login(a, mock, 'o-1')
+  await redis.kill()
+  const res = await a.inject({ method: 'POST', url: '/weapp/login', payload: { code: mock.login('o-1') } })
+  t.equal(res.statusCode, 200, 'revocation alone: Redis is not needed to log in')
+  t.equal((await me(a, res.json().session)).statusCode, 200)
+  t.equal((await me(a, kept)).statusCode, 200, 'authentication needs no Redis')
+  await t.rejects(a.weapp.listSessions({ openid: 'o-1' }), { code: 'WEAPP_REVOCATION_UNAVAILABLE' })
+  await redis.start()
+})
+
 t.test('redis: down at a login that may evict, the login is a 503; sessions keep working from memory', async (t) => {
   const redis = await redisServer(t)
   const mock = await mockWechat(t)
@@ -303,7 +317,7 @@ t.test('a heal never starts a login: near maxAge it keeps its lineage and index 
   // Past maxAge (a token of a login that maxAge, since lowered, has ended): log in again.
   const past = await heal(forge(KEY, { ...payload, lat: Date.now() - 30 * 86400_000 - 60_000 }))
   isError(t, past, 401, 'WEAPP_SESSION_EXPIRED')
-  t.match(past.json().message, /older than maxAge.*log in again \(wx\.login\(\)/)
+  t.match(past.json().message, /^This login is older than maxAge, which no heal renews past; log in again \(WeChat: wx\.login\(\) then the login route\)$/)
   t.notOk(past.json().session, 'no session')
   t.same((await a.weapp.listSessions({ openid: 'o-1' })).map((s) => s.jti), [payload.jti], 'and no login indexed')
 })
