@@ -444,5 +444,8 @@ export const mutants = [
   m('load-past-plugin-timeout', 'lib/revocation-redis.ts', "a load outlasts Fastify's pluginTimeout and fails with Fastify's generic message", '      if (now() - begun > pluginBudget) {', '      if (false) {'),
   m('plugin-timeout-unread', 'lib/index.ts', "registration does not tell the store Fastify's pluginTimeout", ', pluginTimeout: fastify.initialConfig.pluginTimeout })', ' })'),
   m('kick-published-not-stored', 'lib/devices-redis.ts', 'an evicted session is published but not stored: an instance started later accepts it', "  redis.call('ZADD', KEYS[1], ARGV[8], member)\n", ''),
-  m('user-before-lowered', 'lib/revocation.ts', 'an older user revocation applied after a newer one lowers "logins until"', 'this.users.set(user, { before: Math.max(before, known?.before ?? 0),', 'this.users.set(user, { before,')
+  m('user-before-lowered', 'lib/revocation.ts', 'an older user revocation applied after a newer one lowers "logins until"', 'this.users.set(user, { before: Math.max(before, known?.before ?? 0),', 'this.users.set(user, { before,'),
+  // Issue 33, the merge: the uncapped index only lists; a cap is a promise
+  m('uncapped-track-fails-login', 'lib/index.ts', 'without a cap, a login Redis could not record is a 503 all the same', '    if (settings.limits !== undefined) return store.track\n', '    return store.track\n'),
+  m('capped-track-best-effort', 'lib/index.ts', 'with a cap, a login Redis could not record is answered (its evictions lost)', '    if (settings.limits !== undefined) return store.track\n', '    if (false) return store.track\n')
 ]
