@@ -231,7 +231,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     let sessionKey = current.sessionKey
     let renewed: { session: string, expiresIn: number, exp: number, now: number } | undefined
     if (code !== undefined) {
-      // The cure for a session_key rotated by a later wx.login(): decrypt with the key of a fresh code.
+      // The cure for a session_key rotated by a later login call: decrypt with the key of a fresh code.
       // The same login with a fresh key: its id, login time and device are kept (a logout, and the jwt
       // bridge's JWS, cover both tokens), never past loginAt + maxAge. A heal never starts a login of
       // its own (only the login route, and onLogin, do): past maxAge the user logs in again.

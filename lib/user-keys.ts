@@ -1,4 +1,4 @@
-import { RateLimitedError } from './errors.js'
+import { loginAgain, RateLimitedError } from './errors.js'
 import type { FailureBudget } from './failure-budget.js'
 import { Memo } from './memo.js'
 import { singleFlight } from './upstream/single-flight.js'
@@ -69,7 +69,7 @@ export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, { 
     // A user over the budget is refused before anything else: no key fetched, nothing opened.
     const wait = failures === undefined ? 0 : failures.blockedFor(openid)
     if (wait > 0) {
-      throw new RateLimitedError(`Too many failed attempts for this user; wait ${Math.ceil(wait / 1000)} s, then call wx.login(), log in again and retry`)
+      throw new RateLimitedError(`Too many failed attempts for this user; wait ${Math.ceil(wait / 1000)} s, then ${loginAgain()} and retry`)
     }
     try {
       return await open(openid, sessionKey, message)

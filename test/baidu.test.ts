@@ -8,7 +8,7 @@ import weapp from '../lib/index.js'
 import { openBaiduData } from '../lib/platforms/baidu.js'
 import { MockWechat } from '../lib/testing.js'
 import { encryptBaiduData } from '../lib/testing/baidu.js'
-import { isError, KEY } from './fixtures/app.js'
+import { isError, KEY, spyJsonParse } from './fixtures/app.js'
 
 const APP = '4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c'
 const OTHER = 'y2dTfnWfkx2OXttMEMWlGHoB1KzMogm7'
@@ -210,13 +210,7 @@ t.test('the mock pads as Baidu does: PKCS#7 to 32-byte blocks; the route opens d
 
 t.test('the same work follows a good and a bad padding: the plaintext is decoded and parsed either way', async (t) => {
   const key = randomBytes(24)
-  const parsed: number[] = []
-  const original = JSON.parse
-  t.teardown(() => { JSON.parse = original })
-  JSON.parse = function spy (text: string, reviver?: (this: unknown, key: string, value: unknown) => unknown) {
-    parsed.push(text.length)
-    return original(text, reviver)
-  } as typeof JSON.parse
+  const parsed = spyJsonParse(t)
   for (const [what, padding] of [['a pad of 24', Buffer.alloc(24, 24)], ['a pad of 33', Buffer.alloc(33, 33)], ['a bad fill', Buffer.concat([Buffer.from([1]), Buffer.alloc(23, 24)])]] as const) {
     parsed.length = 0
     const data = padded(key, 64 * 4 - padding.length, padding)

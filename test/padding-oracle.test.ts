@@ -7,7 +7,7 @@ import { createFailureBudget } from '../lib/failure-budget.js'
 import { MAX_ENCRYPTED_DATA } from '../lib/routes.js'
 import { decryptUserData, paddingValid, WATERMARK_SKEW } from '../lib/user-data.js'
 import { encryptUserData } from '../lib/testing.js'
-import { harness, isError } from './fixtures/app.js'
+import { harness, isError, spyJsonParse } from './fixtures/app.js'
 
 const appId = 'wx0123456789abcdef'
 const key = 'AAECAwQFBgcICQoLDA0ODw=='
@@ -75,13 +75,7 @@ t.test('the same work follows a good and a bad padding: the whole plaintext is d
     const plain = Buffer.concat([filler, randomBytes(15), Buffer.from([lastByte])])
     return encryptRaw(plain)
   }
-  const parsed: number[] = []
-  const original = JSON.parse
-  t.teardown(() => { JSON.parse = original })
-  JSON.parse = function spy (text: string, reviver?: (this: unknown, key: string, value: unknown) => unknown) {
-    parsed.push(text.length)
-    return original(text, reviver)
-  } as typeof JSON.parse
+  const parsed = spyJsonParse(t)
   for (const lastByte of [0x01, 0x00, 0x11]) {
     parsed.length = 0
     const { encryptedData, iv } = last(lastByte)

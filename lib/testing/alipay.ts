@@ -155,10 +155,10 @@ const RUNTIME = {
 /** `my` for one user of an Alipay app of the mock: see `MockAlipayWx`. */
 export function alipayWx (app: MockAlipayApp, userId: string, mobile?: string): MockAlipayWx {
   const noWeRun = (): never => { throw new Error('getWeRunData:fail an Alipay mini program has no WeRun data') }
-  const wx = makeWx({ appId: app.appId, login: app.login, encrypt: noWeRun }, userId, RUNTIME, false)
-  return Object.assign(wx, {
+  const my = makeWx({ appId: app.appId, login: app.login, encrypt: noWeRun }, userId, RUNTIME, false)
+  return Object.assign(my, {
     getAuthCode ({ success, fail }: Parameters<MockAlipayWx['getAuthCode']>[0]) {
-      wx.login({ success: (res) => { success?.({ authCode: res.code }) }, fail: (err) => { fail?.({ error: 11, errorMessage: err.errMsg }) } })
+      my.login({ success: (res) => { success?.({ authCode: res.code }) }, fail: (err) => { fail?.({ error: 11, errorMessage: err.errMsg }) } })
     },
     getPhoneNumber ({ success }: Parameters<MockAlipayWx['getPhoneNumber']>[0]) {
       const response = app.phoneResponse(mobile)
