@@ -111,7 +111,7 @@ function tokenPool (size: number | undefined): TokenPool {
   }
 }
 
-export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool = tokenPool(undefined), once: Once = upstream.once ?? memoryOnce()): App {
+export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool, once: Once): App {
   const given = config as unknown as { appId: string } & Record<string, unknown>
   const { row } = rowOf(given) as { row: Platform }
   // Each app's calls queue in a lane of their own: one app's flood never takes the others' sockets.

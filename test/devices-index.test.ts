@@ -172,6 +172,17 @@ t.test('Redis: renewals are batched, bounded, and a failed batch is only logged'
   const closed = redisIndex({ redis: { status: 'end' } as unknown as RedisLike, key: 'k', channel: 'c', indexKey: (u) => u, limits: { maxSessions: 2, oneSessionPer: undefined }, maxAge: MAX_AGE, timeout: 1000, log: quiet, withTimeout })
   await t.rejects(closed.track('u', session(jtiOf(1)), 10), { message: /Redis is not connected \(end\)/ })
   await closed.flush()
+  // A login no replica confirmed is a 503, whether or not dropping its entry then works.
+  const forgetting: string[] = []
+  const unconfirmed = (forget: () => Promise<unknown>) => {
+    let calls = 0
+    // The first script is the login (it evicts nothing); the next drops its entry.
+    return redisIndex({ ...options, redis: { status: 'ready', eval: async () => { if (calls++ === 0) return []; forgetting.push('forget'); return await forget() } } as unknown as RedisLike, replicated: async () => false })
+  }
+  for (const forget of [async () => 1, async () => { throw new Error('down') }]) {
+    await t.rejects(unconfirmed(forget).track('u', session(jtiOf(1)), 10), { code: 'WEAPP_REVOCATION_UNAVAILABLE', message: /No Redis replica confirmed the login/ })
+  }
+  t.same(forgetting, ['forget', 'forget'], 'the unconfirmed login\'s entry is dropped (or tried)')
 })
 
 t.test('an index key shares the revocation set\'s Cluster slot, whatever the prefix', async (t) => {
