@@ -99,12 +99,21 @@ export type { AlipayKeys, AlipayIdType } from './alipay.js'
 export type { WeappPhone, WeappUserEncryptKey, WeappRiskRankInput, WeappPaidQuery } from './platform.js'
 export type { WeappApiSecurity } from './wechat-api-security.js'
 
-/** The public names of the rows' session and identity types (the package exports this file's types). */
-export type WeappWechatSession = WechatSession
+/**
+ * The public names of the rows' session and identity types (the package exports this file's types).
+ * An openid session or identity is a user of any platform whose users are openids with a
+ * session_key (each `OpenidPlatform`, and hosted mini programs, whose users are WeChat's);
+ * `platform` says which.
+ */
+export type WeappOpenidSession = WechatSession
 export type WeappWecomSession = WecomSession
-export type WeappWechatIdentity = WechatIdentity
+export type WeappOpenidIdentity = WechatIdentity
 export type WeappWecomIdentity = WecomIdentity
 export type WeappFeishuSession = FeishuSession
 export type WeappFeishuIdentity = FeishuIdentity
 export type WeappAlipaySession = AlipaySession
 export type WeappAlipayIdentity = AlipayIdentity
+/** @deprecated Use `WeappOpenidSession`: the same type, named for what it covers: every openid platform's users, not WeChat's alone. */
+export type WeappWechatSession = WeappOpenidSession
+/** @deprecated Use `WeappOpenidIdentity`: the same type, named for what it covers: every openid platform's users, not WeChat's alone. */
+export type WeappWechatIdentity = WeappOpenidIdentity

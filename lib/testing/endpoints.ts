@@ -15,7 +15,7 @@ import { makeWx, type MockWx, type WxTarget } from './wx.js'
 
 /**
  * The mock's endpoint table (one module per platform with its endpoints; QQ's jscode2session has
- * WeChat's shape and is served by WeChat's), and `MockWechat`, the facade over the server, its
+ * WeChat's shape and is served by WeChat's), and `MockPlatforms`, the facade over the server, its
  * state and the platform modules. Adding a platform to the mock is a module and a row here.
  * Kuaishou's apps, like QQ's and Douyin's, are the AppSecret apps of `addApp`.
  */
@@ -28,7 +28,7 @@ export type { MockComponent, MockWecomApp, MockBaiduApp, MockFeishuApp, MockAlip
 export type { MockApiSecurity, MockApiSecurityConfig } from './wechat-api-security.js'
 export type { MockLatestUserKey } from './wechat.js'
 
-export interface MockWechatOptions {
+export interface MockPlatformsOptions {
   /** The first (default) mini program. Default `'wx0123456789abcdef'`. */
   appId?: string
   /** Default a fixed test secret; read it back from `mock.appSecret`. */
@@ -44,12 +44,12 @@ export interface MockWechatOptions {
 }
 
 /**
- * A mock of the WeChat server API (and of WeCom's, Douyin's, QQ's, Kuaishou's, Baidu's, Feishu's,
- * Alipay's and third-party platforms') on
- * loopback: single-use login codes for identities you choose, data encrypted as the platforms do,
- * faults on demand, and a log of every call.
+ * A mock of every platform's server API (each row of the endpoint table above) on one loopback
+ * origin: single-use login codes for identities you choose, data encrypted as the platforms do,
+ * faults on demand, and a log of every call. Its default app and `addApp`'s are AppSecret apps;
+ * the other kinds of app have their own `add…App`.
  */
-export class MockWechat {
+export class MockPlatforms {
   readonly appId: string
   readonly appSecret: string
   /** Every request received, oldest first. */
@@ -58,13 +58,13 @@ export class MockWechat {
   readonly #server: MockServer
 
   /** Starts a mock on a free loopback port. */
-  static async start (options: MockWechatOptions = {}): Promise<MockWechat> {
-    const mock = new MockWechat(options)
+  static async start (options: MockPlatformsOptions = {}): Promise<MockPlatforms> {
+    const mock = new MockPlatforms(options)
     await mock.#server.listen(options.host ?? '127.0.0.1')
     return mock
   }
 
-  private constructor (options: MockWechatOptions) {
+  private constructor (options: MockPlatformsOptions) {
     this.#state = new MockState({ codeTtl: options.codeTtl ?? 5 * 60 * 1000, accessTokenTtl: options.accessTokenTtl ?? 7200 })
     this.#server = new MockServer(this.#state, ENDPOINTS, errcodeAnswer)
     this.calls = this.#server.calls
@@ -182,17 +182,27 @@ export class MockWechat {
   async close (): Promise<void> { await this.#server.close() }
 }
 
-/** Starts a mock WeChat API on a free loopback port. */
-export async function createMockWechat (options?: MockWechatOptions): Promise<MockWechat> {
-  return await MockWechat.start(options)
+/** Starts a mock of every platform's API on a free loopback port: `MockPlatforms.start`. */
+export async function createMockPlatforms (options?: MockPlatformsOptions): Promise<MockPlatforms> {
+  return await MockPlatforms.start(options)
 }
+
+/** @deprecated Use `MockPlatforms`: the same class, named for what it serves: every platform's API, not WeChat's alone. */
+export const MockWechat = MockPlatforms
+/** @deprecated Use `MockPlatforms`: the same class, named for what it serves: every platform's API, not WeChat's alone. */
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the old name's type beside its value, as a class has both
+export type MockWechat = MockPlatforms
+/** @deprecated Use `MockPlatformsOptions`: the same options, of `MockPlatforms`. */
+export type MockWechatOptions = MockPlatformsOptions
+/** @deprecated Use `createMockPlatforms`: the same function, named for what it starts: every platform's API. */
+export const createMockWechat = createMockPlatforms
 
 /**
  * A `wx` for one user of the mock: see `makeWx`. A WeCom app's (`mock.wecomApp(appId)`) runs in
  * WeCom; an Alipay app's (`mock.alipayApp(appId)`) is Alipay's `my`, with `getAuthCode` and
  * `getPhoneNumber` (see `MockAlipayWx`).
  */
-export function createWx<M extends MockWechat | MockApp | MockWecomApp | MockAlipayApp> (mock: M, openid: string): M extends MockAlipayApp ? MockAlipayWx : MockWx {
+export function createWx<M extends MockPlatforms | MockApp | MockWecomApp | MockAlipayApp> (mock: M, openid: string): M extends MockAlipayApp ? MockAlipayWx : MockWx {
   const wx = 'alipayPublicKey' in mock ? alipayWx(mock as MockAlipayApp, openid) : makeWx(mock as WxTarget, openid, wecomRuntime, 'corpId' in mock)
   return wx as M extends MockAlipayApp ? MockAlipayWx : MockWx
 }
