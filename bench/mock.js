@@ -2,9 +2,9 @@
 // answering jscode2session competes neither with the server under test nor with the load
 // generator. The runner asks it over IPC for login codes (in batches, ahead of the load) and for
 // encrypted data; it exits when the runner does (the IPC channel closes), whatever ends the runner.
-import { MockWechat } from 'fastify-weapp/testing'
+import { MockPlatforms } from 'fastify-weapp/testing'
 
-const mock = await MockWechat.start()
+const mock = await MockPlatforms.start()
 
 process.on('message', ({ id, codes, encrypt }) => {
   if (codes !== undefined) {

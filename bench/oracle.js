@@ -15,12 +15,12 @@
 import { createDecipheriv, randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
 import fastifyWeapp, { DecryptFailedError } from 'fastify-weapp'
-import { MockWechat } from 'fastify-weapp/testing'
+import { MockPlatforms } from 'fastify-weapp/testing'
 
 const SMOKE = process.env.ORACLE_SMOKE === '1'
 const SAMPLES = SMOKE ? 40 : Number(process.env.ORACLE_SAMPLES ?? 4000)
 
-const mock = await MockWechat.start()
+const mock = await MockPlatforms.start()
 const app = Fastify({ logger: false })
 // The budget of failures would stop a real attacker after 10 requests: off here, so that the
 // timing itself is what gets measured.

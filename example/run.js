@@ -1,11 +1,11 @@
 // npm run example
-// Without WEAPP_APP_ID / WEAPP_APP_SECRET: starts the mock WeChat API and the example server on
+// Without WEAPP_APP_ID / WEAPP_APP_SECRET: starts the mock platform APIs and the example server on
 // loopback, replays the mini program's flow against them, prints each step and exits.
 // With them: serves the example app against the real WeChat API on PORT (default 3000).
 // WEAPP_KEY holds the session key, or several comma-separated keys during a rotation: the new key
 // first (it seals), the old ones after it (they still open the sessions they sealed).
 import { generateKey } from 'fastify-weapp'
-import { createMockWechat, createWx } from 'fastify-weapp/testing'
+import { createMockPlatforms, createWx } from 'fastify-weapp/testing'
 import { createWeappClient } from 'fastify-weapp-client'
 import { createPage } from './miniprogram/page.js'
 import { buildServer } from './server.js'
@@ -28,10 +28,10 @@ async function replay () {
   const step = (n, text) => console.log(`\n${n}. ${text}`)
   const show = (label, value) => console.log(`   ${label}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
 
-  console.log('fastify-weapp example: mock WeChat API + example server on loopback (no real AppID set)')
+  console.log('fastify-weapp example: mock platform APIs + example server on loopback (no real AppID set)')
   // Three mini programs on one backend: the customer app, a merchant app, and a staff app that
   // runs in WeCom (企业微信) for the company's members.
-  const mock = await createMockWechat({ apps: [{ appId: 'wxmerchant0000000' }] })
+  const mock = await createMockPlatforms({ apps: [{ appId: 'wxmerchant0000000' }] })
   const merchant = mock.app('wxmerchant0000000')
   const staff = mock.addWecomApp('wxstaff0000000000', { corpId: 'ww0123456789abcdef' })
   // The customer app's Alipay build (uni-app and Taro target Alipay too): its own keys, signed both ways.
