@@ -83,7 +83,7 @@ t.test('a native build found by its global labels its sessions with that global\
   // The WeChat-shaped runtimes' globals: the first's, then the others from the last searched.
   const shaped = SEARCHED.filter((row) => row.login === undefined).map((row) => row.global)
   const order = [...shaped.slice(0, 1), ...shaped.slice(1).reverse()]
-  t.same(order.slice(0, 4), ['wx', 'ks', 'tt', 'qq'], 'the first platforms\' globals among them')
+  t.same(order.filter((name) => ['wx', 'qq', 'tt', 'ks'].includes(name)), ['wx', 'ks', 'tt', 'qq'], 'the first platforms\' globals among them')
   t.teardown(() => { for (const name of order) delete g[name] })
   for (const [name, tag] of order.map((name) => [name, name])) {
     // Each newly present global is the host (QQ also answers to wx).
