@@ -451,5 +451,5 @@ export const mutants = [
   // Issue 34, item 2 (plat): the client's runtime table, from which detection and lookups are computed
   m('runtime-searched-every-row', 'client/src/runtimes/index.ts', 'a row whose global an earlier row has is searched again (and named twice in the message)', 'const SEARCHED = ROWS.filter((row, i) => ROWS.findIndex((other) => other.global === row.global) === i)', 'const SEARCHED = ROWS'),
   m('runtime-row-inherited', 'client/src/runtimes/index.ts', "an inherited name ('toString') is taken for a row of the table", 'Object.prototype.hasOwnProperty.call(RUNTIMES, platform) ? RUNTIMES[platform as WeappPlatform] : undefined', 'RUNTIMES[platform as WeappPlatform]'),
-  m('runtime-detect-shaped', 'client/src/runtimes/index.ts', 'a WeChat-shaped global found is taken as the platform named (a native QQ build labelled wx)', 'found === undefined || found.login === undefined ? options', 'found === undefined ? options')
+  m('runtime-detect-shaped', 'client/src/runtimes/index.ts', 'a WeChat-shaped global found is taken as the platform named (a native QQ build labelled wx)', 'found === undefined || found.login === undefined ? options', 'found === undefined ? options', 'detected() only feeds runtimeOf(), which answers the default login for every WeChat-shaped row, named or not; the device label reads the options as given')
 ]
