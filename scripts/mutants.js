@@ -46,7 +46,7 @@ const rules = [
   [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
   [/^lib\/once\.ts$/, ['test/alipay.test.ts', 'test/api-security.test.ts']],
   [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
-  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts']],
+  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts', 'test/client-platforms.test.ts']],
   [/^lib\/(errors|session|index|routes)\.ts$/, ['test/session-messages.test.ts']],
   [/^(lib|client\/src)\//, ['test/layout.test.ts']]
 ]
@@ -226,9 +226,9 @@ export const mutants = [
   m('douyin-bad-code', 'lib/platforms/douyin.ts', 'a used Douyin code answered as a 502', 'invalidCode: [40018, 40019],', 'invalidCode: [40019],'),
   m('douyin-anonymous-decrypt', 'lib/routes.ts', 'an anonymous session reaches the decrypt', 'if ((current as { anonymous?: true }).anonymous === true) {', 'if (false) {'),
   m('session-anonymous', 'lib/platforms/users.ts', 'an anonymous token of another platform opens', 'an !== true || sk !== undefined || !u.anonymous', 'an !== true || sk !== undefined'),
-  m('client-tt-global', 'client/src/runtimes/index.ts', 'Douyin\'s global not found', 'case \'douyin\': case \'feishu\': return typeof tt !== \'undefined\' ? tt : undefined', 'case \'douyin\': case \'feishu\': return undefined'),
+  m('client-tt-global', 'client/src/runtimes/index.ts', 'Douyin\'s global not found', 'douyin: { global: \'tt\', api: () => typeof tt !== \'undefined\' ? tt : undefined', 'douyin: { global: \'tt\', api: () => undefined'),
   m('client-tt-anonymous', 'client/src/client.ts', 'tt.login()\'s anonymous code not sent', 'else if (typeof anonymousCode === \'string\' && anonymousCode !== \'\') resolve({ anonymousCode })', ''),
-  m('client-qq-global', 'client/src/runtimes/index.ts', 'QQ\'s global not found', 'case \'qq\': return typeof qq !== \'undefined\' ? qq : undefined', 'case \'qq\': return undefined'),
+  m('client-qq-global', 'client/src/runtimes/index.ts', 'QQ\'s global not found', 'qq: { global: \'qq\', api: () => typeof qq !== \'undefined\' ? qq : undefined', 'qq: { global: \'qq\', api: () => undefined'),
   // The client
   m('client-origin', 'client/src/client.ts', 'the session sent to any URL', 'return target !== undefined && target.origin === base?.origin ? url : undefined', 'return url'),
   m('client-slash', 'client/src/client.ts', '\'//host\' read as a path', 'if (/^\\/(?![/\\\\])/.test(url)) return root + url', 'if (/^\\//.test(url)) return root + url'),
@@ -366,12 +366,12 @@ export const mutants = [
   m('client-renewal-epoch-late', 'client/src/transport.ts', 'a renewal is judged by the epoch of its answer, not of its request', 'renewed(session, res.header, began)', 'renewed(session, res.header, epochOf())'),
   m('client-link-after-logout', 'client/src/client.ts', 'a link answered after logout() adopts its session', '      if (epoch !== started) throw loggedOut()\n      adopt(answer)', '      adopt(answer)'),
   m('client-label-runtime-tag', 'client/src/client.ts', 'every WeChat-shaped build labels its sessions wx', 'deviceOf(api, labelTagOf(api, options, runtime))', 'deviceOf(api, runtime.tag)'),
-  m('client-label-uni', 'client/src/runtimes/index.ts', "uni-app's build platform is not read", "  return platform !== undefined ? TAGS[platform] : built.replace(/^mp-/, '')", '  return runtime.tag'),
-  m('client-label-uni-unknown', 'client/src/runtimes/index.ts', "a uni-app build of another host is labelled WeChat's", "TAGS[platform] : built.replace(/^mp-/, '')", 'TAGS[platform] : runtime.tag'),
+  m('client-label-uni', 'client/src/runtimes/index.ts', "uni-app's build platform is not read", "  return row !== undefined ? tagOf(row) : built.replace(/^mp-/, '')", '  return runtime.tag'),
+  m('client-label-uni-unknown', 'client/src/runtimes/index.ts', "a uni-app build of another host is labelled WeChat's", "tagOf(row) : built.replace(/^mp-/, '')", 'tagOf(row) : runtime.tag'),
   m('client-label-base-info', 'client/src/runtimes/index.ts', "uni-app 4.33's getAppBaseInfo() is not asked", "for (const call of ['getAppBaseInfo', 'getSystemInfoSync'])", "for (const call of ['getSystemInfoSync'])"),
   m('client-label-built', 'client/src/runtimes/index.ts', "the build's process.env.UNI_PLATFORM is not read", 'const built = process.env.UNI_PLATFORM', 'const built = process.env.UNI_PLATFORM_UNSET'),
-  m('client-label-option', 'client/src/runtimes/index.ts', 'the platform option does not name the host', '  if (options.platform !== undefined) return TAGS[options.platform]\n', ''),
-  m('client-label-global', 'client/src/runtimes/index.ts', "a native QQ, Douyin or Kuaishou build found by its global is labelled WeChat's", "return typeof qq !== 'undefined' ? 'qq' : typeof tt !== 'undefined' ? 'tt' : typeof ks !== 'undefined' ? 'ks' : 'wx'", "return 'wx'"),
+  m('client-label-option', 'client/src/runtimes/index.ts', 'the platform option does not name the host', '  if (named !== undefined) return tagOf(named)\n', ''),
+  m('client-label-global', 'client/src/runtimes/index.ts', "a native QQ, Douyin or Kuaishou build found by its global is labelled WeChat's", 'return tagOf(host !== undefined ? host : DEFAULT)', 'return tagOf(DEFAULT)'),
   // Issue 33 (Baidu's padding, Kuaishou's watermark age, the encrypted channel's expired keys and failure budget)
   m('baidu-pad-16', 'lib/platforms/baidu.ts', 'Baidu data padded past 16 bytes refused (PKCS#7 of 16-byte blocks)', 'const valid = paddingValid(plain, PAD_BLOCK)', 'const valid = paddingValid(plain)'),
   m('baidu-pad-early-exit', 'lib/platforms/baidu.ts', 'bad Baidu padding returns early (a timing oracle)', 'const valid = paddingValid(plain, PAD_BLOCK)\n', "const valid = paddingValid(plain, PAD_BLOCK)\n  if (valid !== 1) throw failed('bad padding')\n"),
@@ -447,5 +447,9 @@ export const mutants = [
   m('user-before-lowered', 'lib/revocation.ts', 'an older user revocation applied after a newer one lowers "logins until"', 'this.users.set(user, { before: Math.max(before, known?.before ?? 0),', 'this.users.set(user, { before,'),
   // Issue 33, the merge: the uncapped index only lists; a cap is a promise
   m('uncapped-track-fails-login', 'lib/index.ts', 'without a cap, a login Redis could not record is a 503 all the same', '    if (settings.limits !== undefined) return store.track\n', '    return store.track\n'),
-  m('capped-track-best-effort', 'lib/index.ts', 'with a cap, a login Redis could not record is answered (its evictions lost)', '    if (settings.limits !== undefined) return store.track\n', '    if (false) return store.track\n')
+  m('capped-track-best-effort', 'lib/index.ts', 'with a cap, a login Redis could not record is answered (its evictions lost)', '    if (settings.limits !== undefined) return store.track\n', '    if (false) return store.track\n'),
+  // Issue 34, item 2 (plat): the client's runtime table, from which detection and lookups are computed
+  m('runtime-searched-every-row', 'client/src/runtimes/index.ts', 'a row whose global an earlier row has is searched again (and named twice in the message)', 'const SEARCHED = ROWS.filter((row, i) => ROWS.findIndex((other) => other.global === row.global) === i)', 'const SEARCHED = ROWS'),
+  m('runtime-row-inherited', 'client/src/runtimes/index.ts', "an inherited name ('toString') is taken for a row of the table", 'Object.prototype.hasOwnProperty.call(RUNTIMES, platform) ? RUNTIMES[platform as WeappPlatform] : undefined', 'RUNTIMES[platform as WeappPlatform]'),
+  m('runtime-detect-shaped', 'client/src/runtimes/index.ts', 'a WeChat-shaped global found is taken as the platform named (a native QQ build labelled wx)', 'found === undefined || found.login === undefined ? options', 'found === undefined ? options', 'detected() only feeds runtimeOf(), which answers the default login for every WeChat-shaped row, named or not; the device label reads the options as given')
 ]

@@ -8,6 +8,7 @@ import { APP_CACHE_TTL, createRegistry } from '../lib/apps.js'
 import { MockWechat } from '../lib/testing.js'
 import { harness, isError, KEY, type HarnessOptions } from './fixtures/app.js'
 import { open } from './fixtures/jwe.js'
+import { everyOrigin } from './fixtures/tables.js'
 
 const A = 'wxaaaaaaaaaaaaaaaa'
 const B = 'wxbbbbbbbbbbbbbbbb'
@@ -208,7 +209,7 @@ t.test('a lookup whose answer changes at runtime: new apps appear, removed ones 
   let now = 1_000_000
   const table = new Map<string, WeappAppConfig>()
   let calls = 0
-  const registry = createRegistry((appId) => { calls++; return table.get(appId) }, { apiBaseUrl: { wechat: 'http://127.0.0.1:1', wecom: 'http://127.0.0.1:1', qq: 'http://127.0.0.1:1', douyin: 'http://127.0.0.1:1', kuaishou: 'http://127.0.0.1:1', baidu: 'http://127.0.0.1:1', feishu: 'http://127.0.0.1:1', alipay: 'http://127.0.0.1:1' }, timeout: 100 }, () => now)
+  const registry = createRegistry((appId) => { calls++; return table.get(appId) }, { apiBaseUrl: everyOrigin('http://127.0.0.1:1'), timeout: 100 }, () => now)
   await t.rejects(registry.get(A), { code: 'WEAPP_UNKNOWN_APP' })
   table.set(A, { appId: A, appSecret: 'one' })
   await t.rejects(registry.get(A), { code: 'WEAPP_UNKNOWN_APP' }, 'cached for a while')
@@ -239,7 +240,7 @@ t.test('a lookup that changes an app\'s kind at runtime; tokens shared by creden
   let now = 1_000_000
   const table = new Map<string, WeappAppConfig>()
   const origin = mock.url
-  const registry = createRegistry((appId) => table.get(appId), { apiBaseUrl: { wechat: origin, wecom: origin, qq: origin, douyin: origin, kuaishou: origin, baidu: origin, feishu: origin, alipay: origin }, timeout: 2000 }, () => now)
+  const registry = createRegistry((appId) => table.get(appId), { apiBaseUrl: everyOrigin(origin), timeout: 2000 }, () => now)
   // Configs as a database would build them: fresh objects (and fresh closures) on every lookup.
   const hosted = (appId: string): WeappAppConfig => ({ appId, component: { appId: comp.appId, appSecret: comp.appSecret, verifyTicket: () => comp.verifyTicket() } })
   table.set('wxhosted000000001', hosted('wxhosted000000001'))

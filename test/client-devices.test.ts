@@ -7,6 +7,7 @@ import weapp from '../lib/index.js'
 import { createWeappClient, WeappClientError, WeappSessionKickedError } from '../client/src/index.js'
 import { createWx, MockWechat } from '../lib/testing.js'
 import { KEY } from './fixtures/app.js'
+import { RUNTIME_ROWS, SEARCHED } from './fixtures/tables.js'
 
 async function server (t: Test, extra: Record<string, unknown> = {}): Promise<{ base: string, mock: MockWechat }> {
   const mock = await MockWechat.start()
@@ -48,6 +49,10 @@ t.test('a uni-app build labels its sessions with its host platform\'s tag, not W
     t.equal(await device({ getSystemInfoSync: () => ({ platform: 'ios', uniPlatform }) }), `${tag}:ios`, `${uniPlatform} (getSystemInfoSync)`)
     t.equal(await device({ getDeviceInfo: () => ({ platform: 'android' }), getAppBaseInfo: () => ({ uniPlatform }) }), `${tag}:android`, `${uniPlatform} (getAppBaseInfo, uni-app 4.33+)`)
   }
+  // Every row of the runtime table: its build is labelled with its tag (its own login's, else its global's).
+  for (const row of RUNTIME_ROWS) {
+    t.equal(await device({ getSystemInfoSync: () => ({ platform: 'ios', uniPlatform: row.uni }) }), `${row.login !== undefined ? row.login.tag : row.global}:ios`, `${row.platform}: ${row.uni}`)
+  }
   t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }), getAppBaseInfo: () => ({}), getSystemInfoSync: () => ({ uniPlatform: 'mp-toutiao' }) }), 'tt:ios', 'an older uni-app: getSystemInfoSync() says it')
   t.equal(await device({ getAppBaseInfo: () => { throw new Error('no') }, getSystemInfoSync: () => null }), 'wx', 'nothing said: WeChat\'s tag')
   t.equal(await device({ getDeviceInfo: () => ({ platform: 'ios' }), getSystemInfoSync: () => ({ uniPlatform: 'mp-toutiao' }) }, { platform: 'qq' }), 'qq:ios', 'the platform option names the host')
@@ -75,8 +80,12 @@ t.test('a uni-app build labels its sessions with its host platform\'s tag, not W
 t.test('a native build found by its global labels its sessions with that global\'s tag', async (t) => {
   const { base, mock } = await server(t)
   const g = globalThis as Record<string, unknown>
-  t.teardown(() => { for (const name of ['wx', 'qq', 'tt', 'ks']) delete g[name] })
-  for (const [name, tag] of [['wx', 'wx'], ['ks', 'ks'], ['tt', 'tt'], ['qq', 'qq']]) {
+  // The WeChat-shaped runtimes' globals: the first's, then the others from the last searched.
+  const shaped = SEARCHED.filter((row) => row.login === undefined).map((row) => row.global)
+  const order = [...shaped.slice(0, 1), ...shaped.slice(1).reverse()]
+  t.same(order.filter((name) => ['wx', 'qq', 'tt', 'ks'].includes(name)), ['wx', 'ks', 'tt', 'qq'], 'the first platforms\' globals among them')
+  t.teardown(() => { for (const name of order) delete g[name] })
+  for (const [name, tag] of order.map((name) => [name, name])) {
     // Each newly present global is the host (QQ also answers to wx).
     g[name as string] = { ...createWx(mock, 'o-1'), getDeviceInfo: () => ({ platform: 'ios' }) }
     const api = createWeappClient({ baseUrl: base, storageKey: name })

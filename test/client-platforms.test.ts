@@ -5,9 +5,11 @@
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import weapp from '../lib/index.js'
-import { createWeappClient, WeappClientError, type WxLike } from '../client/src/index.js'
+import { createWeappClient, WeappClientError, type WeappPlatform, type WxLike } from '../client/src/index.js'
+import { PLATFORMS } from '../lib/platforms/index.js'
 import { createWx, MockWechat, type MockApp } from '../lib/testing.js'
 import { KEY } from './fixtures/app.js'
+import { RUNTIME_ROWS, SEARCHED } from './fixtures/tables.js'
 
 const KS = 'ks671234567890123456'
 const BD = '4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c'
@@ -96,28 +98,61 @@ t.test('Kuaishou: ks.login() has WeChat\'s shape', async (t) => {
   t.match(await client.login(), { openid: 'ks-user' })
 })
 
+/** What a platform's login calls, as the server's table says it: `swan.getLoginCode` of `swan.getLoginCode()`. */
+const callOf = (platform: WeappPlatform): string => PLATFORMS[platform].loginCall.replace(/\(\)$/, '')
+
+t.test('the client\'s runtime table: its platforms are the server\'s, each login call the server\'s row\'s', async (t) => {
+  t.ok(RUNTIME_ROWS.length >= 7 && RUNTIME_ROWS.every((row) => Object.hasOwn(PLATFORMS, row.platform)), 'every runtime is a platform of the server\'s table')
+  for (const { platform, global, login } of RUNTIME_ROWS) {
+    t.equal(login !== undefined ? login.loginCall : `${global}.login()`, PLATFORMS[platform].loginCall, `${platform}: the login call the server's messages name`)
+  }
+})
+
 t.test('the client finds each runtime\'s global, and platform picks among them', async (t) => {
   const g = globalThis as Loose
-  const names = ['wx', 'qq', 'tt', 'ks', 'swan', 'my']
+  const names = SEARCHED.map((row) => row.global)
+  t.same(names, ['wx', 'qq', 'tt', 'ks', 'swan', 'my'].concat(names.slice(6)), 'the globals of the first platforms, in their order')
   const saved = Object.fromEntries(names.map((n) => [n, g[n]]))
   t.teardown(() => { for (const n of names) g[n] = saved[n] })
-  const fake = (name: string): Loose => ({ name, login: () => {}, checkSession: () => {}, request: () => {}, getStorageSync: () => undefined, setStorageSync: () => {}, removeStorageSync: () => {} })
-  for (const n of names) delete g[n]
-  t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com' }), { message: /no wx \(or qq, tt, ks, swan, my\)/ })
+  // Every call a login of the server's table makes (`login`, `getLoginCode`, `getAuthCode`), failing
+  // as its runtime fails (Alipay's with `errorMessage`).
+  const calls = [...new Set(Object.values(PLATFORMS).map((row) => (/\.(\w+)\(\)$/.exec(row.loginCall) as RegExpExecArray)[1] as string))]
   const seen: string[] = []
-  for (const name of ['my', 'swan', 'ks', 'tt', 'qq', 'wx']) {
-    g[name] = { ...fake(name), getAuthCode: ({ fail }: Loose) => { seen.push(`${name}.getAuthCode`); fail({ errorMessage: 'x' }) }, getLoginCode: ({ fail }: Loose) => { seen.push(`${name}.getLoginCode`); fail({ errMsg: 'x' }) }, login: ({ fail }: Loose) => { seen.push(`${name}.login`); fail({ errMsg: 'x' }) } }
+  const fake = (name: string): Loose => ({
+    name,
+    checkSession: () => {},
+    request: () => {},
+    getStorageSync: () => undefined,
+    setStorageSync: () => {},
+    removeStorageSync: () => {},
+    ...Object.fromEntries(calls.map((call) => [call, ({ fail }: Loose) => { seen.push(`${name}.${call}`); fail(call === 'getAuthCode' ? { errorMessage: 'x' } : { errMsg: 'x' }) }]))
+  })
+  for (const n of names) delete g[n]
+  const none = `createWeappClient: no ${names[0] as string} (or ${names.slice(1).join(', ')}); pass { wx }`
+  t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com' }), { message: new RegExp(`^${none.replace(/[()]/g, '\\$&')}`) })
+  for (const name of [...names].reverse()) {
+    g[name] = fake(name)
     const client = createWeappClient({ baseUrl: 'https://api.example.com', storageKey: name })
     await t.rejects(client.login(), { code: 'WX_LOGIN_FAILED' })
   }
-  t.same(seen, ['my.getAuthCode', 'swan.getLoginCode', 'ks.login', 'tt.login', 'qq.login', 'wx.login'], 'each newly present global wins over those searched after it')
+  t.same(seen, [...SEARCHED].reverse().map((row) => callOf(row.platform)), 'each newly present global wins over those searched after it')
   seen.length = 0
   const feishu = createWeappClient({ baseUrl: 'https://api.example.com', platform: 'feishu', storageKey: 'f' })
   await t.rejects(feishu.login(), { message: 'tt.login() failed: x' })
-  for (const platform of ['wechat', 'qq', 'douyin', 'kuaishou', 'baidu', 'alipay'] as const) {
+  t.same(seen, ['tt.login'])
+  seen.length = 0
+  for (const { platform } of RUNTIME_ROWS) {
     await t.rejects(createWeappClient({ baseUrl: 'https://api.example.com', platform, storageKey: platform }).login(), { code: 'WX_LOGIN_FAILED' })
   }
-  t.same(seen, ['tt.login', 'wx.login', 'qq.login', 'tt.login', 'ks.login', 'swan.getLoginCode', 'my.getAuthCode'], 'platform picks the global and the login call')
-  delete g.my
-  t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com', platform: 'alipay' }), { message: /no wx/ })
+  t.same(seen, RUNTIME_ROWS.map((row) => callOf(row.platform)), 'platform picks the global and the login call')
+  for (const { platform, global } of RUNTIME_ROWS) {
+    const present = g[global]
+    delete g[global]
+    t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com', platform }), { message: /no wx/ }, `${platform}: no ${global}, no client`)
+    g[global] = present
+  }
+  // A platform the table does not have (from JavaScript) has no global: no client, whatever globals there are.
+  for (const platform of ['nope', 'toString']) {
+    t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com', platform: platform as WeappPlatform }), { message: /no wx/ }, platform)
+  }
 })

@@ -12,6 +12,8 @@ import { isError, KEY } from './fixtures/app.js'
 interface Row {
   kind: string
   appId: string
+  /** Serves the row's app on the mock (the mock's default app is the first row's). */
+  serve: (mock: MockWechat) => unknown
   config: (mock: MockWechat) => WeappAppConfig
   /** The mock's view of the app (its codes and, where its users have a session_key, encrypted data). */
   app: (mock: MockWechat) => Pick<MockApp, 'login'> & Partial<Pick<MockApp, 'encrypt'>>
@@ -34,6 +36,7 @@ const rows: Row[] = [
   {
     kind: 'wechat',
     appId: 'wx0123456789abcdef',
+    serve: () => undefined,
     config: (mock) => ({ appId: mock.appId, appSecret: mock.appSecret }),
     app: (mock) => mock,
     path: '/sns/jscode2session',
@@ -46,6 +49,7 @@ const rows: Row[] = [
   {
     kind: 'component',
     appId: 'wxhosted0000000001',
+    serve: (mock) => mock.addComponent('wxplatform00000001').host('wxhosted0000000001'),
     config: (mock) => ({ appId: 'wxhosted0000000001', component: { appId: 'wxplatform00000001', appSecret: mock.component('wxplatform00000001').appSecret, verifyTicket: () => mock.component('wxplatform00000001').verifyTicket() } }),
     app: (mock) => mock.app('wxhosted0000000001'),
     path: '/sns/component/jscode2session',
@@ -58,6 +62,7 @@ const rows: Row[] = [
   {
     kind: 'wecom',
     appId: 'wxstaff00000000001',
+    serve: (mock) => mock.addWecomApp('wxstaff00000000001', { corpId: CORP }),
     config: (mock) => ({ appId: 'wxstaff00000000001', wecom: { corpId: CORP, corpSecret: mock.wecomApp('wxstaff00000000001').corpSecret } }),
     app: (mock) => mock.wecomApp('wxstaff00000000001'),
     path: '/cgi-bin/miniprogram/jscode2session',
@@ -70,6 +75,7 @@ const rows: Row[] = [
   {
     kind: 'qq',
     appId: '1109876543',
+    serve: (mock) => mock.addApp('1109876543'),
     config: (mock) => ({ appId: '1109876543', appSecret: mock.app('1109876543').appSecret, platform: 'qq' }),
     app: (mock) => mock.app('1109876543'),
     path: '/sns/jscode2session',
@@ -82,6 +88,7 @@ const rows: Row[] = [
   {
     kind: 'douyin',
     appId: 'tt0123456789abcdef01',
+    serve: (mock) => mock.addApp('tt0123456789abcdef01'),
     config: (mock) => ({ appId: 'tt0123456789abcdef01', appSecret: mock.app('tt0123456789abcdef01').appSecret, platform: 'douyin' }),
     app: (mock) => mock.app('tt0123456789abcdef01'),
     path: '/api/apps/v2/jscode2session',
@@ -95,6 +102,7 @@ const rows: Row[] = [
   {
     kind: 'kuaishou',
     appId: 'ks671234567890123456',
+    serve: (mock) => mock.addApp('ks671234567890123456'),
     config: (mock) => ({ appId: 'ks671234567890123456', appSecret: mock.app('ks671234567890123456').appSecret, platform: 'kuaishou' }),
     app: (mock) => mock.app('ks671234567890123456'),
     path: '/oauth2/mp/code2session',
@@ -107,6 +115,7 @@ const rows: Row[] = [
   {
     kind: 'baidu',
     appId: '4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c',
+    serve: (mock) => mock.addBaiduApp('4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c'),
     config: (mock) => ({ appId: '4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c', appSecret: mock.baiduApp('4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c').appSecret, platform: 'baidu' }),
     app: (mock) => mock.baiduApp('4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c'),
     path: '/oauth/jscode2sessionkey',
@@ -120,6 +129,7 @@ const rows: Row[] = [
   {
     kind: 'feishu',
     appId: 'cli_a1b2c3d4e5f60001',
+    serve: (mock) => mock.addFeishuApp('cli_a1b2c3d4e5f60001', { tenantKey: TENANT }),
     config: (mock) => ({ appId: 'cli_a1b2c3d4e5f60001', appSecret: mock.feishuApp('cli_a1b2c3d4e5f60001').appSecret, platform: 'feishu' }),
     app: (mock) => mock.feishuApp('cli_a1b2c3d4e5f60001'),
     path: '/open-apis/mina/v2/tokenLoginValidate',
@@ -132,6 +142,7 @@ const rows: Row[] = [
   {
     kind: 'alipay',
     appId: '2021000000000001',
+    serve: (mock) => mock.addAlipayApp('2021000000000001'),
     config: (mock) => {
       const app = mock.alipayApp('2021000000000001')
       return { appId: app.appId, platform: 'alipay', alipay: { privateKey: app.privateKey, alipayPublicKey: app.alipayPublicKey, contentKey: app.contentKey } }
@@ -153,13 +164,9 @@ t.test('the suite covers every row of the platform table', async (t) => {
 
 /** One backend serving one app of every row, against one mock, with a protected route. */
 async function backend (t: Test): Promise<{ app: FastifyInstance, mock: MockWechat, logs: string[] }> {
-  const mock = await MockWechat.start({ apps: [{ appId: '1109876543' }, { appId: 'tt0123456789abcdef01' }, { appId: 'ks671234567890123456' }] })
+  const mock = await MockWechat.start()
   t.teardown(() => mock.close())
-  mock.addBaiduApp('4fecoAqgCIUtzIyA4FAPgoyrc4oUc25c')
-  mock.addFeishuApp('cli_a1b2c3d4e5f60001', { tenantKey: TENANT })
-  mock.addAlipayApp('2021000000000001')
-  mock.addComponent('wxplatform00000001').host('wxhosted0000000001')
-  mock.addWecomApp('wxstaff00000000001', { corpId: CORP })
+  for (const row of rows) row.serve(mock)
   const logs: string[] = []
   const app = Fastify({ logger: { level: 'trace', stream: { write: (line: string) => { logs.push(line) } } } })
   t.teardown(() => app.close())

@@ -7,6 +7,7 @@ import weapp from '../lib/index.js'
 import { createRegistry } from '../lib/apps.js'
 import { harness, KEY } from './fixtures/app.js'
 import { claims, forge } from './fixtures/jwe.js'
+import { everyOrigin } from './fixtures/tables.js'
 
 const APP = 'wx0123456789abcdef'
 const base = { appId: APP, appSecret: 'mock-app-secret-0123456789abcdef', key: KEY }
@@ -35,14 +36,14 @@ t.test('a misspelled option fails registration, naming it and the closest known 
 })
 
 t.test('a lookup answer with a misspelled field is an unusable config, not a silent default', async (t) => {
-  const registry = createRegistry(() => ({ appId: APP, appSecret: 's', platfrom: 'qq' }) as never, { apiBaseUrl: { wechat: 'http://127.0.0.1:1', wecom: 'http://127.0.0.1:1', qq: 'http://127.0.0.1:1', douyin: 'http://127.0.0.1:1', kuaishou: 'http://127.0.0.1:1', baidu: 'http://127.0.0.1:1', feishu: 'http://127.0.0.1:1', alipay: 'http://127.0.0.1:1' }, timeout: 100 })
+  const registry = createRegistry(() => ({ appId: APP, appSecret: 's', platfrom: 'qq' }) as never, { apiBaseUrl: everyOrigin('http://127.0.0.1:1'), timeout: 100 })
   await t.rejects(registry.get(APP), { code: 'WEAPP_APP_LOOKUP_FAILED', message: /platfrom is not an option/ })
 })
 
 t.test('made-up appIds are cached apart: a flood of them never evicts a known app', async (t) => {
   let lookups = 0
   const known = new Map([[APP, { appId: APP, appSecret: 's' }]])
-  const registry = createRegistry((appId) => { lookups++; return known.get(appId) }, { apiBaseUrl: { wechat: 'http://127.0.0.1:1', wecom: 'http://127.0.0.1:1', qq: 'http://127.0.0.1:1', douyin: 'http://127.0.0.1:1', kuaishou: 'http://127.0.0.1:1', baidu: 'http://127.0.0.1:1', feishu: 'http://127.0.0.1:1', alipay: 'http://127.0.0.1:1' }, timeout: 100 })
+  const registry = createRegistry((appId) => { lookups++; return known.get(appId) }, { apiBaseUrl: everyOrigin('http://127.0.0.1:1'), timeout: 100 })
   const app = await registry.get(APP)
   let refused = 0
   for (let i = 0; i < 3000; i++) await registry.get(`wxmadeup${i}`).catch((err: { code?: string }) => { if (err.code === 'WEAPP_UNKNOWN_APP') refused++ })

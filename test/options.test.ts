@@ -3,15 +3,20 @@ import t from 'tap'
 import weapp from '../lib/index.js'
 import { buildSettings, DEFAULT_API_BASE_URL, DEFAULT_EXPIRES_IN, DEFAULT_PREFIX, DEFAULT_TIMEOUT, parseTimeSpan } from '../lib/options.js'
 import { KEY } from './fixtures/app.js'
+import { everyOrigin } from './fixtures/tables.js'
+import { DEFAULT_API_BASE_URLS, ROWS } from '../lib/platforms/index.js'
 
 const valid = { appId: 'wx0123456789abcdef', appSecret: 'secret-that-must-not-leak', key: KEY }
+/** The platforms' documented API origins (a platform added since is held to its row's by the checks against the table). */
+const DOCUMENTED = { wechat: DEFAULT_API_BASE_URL, wecom: 'https://qyapi.weixin.qq.com', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com', kuaishou: 'https://open.kuaishou.com', baidu: 'https://spapi.baidu.com', feishu: 'https://open.feishu.cn', alipay: 'https://openapi.alipay.com' }
 
 t.test('defaults', async (t) => {
   const s = buildSettings(valid)
   t.equal(s.expiresIn, DEFAULT_EXPIRES_IN)
   t.equal(s.expiresIn, 604800, 'seven days')
   t.equal(s.prefix, DEFAULT_PREFIX)
-  t.same(s.apiBaseUrl, { wechat: DEFAULT_API_BASE_URL, wecom: 'https://qyapi.weixin.qq.com', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com', kuaishou: 'https://open.kuaishou.com', baidu: 'https://spapi.baidu.com', feishu: 'https://open.feishu.cn', alipay: 'https://openapi.alipay.com' })
+  t.same(s.apiBaseUrl, Object.fromEntries(ROWS.map((row) => [row.origin.key, row.origin.url])), 'each origin key of the table, its row\'s origin')
+  t.has(s.apiBaseUrl, DOCUMENTED, 'the documented origins')
   t.equal(s.timeout, DEFAULT_TIMEOUT)
   t.equal(s.watermarkMaxAge, 0, 'watermark age not checked')
   t.ok(Object.isFrozen(s))
@@ -22,9 +27,10 @@ t.test('normalises', async (t) => {
   const s = buildSettings({ ...valid, prefix: '/auth/wx/', apiBaseUrl: 'http://127.0.0.1:8080/proxy/', expiresIn: '12h', timeout: 800, watermarkMaxAge: 0 })
   t.equal(s.prefix, '/auth/wx')
   const proxy = 'http://127.0.0.1:8080/proxy'
-  t.same(s.apiBaseUrl, { wechat: proxy, wecom: proxy, qq: proxy, douyin: proxy, kuaishou: proxy, baidu: proxy, feishu: proxy, alipay: proxy }, 'one origin serves every platform')
+  t.same(s.apiBaseUrl, everyOrigin(proxy), 'one origin serves every platform')
   const per = buildSettings({ ...valid, apiBaseUrl: { wecom: 'http://127.0.0.1:9/wecom/' } }).apiBaseUrl
-  t.same(per, { wechat: DEFAULT_API_BASE_URL, wecom: 'http://127.0.0.1:9/wecom', qq: 'https://api.q.qq.com', douyin: 'https://developer.toutiao.com', kuaishou: 'https://open.kuaishou.com', baidu: 'https://spapi.baidu.com', feishu: 'https://open.feishu.cn', alipay: 'https://openapi.alipay.com' }, 'one per platform, the others their defaults')
+  t.same(per, { ...DEFAULT_API_BASE_URLS, wecom: 'http://127.0.0.1:9/wecom' }, 'one per platform, the others their defaults')
+  t.has(per, { ...DOCUMENTED, wecom: 'http://127.0.0.1:9/wecom' })
   t.equal(s.expiresIn, 43200)
   t.equal(s.timeout, 800)
   t.equal(s.watermarkMaxAge, 0)

@@ -7,6 +7,8 @@ import { parseKeys } from '../lib/keys.js'
 import { createJoseUnseal, createSessionCodec, type AnyIdentity } from '../lib/session.js'
 import { KEY, OTHER_KEY } from './fixtures/app.js'
 import { kidOf, open } from './fixtures/jwe.js'
+import { ROWS, type OpenidPlatform } from '../lib/platforms/index.js'
+import { keyBytesOf, OPENID_FIELDS } from '../lib/platforms/users.js'
 
 const appId = 'wx0123456789abcdef'
 const keys = parseKeys([KEY, OTHER_KEY])
@@ -17,9 +19,12 @@ const B64URL = /^[A-Za-z0-9_-]*$/
 const sessionKey = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64'))
 const baiduKey = fc.uint8Array({ minLength: 24, maxLength: 24 }).map((b) => Buffer.from(b).toString('base64'))
 const id = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 })
+const keyOf = (bytes: number): fc.Arbitrary<string> => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('base64'))
+const TAGGED = [...new Set(ROWS.map((row) => row.users))].filter((users) => users.fields === OPENID_FIELDS && users.tag !== undefined && keyBytesOf(users) > 0)
 const identity: fc.Arbitrary<AnyIdentity> = fc.oneof(
   fc.record({ openid: id, sessionKey, unionid: fc.option(id, { nil: undefined }) }).map(({ unionid, ...rest }) => unionid === undefined ? rest : { ...rest, unionid }),
-  fc.record({ openid: id, sessionKey, platform: fc.constantFrom('qq' as const, 'douyin' as const, 'kuaishou' as const) }),
+  // Every platform of the table whose users are openids with a session_key and a tag of their own.
+  fc.constantFrom(...TAGGED).chain((users) => fc.record({ openid: id, sessionKey: keyOf(keyBytesOf(users)), platform: fc.constant(users.platform as OpenidPlatform) })),
   fc.record({ openid: id, sessionKey: baiduKey, platform: fc.constant('baidu' as const) }),
   fc.record({ platform: fc.constant('feishu' as const), openid: id, tenantKey: id, employeeId: fc.option(id, { nil: undefined }) }).map(({ employeeId, ...rest }) => employeeId === undefined ? rest : { ...rest, employeeId }),
   fc.record({ platform: fc.constant('alipay' as const), openid: id, idType: fc.constantFrom('open_id' as const, 'user_id' as const) }),
@@ -28,6 +33,7 @@ const identity: fc.Arbitrary<AnyIdentity> = fc.oneof(
 )
 
 t.test('every token the node:crypto seal writes opens with jose and with another reader, claims intact', async (t) => {
+  t.same(TAGGED.map((users) => users.platform).slice(0, 4), ['qq', 'douyin', 'kuaishou', 'baidu'], 'the tagged openid platforms of the table are generated (a new one with them)')
   const ivs = new Set<string>()
   let count = 0
   await fc.assert(fc.asyncProperty(identity, async (who) => {

@@ -7,6 +7,7 @@ import { MockWechat } from '../lib/testing.js'
 import { harness, type Harness } from './fixtures/app.js'
 import { instance, login, mockWechat } from './fixtures/fleet.js'
 import { redisServer } from './fixtures/redis.js'
+import { everyOrigin } from './fixtures/tables.js'
 
 const WX = 'wx0123456789abcdef'
 
@@ -16,7 +17,7 @@ t.test('a lookup app whose AppSecret changed fetches its access token with the n
   let now = 1_000_000
   let secret = mock.appSecret
   const origin = mock.url
-  const registry = createRegistry(() => ({ appId: WX, appSecret: secret }), { apiBaseUrl: { wechat: origin, wecom: origin, qq: origin, douyin: origin, kuaishou: origin, baidu: origin, feishu: origin, alipay: origin }, timeout: 2000 }, () => now)
+  const registry = createRegistry(() => ({ appId: WX, appSecret: secret }), { apiBaseUrl: everyOrigin(origin), timeout: 2000 }, () => now)
   await (await registry.get(WX)).accessToken()
   secret = 'the-rotated-secret-0123456789'
   now += 120_000 // past the lookup cache: the new config is read

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import fastifyWeapp, { type FastifyWeappOptions, type WeappApi, type WeappAppApi, type WeappSession } from '../lib/index.js'
 import type { WxLike } from '../lib/client.js'
+import type { OpenidPlatform } from '../lib/platforms/index.js'
 import { KEY, OTHER_KEY } from './fixtures/app.js'
 
 t.test('types merge into Fastify\'s', async (t) => {
@@ -59,7 +60,7 @@ t.test('types merge into Fastify\'s', async (t) => {
   const token: string = await api.seal(identity)
   const session: WeappSession = await api.unseal(token)
   // Without WeCom apps declared (WeappSessionTypes), a session is a WeChat user's.
-  const platform: 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' = session.platform
+  const platform: OpenidPlatform = session.platform
   // @ts-expect-error no corpId on a WeChat user's session
   t.notOk(session.corpId)
   t.equal(platform, 'wechat')

@@ -1,42 +1,6 @@
-import type { RuntimeOptions } from './runtimes/index.js'
+import type { RuntimeOptions, WeappLogin, WxLike } from './runtimes/index.js'
 
-/**
- * The part of `wx` the client uses; the runtimes' typings (miniprogram-api-typings), Taro's and uni-app's API objects satisfy
- * it. What the calls return is ignored, except that a returned promise is caught: Taro both calls
- * `fail` and rejects the promise it returns, which would otherwise be an unhandled rejection.
- */
-export interface WxLike {
-  /** `anonymousCode`: where the platform has anonymous logins, for a user not logged in to it (and an empty `code`). */
-  login (options: { success?: (res: { code: string, anonymousCode?: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
-  checkSession (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
-  request (options: {
-    url: string
-    method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD' | 'OPTIONS'
-    data?: string | Record<string, any> | ArrayBuffer
-    header?: Record<string, any>
-    dataType?: 'json' | string
-    success?: (res: { statusCode: number, data: string | Record<string, any> | ArrayBuffer, header: Record<string, any> }) => void
-    fail?: (err: { errMsg: string }) => void
-  }): unknown
-  getStorageSync (key: string): any
-  setStorageSync (key: string, data: any): void
-  removeStorageSync (key: string): void
-  /** The user crypto module (base library 2.17.3+): the user's encrypt key and secure random bytes, for `encrypt()`. */
-  getUserCryptoManager?: () => {
-    getLatestUserKey (options: { success?: (res: { encryptKey: string, iv: string, version: number, expireTime: number }) => void, fail?: (err: { errMsg: string }) => void }): unknown
-    getRandomValues (options: { length: number, success?: (res: { randomValues: ArrayBuffer }) => void, fail?: (err: { errMsg: string }) => void }): unknown
-  }
-  /** Where available (and in Taro/uni-app builds for those runtimes): the mini program's own AppID. */
-  getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
-  /** The device's system (`platform`: 'ios', 'android', 'devtools', 'windows', 'mac', …): the newer API, then the older one. */
-  getDeviceInfo?: () => { platform?: string }
-  getSystemInfoSync?: () => { platform?: string }
-  /** The members' runtime (see the runtime table): its `login()` gives a member's code, its `checkSession()` checks that runtime's session. */
-  qy?: {
-    login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
-    checkSession? (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
-  }
-}
+export type { WeappLogin, WxLike }
 
 export interface WeappClientOptions extends RuntimeOptions {
   /**
@@ -76,20 +40,6 @@ export interface WeappRequestOptions {
   /** Sent as JSON. */
   data?: Record<string, unknown> | unknown[]
   header?: Record<string, string>
-}
-
-/** What the login route answered for a user whose id is an openid. */
-export interface WeappLogin {
-  session: string
-  expiresIn: number
-  /** The app the session is for. */
-  appId: string
-  openid: string
-  unionid?: string
-  /** With the server's jwt option. */
-  token?: string
-  /** What the app's onLogin answered about its user (its profile, whether it is new). */
-  user?: Record<string, unknown>
 }
 
 /** A session the app's own route issued (a link route's answer): what `adopt()` stores. */

@@ -91,10 +91,6 @@ export interface AlipaySession {
   loginAt: number
 }
 
-/** With `interface WeappSessionTypes { alipay: true }`, sessions may be an Alipay user's. */
-export type AlipaySessionOf<Types> = Types extends { alipay: true } ? AlipaySession : never
-export type AlipayIdentityOf<Types> = Types extends { alipay: true } ? AlipayIdentity : never
-
 /** The contract's error for an Alipay `sub_code` (or a `code` without one). */
 export const alipayErrors = errcodes(NAMED, {
   field: 'sub_code',
@@ -400,7 +396,7 @@ const users: Users = {
   phoneField: { name: 'response', describes: 'the response string my.getPhoneNumber() gave, as is' }
 }
 
-export const alipay: Platform = {
+export const alipay: Platform<{ origin: 'alipay', users: { identity: AlipayIdentity, session: AlipaySession }, config: AlipayAppConfig }> = {
   kind: 'alipay',
   ...NAMED,
   origin: { key: 'alipay', url: 'https://openapi.alipay.com' },

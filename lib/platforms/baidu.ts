@@ -3,7 +3,7 @@ import { callUpstream, codeExchange } from '../upstream/call.js'
 import { errcodes, unusable, type Named } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { bytesOf, failed, paddingValid, type DecryptOptions } from '../user-data.js'
-import { appSecretConfig, unsupported, type App, type Platform } from './platform.js'
+import { appSecretConfig, unsupported, type App, type OpenidRow, type Platform } from './platform.js'
 import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './users.js'
 
 /**
@@ -113,7 +113,7 @@ const users: Users = {
   userData: openBaiduData
 }
 
-export const baidu: Platform = {
+export const baidu: Platform<OpenidRow<'baidu'>> = {
   kind: 'baidu',
   ...NAMED,
   origin: { key: 'baidu', url: 'https://spapi.baidu.com' },

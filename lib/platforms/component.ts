@@ -4,7 +4,7 @@ import { withCodes, type Errcodes } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { AccessTokenRejected, createTokenCache, readToken, type AccessTokens } from '../upstream/tokens.js'
 import { unknownName } from '../names.js'
-import { APP_ID, isFunction, isObject, isSecret, type App, type Hosting, type Platform } from './platform.js'
+import { APP_ID, isFunction, isObject, isSecret, type App, type Hosting, type Platform, type RowTypes } from './platform.js'
 
 /**
  * Mini programs hosted by a third-party platform (第三方平台) of the platform whose mini programs
@@ -169,10 +169,17 @@ function normalizeComponent (value: unknown): ComponentConfig {
     : { appId, appSecret, verifyTicket, authorizerAccessToken })
 }
 
+/** The types of the row hosted by `T`'s: its origin and users, and a config of its own. */
+export interface Hosted<T extends RowTypes> extends RowTypes {
+  readonly origin: T['origin']
+  readonly users: T['users']
+  readonly config: ComponentAppConfig
+}
+
 /** The row of mini programs hosted by third-party platforms of `parent`'s (its users, origin, codes and APIs). */
-export function hostedBy (parent: Platform): Platform {
+export function hostedBy<T extends RowTypes> (parent: Platform<T>): Platform<Hosted<T>> {
   const hosting = parent.hosting as Hosting
-  const row: Platform = {
+  const row: Platform<Hosted<T>> = {
     kind: 'component',
     title: parent.title,
     loginCall: parent.loginCall,

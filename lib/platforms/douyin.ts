@@ -2,7 +2,7 @@ import { callUpstream, checkCode } from '../upstream/call.js'
 import { errcodes, unusable, type Named } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { singleFlight } from '../upstream/single-flight.js'
-import { appSecretConfig, unsupported, type App, type Platform } from './platform.js'
+import { appSecretConfig, unsupported, type App, type OpenidRow, type Platform } from './platform.js'
 import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './users.js'
 
 /**
@@ -88,7 +88,7 @@ const users: Users = {
   noPhone: 'Douyin has no phone-number-by-code API here: a Douyin session has no phone route'
 }
 
-export const douyin: Platform = {
+export const douyin: Platform<OpenidRow<'douyin'>> = {
   kind: 'douyin',
   ...NAMED,
   origin: { key: 'douyin', url: 'https://developer.toutiao.com' },

@@ -3,7 +3,7 @@ import { callUpstream, codeExchange } from '../upstream/call.js'
 import { errcodes, unusable, withCodes, type Named, type UpstreamCode } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { AccessTokenRejected, createTokenCache, type AccessTokens } from '../upstream/tokens.js'
-import { appSecretConfig, unsupported, type App, type Platform } from './platform.js'
+import { appSecretConfig, unsupported, type App, type AppSecretApp, type Platform } from './platform.js'
 import type { Users } from './users.js'
 
 /**
@@ -60,10 +60,6 @@ export interface FeishuSession {
   jti: string
   loginAt: number
 }
-
-/** With `interface WeappSessionTypes { feishu: true }`, sessions may be a Feishu member's. */
-export type FeishuSessionOf<Types> = Types extends { feishu: true } ? FeishuSession : never
-export type FeishuIdentityOf<Types> = Types extends { feishu: true } ? FeishuIdentity : never
 
 interface Upstream {
   apiBaseUrl: string
@@ -132,7 +128,7 @@ const users: Users = {
   noDecrypt: 'A Feishu session holds no session_key: Feishu encrypts nothing of its users for the app to decrypt'
 }
 
-export const feishu: Platform = {
+export const feishu: Platform<{ origin: 'feishu', users: { identity: FeishuIdentity, session: FeishuSession }, config: AppSecretApp }> = {
   kind: 'feishu',
   ...NAMED,
   origin: { key: 'feishu', url: 'https://open.feishu.cn' },

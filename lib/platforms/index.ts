@@ -1,23 +1,23 @@
-import { alipay, type AlipayAppConfig, type AlipayIdentity, type AlipayIdentityOf, type AlipaySession, type AlipaySessionOf } from './alipay.js'
+import { alipay, type AlipayAppConfig, type AlipayIdentity, type AlipaySession } from './alipay.js'
 import { baidu } from './baidu.js'
 import { hostedBy, type ComponentAppConfig } from './component.js'
 import { douyin } from './douyin.js'
-import { feishu, type FeishuIdentity, type FeishuIdentityOf, type FeishuSession, type FeishuSessionOf } from './feishu.js'
+import { feishu, type FeishuIdentity, type FeishuSession } from './feishu.js'
 import { kuaishou } from './kuaishou.js'
 import { qq } from './qq.js'
 import { wechat, wechatShaped } from './wechat.js'
-import { wecom, type WecomAppConfig, type WecomIdentity, type WecomIdentityOf, type WecomSession, type WecomSessionOf } from './wecom.js'
-import { APP_ID_PATTERN, type Platform } from './platform.js'
+import { wecom, type WecomAppConfig, type WecomIdentity, type WecomSession } from './wecom.js'
+import { APP_ID_PATTERN, type AppSecretApp, type Platform } from './platform.js'
 import type { WeappApiSecurity } from './wechat-api-security.js'
 import { mapUsers, type OpenidIdentity, type OpenidSession, type UserMapping } from './users.js'
 
 /**
  * The platform table: one row per kind of app, each built in its own file (a platform is data plus
  * a few functions), looked up by `platformOf`, which answers undefined the same way for everything
- * it does not know. Nothing else in the plugin names a platform: adding one is a file, a row here
- * and a row in each type below.
+ * it does not know. Nothing else in the plugin names a platform: adding one is a file and a row
+ * here; the kinds, origins, identities, sessions and configs below are computed from the rows.
  */
-export const PLATFORMS: Readonly<Record<string, Platform>> = Object.freeze({
+const TABLE = {
   wechat,
   component: hostedBy(wechat),
   wecom,
@@ -27,20 +27,29 @@ export const PLATFORMS: Readonly<Record<string, Platform>> = Object.freeze({
   baidu,
   feishu,
   alipay
-})
+} satisfies Record<string, Platform>
+
+export const PLATFORMS: Readonly<Record<AppKind, Platform>> = Object.freeze(TABLE)
 
 /** Which upstream an app logs in through: a key of the table. */
-export type AppKind = 'wechat' | 'component' | 'wecom' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu' | 'alipay'
+export type AppKind = keyof typeof TABLE
+/** What the row of a kind says of itself as types (see `RowTypes`). */
+type TypesOf<K extends AppKind> = typeof TABLE[K] extends Platform<infer T> ? T : never
 /** The `apiBaseUrl` keys: one origin per platform. */
-export type OriginKey = 'wechat' | 'wecom' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu' | 'alipay'
+export type OriginKey = { [K in AppKind]: TypesOf<K>['origin'] }[AppKind]
 /** The platforms whose users are openids with a session_key (hosted mini programs' users are the first's). */
-export type OpenidPlatform = 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu'
+export type OpenidPlatform = { [K in AppKind]: TypesOf<K>['users'] extends { openid: infer P } ? P : never }[AppKind]
+/** The users of the rows whose users have a shape of their own, by kind. */
+type OwnUsers = { [K in AppKind as TypesOf<K>['users'] extends { session: object } ? K : never]: TypesOf<K>['users'] }
 
 export const ROWS: readonly Platform[] = Object.freeze(Object.values(PLATFORMS))
 
+/** Whether `kind` is a key of the table (an inherited name is not). */
+const isKind = (kind: unknown): kind is AppKind => typeof kind === 'string' && Object.hasOwn(PLATFORMS, kind)
+
 /** The row of a kind, or undefined for anything that is not one (an inherited name included). */
 export function platformOf (kind: unknown): Platform | undefined {
-  return typeof kind === 'string' && Object.hasOwn(PLATFORMS, kind) ? PLATFORMS[kind] : undefined
+  return isKind(kind) ? PLATFORMS[kind] : undefined
 }
 
 /** The one mapping of identities, claims, sessions, answers and JWSs, for every row's users. */
@@ -61,24 +70,27 @@ export type WechatIdentity = OpenidIdentity<OpenidPlatform>
 export type WechatSession = OpenidSession<OpenidPlatform>
 export type { WecomIdentity, WecomSession, FeishuIdentity, FeishuSession, AlipayIdentity, AlipaySession }
 /** Any identity a login yields and a session holds. */
-export type AnyIdentity = WechatIdentity | WecomIdentity | FeishuIdentity | AlipayIdentity
+export type AnyIdentity = WechatIdentity | { [K in keyof OwnUsers]: OwnUsers[K]['identity'] }[keyof OwnUsers]
 /** Any session the plugin issues. */
-export type AnySession = WechatSession | WecomSession | FeishuSession | AlipaySession
-/** The sessions an app declares it issues (see `WeappSessionTypes`). */
-export type SessionOf<Types> = WechatSession | WecomSessionOf<Types> | FeishuSessionOf<Types> | AlipaySessionOf<Types>
-export type IdentityOf<Types> = WechatIdentity | WecomIdentityOf<Types> | FeishuIdentityOf<Types> | AlipayIdentityOf<Types>
+export type AnySession = WechatSession | { [K in keyof OwnUsers]: OwnUsers[K]['session'] }[keyof OwnUsers]
+/** The sessions an app declares it issues (see `WeappSessionTypes`): a row's own shape with `{ [kind]: true }`. */
+export type SessionOf<Types> = WechatSession | { [K in keyof OwnUsers]: Types extends Record<K, true> ? OwnUsers[K]['session'] : never }[keyof OwnUsers]
+export type IdentityOf<Types> = WechatIdentity | { [K in keyof OwnUsers]: Types extends Record<K, true> ? OwnUsers[K]['identity'] : never }[keyof OwnUsers]
 
-/** An app whose credential is its own AppSecret: a mini program of WeChat, QQ, Douyin, Kuaishou, Baidu (its AppKey and AppSecret) or Feishu. */
-interface AppSecretConfig {
-  appId: string
-  appSecret: string
+/** The kinds whose credential is the app's own AppSecret. */
+type AppSecretKind = { [K in AppKind]: TypesOf<K>['config'] extends AppSecretApp ? K : never }[AppKind]
+
+/** An app whose credential is its own AppSecret (a Baidu one's AppKey and AppSecret): the rows whose config is `AppSecretApp`. */
+interface AppSecretConfig extends AppSecretApp {
   /** WeChat's API security (WeChat mini programs only): the calls that support it are encrypted and signed, their answers verified. */
   apiSecurity?: WeappApiSecurity
-  /** The platform: `'qq'`, `'douyin'`, `'kuaishou'`, `'baidu'` or `'feishu'`. Default `'wechat'`. */
-  platform?: 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu'
+  /** The platform: a kind whose credential is an AppSecret (`'qq'`, `'douyin'`, …). Default `'wechat'`. */
+  platform?: AppSecretKind
 }
 
-type ConfigKey = 'appSecret' | 'platform' | 'component' | 'wecom' | 'alipay' | 'apiSecurity'
+/** Each kind's app config. */
+type ConfigOf<K extends AppKind> = TypesOf<K>['config'] extends AppSecretApp ? AppSecretConfig : TypesOf<K>['config']
+type ConfigKey = Exclude<{ [K in AppKind]: keyof ConfigOf<K> }[AppKind], 'appId'>
 /** A config that gives none of the other kinds' fields. */
 type Only<T> = T & { [K in Exclude<ConfigKey, keyof T>]?: undefined }
 
@@ -91,7 +103,7 @@ export type WeappWecomAppConfig = Only<WecomAppConfig>
 /** An Alipay mini program: its AppID and keys (requests signed, answers verified). */
 export type WeappAlipayAppConfig = Only<AlipayAppConfig>
 /** One app: a mini program of one of the table's platforms. */
-export type WeappAppConfig = WeappWechatAppConfig | WeappComponentAppConfig | WeappWecomAppConfig | WeappAlipayAppConfig
+export type WeappAppConfig = { [K in AppKind]: Only<ConfigOf<K>> }[AppKind]
 
 export type { ComponentConfig, ComponentWithTicket, ComponentWithToken } from './component.js'
 export type { WecomCredentials } from './wecom.js'

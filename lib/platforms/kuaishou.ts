@@ -2,7 +2,7 @@ import { callUpstream, codeExchange } from '../upstream/call.js'
 import { errcodes, unusable, type Named } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { openUserData } from '../user-data.js'
-import { appSecretConfig, unsupported, type App, type Platform } from './platform.js'
+import { appSecretConfig, unsupported, type App, type OpenidRow, type Platform } from './platform.js'
 import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './users.js'
 
 /**
@@ -75,7 +75,7 @@ const users: Users = {
   userData: (sessionKey, encryptedData, iv, options) => openUserData(sessionKey, encryptedData, iv, { ...options, watermarkOptional: true })
 }
 
-export const kuaishou: Platform = {
+export const kuaishou: Platform<OpenidRow<'kuaishou'>> = {
   kind: 'kuaishou',
   ...NAMED,
   origin: { key: 'kuaishou', url: 'https://open.kuaishou.com' },

@@ -144,12 +144,54 @@ export interface Hosting {
   userApi (options: { appId: string, apiBaseUrl: string, timeout: number, http?: Http | undefined, tokens: AccessTokens }): Pick<App, 'getPhoneNumber' | 'checkSessionKey'> & SessionKeyApi
 }
 
-/** One row of the platform table. */
-export interface Platform extends Named {
+/** An app whose credential is its own AppSecret: the config shape several rows share (`platform` tells them apart). */
+export interface AppSecretApp {
+  appId: string
+  appSecret: string
+}
+
+/**
+ * What a row is, as types: the table computes the kind, origin, identity, session and config unions
+ * from its rows' (lib/platforms/index.ts), so that a row's key is spelled in its row and nowhere else.
+ */
+export interface RowTypes {
+  /** The `apiBaseUrl` key of its origin. */
+  readonly origin: string
+  /**
+   * Its users: openids with a session_key (the sessions' `platform`), or a shape of their own (an
+   * app declares it issues them in `WeappSessionTypes`, under the row's key).
+   */
+  readonly users: { readonly openid: string } | { readonly identity: object, readonly session: object }
+  /** Its app config (`AppSecretApp` for an AppSecret app: the table gives that shape its `platform`). */
+  readonly config: object
+}
+
+/** The types of a row whose users are openids, whose origin is its own and whose credential is an AppSecret. */
+export interface OpenidRow<K extends string> extends RowTypes {
+  readonly origin: K
+  readonly users: { readonly openid: K }
+  readonly config: AppSecretApp
+}
+
+/**
+ * What a platform whose row a shared factory builds (the first row's login on its own origin) says
+ * of itself in its own file. A generic interface, so that the table infers the row's types from
+ * its type arguments alone.
+ */
+export interface RowData<K extends string> extends Named {
+  readonly kind: AppKind
+  readonly origin: { readonly key: K, readonly url: string }
+  readonly referer: string
+  readonly users: Users
+  readonly describes: string
+}
+
+/** One row of the platform table; `T` its types (see `RowTypes`). */
+export interface Platform<T extends RowTypes = RowTypes> extends Named {
   /** The table key: what `fastify.weapp.app(appId).kind` says. */
   readonly kind: AppKind
   /** The `apiBaseUrl` key whose origin its calls go to, and that origin's default. */
-  readonly origin: { readonly key: string, readonly url: string }
+  readonly origin: { readonly key: T['origin'], readonly url: string }
   /** Who its users are and how its sessions say so. */
   readonly users: Users
   /**
@@ -162,6 +204,8 @@ export interface Platform extends Named {
   readonly hosting?: Hosting
   /** Builds one app of this platform from its (valid, normalized) config. */
   create (config: { appId: string } & Record<string, unknown>, context: AppContext): App
+  /** Its types, for the table's unions: never there at run time. */
+  readonly types?: T
 }
 
 /** A building block the platform does not have: it rejects `WEAPP_UNSUPPORTED` with the reason. */

@@ -1,3 +1,4 @@
+import type { RowData } from './platform.js'
 import { OPENID_FIELDS, type Users } from './users.js'
 
 /**
@@ -22,8 +23,8 @@ const users: Users = {
   noPhone: 'QQ has no phone-number-by-code API here: a QQ session has no phone route'
 }
 
-export const qq = {
-  kind: 'qq' as const,
+export const qq: RowData<'qq'> = {
+  kind: 'qq',
   ...NAMED,
   origin: { key: 'qq', url: 'https://api.q.qq.com' },
   // qq.request's Referer: https://appservice.qq.com/{appid}/{version}/page-frame.html

@@ -2,8 +2,7 @@ import { callUpstream, codeExchange } from '../upstream/call.js'
 import { errcodes, unusable, type Errcodes, type Named } from '../upstream/faults.js'
 import type { Http } from '../upstream/http.js'
 import { apiSecurityProblem, normalizeApiSecurity, type WeappApiSecurity } from './wechat-api-security.js'
-import { appSecretConfig, unsupported, type App, type AppContext, type Platform } from './platform.js'
-import type { AppKind } from './index.js'
+import { appSecretConfig, unsupported, type App, type AppContext, type OpenidRow, type Platform, type RowData } from './platform.js'
 import { isSessionKey, OPENID_FIELDS, type OpenidIdentity, type Users } from './users.js'
 import { createStableTokens, createUserApi, TOKEN_REJECTED, WECHAT, errorFor, tableOf, wechatErrors } from './wechat-api.js'
 
@@ -61,22 +60,13 @@ export function createWechatClient (options: WechatClientOptions): WechatClient 
   return jscode2session(options, wechatErrors, undefined)
 }
 
-/** What a platform of WeChat's shape says of itself in its own file. */
-export interface WechatShaped extends Named {
-  kind: AppKind
-  origin: { key: string, url: string }
-  referer: string
-  users: Users
-  describes: string
-}
-
 /**
  * A platform whose login is WeChat's `jscode2session` on its own origin. With `userApi`, WeChat's
  * access token, phone and checksession APIs too; without, those say the platform has none.
  */
-function wechatShape (data: WechatShaped, userApi: boolean): Platform {
+function wechatShape<K extends string> (data: RowData<K>, userApi: boolean): Platform<OpenidRow<K>> {
   const errors = errcodes(data, tableOf(data.title))
-  const row: Platform = {
+  const row: Platform<OpenidRow<K>> = {
     ...data,
     // Only this row has API security (the other rows of its shape do not).
     config: userApi ? { ...appSecretConfig(data.describes, true), optional: { apiSecurity: { problem: apiSecurityProblem, normalize: normalizeApiSecurity } } } : appSecretConfig(data.describes, false),
@@ -99,7 +89,7 @@ function wechatShape (data: WechatShaped, userApi: boolean): Platform {
 }
 
 /** The row of a platform of WeChat's shape that has no access-token APIs here. */
-export const wechatShaped = (data: WechatShaped): Platform => wechatShape(data, false)
+export const wechatShaped = <K extends string>(data: RowData<K>): Platform<OpenidRow<K>> => wechatShape(data, false)
 
 const users: Users = {
   platform: 'wechat',
@@ -112,7 +102,7 @@ const users: Users = {
   noPhone: undefined
 }
 
-export const wechat: Platform = wechatShape({
+export const wechat: Platform<OpenidRow<'wechat'>> = wechatShape({
   kind: 'wechat',
   ...WECHAT,
   origin: { key: 'wechat', url: 'https://api.weixin.qq.com' },

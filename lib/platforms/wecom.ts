@@ -51,10 +51,6 @@ export interface WecomSession {
   loginAt: number
 }
 
-/** With `interface WeappSessionTypes { wecom: true }`, sessions may be a WeCom member's. */
-export type WecomSessionOf<Types> = Types extends { wecom: true } ? WecomSession : never
-export type WecomIdentityOf<Types> = Types extends { wecom: true } ? WecomIdentity : never
-
 interface Upstream {
   /** The WeCom API origin. */
   apiBaseUrl: string
@@ -139,7 +135,7 @@ function wecomProblem (wecom: unknown): string | undefined {
   return undefined
 }
 
-export const wecom: Platform = {
+export const wecom: Platform<{ origin: 'wecom', users: { identity: WecomIdentity, session: WecomSession }, config: WecomAppConfig }> = {
   kind: 'wecom',
   ...WECOM,
   origin: { key: 'wecom', url: 'https://qyapi.weixin.qq.com' },

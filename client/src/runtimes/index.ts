@@ -1,12 +1,63 @@
-import type { WeappLogin, WxLike } from '../types.js'
-
 /**
  * The client's runtime table: which global API object a mini program has (WeChat's `wx`, QQ's
  * `qq`, Douyin's and Feishu's `tt`, Kuaishou's `ks`, Baidu's `swan`, Alipay's `my`), and which kind
  * of login a client makes: a user's code from the runtime's login call, or (with `wecom: true`) a
  * WeCom member's from `wx.qy.login()`, checked with `wx.qy.checkSession()`. Nothing else in the
- * client names a platform: a new runtime is a row here.
+ * client names a platform: a new runtime is a row here (and its global's declaration); the
+ * platforms, the globals searched, detection and the device labels are computed from the rows.
  */
+
+/**
+ * The part of `wx` the client uses; the runtimes' typings (miniprogram-api-typings), Taro's and uni-app's API objects satisfy
+ * it. What the calls return is ignored, except that a returned promise is caught: Taro both calls
+ * `fail` and rejects the promise it returns, which would otherwise be an unhandled rejection.
+ */
+export interface WxLike {
+  /** `anonymousCode`: where the platform has anonymous logins, for a user not logged in to it (and an empty `code`). */
+  login (options: { success?: (res: { code: string, anonymousCode?: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  checkSession (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  request (options: {
+    url: string
+    method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD' | 'OPTIONS'
+    data?: string | Record<string, any> | ArrayBuffer
+    header?: Record<string, any>
+    dataType?: 'json' | string
+    success?: (res: { statusCode: number, data: string | Record<string, any> | ArrayBuffer, header: Record<string, any> }) => void
+    fail?: (err: { errMsg: string }) => void
+  }): unknown
+  getStorageSync (key: string): any
+  setStorageSync (key: string, data: any): void
+  removeStorageSync (key: string): void
+  /** The user crypto module (base library 2.17.3+): the user's encrypt key and secure random bytes, for `encrypt()`. */
+  getUserCryptoManager?: () => {
+    getLatestUserKey (options: { success?: (res: { encryptKey: string, iv: string, version: number, expireTime: number }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+    getRandomValues (options: { length: number, success?: (res: { randomValues: ArrayBuffer }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  }
+  /** Where available (and in Taro/uni-app builds for those runtimes): the mini program's own AppID. */
+  getAccountInfoSync?: () => { miniProgram?: { appId?: string } }
+  /** The device's system (`platform`: 'ios', 'android', 'devtools', 'windows', 'mac', …): the newer API, then the older one. */
+  getDeviceInfo?: () => { platform?: string }
+  getSystemInfoSync?: () => { platform?: string }
+  /** The members' runtime (see the runtime table): its `login()` gives a member's code, its `checkSession()` checks that runtime's session. */
+  qy?: {
+    login (options: { success?: (res: { code: string }) => void, fail?: (err: { errMsg: string }) => void }): unknown
+    checkSession? (options: { success?: (res: unknown) => void, fail?: (err: { errMsg: string }) => void }): unknown
+  }
+}
+
+/** What the login route answered for a user whose id is an openid. */
+export interface WeappLogin {
+  session: string
+  expiresIn: number
+  /** The app the session is for. */
+  appId: string
+  openid: string
+  unionid?: string
+  /** With the server's jwt option. */
+  token?: string
+  /** What the app's onLogin answered about its user (its profile, whether it is new). */
+  user?: Record<string, unknown>
+}
 
 /** The globals, looked up with typeof (older engines have no globalThis). */
 declare const wx: WxLike | undefined
@@ -15,9 +66,6 @@ declare const tt: WxLike | undefined
 declare const ks: WxLike | undefined
 declare const swan: WxLike | undefined
 declare const my: WxLike | undefined
-
-/** The platforms whose runtime the client can be told it runs in. */
-export type WeappPlatform = 'wechat' | 'qq' | 'douyin' | 'kuaishou' | 'baidu' | 'feishu' | 'alipay'
 
 /** The options that choose a kind of login. */
 export interface RuntimeOptions {
@@ -111,21 +159,54 @@ function codeFrom (call: string, loginCall: string, checkSession: 'own' | 'alway
   }
 }
 
-/** The runtimes whose login is not `login()` with WeChat's shape, by platform. */
-const OWN: Partial<Record<WeappPlatform, Runtime>> = {
-  baidu: codeFrom('getLoginCode', 'swan.getLoginCode()', 'own'),
-  feishu: { ...codeFrom('login', 'tt.login()', 'always'), tag: 'feishu' },
-  alipay: { ...codeFrom('getAuthCode', 'my.getAuthCode()', 'always'), phoneField: 'response' }
+/** One platform's runtime: a row of the table. */
+export interface RuntimeRow {
+  /** Its global API object's name (`tt`): its tag in device labels, unless its login has its own. */
+  readonly global: string
+  /** That object, where it is there. */
+  api (): WxLike | undefined
+  /**
+   * uni-app's build platform for it, as its `uniPlatform` (the name of conditional compilation)
+   * says it (https://uniapp.dcloud.net.cn/api/system/info.html#uniplatform).
+   */
+  readonly uni: string
+  /** Its kind of login, where it is not `login()` with WeChat's shape. */
+  readonly login?: Runtime
 }
 
-/** The tag of each platform's host in a device label: its global's name (Feishu's is told apart from Douyin's `tt`). */
-const TAGS: Record<WeappPlatform, string> = { wechat: 'wx', qq: 'qq', douyin: 'tt', kuaishou: 'ks', baidu: 'swan', feishu: 'feishu', alipay: 'my' }
-
 /**
- * uni-app's build platforms, as its `uniPlatform` (the name of conditional compilation) says them
- * (https://uniapp.dcloud.net.cn/api/system/info.html#uniplatform), by the platform they build for.
+ * The runtime table, by platform. Its order is the search's: a platform whose global an earlier
+ * row has (Feishu's `tt`, Douyin's) is chosen by the `platform` option only.
  */
-const UNI_PLATFORMS: Record<string, WeappPlatform> = { 'mp-weixin': 'wechat', 'mp-qq': 'qq', 'mp-toutiao': 'douyin', 'mp-kuaishou': 'kuaishou', 'mp-baidu': 'baidu', 'mp-lark': 'feishu', 'mp-alipay': 'alipay' }
+export const RUNTIMES = {
+  wechat: { global: 'wx', api: () => typeof wx !== 'undefined' ? wx : undefined, uni: 'mp-weixin' },
+  qq: { global: 'qq', api: () => typeof qq !== 'undefined' ? qq : undefined, uni: 'mp-qq' },
+  douyin: { global: 'tt', api: () => typeof tt !== 'undefined' ? tt : undefined, uni: 'mp-toutiao' },
+  kuaishou: { global: 'ks', api: () => typeof ks !== 'undefined' ? ks : undefined, uni: 'mp-kuaishou' },
+  baidu: { global: 'swan', api: () => typeof swan !== 'undefined' ? swan : undefined, uni: 'mp-baidu', login: codeFrom('getLoginCode', 'swan.getLoginCode()', 'own') },
+  feishu: { global: 'tt', api: () => typeof tt !== 'undefined' ? tt : undefined, uni: 'mp-lark', login: { ...codeFrom('login', 'tt.login()', 'always'), tag: 'feishu' } },
+  alipay: { global: 'my', api: () => typeof my !== 'undefined' ? my : undefined, uni: 'mp-alipay', login: { ...codeFrom('getAuthCode', 'my.getAuthCode()', 'always'), phoneField: 'response' } }
+} satisfies Record<string, RuntimeRow>
+
+/** The platforms whose runtime the client can be told it runs in. */
+export type WeappPlatform = keyof typeof RUNTIMES
+
+/** The rows, in the table's order, with their platform (Object.keys says string[]: these are its keys). */
+const ROWS: ReadonlyArray<RuntimeRow & { readonly platform: WeappPlatform }> = (Object.keys(RUNTIMES) as WeappPlatform[]).map((platform) => ({ ...RUNTIMES[platform], platform }))
+
+/** The row of a platform, or undefined for what is not one. */
+const rowOf = (platform: string): RuntimeRow | undefined => Object.prototype.hasOwnProperty.call(RUNTIMES, platform) ? RUNTIMES[platform as WeappPlatform] : undefined
+
+/** The tag of a platform's host in a device label: its global's name, or its own login's tag (Feishu's is told apart from Douyin's `tt`). */
+const tagOf = (row: RuntimeRow): string => row.login !== undefined ? row.login.tag : row.global
+
+/** The rows searched for a global, where the options name no platform: the first of each global. */
+const SEARCHED = ROWS.filter((row, i) => ROWS.findIndex((other) => other.global === row.global) === i)
+
+/** The runtime of `wx.login()`, the default: the other WeChat-shaped runtimes answer to its global too (QQ's has `wx`). */
+const DEFAULT: RuntimeRow = RUNTIMES.wechat
+/** The other WeChat-shaped runtimes searched: where one's own global is there, it is the host. */
+const HOSTS = SEARCHED.filter((row) => row.login === undefined && row.global !== DEFAULT.global)
 
 /** Replaced with a string by uni-app's build (`process.env.UNI_PLATFORM`); absent elsewhere. */
 declare const process: { env: Record<string, string | undefined> }
@@ -160,51 +241,44 @@ function uniPlatformOf (api: WxLike): string | undefined {
  */
 export function labelTagOf (api: WxLike, options: RuntimeOptions & { wx?: unknown }, runtime: Runtime): string {
   if (runtime !== USERS) return runtime.tag
-  if (options.platform !== undefined) return TAGS[options.platform]
-  if (options.wx === undefined) return typeof qq !== 'undefined' ? 'qq' : typeof tt !== 'undefined' ? 'tt' : typeof ks !== 'undefined' ? 'ks' : 'wx'
+  const named = options.platform === undefined ? undefined : rowOf(options.platform)
+  if (named !== undefined) return tagOf(named)
+  if (options.wx === undefined) {
+    const host = HOSTS.find((row) => row.api() !== undefined)
+    return tagOf(host !== undefined ? host : DEFAULT)
+  }
   const built = uniPlatformOf(api)
   if (built === undefined) return runtime.tag
-  const platform = UNI_PLATFORMS[built]
-  return platform !== undefined ? TAGS[platform] : built.replace(/^mp-/, '')
+  const row = ROWS.find((each) => each.uni === built)
+  return row !== undefined ? tagOf(row) : built.replace(/^mp-/, '')
 }
 
 /** The kind of login the options choose. */
 export function runtimeOf (options: RuntimeOptions): Runtime {
   if (options.wecom === true) return MEMBERS
-  const own = options.platform === undefined ? undefined : OWN[options.platform]
-  return own !== undefined ? own : USERS
+  const row = options.platform === undefined ? undefined : rowOf(options.platform)
+  return row !== undefined && row.login !== undefined ? row.login : USERS
 }
-
-/** The global API object of each platform's runtime. */
-function globalOf (platform: WeappPlatform): WxLike | undefined {
-  switch (platform) {
-    case 'wechat': return typeof wx !== 'undefined' ? wx : undefined
-    case 'qq': return typeof qq !== 'undefined' ? qq : undefined
-    case 'douyin': case 'feishu': return typeof tt !== 'undefined' ? tt : undefined
-    case 'kuaishou': return typeof ks !== 'undefined' ? ks : undefined
-    case 'baidu': return typeof swan !== 'undefined' ? swan : undefined
-    default: return typeof my !== 'undefined' ? my : undefined
-  }
-}
-
-const SEARCHED: WeappPlatform[] = ['wechat', 'qq', 'douyin', 'kuaishou', 'baidu', 'alipay']
 
 /** The runtime's global API object: the platform's, or the first there is. */
 export function globalApi (platform?: WeappPlatform): WxLike | undefined {
-  if (platform !== undefined) return globalOf(platform)
-  for (const each of SEARCHED) {
-    const api = globalOf(each)
+  if (platform !== undefined) {
+    const row = rowOf(platform)
+    return row !== undefined ? row.api() : undefined
+  }
+  for (const row of SEARCHED) {
+    const api = row.api()
     if (api !== undefined) return api
   }
   return undefined
 }
 
-/** The platform of the first global there is, where the options name none (Baidu's and Alipay's logins are their own). */
+/** The platform of the first global there is, where the options name none and its login is its own (Baidu's, Alipay's). */
 export function detected (options: RuntimeOptions): RuntimeOptions {
   if (options.platform !== undefined || options.wecom === true) return options
-  if (typeof wx !== 'undefined' || typeof qq !== 'undefined' || typeof tt !== 'undefined' || typeof ks !== 'undefined') return options
-  // Some global is there (the client found one): not WeChat-shaped, it is swan or my.
-  return { ...options, platform: typeof swan !== 'undefined' ? 'baidu' : 'alipay' }
+  const found = SEARCHED.find((row) => row.api() !== undefined)
+  return found === undefined || found.login === undefined ? options : { ...options, platform: found.platform }
 }
 
-export const NO_GLOBAL = 'createWeappClient: no wx (or qq, tt, ks, swan, my); pass { wx } outside a mini program (Taro, uni-app: their API object), and { platform } where the runtime is not WeChat-shaped'
+const GLOBALS = SEARCHED.map((row) => row.global)
+export const NO_GLOBAL = `createWeappClient: no ${GLOBALS.slice(0, 1).join('')} (or ${GLOBALS.slice(1).join(', ')}); pass { wx } outside a mini program (Taro, uni-app: their API object), and { platform } where the runtime is not WeChat-shaped`
