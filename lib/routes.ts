@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { aboutSession, InvalidCodeError, loginAgain, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
-import type { WeappLoginIdentity } from './index.js'
+import type { WeappLoginIdentity } from './types.js'
 import type { FailureBudget } from './failure-budget.js'
 import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
