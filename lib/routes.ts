@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { WeappApi } from './api.js'
 import { aboutSession, InvalidCodeError, loginAgain, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
 import type { WeappLoginIdentity } from './types.js'
@@ -75,58 +76,59 @@ function publicClaims (claims: Record<string, unknown>, names: true | readonly s
   return Object.keys(shown).length === 0 ? undefined : shown
 }
 
-/** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, failures, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout, track, healClaims }: RouteOptions): Promise<void> {
-  const weapp = fastify.weapp
-
-  /**
-   * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a
-   * token: `IdentityTooLargeError`), and this identity came from the platform: a 502, not a 500.
-   */
-  function sealUpstream (app: App, seal: () => string): string {
-    try {
-      return seal()
-    } catch (err) {
-      throw new UpstreamError(`${app.platform.title} answered an openid or unionid too long to hold in a session`, { cause: new Error((err as Error).message) })
-    }
+/**
+ * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a
+ * token: `IdentityTooLargeError`), and this identity came from the platform: a 502, not a 500.
+ */
+function sealUpstream (app: App, seal: () => string): string {
+  try {
+    return seal()
+  } catch (err) {
+    throw new UpstreamError(`${app.platform.title} answered an openid or unionid too long to hold in a session`, { cause: new Error((err as Error).message) })
   }
+}
 
-  /** The users of a session's platform (every session that opened has one). */
-  const usersOf = (session: AnySession): Users => users.ofPlatform(session.platform) as Users
+/** The users of a session's platform (every session that opened has one). */
+const usersOf = (session: AnySession): Users => users.ofPlatform(session.platform) as Users
 
-  /**
-   * Everything a session's user may try and fail on the authenticated routes (encrypted data, a
-   * signature, a code that does not exchange) counts against one budget per user of an app. It
-   * throws a 429 while the user is blocked.
-   */
-  function budgetOf (current: AnySession, reply: FastifyReply): { fail: () => void, who: Users } {
-    const who = usersOf(current)
-    const user = JSON.stringify([current.appId, users.userOf(who, current as unknown as Record<string, unknown>)])
-    const wait = failures === undefined ? 0 : failures.blockedFor(user)
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000)
-      reply.header('retry-after', String(seconds))
-      throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then ${loginAgain(who)} and retry`)
-    }
-    return { fail: () => { failures?.fail(user) }, who }
+/**
+ * Everything a session's user may try and fail on the authenticated routes (encrypted data, a
+ * signature, a code that does not exchange) counts against one budget per user of an app. It
+ * throws a 429 while the user is blocked.
+ */
+function budgetOf (failures: FailureBudget | undefined, current: AnySession, reply: FastifyReply): { fail: () => void, who: Users } {
+  const who = usersOf(current)
+  const user = JSON.stringify([current.appId, users.userOf(who, current as unknown as Record<string, unknown>)])
+  const wait = failures === undefined ? 0 : failures.blockedFor(user)
+  if (wait > 0) {
+    const seconds = Math.ceil(wait / 1000)
+    reply.header('retry-after', String(seconds))
+    throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then ${loginAgain(who)} and retry`)
   }
+  return { fail: () => { failures?.fail(user) }, who }
+}
 
-  /** Counts a failure the user's own input made (a bad code, data, signature), then throws it on, naming the session's platform. */
-  function counted (budget: { fail: () => void, who: Users }, err: unknown): never {
-    const status = (err as { statusCode?: unknown }).statusCode
-    if (status === 400 || status === 401 || status === 403) budget.fail()
-    throw aboutSession(err, budget.who)
-  }
+/** Counts a failure the user's own input made (a bad code, data, signature), then throws it on, naming the session's platform. */
+function counted (budget: { fail: () => void, who: Users }, err: unknown): never {
+  const status = (err as { statusCode?: unknown }).statusCode
+  if (status === 400 || status === 401 || status === 403) budget.fail()
+  throw aboutSession(err, budget.who)
+}
 
-  /** A route's options: its schema, a body limit, the exact-type check, the session hook if it needs one, the app's config. */
-  const options = <S extends { summary: string, body?: { properties: Record<string, { type: string }> } }>(name: keyof RouteConfigs, schema: S, bodyLimit: number, authenticated: boolean) => ({
+/** A route's options: its schema, a body limit, the exact-type check, the session hook if it needs one, the app's config. */
+function optionsFor (weapp: WeappApi, routeConfig: RouteConfigs, securityScheme: string | undefined) {
+  return <S extends { summary: string, body?: { properties: Record<string, { type: string }> } }>(name: keyof RouteConfigs, schema: S, bodyLimit: number, authenticated: boolean) => ({
     schema: authenticated && securityScheme !== undefined ? { ...schema, security: [{ [securityScheme]: [] }] } : schema,
     bodyLimit,
     ...(schema.body === undefined ? {} : { preValidation: exactTypes(schema.body) }),
     ...(authenticated ? { onRequest: weapp.authenticate } : {}),
     ...(routeConfig[name] === undefined ? {} : { config: routeConfig[name] })
   })
+}
+type Options = ReturnType<typeof optionsFor>
 
+/** The login route: a code exchanged, `onLogin` asked, a session sealed (and, with the jwt option, a JWS signed). */
+function loginRoute (fastify: FastifyInstance, { expiresIn, jwt, registry, sessions, onLogin, linkExpiresIn, userSchema, track }: RouteOptions, options: Options): void {
   fastify.post<{ Body: LoginBody }>('/login', options('login', loginSchemaWith(userSchema), LOGIN_BODY_LIMIT, false), async (request, reply) => {
     // The one app configured is known at once (no turn of the event loop); a named one may be looked up.
     const found = appOfLogin(registry, request.body, request.headers.referer)
@@ -189,17 +191,20 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     })
     return { ...answer, token }
   })
+}
 
-  if (revocations !== undefined) {
-    const store = revocations
-    fastify.post('/logout', options('logout', logoutSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
-      // Stored (and, with Redis, published) before it is answered: never a 204 for what was not kept.
-      await store.revokeSession(request.weappSession as AnySession)
-      await afterLogout(request.weappSession as AnySession, request.log)
-      return await reply.code(204).send()
-    })
-  }
+/** The logout route (with the revocation option): the session ended everywhere before it is answered. */
+function logoutRoute (fastify: FastifyInstance, store: Revocations, afterLogout: RouteOptions['afterLogout'], options: Options): void {
+  fastify.post('/logout', options('logout', logoutSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
+    // Stored (and, with Redis, published) before it is answered: never a 204 for what was not kept.
+    await store.revokeSession(request.weappSession as AnySession)
+    await afterLogout(request.weappSession as AnySession, request.log)
+    return await reply.code(204).send()
+  })
+}
 
+/** The phone route: the session's user's phone number, from its platform. */
+function phoneRoute (fastify: FastifyInstance, { failures, registry }: RouteOptions, options: Options): void {
   fastify.post<{ Body: PhoneBody }>('/phone', options('phone', phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
     const who = usersOf(current)
@@ -212,12 +217,16 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     }
     // The session's own app: its access token, its phone codes. A code that does not exchange counts against the user.
     const app = await registry.get(current.appId)
-    const budget = budgetOf(current, reply)
+    const budget = budgetOf(failures, current, reply)
     const phone = await app.getPhoneNumber(given, (current as { openid: string }).openid).catch((err: unknown) => counted(budget, err))
     reply.header('cache-control', 'no-store')
     return { phone }
   })
+}
 
+/** The decrypt route: the user's encrypted data opened with the session's key (or, with a code, a fresh one: a heal). */
+function decryptRoute (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, failures, registry, sessions, revocations, healClaims }: RouteOptions, options: Options): void {
+  const weapp = fastify.weapp
   fastify.post<{ Body: DecryptBody }>('/decrypt', options('decrypt', decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
     const { encryptedData, iv, rawData, signature, code } = request.body
@@ -227,7 +236,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     if ((current as { anonymous?: true }).anonymous === true) {
       throw new UnsupportedError(`An anonymous ${who.title} session has no session_key: log in with ${who.loginCall}'s code (the user logged in to ${who.title}), then decrypt`)
     }
-    const budget = budgetOf(current, reply)
+    const budget = budgetOf(failures, current, reply)
     let sessionKey = current.sessionKey
     let renewed: { session: string, expiresIn: number, exp: number, now: number } | undefined
     if (code !== undefined) {
@@ -276,4 +285,13 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return `{"data":${text}${rest}}`
   })
+}
+
+/** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
+export async function routes (fastify: FastifyInstance, settings: RouteOptions): Promise<void> {
+  const options = optionsFor(fastify.weapp, settings.routeConfig, settings.securityScheme)
+  loginRoute(fastify, settings, options)
+  if (settings.revocations !== undefined) logoutRoute(fastify, settings.revocations, settings.afterLogout, options)
+  phoneRoute(fastify, settings, options)
+  decryptRoute(fastify, settings, options)
 }

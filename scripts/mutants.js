@@ -419,7 +419,7 @@ export const mutants = [
   m('msg-revoked', 'lib/authenticate.ts', 'a revoked or kicked session names no platform', 'new SessionRevokedError(), users.ofPlatform(session.platform))', 'new SessionRevokedError(), undefined)'),
   m('msg-ended', 'lib/authenticate.ts', 'a session onRenew ended names no platform', 'return aboutSession(new SessionEndedError(), users.ofPlatform(session.platform))', 'return new SessionEndedError()'),
   m('msg-redeemed', 'lib/app-api.ts', 'a spent link token names no platform', "users.ofPlatform(link.platform), 'was already redeemed')", "undefined, 'was already redeemed')"),
-  m('msg-counted', 'lib/routes.ts', 'data that does not decrypt names no platform', '    throw aboutSession(err, budget.who)', '    throw err'),
+  m('msg-counted', 'lib/routes.ts', 'data that does not decrypt names no platform', '  throw aboutSession(err, budget.who)', '  throw err'),
   m('msg-blocked', 'lib/routes.ts', 'a blocked user is told to call wx.login()', 'then ${loginAgain(who)} and retry', 'then call wx.login(), log in again and retry'),
   m('msg-named-text', 'lib/errors.ts', "a named message gives the first platform's login call", ': `log in again (${platform.title}: ${platform.loginCall} then the login route)`', ": 'log in again (wx.login() then the login route)'"),
   m('msg-named-title', 'lib/errors.ts', 'a named message gives the login call but not the platform', '(${platform.title}: ${platform.loginCall} then', '(${platform.loginCall} then'),
