@@ -6,8 +6,9 @@ import { keyedBudget, userBudgetKey, type FailureBudget } from './failure-budget
 import { deviceLabel, type SessionLimits } from './devices.js'
 import { users } from './platforms/index.js'
 import type { SessionKeyApi } from './platforms/platform.js'
+import type { Users } from './platforms/users.js'
 import type { Revocations, TrackedLogin } from './revocation.js'
-import { claimsText, randomJti, type AnyIdentity, type SessionCodec } from './session.js'
+import { claimsText, randomJti, sessionExp, type AnyIdentity, type SessionCodec } from './session.js'
 import type { WeappClaims, WeappIdentity, WeappLinkedIdentity } from './types.js'
 import { decryptUserData } from './user-data.js'
 import { createChannel } from './user-keys.js'
@@ -20,13 +21,18 @@ import { createChannel } from './user-keys.js'
 /** The names of the session_key and user APIs, the building blocks of `SessionKeyApi`. */
 const SESSION_KEY_APIS = ['resetUserSessionKey', 'getUserEncryptKey', 'getPluginOpenPId', 'getPaidUnionid', 'getUserRiskRank', 'checkEncryptedData'] as const
 
+/** A `SessionKeyApi` whose every API is `make(name)`: the ones that only refuse. */
+function eachSessionKeyApi (make: (name: string) => () => Promise<never>): SessionKeyApi {
+  return Object.fromEntries(SESSION_KEY_APIS.map((name) => [name, make(name)])) as Record<typeof SESSION_KEY_APIS[number], () => Promise<never>>
+}
+
 /** An app's session_key APIs, or ones that reject `WEAPP_UNSUPPORTED` where its platform has none. */
 function sessionKeysOf (app: App): SessionKeyApi {
   if (app.sessionKeys !== undefined) return app.sessionKeys
   const none = (name: string) => async (): Promise<never> => {
     throw new UnsupportedError(`Mini program ${app.appId} is a ${app.platform.title} one: ${app.platform.title} has no ${name} here`)
   }
-  return Object.fromEntries(SESSION_KEY_APIS.map((name) => [name, none(name)])) as unknown as SessionKeyApi
+  return eachSessionKeyApi(none)
 }
 
 /** What every app's building blocks share: the codec, and the index of sessions per user where there is one. */
@@ -72,13 +78,10 @@ export function appApi (app: App, { sessions, watermarkMaxAge, expiresIn, track,
       }
       const claims = claimsText(options?.claims, 'seal(identity, { claims })')
       const device = deviceLabel(options?.device, 'seal(identity, { device })')
-      const id = { jti: randomJti(), loginAt: Date.now(), device }
+      const id = newLogin(device)
       const token = sessions.seal({ ...(identity as object), platform: own.platform } as AnyIdentity, app.appId, { ...id, now: id.loginAt }, claims)
       // A session issued here is a login like the route's: indexed, and what it evicts ended.
-      if (track !== undefined) {
-        const who = users.answerOf(own, identity as unknown as Record<string, unknown>)
-        await track({ ...who, ...id, appId: app.appId, platform: own.platform, expiresAt: (Math.floor(id.loginAt / 1000) + expiresIn) * 1000 } as TrackedLogin)
-      }
+      if (track !== undefined) await track(trackedLogin(own, identity as object, app.appId, id, sessionExp(id.loginAt, expiresIn)))
       return token
     },
     decrypt: (sessionKey: string, encryptedData: string, iv: string) => decryptUserData(sessionKey, encryptedData, iv, decryptOptions),
@@ -104,7 +107,7 @@ export const noSingleApp: Omit<WeappAppApi, 'appId' | 'kind'> = {
   getPhoneNumber: async () => { throw new TypeError(`getPhoneNumber: ${SEVERAL}`) },
   checkSessionKey: async () => { throw new TypeError(`checkSessionKey: ${SEVERAL}`) },
   openEncrypted: async () => { throw new TypeError(`openEncrypted: ${SEVERAL}`) },
-  ...Object.fromEntries(SESSION_KEY_APIS.map((name) => [name, async () => { throw new TypeError(`${name}: ${SEVERAL}`) }])) as unknown as SessionKeyApi
+  ...eachSessionKeyApi((name) => async () => { throw new TypeError(`${name}: ${SEVERAL}`) })
 }
 
 /**
@@ -128,12 +131,26 @@ export function linkRedeemer (sessions: SessionCodec, revocations: Revocations |
     const link = await sessions.unsealLink(linkToken)
     // Single-use with revocation on: the first redeem on any instance wins, atomically.
     if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw aboutSession(new LinkExpiredError('was already redeemed'), users.ofPlatform(link.platform), 'was already redeemed')
-    const { sessionKey, ...seen } = users.identityOf(link as unknown as Parameters<typeof users.identityOf>[0])
+    const { sessionKey, ...seen } = users.identityOf(link)
     const identity = { ...seen, platform: link.platform, appId: link.appId, sessionKey }
     // Server-side only: JSON (a reply, a log line) never shows the session_key.
     Object.defineProperty(identity, 'toJSON', { value: () => ({ ...seen, platform: link.platform, appId: link.appId }) })
-    return Object.freeze(identity) as unknown as WeappLinkedIdentity
+    return Object.freeze(identity) as WeappLinkedIdentity
   }
+}
+
+/** A new login's id, time (ms) and device label. */
+export function newLogin (device: string | undefined): { jti: string, loginAt: number, device: string | undefined } {
+  return { jti: randomJti(), loginAt: Date.now(), device }
+}
+
+/**
+ * What a user's index records of a new login (the login route's, or `seal()`'s): who, in the fields
+ * of the app's platform, the login's id, time and device, its app and platform, and its expiry
+ * (`exp`, seconds).
+ */
+export function trackedLogin (own: Users, identity: object, appId: string, login: ReturnType<typeof newLogin>, exp: number): TrackedLogin {
+  return { ...users.answerOf(own, identity), ...login, appId, platform: own.platform, expiresAt: exp * 1000 } as TrackedLogin
 }
 
 /** One API object per app, made once (a looked-up app's lives as long as its App). */

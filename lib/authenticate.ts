@@ -5,7 +5,7 @@ import { decideRenewal } from './hooks.js'
 import type { Settings } from './option-types.js'
 import { users } from './platforms/index.js'
 import type { Revocations } from './revocation.js'
-import { claimsObject, sessionClaims, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import { claimsObject, sameLogin, sessionClaims, sessionExp, type AnySession, type OpenedSession, type SessionCodec } from './session.js'
 import type { WeappSession } from './types.js'
 
 /**
@@ -28,9 +28,9 @@ export interface Authentication {
   /** The `onSend` hook that carries a due renewal (registered only where renewals are on). */
   renewOnSend: onSendHookHandler
   /** A session that opened and was not ended: at once where it opened at once, else a promise. */
-  open (token: string): AnySession | Promise<AnySession>
+  open (token: string): OpenedSession | Promise<OpenedSession>
   /** The claims a heal seals (see `RouteOptions.healClaims`). */
-  healClaims (request: FastifyRequest, reply: FastifyReply, session: AnySession, exp: number): Promise<string | undefined>
+  healClaims (request: FastifyRequest, reply: FastifyReply, session: OpenedSession, exp: number): Promise<string | undefined>
 }
 
 const BEARER = /^Bearer +([^\s]+) *$/i
@@ -47,25 +47,24 @@ function bearerToken (header: string | undefined): string | undefined {
   return BEARER.exec(header)?.[1]
 }
 
-/** The identity a session holds, to seal its renewal. */
-const identityOf = (session: AnySession): AnyIdentity => users.identityOf(session as unknown as Parameters<typeof users.identityOf>[0]) as unknown as AnyIdentity
+/** A request as authenticate marks it: the session due for renewal, and whether `onRenew` was asked. */
+type Marked = FastifyRequest & { [kRenew]?: OpenedSession | undefined, [kAsked]?: true }
 
 export function createAuthentication ({ sessions, revocations, registry, settings }: AuthenticationContext): Authentication {
   const { renewWithin, maxAge, onRenew } = settings
   /** The exp (seconds) a renewal at `now` would have, or undefined when it would not outlast the session. */
   function renewedExp (session: AnySession, now: number): number | undefined {
-    const exp = Math.min(Math.floor(now / 1000) + settings.expiresIn, Math.floor((session.loginAt + maxAge * 1000) / 1000))
+    const exp = sessionExp(now, settings.expiresIn, session.loginAt + maxAge * 1000)
     return exp * 1000 <= session.expiresAt ? undefined : exp
   }
   /**
    * A fresh token for a session near its end (same jti, login time and claims, never past loginAt +
    * maxAge) and the seconds it lasts (its exp as sealed, less now), or undefined when it may not be renewed.
    */
-  function renewal (session: AnySession, now: number): { token: string, expiresIn: number } | undefined {
+  function renewal (session: OpenedSession, now: number): { token: string, expiresIn: number } | undefined {
     const exp = renewedExp(session, now)
     if (exp === undefined) return undefined
-    const id = { jti: session.jti, loginAt: session.loginAt, notAfter: session.loginAt + maxAge * 1000, now, device: (session as { device?: string }).device }
-    const token = sessions.seal(identityOf(session), session.appId, id, sessionClaims(session))
+    const token = sessions.seal(users.identityOf(session), session.appId, sameLogin(session, maxAge, now), sessionClaims(session))
     // The index of the user's sessions learns of it (batched: no network on the request).
     revocations?.touch(session, exp * 1000, now)
     return { token, expiresIn: exp - Math.floor(now / 1000) }
@@ -86,8 +85,8 @@ export function createAuthentication ({ sessions, revocations, registry, setting
    * them. The heal's token is this request's renewal: the reply carries no other (it would hold the
    * rotated session_key).
    */
-  async function healClaims (request: FastifyRequest, reply: FastifyReply, session: AnySession, exp: number): Promise<string | undefined> {
-    const marks = request as unknown as Record<symbol, unknown>
+  async function healClaims (request: FastifyRequest, reply: FastifyReply, session: OpenedSession, exp: number): Promise<string | undefined> {
+    const marks: Marked = request
     marks[kRenew] = undefined
     if (onRenew === undefined || marks[kAsked] === true || exp * 1000 <= session.expiresAt) return sessionClaims(session)
     const outcome = await decideRenewal(onRenew, { session: session as WeappSession, request })
@@ -97,7 +96,7 @@ export function createAuthentication ({ sessions, revocations, registry, setting
   // Renewals ride on the reply, decided when it is sent: only a 2xx of an authenticated route,
   // never one the handler ended the session in (logout), never one a shared cache may keep.
   const renewOnSend: onSendHookHandler = function renewOnSend (request, reply, payload, done) {
-    const session = (request as unknown as Record<symbol, AnySession | undefined>)[kRenew]
+    const session = (request as Marked)[kRenew]
     if (session === undefined || reply.statusCode < 200 || reply.statusCode > 299 || revocations?.isRevoked(session) === true) {
       done(null, payload)
       return
@@ -119,13 +118,13 @@ export function createAuthentication ({ sessions, revocations, registry, setting
     }, () => { done(null, payload) })
   }
   /** A session that was not ended (in memory, no I/O: memo hits and the fast path are checked like everything else). */
-  function notEnded (session: AnySession): AnySession {
+  function notEnded (session: OpenedSession): OpenedSession {
     if (revocations?.isRevoked(session) === true) throw aboutSession(revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError(), users.ofPlatform(session.platform))
     return session
   }
 
   /** A session that opened and was not ended: at once where it opened at once, else a promise. */
-  function open (token: string): AnySession | Promise<AnySession> {
+  function open (token: string): OpenedSession | Promise<OpenedSession> {
     const opened = sessions.unsealNow(token)
     return opened instanceof Promise ? opened.then(notEnded) : notEnded(opened)
   }
@@ -136,7 +135,7 @@ export function createAuthentication ({ sessions, revocations, registry, setting
       reply.header('www-authenticate', 'Bearer')
       throw new SessionMissingError()
     }
-    let session: AnySession
+    let session: OpenedSession
     try {
       // A session the memo or the fast path opened is here at once: only jose's verdict is awaited.
       let opened = open(token)
@@ -154,10 +153,10 @@ export function createAuthentication ({ sessions, revocations, registry, setting
           throw await endedByHook(session, request, reply)
         }
         // A heal in this request seals what was decided here: onRenew is asked once a request.
-        (request as unknown as Record<symbol, boolean>)[kAsked] = true
-        if (outcome.replaced) session = { ...session, claims: claimsObject(outcome.claims) } as unknown as AnySession
+        (request as Marked)[kAsked] = true
+        if (outcome.replaced) session = { ...session, claims: claimsObject(outcome.claims) }
       }
-      (request as unknown as Record<symbol, AnySession>)[kRenew] = session
+      (request as Marked)[kRenew] = session
     }
     request.weappSession = session as WeappSession
   }

@@ -41,7 +41,7 @@ function isRevokedJws (revocations: Revocations, decoded: unknown): boolean {
   const { jti, lat, aud } = decoded as Record<string, unknown>
   if (typeof jti !== 'string' || typeof lat !== 'number' || typeof aud !== 'string') return false
   const user = users.userOfJws(decoded as Record<string, unknown>)
-  return user !== undefined && revocations.isRevoked({ jti, loginAt: lat, appId: aud, ...user } as unknown as SessionRef)
+  return user !== undefined && revocations.isRevoked({ jti, loginAt: lat, appId: aud, ...user } as SessionRef)
 }
 
 /**
@@ -130,7 +130,7 @@ export function createEnding ({ sessions, revocations, registry, limits, reset, 
     // An app's users are given in its platform's fields ({ openid } or { corpId, userId }): any
     // other user would end nothing. An app that is gone (or a lookup that failed) is revoked as asked.
     const app = appId === undefined ? undefined : await registry.get(appId).catch(() => undefined)
-    if (app !== undefined && !users.fits(app.platform.users, user as unknown as Record<string, unknown>)) {
+    if (app !== undefined && !users.fits(app.platform.users, user)) {
       throw new TypeError(`revokeUser(user): ${app.appId} is a ${app.platform.title} app: give ${app.platform.users.revokes}`)
     }
     await revocations.revokeUser(key)

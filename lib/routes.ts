@@ -6,7 +6,8 @@ import type { WeappLoginIdentity } from './types.js'
 import type { FailureBudget } from './failure-budget.js'
 import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
-import { randomJti, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import { newLogin, trackedLogin } from './app-api.js'
+import { sameLogin, sessionExp, type AnyIdentity, type AnySession, type OpenedSession, type SessionCodec } from './session.js'
 import { REFERER, users } from './platforms/index.js'
 import type { Users } from './platforms/users.js'
 import type { Revocations, TrackedLogin } from './revocation.js'
@@ -54,7 +55,7 @@ export interface RouteOptions {
    * The claims a heal seals, decided as a renewal's are where it issues a later `exp` (seconds) than
    * the session's (`onRenew`); throws WEAPP_SESSION_ENDED (the session revoked) where onRenew ends it.
    */
-  healClaims: (request: FastifyRequest, reply: FastifyReply, session: AnySession, exp: number) => Promise<string | undefined>
+  healClaims: (request: FastifyRequest, reply: FastifyReply, session: OpenedSession, exp: number) => Promise<string | undefined>
 }
 
 /**
@@ -98,7 +99,7 @@ const usersOf = (session: AnySession): Users => users.ofPlatform(session.platfor
  */
 function budgetOf (failures: FailureBudget | undefined, current: AnySession, reply: FastifyReply): { fail: () => void, who: Users } {
   const who = usersOf(current)
-  const user = JSON.stringify([current.appId, users.userOf(who, current as unknown as Record<string, unknown>)])
+  const user = JSON.stringify([current.appId, users.userOf(who, current)])
   const wait = failures === undefined ? 0 : failures.blockedFor(user)
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000)
@@ -145,12 +146,12 @@ function loginRoute (fastify: FastifyInstance, { expiresIn, jwt, registry, sessi
       identity = await app.code2Session(loginCode) as AnyIdentity
     }
     // Who logged in, in the fields of the app's platform (openid and unionid, or corpId and userId).
-    const who = users.answerOf(app.platform.users, identity as unknown as Record<string, unknown>)
+    const who = users.answerOf(app.platform.users, identity)
     let claims: string | undefined
     let user: Record<string, unknown> | undefined
     if (onLogin !== undefined) {
       // The app's user: after the exchange, before anything is sealed; never told the session_key.
-      const seen = Object.freeze({ platform: app.platform.users.platform, appId, ...who }) as unknown as WeappLoginIdentity
+      const seen = Object.freeze({ platform: app.platform.users.platform, appId, ...who }) as WeappLoginIdentity
       const outcome = await decideLogin(onLogin, { app: { appId, kind: app.kind }, identity: seen, request })
       if (outcome.kind === 'refuse') throw new LoginRefusedError(outcome.message)
       if (outcome.kind === 'link') {
@@ -169,11 +170,11 @@ function loginRoute (fastify: FastifyInstance, { expiresIn, jwt, registry, sessi
       user = outcome.answer
     }
     // The session's id, login time and device; with the jwt bridge the JWS carries the first two: ending one ends both.
-    const id = { jti: randomJti(), loginAt: Date.now(), device: request.body.device }
-    const expiresBy = Math.floor(id.loginAt / 1000) + expiresIn
+    const id = newLogin(request.body.device)
+    const expiresBy = sessionExp(id.loginAt, expiresIn)
     const session = sealUpstream(app, () => sessions.seal(identity, appId, { ...id, now: id.loginAt }, claims))
     // Sessions per user: indexed, and what it evicts ended everywhere, before the session is answered.
-    if (track !== undefined) await track({ ...who, ...id, appId, platform: app.platform.users.platform, expiresAt: expiresBy * 1000 } as TrackedLogin)
+    if (track !== undefined) await track(trackedLogin(app.platform.users, identity, appId, id, expiresBy))
     reply.header('cache-control', 'no-store')
     const answer = user === undefined ? { session, expiresIn, appId, ...who } : { session, expiresIn, appId, ...who, user }
     if (jwt === undefined) return answer
@@ -182,11 +183,11 @@ function loginRoute (fastify: FastifyInstance, { expiresIn, jwt, registry, sessi
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
     const now = Date.now()
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
-    const jws = users.jwsOf(app.platform.users, identity as unknown as Record<string, unknown>, id)
+    const jws = users.jwsOf(app.platform.users, identity, id)
     // The app's claims the jwt option names ride in the JWS too: readable by the client, unlike the session's.
     const shown = jwt.claims === undefined || claims === undefined ? undefined : publicClaims(JSON.parse(claims) as Record<string, unknown>, jwt.claims)
     if (shown !== undefined) jws.claims = shown
-    const token = await (reply as unknown as JwtReply).jwtSign(jws, {
+    const token = await (reply as FastifyReply & JwtReply).jwtSign(jws, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
     return { ...answer, token }
@@ -228,7 +229,7 @@ function phoneRoute (fastify: FastifyInstance, { failures, registry }: RouteOpti
 function decryptRoute (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, failures, registry, sessions, revocations, healClaims }: RouteOptions, options: Options): void {
   const weapp = fastify.weapp
   fastify.post<{ Body: DecryptBody }>('/decrypt', options('decrypt', decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
-    const current = request.weappSession as AnySession
+    const current = request.weappSession as OpenedSession
     const { encryptedData, iv, rawData, signature, code } = request.body
     if ((rawData === undefined) !== (signature === undefined)) throw validation('body must have rawData and signature together, or neither')
     const who = usersOf(current)
@@ -245,24 +246,23 @@ function decryptRoute (fastify: FastifyInstance, { expiresIn, maxAge, watermarkM
       // bridge's JWS, cover both tokens), never past loginAt + maxAge. A heal never starts a login of
       // its own (only the login route, and onLogin, do): past maxAge the user logs in again.
       const now = Date.now()
-      const notAfter = current.loginAt + maxAge * 1000
-      const exp = Math.min(Math.floor(now / 1000) + expiresIn, Math.floor(notAfter / 1000))
+      const id = sameLogin(current, maxAge, now)
+      const exp = sessionExp(now, expiresIn, id.notAfter)
       if (exp <= Math.floor(now / 1000)) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
         throw Object.assign(aboutSession(new SessionExpiredError(), who), { message: `This login is older than maxAge, which no heal renews past; ${loginAgain(who)}` })
       }
       const app = await registry.get(current.appId)
-      const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as Record<string, unknown>
-      if (users.userOf(who, identity) !== users.userOf(who, current as unknown as Record<string, unknown>)) {
+      const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as AnyIdentity
+      if (users.userOf(who, identity) !== users.userOf(who, current)) {
         counted(budget, new InvalidCodeError('This code belongs to another user than the session; log in again'))
       }
       sessionKey = identity.sessionKey as string
       // A unionid the session knew is kept when this answer lacks it.
-      const fresh = users.refreshed(who, identity, current as unknown as Record<string, unknown>) as unknown as AnyIdentity
+      const fresh = users.refreshed(who, identity, current)
       // A heal that issues a later exp is a renewal: onRenew decides it (it may end the session, or
       // replace its claims); otherwise the session's claims are kept. onLogin is not asked again.
       const claims = await healClaims(request, reply, current, exp)
-      const id = { jti: current.jti, loginAt: current.loginAt, notAfter, now, device: (current as { device?: string }).device }
       renewed = { session: sealUpstream(app, () => sessions.seal(fresh, app.appId, id, claims)), expiresIn: exp - Math.floor(now / 1000), exp, now }
     }
     let text: string

@@ -294,7 +294,7 @@ function encryptKeyOf (item: unknown, now: number): WeappUserEncryptKey | undefi
 
 /** getuserriskrank's body from the building block's input, or a TypeError that says what to give. */
 function riskRankBody (appId: string, input: WeappRiskRankInput): Record<string, unknown> {
-  const given = (input ?? {}) as unknown as Record<string, unknown>
+  const given: Readonly<Record<string, unknown>> = { ...(input ?? {}) }
   const text = (v: unknown): boolean => v === undefined || (typeof v === 'string' && v.length <= 256)
   if (typeof given.openid !== 'string' || given.openid === '' || (given.scene !== 0 && given.scene !== 1) ||
       typeof given.clientIp !== 'string' || given.clientIp === '' || !text(given.mobileNo) || !text(given.emailAddress) ||
