@@ -254,6 +254,26 @@ function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey, appCl
   return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`
 }
 
+/** The claims of an identity, or a TypeError that says what seal takes. */
+function identityClaims (identity: AnyIdentity): JWTPayload {
+  const claims = users.claimsOf(identity)
+  if (claims === undefined) {
+    throw new TypeError(`seal(identity) needs ${GIVES}: ids non-empty strings, sessionKey the base64 of 16 bytes`)
+  }
+  return claims
+}
+
+/** The token, or IdentityTooLargeError when the identity alone (without the app's claims) makes one too long. */
+function sealed (claims: JWTPayload, sealing: SealingKey, appClaims: string | undefined): string {
+  const token = sealJwe(claims, sealing, appClaims)
+  // base64url of the claims' JSON and its `,"cl":` (6 bytes) is what they add.
+  // So does a device label (`,"dv":` and its JSON, at most 72 bytes of printable ASCII).
+  const device = typeof claims.dv === 'string' ? Math.floor((claims.dv.length + 8) * 4 / 3) : 0
+  const own = (appClaims === undefined ? token.length : token.length - Math.floor((Buffer.byteLength(appClaims) + 6) * 4 / 3)) - device
+  if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)
+  return token
+}
+
 /**
  * Seals identities into JWEs (`dir` + `A256GCM`, `kid` of the first key) and opens them with any
  * key, picked by `kid`. Everything that does not open is `WEAPP_SESSION_INVALID`; a genuine token
@@ -274,26 +294,6 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
   const doorkeeper = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined
   const fastUnseal = createFastUnseal(keys, audience)
   const joseUnseal = createJoseUnseal(keys, audience)
-
-  /** The claims of an identity, or a TypeError that says what seal takes. */
-  function identityClaims (identity: AnyIdentity): JWTPayload {
-    const claims = users.claimsOf(identity)
-    if (claims === undefined) {
-      throw new TypeError(`seal(identity) needs ${GIVES}: ids non-empty strings, sessionKey the base64 of 16 bytes`)
-    }
-    return claims
-  }
-
-  /** The token, or IdentityTooLargeError when the identity alone (without the app's claims) makes one too long. */
-  function sealed (claims: JWTPayload, appClaims: string | undefined): string {
-    const token = sealJwe(claims, sealing, appClaims)
-    // base64url of the claims' JSON and its `,"cl":` (6 bytes) is what they add.
-    // So does a device label (`,"dv":` and its JSON, at most 72 bytes of printable ASCII).
-    const device = typeof claims.dv === 'string' ? Math.floor((claims.dv.length + 8) * 4 / 3) : 0
-    const own = (appClaims === undefined ? token.length : token.length - Math.floor((Buffer.byteLength(appClaims) + 6) * 4 / 3)) - device
-    if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)
-    return token
-  }
 
   /**
    * The payload of a token that opens, whatever it holds: at once where the fast path opens it, a
@@ -359,7 +359,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       claims.iat = now
       claims.exp = exp
       if (renew?.device !== undefined) claims.dv = renew.device
-      return sealed(claims, appClaims)
+      return sealed(claims, sealing, appClaims)
     },
 
     sealLink (identity, appId, seconds) {
@@ -370,7 +370,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       claims.aud = appId
       claims.iat = now
       claims.exp = now + seconds
-      return sealed(claims, undefined)
+      return sealed(claims, sealing, undefined)
     },
 
     async unsealLink (token) {
