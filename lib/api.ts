@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { WeappClaims, WeappIdentity, WeappLinkedIdentity, WeappSession } from './index.js'
+import type { WeappClaims, WeappIdentity, WeappLinkedIdentity, WeappSession } from './types.js'
 import type { AppKind, WeappPhone } from './platforms/index.js'
 import type { SessionKeyApi } from './platforms/platform.js'
 import type { WeappEncryptedMessage } from './user-keys.js'

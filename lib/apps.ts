@@ -73,9 +73,12 @@ export function appConfigProblem (config: unknown): string | undefined {
   return row.config.problem(config[row.config.key])
 }
 
+/** A config's fields by name, to read (every value unknown until checked). */
+const fieldsOf = (config: object): Record<string, unknown> => config as Record<string, unknown>
+
 /** A frozen copy of a valid config with only the fields the plugin reads (the caller checked it). */
 export function normalizeAppConfig (config: WeappAppConfig): WeappAppConfig {
-  const given = config as unknown as Record<string, unknown>
+  const given = fieldsOf(config)
   const { row } = rowOf(given) as { row: Platform }
   const { key } = row.config
   const copy: Record<string, unknown> = { appId: config.appId, [key]: row.config.normalize(given[key]) }
@@ -84,6 +87,7 @@ export function normalizeAppConfig (config: WeappAppConfig): WeappAppConfig {
   }
   // Only a non-default row's configs name their platform, as they were given.
   if (!row.config.default) copy.platform = row.kind
+  // Built field by field from a config its row checked: the row's fields, which the type lists.
   return Object.freeze(copy) as unknown as WeappAppConfig
 }
 
@@ -112,7 +116,7 @@ function tokenPool (size: number | undefined): TokenPool {
 }
 
 export function createApp (config: WeappAppConfig, upstream: UpstreamSettings, pool: TokenPool, once: Once): App {
-  const given = config as unknown as { appId: string } & Record<string, unknown>
+  const given = fieldsOf(config) as { appId: string } & Record<string, unknown>
   const { row } = rowOf(given) as { row: Platform }
   // Each app's calls queue in a lane of their own: one app's flood never takes the others' sockets.
   const http = upstream.http?.lane(config.appId)

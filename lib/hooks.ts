@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { HookFailedError } from './errors.js'
-import type { WeappClaims, WeappLoginIdentity, WeappSession } from './index.js'
+import type { WeappClaims, WeappLoginIdentity, WeappSession } from './types.js'
 import type { AppKind } from './platforms/index.js'
 import { claimsText, isPlainObject } from './session.js'
 

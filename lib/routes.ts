@@ -1,11 +1,13 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { WeappApi } from './api.js'
 import { aboutSession, InvalidCodeError, loginAgain, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
-import type { WeappLoginIdentity } from './index.js'
+import type { WeappLoginIdentity } from './types.js'
 import type { FailureBudget } from './failure-budget.js'
 import type { App, Registry } from './apps.js'
 import type { JwtSettings, RouteConfigs } from './options.js'
-import { randomJti, type AnyIdentity, type AnySession, type SessionCodec } from './session.js'
+import { newLogin, trackedLogin } from './app-api.js'
+import { sameLogin, sessionExp, type AnyIdentity, type AnySession, type OpenedSession, type SessionCodec } from './session.js'
 import { REFERER, users } from './platforms/index.js'
 import type { Users } from './platforms/users.js'
 import type { Revocations, TrackedLogin } from './revocation.js'
@@ -53,7 +55,7 @@ export interface RouteOptions {
    * The claims a heal seals, decided as a renewal's are where it issues a later `exp` (seconds) than
    * the session's (`onRenew`); throws WEAPP_SESSION_ENDED (the session revoked) where onRenew ends it.
    */
-  healClaims: (request: FastifyRequest, reply: FastifyReply, session: AnySession, exp: number) => Promise<string | undefined>
+  healClaims: (request: FastifyRequest, reply: FastifyReply, session: OpenedSession, exp: number) => Promise<string | undefined>
 }
 
 /**
@@ -75,58 +77,59 @@ function publicClaims (claims: Record<string, unknown>, names: true | readonly s
   return Object.keys(shown).length === 0 ? undefined : shown
 }
 
-/** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
-export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, jwt, failures, registry, sessions, revocations, routeConfig, securityScheme, onLogin, linkExpiresIn, userSchema, afterLogout, track, healClaims }: RouteOptions): Promise<void> {
-  const weapp = fastify.weapp
-
-  /**
-   * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a
-   * token: `IdentityTooLargeError`), and this identity came from the platform: a 502, not a 500.
-   */
-  function sealUpstream (app: App, seal: () => string): string {
-    try {
-      return seal()
-    } catch (err) {
-      throw new UpstreamError(`${app.platform.title} answered an openid or unionid too long to hold in a session`, { cause: new Error((err as Error).message) })
-    }
+/**
+ * Seals what the platform answered. Seal refuses only identities it cannot hold (too large for a
+ * token: `IdentityTooLargeError`), and this identity came from the platform: a 502, not a 500.
+ */
+function sealUpstream (app: App, seal: () => string): string {
+  try {
+    return seal()
+  } catch (err) {
+    throw new UpstreamError(`${app.platform.title} answered an openid or unionid too long to hold in a session`, { cause: new Error((err as Error).message) })
   }
+}
 
-  /** The users of a session's platform (every session that opened has one). */
-  const usersOf = (session: AnySession): Users => users.ofPlatform(session.platform) as Users
+/** The users of a session's platform (every session that opened has one). */
+const usersOf = (session: AnySession): Users => users.ofPlatform(session.platform) as Users
 
-  /**
-   * Everything a session's user may try and fail on the authenticated routes (encrypted data, a
-   * signature, a code that does not exchange) counts against one budget per user of an app. It
-   * throws a 429 while the user is blocked.
-   */
-  function budgetOf (current: AnySession, reply: FastifyReply): { fail: () => void, who: Users } {
-    const who = usersOf(current)
-    const user = JSON.stringify([current.appId, users.userOf(who, current as unknown as Record<string, unknown>)])
-    const wait = failures === undefined ? 0 : failures.blockedFor(user)
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000)
-      reply.header('retry-after', String(seconds))
-      throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then ${loginAgain(who)} and retry`)
-    }
-    return { fail: () => { failures?.fail(user) }, who }
+/**
+ * Everything a session's user may try and fail on the authenticated routes (encrypted data, a
+ * signature, a code that does not exchange) counts against one budget per user of an app. It
+ * throws a 429 while the user is blocked.
+ */
+function budgetOf (failures: FailureBudget | undefined, current: AnySession, reply: FastifyReply): { fail: () => void, who: Users } {
+  const who = usersOf(current)
+  const user = JSON.stringify([current.appId, users.userOf(who, current)])
+  const wait = failures === undefined ? 0 : failures.blockedFor(user)
+  if (wait > 0) {
+    const seconds = Math.ceil(wait / 1000)
+    reply.header('retry-after', String(seconds))
+    throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then ${loginAgain(who)} and retry`)
   }
+  return { fail: () => { failures?.fail(user) }, who }
+}
 
-  /** Counts a failure the user's own input made (a bad code, data, signature), then throws it on, naming the session's platform. */
-  function counted (budget: { fail: () => void, who: Users }, err: unknown): never {
-    const status = (err as { statusCode?: unknown }).statusCode
-    if (status === 400 || status === 401 || status === 403) budget.fail()
-    throw aboutSession(err, budget.who)
-  }
+/** Counts a failure the user's own input made (a bad code, data, signature), then throws it on, naming the session's platform. */
+function counted (budget: { fail: () => void, who: Users }, err: unknown): never {
+  const status = (err as { statusCode?: unknown }).statusCode
+  if (status === 400 || status === 401 || status === 403) budget.fail()
+  throw aboutSession(err, budget.who)
+}
 
-  /** A route's options: its schema, a body limit, the exact-type check, the session hook if it needs one, the app's config. */
-  const options = <S extends { summary: string, body?: { properties: Record<string, { type: string }> } }>(name: keyof RouteConfigs, schema: S, bodyLimit: number, authenticated: boolean) => ({
+/** A route's options: its schema, a body limit, the exact-type check, the session hook if it needs one, the app's config. */
+function optionsFor (weapp: WeappApi, routeConfig: RouteConfigs, securityScheme: string | undefined) {
+  return <S extends { summary: string, body?: { properties: Record<string, { type: string }> } }>(name: keyof RouteConfigs, schema: S, bodyLimit: number, authenticated: boolean) => ({
     schema: authenticated && securityScheme !== undefined ? { ...schema, security: [{ [securityScheme]: [] }] } : schema,
     bodyLimit,
     ...(schema.body === undefined ? {} : { preValidation: exactTypes(schema.body) }),
     ...(authenticated ? { onRequest: weapp.authenticate } : {}),
     ...(routeConfig[name] === undefined ? {} : { config: routeConfig[name] })
   })
+}
+type Options = ReturnType<typeof optionsFor>
 
+/** The login route: a code exchanged, `onLogin` asked, a session sealed (and, with the jwt option, a JWS signed). */
+function loginRoute (fastify: FastifyInstance, { expiresIn, jwt, registry, sessions, onLogin, linkExpiresIn, userSchema, track }: RouteOptions, options: Options): void {
   fastify.post<{ Body: LoginBody }>('/login', options('login', loginSchemaWith(userSchema), LOGIN_BODY_LIMIT, false), async (request, reply) => {
     // The one app configured is known at once (no turn of the event loop); a named one may be looked up.
     const found = appOfLogin(registry, request.body, request.headers.referer)
@@ -143,12 +146,12 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       identity = await app.code2Session(loginCode) as AnyIdentity
     }
     // Who logged in, in the fields of the app's platform (openid and unionid, or corpId and userId).
-    const who = users.answerOf(app.platform.users, identity as unknown as Record<string, unknown>)
+    const who = users.answerOf(app.platform.users, identity)
     let claims: string | undefined
     let user: Record<string, unknown> | undefined
     if (onLogin !== undefined) {
       // The app's user: after the exchange, before anything is sealed; never told the session_key.
-      const seen = Object.freeze({ platform: app.platform.users.platform, appId, ...who }) as unknown as WeappLoginIdentity
+      const seen = Object.freeze({ platform: app.platform.users.platform, appId, ...who }) as WeappLoginIdentity
       const outcome = await decideLogin(onLogin, { app: { appId, kind: app.kind }, identity: seen, request })
       if (outcome.kind === 'refuse') throw new LoginRefusedError(outcome.message)
       if (outcome.kind === 'link') {
@@ -167,11 +170,11 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       user = outcome.answer
     }
     // The session's id, login time and device; with the jwt bridge the JWS carries the first two: ending one ends both.
-    const id = { jti: randomJti(), loginAt: Date.now(), device: request.body.device }
-    const expiresBy = Math.floor(id.loginAt / 1000) + expiresIn
+    const id = newLogin(request.body.device)
+    const expiresBy = sessionExp(id.loginAt, expiresIn)
     const session = sealUpstream(app, () => sessions.seal(identity, appId, { ...id, now: id.loginAt }, claims))
     // Sessions per user: indexed, and what it evicts ended everywhere, before the session is answered.
-    if (track !== undefined) await track({ ...who, ...id, appId, platform: app.platform.users.platform, expiresAt: expiresBy * 1000 } as TrackedLogin)
+    if (track !== undefined) await track(trackedLogin(app.platform.users, identity, appId, id, expiresBy))
     reply.header('cache-control', 'no-store')
     const answer = user === undefined ? { session, expiresIn, appId, ...who } : { session, expiresIn, appId, ...who, user }
     if (jwt === undefined) return answer
@@ -180,26 +183,29 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     // defaults say) and names its app (aud), so another app's jwtVerify({ allowedAud }) refuses it.
     const now = Date.now()
     const left = Math.max(0, expiresBy - Math.floor(now / 1000))
-    const jws = users.jwsOf(app.platform.users, identity as unknown as Record<string, unknown>, id)
+    const jws = users.jwsOf(app.platform.users, identity, id)
     // The app's claims the jwt option names ride in the JWS too: readable by the client, unlike the session's.
     const shown = jwt.claims === undefined || claims === undefined ? undefined : publicClaims(JSON.parse(claims) as Record<string, unknown>, jwt.claims)
     if (shown !== undefined) jws.claims = shown
-    const token = await (reply as unknown as JwtReply).jwtSign(jws, {
+    const token = await (reply as FastifyReply & JwtReply).jwtSign(jws, {
       ...jwt.sign, aud: appId, clockTimestamp: now, expiresIn: Math.min(jwt.expiresIn ?? left, left)
     })
     return { ...answer, token }
   })
+}
 
-  if (revocations !== undefined) {
-    const store = revocations
-    fastify.post('/logout', options('logout', logoutSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
-      // Stored (and, with Redis, published) before it is answered: never a 204 for what was not kept.
-      await store.revokeSession(request.weappSession as AnySession)
-      await afterLogout(request.weappSession as AnySession, request.log)
-      return await reply.code(204).send()
-    })
-  }
+/** The logout route (with the revocation option): the session ended everywhere before it is answered. */
+function logoutRoute (fastify: FastifyInstance, store: Revocations, afterLogout: RouteOptions['afterLogout'], options: Options): void {
+  fastify.post('/logout', options('logout', logoutSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
+    // Stored (and, with Redis, published) before it is answered: never a 204 for what was not kept.
+    await store.revokeSession(request.weappSession as AnySession)
+    await afterLogout(request.weappSession as AnySession, request.log)
+    return await reply.code(204).send()
+  })
+}
 
+/** The phone route: the session's user's phone number, from its platform. */
+function phoneRoute (fastify: FastifyInstance, { failures, registry }: RouteOptions, options: Options): void {
   fastify.post<{ Body: PhoneBody }>('/phone', options('phone', phoneSchema, LOGIN_BODY_LIMIT, true), async (request, reply) => {
     const current = request.weappSession as AnySession
     const who = usersOf(current)
@@ -212,14 +218,18 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     }
     // The session's own app: its access token, its phone codes. A code that does not exchange counts against the user.
     const app = await registry.get(current.appId)
-    const budget = budgetOf(current, reply)
+    const budget = budgetOf(failures, current, reply)
     const phone = await app.getPhoneNumber(given, (current as { openid: string }).openid).catch((err: unknown) => counted(budget, err))
     reply.header('cache-control', 'no-store')
     return { phone }
   })
+}
 
+/** The decrypt route: the user's encrypted data opened with the session's key (or, with a code, a fresh one: a heal). */
+function decryptRoute (fastify: FastifyInstance, { expiresIn, maxAge, watermarkMaxAge, failures, registry, sessions, revocations, healClaims }: RouteOptions, options: Options): void {
+  const weapp = fastify.weapp
   fastify.post<{ Body: DecryptBody }>('/decrypt', options('decrypt', decryptSchema, DECRYPT_BODY_LIMIT, true), async (request, reply) => {
-    const current = request.weappSession as AnySession
+    const current = request.weappSession as OpenedSession
     const { encryptedData, iv, rawData, signature, code } = request.body
     if ((rawData === undefined) !== (signature === undefined)) throw validation('body must have rawData and signature together, or neither')
     const who = usersOf(current)
@@ -227,7 +237,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     if ((current as { anonymous?: true }).anonymous === true) {
       throw new UnsupportedError(`An anonymous ${who.title} session has no session_key: log in with ${who.loginCall}'s code (the user logged in to ${who.title}), then decrypt`)
     }
-    const budget = budgetOf(current, reply)
+    const budget = budgetOf(failures, current, reply)
     let sessionKey = current.sessionKey
     let renewed: { session: string, expiresIn: number, exp: number, now: number } | undefined
     if (code !== undefined) {
@@ -236,24 +246,23 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       // bridge's JWS, cover both tokens), never past loginAt + maxAge. A heal never starts a login of
       // its own (only the login route, and onLogin, do): past maxAge the user logs in again.
       const now = Date.now()
-      const notAfter = current.loginAt + maxAge * 1000
-      const exp = Math.min(Math.floor(now / 1000) + expiresIn, Math.floor(notAfter / 1000))
+      const id = sameLogin(current, maxAge, now)
+      const exp = sessionExp(now, expiresIn, id.notAfter)
       if (exp <= Math.floor(now / 1000)) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
         throw Object.assign(aboutSession(new SessionExpiredError(), who), { message: `This login is older than maxAge, which no heal renews past; ${loginAgain(who)}` })
       }
       const app = await registry.get(current.appId)
-      const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as Record<string, unknown>
-      if (users.userOf(who, identity) !== users.userOf(who, current as unknown as Record<string, unknown>)) {
+      const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as AnyIdentity
+      if (users.userOf(who, identity) !== users.userOf(who, current)) {
         counted(budget, new InvalidCodeError('This code belongs to another user than the session; log in again'))
       }
       sessionKey = identity.sessionKey as string
       // A unionid the session knew is kept when this answer lacks it.
-      const fresh = users.refreshed(who, identity, current as unknown as Record<string, unknown>) as unknown as AnyIdentity
+      const fresh = users.refreshed(who, identity, current)
       // A heal that issues a later exp is a renewal: onRenew decides it (it may end the session, or
       // replace its claims); otherwise the session's claims are kept. onLogin is not asked again.
       const claims = await healClaims(request, reply, current, exp)
-      const id = { jti: current.jti, loginAt: current.loginAt, notAfter, now, device: (current as { device?: string }).device }
       renewed = { session: sealUpstream(app, () => sessions.seal(fresh, app.appId, id, claims)), expiresIn: exp - Math.floor(now / 1000), exp, now }
     }
     let text: string
@@ -276,4 +285,13 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return `{"data":${text}${rest}}`
   })
+}
+
+/** The login, decrypt and phone routes; registered under `prefix` by the plugin. */
+export async function routes (fastify: FastifyInstance, settings: RouteOptions): Promise<void> {
+  const options = optionsFor(fastify.weapp, settings.routeConfig, settings.securityScheme)
+  loginRoute(fastify, settings, options)
+  if (settings.revocations !== undefined) logoutRoute(fastify, settings.revocations, settings.afterLogout, options)
+  phoneRoute(fastify, settings, options)
+  decryptRoute(fastify, settings, options)
 }

@@ -110,6 +110,24 @@ export interface SessionCodecOptions {
   cacheSize: number
 }
 
+/** A session as the codec opens it: its user, id and times, the app's claims and the login's device label. */
+export type OpenedSession = AnySession & { claims?: Readonly<Record<string, unknown>>, device?: string }
+
+/**
+ * A session's lifetime, the one rule of login, renewal, heal and seal: the exp (seconds) of a token
+ * sealed at `now` (ms) is `expiresIn` seconds on, never past `notAfter` (ms: its login's
+ * `loginAt + maxAge`) where one is given.
+ */
+export function sessionExp (now: number, expiresIn: number, notAfter?: number): number {
+  const exp = Math.floor(now / 1000) + expiresIn
+  return notAfter === undefined ? exp : Math.min(exp, Math.floor(notAfter / 1000))
+}
+
+/** What a renewal (or a heal) of a session seals: the same login (id, login time, device), never past loginAt + maxAge (seconds). */
+export function sameLogin (session: OpenedSession, maxAge: number, now: number): SealOptions & { notAfter: number } {
+  return { jti: session.jti, loginAt: session.loginAt, notAfter: session.loginAt + maxAge * 1000, now, device: session.device }
+}
+
 /** What a renewal keeps: the session's id and login time, and when the new token must expire at the latest. */
 export interface SealOptions {
   jti: string
@@ -129,13 +147,13 @@ export interface SessionCodec {
    * TypeError for what is not an identity, and `IdentityTooLargeError` for one too large for a token.
    */
   seal (identity: AnyIdentity, appId: string, renew?: SealOptions, claims?: string): string
-  unseal (token: string): Promise<AnySession>
+  unseal (token: string): Promise<OpenedSession>
   /**
    * The same, at once where the memo or the fast path decides (the authenticated path's common
    * case: no promise, no turn of the event loop), a promise only where jose must. It throws
    * synchronously what it refuses at once.
    */
-  unsealNow (token: string): AnySession | Promise<AnySession>
+  unsealNow (token: string): OpenedSession | Promise<OpenedSession>
   /** Seals an identity into a link token for `appId` (purpose `link`, refused as a session), valid `expiresIn` seconds. */
   sealLink (identity: AnyIdentity, appId: string, expiresIn: number): string
   /** Opens a link token: the identity's session fields, or `WEAPP_LINK_INVALID` / `WEAPP_LINK_EXPIRED`. */
@@ -172,7 +190,7 @@ export function randomJti (): string {
  * before ids existed have no `jti` and `lat`: their id is a digest of the token itself, and their
  * login time their `iat`.
  */
-function toSession (payload: JWTPayload, token: string): AnySession {
+function toSession (payload: JWTPayload, token: string): OpenedSession {
   const { iat, jti, lat, cl, use, dv } = payload
   if (use !== undefined) throw new SessionInvalidError({ cause: new Error('a link token is not a session: the app redeems it with fastify.weapp.redeemLink()') })
   if (cl !== undefined && !isPlainObject(cl)) throw new SessionInvalidError({ cause: new Error('the token\'s claims are not an object') })
@@ -182,9 +200,10 @@ function toSession (payload: JWTPayload, token: string): AnySession {
     ? undefined
     : users.sessionOf(payload, { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 })
   if (session === undefined) throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
-  session.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)
-  if (dv !== undefined) session.device = dv
-  return session as unknown as AnySession
+  const opened: OpenedSession = session
+  opened.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)
+  if (dv !== undefined) opened.device = dv
+  return opened
 }
 
 /** The platform of a genuine token's payload (for messages), or undefined where it holds no user. */
@@ -235,6 +254,26 @@ function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey, appCl
   return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`
 }
 
+/** The claims of an identity, or a TypeError that says what seal takes. */
+function identityClaims (identity: AnyIdentity): JWTPayload {
+  const claims = users.claimsOf(identity)
+  if (claims === undefined) {
+    throw new TypeError(`seal(identity) needs ${GIVES}: ids non-empty strings, sessionKey the base64 of 16 bytes`)
+  }
+  return claims
+}
+
+/** The token, or IdentityTooLargeError when the identity alone (without the app's claims) makes one too long. */
+function sealed (claims: JWTPayload, sealing: SealingKey, appClaims: string | undefined): string {
+  const token = sealJwe(claims, sealing, appClaims)
+  // base64url of the claims' JSON and its `,"cl":` (6 bytes) is what they add.
+  // So does a device label (`,"dv":` and its JSON, at most 72 bytes of printable ASCII).
+  const device = typeof claims.dv === 'string' ? Math.floor((claims.dv.length + 8) * 4 / 3) : 0
+  const own = (appClaims === undefined ? token.length : token.length - Math.floor((Buffer.byteLength(appClaims) + 6) * 4 / 3)) - device
+  if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)
+  return token
+}
+
 /**
  * Seals identities into JWEs (`dir` + `A256GCM`, `kid` of the first key) and opens them with any
  * key, picked by `kid`. Everything that does not open is `WEAPP_SESSION_INVALID`; a genuine token
@@ -248,33 +287,13 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
   const first = keys[0] as SessionKey
   const header = headerSegment(first.kid)
   const sealing: SealingKey = { secret: first.secret, header, aad: Buffer.from(header, 'latin1') }
-  const memo = cacheSize > 0 ? new Memo<Readonly<AnySession>>(cacheSize) : undefined
+  const memo = cacheSize > 0 ? new Memo<Readonly<OpenedSession>>(cacheSize) : undefined
   // A session enters the memo on its second unseal: a token used once (a client each instance sees
   // once, a flood of distinct sessions) never costs an entry, evicts a returning client's or
   // lingers for the garbage collector.
   const doorkeeper = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined
   const fastUnseal = createFastUnseal(keys, audience)
   const joseUnseal = createJoseUnseal(keys, audience)
-
-  /** The claims of an identity, or a TypeError that says what seal takes. */
-  function identityClaims (identity: AnyIdentity): JWTPayload {
-    const claims = users.claimsOf(identity)
-    if (claims === undefined) {
-      throw new TypeError(`seal(identity) needs ${GIVES}: ids non-empty strings, sessionKey the base64 of 16 bytes`)
-    }
-    return claims
-  }
-
-  /** The token, or IdentityTooLargeError when the identity alone (without the app's claims) makes one too long. */
-  function sealed (claims: JWTPayload, appClaims: string | undefined): string {
-    const token = sealJwe(claims, sealing, appClaims)
-    // base64url of the claims' JSON and its `,"cl":` (6 bytes) is what they add.
-    // So does a device label (`,"dv":` and its JSON, at most 72 bytes of printable ASCII).
-    const device = typeof claims.dv === 'string' ? Math.floor((claims.dv.length + 8) * 4 / 3) : 0
-    const own = (appClaims === undefined ? token.length : token.length - Math.floor((Buffer.byteLength(appClaims) + 6) * 4 / 3)) - device
-    if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)
-    return token
-  }
 
   /**
    * The payload of a token that opens, whatever it holds: at once where the fast path opens it, a
@@ -305,13 +324,13 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
   }
 
   /** The session a payload holds, remembered from the token's second use on. */
-  function remember (token: string, payload: JWTPayload): AnySession {
+  function remember (token: string, payload: JWTPayload): OpenedSession {
     const session = toSession(payload, token)
     if (memo !== undefined && (doorkeeper as Doorkeeper).seen(token)) memo.set(token, Object.freeze({ ...session }))
     return session
   }
 
-  function unsealNow (token: string): AnySession | Promise<AnySession> {
+  function unsealNow (token: string): OpenedSession | Promise<OpenedSession> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new SessionInvalidError({ cause: new Error('the token is empty, not a string or longer than any session') })
     }
@@ -319,7 +338,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
     if (known !== undefined) {
       // exp is enforced on every hit, exactly as jose would: expired when exp <= now (seconds).
       if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {
-        (memo as Memo<Readonly<AnySession>>).delete(token)
+        (memo as Memo<Readonly<OpenedSession>>).delete(token)
         throw aboutSession(new SessionExpiredError(), users.ofPlatform(known.platform))
       }
       return { ...known }
@@ -335,12 +354,12 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       const now = Math.floor(nowMs / 1000)
       claims.jti = renew?.jti ?? randomJti()
       claims.lat = renew?.loginAt ?? nowMs
-      const exp = renew?.notAfter === undefined ? now + expiresIn : Math.min(now + expiresIn, Math.floor(renew.notAfter / 1000))
+      const exp = sessionExp(nowMs, expiresIn, renew?.notAfter)
       claims.aud = appId
       claims.iat = now
       claims.exp = exp
       if (renew?.device !== undefined) claims.dv = renew.device
-      return sealed(claims, appClaims)
+      return sealed(claims, sealing, appClaims)
     },
 
     sealLink (identity, appId, seconds) {
@@ -351,7 +370,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       claims.aud = appId
       claims.iat = now
       claims.exp = now + seconds
-      return sealed(claims, undefined)
+      return sealed(claims, sealing, undefined)
     },
 
     async unsealLink (token) {
@@ -370,7 +389,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
         ? users.sessionOf(payload, { jti: payload.jti, loginAt: payload.iat * 1000 })
         : undefined
       if (link === undefined) throw new LinkInvalidError('The link token does not hold a user: send the linkToken the login route answered')
-      return link as unknown as LinkFields
+      return link
     },
 
     async unseal (token) {

@@ -53,7 +53,7 @@ export function platformOf (kind: unknown): Platform | undefined {
 }
 
 /** The one mapping of identities, claims, sessions, answers and JWSs, for every row's users. */
-export const users: UserMapping = mapUsers(ROWS.map((row) => row.users))
+export const users: UserMapping<AnyIdentity, AnySession> = mapUsers(ROWS.map((row) => row.users))
 
 /** One origin per platform, without a trailing slash. */
 export type ApiBaseUrls = Readonly<Record<OriginKey, string>>

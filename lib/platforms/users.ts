@@ -116,8 +116,12 @@ type Loose = Record<string, unknown>
 /** A session as the mapping builds it, before the codec gives it its type. */
 export type SessionFields = Loose & { platform: string, appId: string, sessionKey: string, expiresAt: number, jti: string, loginAt: number }
 
-/** What every part of the plugin asks of users, for any platform. */
-export interface UserMapping {
+/**
+ * What every part of the plugin asks of users, for any platform: `I` the identities, `S` the sessions
+ * it builds (the table's types; the mapping builds them field by field from its rows, and says so
+ * once, here). Users are read from any object, by their fields' names.
+ */
+export interface UserMapping<I extends object = Loose, S extends object = SessionFields> {
   /** The users of an identity (by its `platform`, else by its fields), or undefined. */
   ofIdentity (identity: unknown): Users | undefined
   /** The users of a session's `platform`. */
@@ -125,25 +129,28 @@ export interface UserMapping {
   /** The claims to seal (without the session's id, times and audience), or undefined when it is not an identity. */
   claimsOf (identity: unknown): JWTPayload | undefined
   /** The session in a payload, or undefined when the payload holds none. */
-  sessionOf (payload: JWTPayload, id: { jti: string, loginAt: number }): SessionFields | undefined
+  sessionOf (payload: JWTPayload, id: { jti: string, loginAt: number }): S | undefined
   /** The identity a session holds, to seal its renewal. */
-  identityOf (session: SessionFields): Loose
+  identityOf (session: S): I
   /** Whether `user` gives every field that identifies a user of `users`. */
-  fits (users: Users, user: Loose): boolean
+  fits (users: Users, user: object): boolean
   /** The user, as one string: what identifies them in their app (never an optional field). */
-  userOf (users: Users, user: Loose): string
+  userOf (users: Users, user: object): string
   /** A fresh login's identity of a session's user, keeping what the session knew and the answer lacks (a unionid). */
-  refreshed (users: Users, identity: Loose, session: Loose): Loose
+  refreshed (users: Users, identity: I, session: S): I
   /** Who logged in, for the login route's answer. */
-  answerOf (users: Users, identity: Loose): Loose
+  answerOf (users: Users, identity: object): Loose
   /** The jwt bridge's claims. */
-  jwsOf (users: Users, identity: Loose, id: { jti: string, loginAt: number }): Loose
+  jwsOf (users: Users, identity: object, id: { jti: string, loginAt: number }): Loose
   /** The user a JWS of the bridge names, or undefined when it names none. */
-  userOfJws (decoded: Loose): Loose | undefined
+  userOfJws (decoded: object): Loose | undefined
 }
 
+/** An object's fields by name, to read (every value unknown until checked). */
+const fieldsOf = (value: object): Loose => value as Loose
+
 /** The mapping for the table's users (several rows may share one `Users`). */
-export function mapUsers (all: readonly Users[]): UserMapping {
+export function mapUsers<I extends object = Loose, S extends object = SessionFields> (all: readonly Users[]): UserMapping<I, S> {
   const shapes = [...new Set(all)]
   const byPlatform = new Map(shapes.map((u) => [u.platform, u]))
   const byTag = new Map(shapes.filter((u) => u.tag !== undefined).map((u) => [u.tag as string, u]))
@@ -202,36 +209,40 @@ export function mapUsers (all: readonly Users[]): UserMapping {
       const session: SessionFields = { platform: u.platform, appId: aud, sessionKey: sk === undefined ? '' : sk as string, expiresAt: exp * 1000, ...id }
       for (const f of u.fields) if (payload[f.claim] !== undefined) session[f.name] = payload[f.claim]
       if (an === true) session.anonymous = true
-      return session
+      return session as S
     },
 
-    identityOf (session) {
-      const u = byPlatform.get(session.platform) as Users
+    identityOf (typed) {
+      const session = fieldsOf(typed)
+      const u = byPlatform.get(session.platform as string) as Users
       const identity: Loose = { sessionKey: session.sessionKey }
       for (const f of u.fields) if (session[f.name] !== undefined) identity[f.name] = session[f.name]
       if (u.tag !== undefined) identity.platform = u.platform
       if (session.anonymous === true) identity.anonymous = true
-      return identity
+      return identity as I
     },
 
-    fits: (u, user) => required(u).every((f) => isId(user[f.name])),
+    fits: (u, user) => required(u).every((f) => isId(fieldsOf(user)[f.name])),
 
-    userOf: (u, user) => required(u).map((f) => user[f.name]).join('\n'),
+    userOf: (u, user) => required(u).map((f) => fieldsOf(user)[f.name]).join('\n'),
 
     refreshed (u, identity, session) {
-      const fresh = { ...identity }
-      for (const f of u.fields) if (fresh[f.name] === undefined && session[f.name] !== undefined) fresh[f.name] = session[f.name]
-      return fresh
+      const fresh: Loose = { ...fieldsOf(identity) }
+      const known = fieldsOf(session)
+      for (const f of u.fields) if (fresh[f.name] === undefined && known[f.name] !== undefined) fresh[f.name] = known[f.name]
+      return fresh as I
     },
 
-    answerOf (u, identity) {
+    answerOf (u, given) {
+      const identity = fieldsOf(given)
       const answer: Loose = {}
       for (const f of u.fields) if (identity[f.name] !== undefined) answer[f.name] = identity[f.name]
       if (identity.anonymous === true) answer.anonymous = true
       return answer
     },
 
-    jwsOf (u, identity, { jti, loginAt }) {
+    jwsOf (u, given, { jti, loginAt }) {
+      const identity = fieldsOf(given)
       const sub = subField.get(u) as UserField
       const jws: Loose = { sub: u.subject === undefined ? identity[sub.name] : u.subject(identity as Record<string, string>), platform: u.platform, jti, lat: loginAt }
       for (const f of u.fields) if ((u.subject !== undefined || f !== sub) && identity[f.name] !== undefined) jws[f.name] = identity[f.name]
@@ -239,7 +250,8 @@ export function mapUsers (all: readonly Users[]): UserMapping {
       return jws
     },
 
-    userOfJws (decoded) {
+    userOfJws (given) {
+      const decoded = fieldsOf(given)
       const u = byPlatform.get(decoded.platform as string)
       if (u === undefined) return undefined
       const sub = subField.get(u) as UserField

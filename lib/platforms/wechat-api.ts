@@ -7,7 +7,7 @@ import type { Http } from '../upstream/http.js'
 import type { Once } from '../once.js'
 import { singleFlight } from '../upstream/single-flight.js'
 import { AccessTokenRejected, createTokenCache, readToken, type AccessTokens } from '../upstream/tokens.js'
-import { markStale, type SessionKeyApi, type WeappPhone, type WeappRiskRankInput, type WeappUserEncryptKey } from './platform.js'
+import { markStale, type SessionKeyApi, type WeappPaidQuery, type WeappPhone, type WeappRiskRankInput, type WeappUserEncryptKey } from './platform.js'
 import { isSessionKey } from './users.js'
 
 /**
@@ -167,15 +167,7 @@ export function createUserApi ({ appId, apiBaseUrl, timeout, http, tokens, apiSe
   async function phone (code: string, openid: string | undefined): Promise<WeappPhone> {
     // With openid, WeChat checks that the code belongs to that user.
     const body = await post('/wxa/business/getuserphonenumber', { body: openid === undefined ? { code } : { code, openid } }, [code])
-    const info = body.phone_info as Record<string, unknown> | null | undefined
-    const watermark = info?.watermark as Record<string, unknown> | null | undefined
-    const { phoneNumber, purePhoneNumber, countryCode } = info ?? {}
-    if (typeof phoneNumber !== 'string' || phoneNumber === '' || typeof purePhoneNumber !== 'string' ||
-        (typeof countryCode !== 'string' && typeof countryCode !== 'number') || watermark?.appid !== appId) {
-      throw unusable(WECHAT, 'getuserphonenumber', 'a phone number for this mini program')
-    }
-    // WeChat documents countryCode as a string and sends a number in its own example: a string here.
-    return { phoneNumber, purePhoneNumber, countryCode: String(countryCode) }
+    return phoneOf(body, appId)
   }
   // A code is single-use: identical requests in flight (same code, same user) share one call.
   const shared = singleFlight<WeappPhone>()
@@ -229,17 +221,7 @@ export function createUserApi ({ appId, apiBaseUrl, timeout, http, tokens, apiSe
     },
 
     async getPaidUnionid (query) {
-      const q = query as Partial<Record<'openid' | 'transactionId' | 'mchId' | 'outTradeNo', unknown>> | null
-      const ok = (v: unknown): v is string => typeof v === 'string' && v !== '' && v.length <= 128
-      const byTransaction = q !== null && typeof q === 'object' && ok(q.transactionId) && q.mchId === undefined && q.outTradeNo === undefined
-      const byOrder = q !== null && typeof q === 'object' && q.transactionId === undefined && ok(q.mchId) && ok(q.outTradeNo)
-      if (q === null || typeof q !== 'object' || !ok(q.openid) || (!byTransaction && !byOrder)) {
-        throw new TypeError('getPaidUnionid(query) needs { openid, transactionId } or { openid, mchId, outTradeNo } (non-empty strings)')
-      }
-      const search: Record<string, string> = byTransaction
-        ? { openid: q.openid as string, transaction_id: q.transactionId as string }
-        : { openid: q.openid as string, mch_id: q.mchId as string, out_trade_no: q.outTradeNo as string }
-      const body = await get('/wxa/getpaidunionid', search, [])
+      const body = await get('/wxa/getpaidunionid', paidUnionidSearch(query), [])
       if (typeof body.unionid !== 'string' || body.unionid === '') throw unusable(WECHAT, 'getpaidunionid', 'a unionid')
       return body.unionid
     },
@@ -292,9 +274,36 @@ function encryptKeyOf (item: unknown, now: number): WeappUserEncryptKey | undefi
   return { encryptKey, iv, version: version as number, expiresAt: now + expireIn * 1000, createdAt: createTime * 1000 }
 }
 
+/** The phone number in getuserphonenumber's answer, which must name this app (its watermark). */
+function phoneOf (body: Record<string, unknown>, appId: string): WeappPhone {
+  const info = body.phone_info as Record<string, unknown> | null | undefined
+  const watermark = info?.watermark as Record<string, unknown> | null | undefined
+  const { phoneNumber, purePhoneNumber, countryCode } = info ?? {}
+  if (typeof phoneNumber !== 'string' || phoneNumber === '' || typeof purePhoneNumber !== 'string' ||
+      (typeof countryCode !== 'string' && typeof countryCode !== 'number') || watermark?.appid !== appId) {
+    throw unusable(WECHAT, 'getuserphonenumber', 'a phone number for this mini program')
+  }
+  // WeChat documents countryCode as a string and sends a number in its own example: a string here.
+  return { phoneNumber, purePhoneNumber, countryCode: String(countryCode) }
+}
+
+/** getpaidunionid's query from the building block's, or a TypeError that says what to give. */
+function paidUnionidSearch (query: WeappPaidQuery): Record<string, string> {
+  const q = query as Partial<Record<'openid' | 'transactionId' | 'mchId' | 'outTradeNo', unknown>> | null
+  const ok = (v: unknown): v is string => typeof v === 'string' && v !== '' && v.length <= 128
+  const byTransaction = q !== null && typeof q === 'object' && ok(q.transactionId) && q.mchId === undefined && q.outTradeNo === undefined
+  const byOrder = q !== null && typeof q === 'object' && q.transactionId === undefined && ok(q.mchId) && ok(q.outTradeNo)
+  if (q === null || typeof q !== 'object' || !ok(q.openid) || (!byTransaction && !byOrder)) {
+    throw new TypeError('getPaidUnionid(query) needs { openid, transactionId } or { openid, mchId, outTradeNo } (non-empty strings)')
+  }
+  return byTransaction
+    ? { openid: q.openid as string, transaction_id: q.transactionId as string }
+    : { openid: q.openid as string, mch_id: q.mchId as string, out_trade_no: q.outTradeNo as string }
+}
+
 /** getuserriskrank's body from the building block's input, or a TypeError that says what to give. */
 function riskRankBody (appId: string, input: WeappRiskRankInput): Record<string, unknown> {
-  const given = (input ?? {}) as unknown as Record<string, unknown>
+  const given: Readonly<Record<string, unknown>> = { ...(input ?? {}) }
   const text = (v: unknown): boolean => v === undefined || (typeof v === 'string' && v.length <= 256)
   if (typeof given.openid !== 'string' || given.openid === '' || (given.scene !== 0 && given.scene !== 1) ||
       typeof given.clientIp !== 'string' || given.clientIp === '' || !text(given.mobileNo) || !text(given.emailAddress) ||
