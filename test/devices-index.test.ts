@@ -2,10 +2,10 @@
 // store's) and in Lua (Redis's) agree on every index, and each store's edges hold.
 import fc from 'fast-check'
 import t from 'tap'
-import { MAX_PENDING_TOUCHES, MemoryIndex, decodeTracked, encodeTracked, evicted, newestFirst, type SessionLimits, type TrackedSession } from '../lib/devices.js'
-import { canShareSlot, redisIndex, sameSlotKey } from '../lib/devices-redis.js'
-import { redisRevocations, withTimeout } from '../lib/revocation-redis.js'
-import { memoryRevocations, userKey, type RedisLike, type Revocations, type TrackedLogin } from '../lib/revocation.js'
+import { MAX_PENDING_TOUCHES, MemoryIndex, decodeTracked, encodeTracked, evicted, newestFirst, type SessionLimits, type TrackedSession } from '../lib/revocation/devices.js'
+import { canShareSlot, redisIndex, sameSlotKey } from '../lib/revocation/devices-redis.js'
+import { redisRevocations, withTimeout } from '../lib/revocation/redis.js'
+import { memoryRevocations, userKey, type RedisLike, type Revocations, type TrackedLogin } from '../lib/revocation/index.js'
 import { eventually, redisServer } from './fixtures/redis.js'
 
 const quiet = { warn () {}, info () {} }

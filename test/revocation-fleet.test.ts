@@ -2,7 +2,7 @@
 // instance started later, entries the API cannot make are ignored, the set is read page by page,
 // a message lost without any reconnect event is caught up, and a 503 says what is true.
 import t from 'tap'
-import { MAX_REVOKED_PER_USER, RECONCILE_INTERVAL, userKey } from '../lib/revocation.js'
+import { MAX_REVOKED_PER_USER, RECONCILE_INTERVAL, userKey } from '../lib/revocation/store.js'
 import { isError, KEY } from './fixtures/app.js'
 import { claims, forge } from './fixtures/jwe.js'
 import { instance, login, mockWechat, status } from './fixtures/fleet.js'

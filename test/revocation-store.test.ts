@@ -2,7 +2,9 @@
 // presented token's exp), where "logins until T" stops, the bound per user, keys that cannot alias.
 import { EventEmitter } from 'node:events'
 import t from 'tap'
-import { CLOCK_SKEW, MAX_REVOKED_PER_USER, memoryRevocations, redisRevocations, userKey, type SessionRef } from '../lib/revocation.js'
+import { CLOCK_SKEW } from '../lib/clock.js'
+import { memoryRevocations, redisRevocations, userKey, type SessionRef } from '../lib/revocation/index.js'
+import { MAX_REVOKED_PER_USER } from '../lib/revocation/store.js'
 import { eventually } from './fixtures/redis.js'
 import { harness } from './fixtures/app.js'
 

@@ -157,7 +157,8 @@ t.test('renewal and revocation options are checked', async (t) => {
 })
 
 t.test('revocations expire maxAge after they were made: the state is bounded by recent revocations', async (t) => {
-  const { CLOCK_SKEW, memoryRevocations, userKey } = await import('../lib/revocation.js')
+  const { CLOCK_SKEW } = await import('../lib/clock.js')
+  const { memoryRevocations, userKey } = await import('../lib/revocation/index.js')
   let now = 1_000_000
   const store = memoryRevocations({ maxAge: 60_000, log: { warn () {}, info () {} }, now: () => now })
   const jti = (i: number): string => `jti-${String(i).padStart(18, '0')}`

@@ -1,31 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { RevocationUnavailableError, safeCause } from './errors.js'
-import { CLOCK_SKEW, Known, PAGE, RECONCILE_INTERVAL, revocationsOf, type Entry, type RevocationOptions, type Revocations } from './revocation.js'
+import { CLOCK_SKEW } from '../clock.js'
+import { RevocationUnavailableError, safeCause } from '../errors.js'
+import { Known, PAGE, RECONCILE_INTERVAL, revocationsOf, type Entry, type RedisLike, type RevocationOptions, type Revocations } from './store.js'
 import { LATE, UNINDEX, canShareSlot, ignore, redisIndex, sameSlotKey } from './devices-redis.js'
-
-/**
- * The part of an ioredis client (`fastify.redis` from @fastify/redis) revocation uses. A second
- * connection (`duplicate()`) subscribes; the given one reads and writes.
- */
-export interface RedisLike {
-  readonly status: string
-  zscan (key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[string, string[]]>
-  zrangebyscore (key: string, min: number | string, max: number | string, withScores: 'WITHSCORES', limit: 'LIMIT', offset: number, count: number): Promise<string[]>
-  eval (script: string, keys: number, ...args: Array<string | number>): Promise<unknown>
-  /** Where the client has it (ioredis does), a script already loaded runs by its SHA-1: its text is not sent again. */
-  evalsha? (sha: string, keys: number, ...args: Array<string | number>): Promise<unknown>
-  duplicate (): RedisLike
-  subscribe (channel: string): Promise<unknown>
-  on (event: string, listener: (...args: any[]) => void): unknown
-  quit (): Promise<unknown>
-  disconnect (): void
-  /** `INFO replication`: how many replicas the master has (a revocation waits for one of them). */
-  info? (section: 'replication'): Promise<string>
-  /** For `WAIT`. */
-  call? (command: string, ...args: Array<string | number>): Promise<unknown>
-  /** An ioredis `Cluster` has it: there `WAIT` cannot be sent to the set's master, and is not. */
-  nodes? (...args: never[]): unknown
-}
 
 /**
  * Stores a revocation, drops expired ones (and the session entries a user entry now covers) and

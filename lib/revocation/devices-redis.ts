@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
-import { RevocationUnavailableError, safeCause } from './errors.js'
+import { RevocationUnavailableError, safeCause } from '../errors.js'
 import { MAX_PENDING_TOUCHES, TOUCH_INTERVAL, decodeTracked, encodeTracked, type SessionLimits, type TrackedSession } from './devices.js'
-import type { IndexStore } from './revocation.js'
-import type { RedisLike } from './revocation-redis.js'
+import type { IndexStore, RedisLike } from './store.js'
 
 /**
  * The index of sessions per user in Redis: one hash per user (field jti, value the entry of
@@ -10,7 +9,7 @@ import type { RedisLike } from './revocation-redis.js'
  * (no session outlives its login by more). An entry is live until its login's `loginAt + maxAge` (no
  * renewal or heal of it lives longer) or until it is revoked, whatever expiry renewals recorded (a
  * lost batch of them changes only the expiry shown). A login runs LOGIN: it drops the user's expired and
- * revoked entries, picks what the new login evicts (the rule of `evicted()` in lib/devices.ts),
+ * revoked entries, picks what the new login evicts (the rule of `evicted()` in lib/revocation/devices.ts),
  * marks each evicted session in the revocation set, publishes it, and adds the login, all in one
  * script: two logins at once on two instances cannot both keep a place.
  */

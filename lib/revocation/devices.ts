@@ -2,7 +2,7 @@
  * Sessions per device: a per-user index of live sessions (kept in the revocation store, never read
  * on the authenticated path), the limits a login applies to it (`maxSessions`, `oneSessionPer`), and
  * the eviction rule both stores share: the memory store runs `evicted()`, the Redis store the same
- * rule in one script (lib/revocation-redis.ts), so a login that evicts writes the index, the
+ * rule in one script (lib/revocation/devices-redis.ts), so a login that evicts writes the index, the
  * evictions and their publication in one atomic step.
  */
 

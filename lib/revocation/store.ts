@@ -1,5 +1,6 @@
-import type { AnySession } from './session.js'
-import { MemoryIndex, indexOfUserKey, newestFirst, type SessionLimits, type TrackedSession } from './devices.js'
+import { CLOCK_SKEW } from '../clock.js'
+import type { AnySession } from '../session.js'
+import { indexOfUserKey, newestFirst, type SessionLimits, type TrackedSession } from './devices.js'
 
 /** Who a user revocation names: an openid (of one app, or of any), or a member of a company (corpId + userId). */
 export type RevokedUser = { openid: string, appId?: string } | { corpId: string, userId: string, appId: string }
@@ -55,8 +56,6 @@ export type TrackedLogin = SessionRef & { platform: string, device: string | und
 
 /** Session entries of one user kept apart at most; the next revocation ends all their logins until now instead. */
 export const MAX_REVOKED_PER_USER = 8
-/** ms: how far ahead of this instance's clock another instance's may be. Entries dated later are refused. */
-export const CLOCK_SKEW = 60_000
 /** ms: how often a Redis-backed instance asks for what it may have missed (a lost pub/sub message). */
 export const RECONCILE_INTERVAL = 5_000
 /** Members a page of a load or reconcile reads. */
@@ -80,7 +79,7 @@ export function indexUserOf (session: SessionRef): string {
 }
 
 /** What a revocation check needs of an index entry: its user comes from the index's key. */
-function refOf (index: string, s: TrackedSession): SessionRef {
+export function refOf (index: string, s: TrackedSession): SessionRef {
   const parts = JSON.parse(index) as string[]
   return parts.length === 3
     ? { jti: s.jti, loginAt: s.loginAt, appId: s.appId, corpId: parts[1] as string, userId: parts[2] as string }
@@ -281,13 +280,37 @@ export interface RevocationOptions {
   limits?: SessionLimits
 }
 
-/** A store's index of sessions per user (see lib/devices.ts). */
+/** A store's index of sessions per user (see lib/revocation/devices.ts). */
 export interface IndexStore {
   /** Adds a login and ends what it evicts, atomically with their publication: the evicted ids. */
   track (index: string, login: TrackedSession, now: number): Promise<string[]>
   touch (index: string, jti: string, expiresAt: number, renewedAt: number): void
   /** The index's sessions that have not expired (ended ones may still be there). */
   list (index: string, now: number): Promise<TrackedSession[]>
+}
+
+/**
+ * The part of an ioredis client (`fastify.redis` from @fastify/redis) revocation uses. A second
+ * connection (`duplicate()`) subscribes; the given one reads and writes.
+ */
+export interface RedisLike {
+  readonly status: string
+  zscan (key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[string, string[]]>
+  zrangebyscore (key: string, min: number | string, max: number | string, withScores: 'WITHSCORES', limit: 'LIMIT', offset: number, count: number): Promise<string[]>
+  eval (script: string, keys: number, ...args: Array<string | number>): Promise<unknown>
+  /** Where the client has it (ioredis does), a script already loaded runs by its SHA-1: its text is not sent again. */
+  evalsha? (sha: string, keys: number, ...args: Array<string | number>): Promise<unknown>
+  duplicate (): RedisLike
+  subscribe (channel: string): Promise<unknown>
+  on (event: string, listener: (...args: any[]) => void): unknown
+  quit (): Promise<unknown>
+  disconnect (): void
+  /** `INFO replication`: how many replicas the master has (a revocation waits for one of them). */
+  info? (section: 'replication'): Promise<string>
+  /** For `WAIT`. */
+  call? (command: string, ...args: Array<string | number>): Promise<unknown>
+  /** An ioredis `Cluster` has it: there `WAIT` cannot be sent to the set's master, and is not. */
+  nodes? (...args: never[]): unknown
 }
 
 /** Names `claim` holds in memory at most; past it, a claim of a new name is refused (the rate holds). */
@@ -354,25 +377,3 @@ export function revocationsOf (known: Known, { maxAge, now = Date.now, limits }:
     close
   }
 }
-
-/** `revocation: 'memory'`: one process (and tests). */
-export function memoryRevocations (options: RevocationOptions): Revocations {
-  const known = new Known(options.maxAge, (message) => { options.log.warn(message) })
-  const index = new MemoryIndex(options.maxAge)
-  const limits = options.limits
-  const ended = (user: string) => (s: TrackedSession): boolean => known.isRevoked(refOf(user, s))
-  return revocationsOf(known, options, async ({ member, expiresAt, once, unindex }, time) => {
-    if (once !== undefined && known.sessions.has(once)) return false
-    known.apply(member, expiresAt, time)
-    if (unindex !== undefined) index.drop(unindex.index, unindex)
-    return true
-  }, async () => {}, undefined, limits === undefined
-    ? undefined
-    : {
-        track: async (user, login, time) => index.track(user, login, limits, time, ended(user)),
-        touch: (user, jti, expiresAt, renewedAt) => { index.touch(user, jti, expiresAt, renewedAt) },
-        list: async (user, time) => index.list(user, time, ended(user))
-      })
-}
-
-export { redisRevocations, type RedisLike, type RedisRevocationOptions } from './revocation-redis.js'
