@@ -3,62 +3,107 @@ import { basename } from 'node:path'
 
 // The mutants of npm run mutate: each is one plausible bug, written as the exact text it changes.
 // `equivalent`, where present, says why a survivor is not a missing test.
-const sessionTests = ['test/session.test.ts', 'test/fast-unseal.test.ts', 'test/one-session-one-string.test.ts', 'test/hostile-sessions.test.ts', 'test/authenticate.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts', 'test/memo.test.ts']
-const decryptTests = ['test/user-data.test.ts', 'test/decrypt.test.ts', 'test/padding-oracle.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts']
-const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concurrency.test.ts', 'test/secrets.test.ts', 'test/errors.test.ts']
-const kindTests = ['test/app-kinds.test.ts', 'test/mock-kinds.test.ts', 'test/wecom.test.ts', 'test/component.test.ts']
-const revocationTests = ['test/revocation.test.ts', 'test/revocation-redis.test.ts']
-const platformTests = ['test/platforms.test.ts', 'test/qq.test.ts', 'test/douyin.test.ts']
-const routeTests = [...revocationTests, ...platformTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
-const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
-const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
-const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts', 'test/platforms.test.ts', 'test/client-users.test.ts']
-const userTests = ['test/users.test.ts', 'test/link-fleet.test.ts']
-const deviceTests = ['test/devices.test.ts', 'test/devices-index.test.ts', 'test/client-devices.test.ts']
-
-const conformance = ['test/conformance.test.ts']
-const pluginTests = [...userTests, ...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests, ...platformTests, ...conformance, 'test/session-ends.test.ts', 'test/revocation-store.test.ts', 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/jwt.test.ts']
 
 /**
- * The tests a mutant is judged by, from its file's path alone (a new file under a folder is covered
- * the day it lands): the tests its folder or name says, and every test file named after it
- * (lib/platforms/wecom.ts: test/wecom*.test.ts, if any).
+ * Every test file, by its name: the test/ tree less its fixtures. A test is named by its file name
+ * alone (`t('users')`), wherever in test/ it lives, so a test that moves between folders moves
+ * nothing here.
+ */
+const testPaths = readdirSync(new URL('../test/', import.meta.url), { recursive: true, encoding: 'utf8' })
+  .map((path) => path.split('\\').join('/'))
+  .filter((path) => path.endsWith('.test.ts') && !path.startsWith('fixtures/'))
+  .map((path) => `test/${path}`)
+const byName = new Map(testPaths.map((path) => [basename(path, '.test.ts'), path]))
+
+/** The test files of these names (a name that matches no file is a mistake here: it throws). */
+function t (...names) {
+  return names.map((name) => {
+    const path = byName.get(name)
+    if (path === undefined) throw new Error(`scripts/mutants.js: no test file test/**/${name}.test.ts`)
+    return path
+  })
+}
+
+/**
+ * The families: a folder of the sources and the folder of tests that judges it. A mutant in
+ * lib/revocation/** is judged by every test in test/revocation/**, whatever its name, so a test
+ * added there counts the day it lands; `also` lists the few tests of other folders the family
+ * truly needs (the routes and the client that drive it).
+ */
+const families = [
+  // (test/instances.test.ts runs the built dist: not in a scratch copy)
+  { name: 'revocation', sources: /^lib\/revocation\//, also: t('users', 'client-devices', 'seeded-bugs') },
+  {
+    name: 'platforms',
+    sources: /^lib\/platforms\//,
+    also: t('app-kinds', 'mock-kinds', 'login', 'concurrency', 'secrets', 'errors', 'phone', 'options', 'keys', 'apps', 'seeded-bugs', 'revocation-store')
+  },
+  {
+    name: 'session',
+    sources: /^lib\/(session|fast-unseal|memo)\.ts$/,
+    also: t('users', 'link-fleet', 'session-ends', 'session-keys', 'authenticate', 'properties', 'secrets', 'revocation', 'platforms', 'qq', 'douyin')
+  },
+  { name: 'client', sources: /^client\/src\//, also: t('platforms') }
+]
+/** The tests of a family's folder (none is a mistake here: it throws). */
+function family (name) {
+  const tests = testPaths.filter((path) => path.startsWith(`test/${name}/`))
+  if (tests.length === 0) throw new Error(`scripts/mutants.js: no test in test/${name}/`)
+  return tests
+}
+
+// The tests of files that belong to no family, by what they touch (and a few a family's file needs beyond its folder).
+const sessionTests = [...family('session'), ...t('authenticate', 'properties', 'secrets')]
+const decryptTests = t('user-data', 'decrypt', 'padding-oracle', 'properties', 'secrets')
+const upstreamTests = t('wechat', 'login', 'concurrency', 'secrets', 'errors')
+const kindTests = t('app-kinds', 'mock-kinds', 'wecom', 'component')
+const revocationTests = t('revocation', 'revocation-redis')
+const platformTests = t('platforms', 'qq', 'douyin')
+const routeTests = [...revocationTests, ...platformTests, ...t('app-kinds', 'apps', 'decrypt', 'login', 'phone', 'jwt', 'padding-oracle', 'openapi', 'secrets', 'one-session-one-string')]
+const tokenTests = t('phone', 'access-token', 'check-session', 'secrets')
+const optionTests = t('options', 'keys', 'login')
+const userTests = t('users', 'link-fleet')
+const deviceTests = t('devices', 'devices-index', 'client-devices')
+const conformance = t('conformance')
+const pluginTests = [...userTests, ...optionTests, ...t('authenticate'), ...kindTests, ...revocationTests, ...platformTests, ...conformance, ...t('session-ends', 'revocation-store', 'edges', 'seeded-bugs', 'jwt')]
+
+/**
+ * The tests a file's mutants are judged by beyond its family's, from its path alone (a new file
+ * under a folder is covered the day it lands).
  */
 const rules = [
   [/^lib\/hooks\.ts$/, userTests],
-  [/^lib\/(session|fast-unseal|memo)\.ts$/, [...userTests, ...sessionTests, 'test/revocation.test.ts', 'test/seal-differential.test.ts', ...platformTests]],
   [/^lib\/base64\.ts$/, [...sessionTests, ...decryptTests]],
   [/^lib\/user-data\.ts$/, decryptTests],
-  [/^lib\/random\.ts$/, ['test/random.test.ts', 'test/seal-differential.test.ts']],
+  [/^lib\/random\.ts$/, t('random', 'seal-differential')],
   [/^lib\/(errors|upstream\/(call|faults|single-flight))\.ts$/, [...upstreamTests, ...conformance]],
-  [/^lib\/upstream\/http\.ts$/, [...upstreamTests, 'test/pool.test.ts', 'test/fairness.test.ts']],
+  [/^lib\/upstream\/http\.ts$/, [...upstreamTests, ...t('pool', 'fairness')]],
   [/^lib\/upstream\/tokens\.ts$/, tokenTests],
-  [/^lib\/platforms\/users\.ts$/, [...sessionTests, ...platformTests, ...kindTests, 'test/revocation.test.ts', 'test/revocation-store.test.ts', 'test/jwt.test.ts', ...conformance]],
-  [/^lib\/platforms\//, [...kindTests, ...platformTests, ...conformance, ...upstreamTests, ...tokenTests, ...optionTests, 'test/apps.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-store.test.ts']],
-  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, ...deviceTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
-  [/^lib\/apps\.ts$/, ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests, 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/fairness.test.ts']],
-  [/^lib\/revocation\/(store|memory|redis|index)\.ts$/, [...userTests, ...revocationTests, ...deviceTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-faults.test.ts']],
-  [/^lib\/revocation\/devices(-redis)?\.ts$/, [...deviceTests, 'test/revocation-faults.test.ts']], // (test/instances.test.ts runs the built dist: not in a scratch copy)
-  [/^lib\/names\.ts$/, ['test/edges.test.ts', 'test/options.test.ts']],
-  [/^lib\/(keys|options)\.ts$/, [...optionTests, 'test/edges.test.ts', 'test/abuse.test.ts']],
-  [/^lib\/index\.ts$/, [...pluginTests, ...deviceTests, 'test/session-keys.test.ts', 'test/revocation-faults.test.ts']],
-  [/^lib\/user-keys\.ts$/, ['test/session-keys.test.ts']],
-  [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
-  [/^lib\/once\.ts$/, ['test/alipay.test.ts', 'test/api-security.test.ts']],
-  [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
-  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts']],
-  [/^lib\/(errors|session|index|routes)\.ts$/, ['test/session-messages.test.ts']],
-  [/^(lib|client\/src)\//, ['test/layout.test.ts']]
+  [/^lib\/platforms\/users\.ts$/, [...sessionTests, ...kindTests, ...t('users', 'revocation', 'jwt')]],
+  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, ...deviceTests, ...t('abuse', 'session-ends', 'fairness'), ...conformance]],
+  [/^lib\/apps\.ts$/, [...t('apps', 'login', 'options'), ...kindTests, ...platformTests, ...t('edges', 'seeded-bugs', 'fairness')]],
+  [/^lib\/names\.ts$/, t('edges', 'options')],
+  [/^lib\/(keys|options)\.ts$/, [...optionTests, ...t('edges', 'abuse')]],
+  [/^lib\/index\.ts$/, [...pluginTests, ...deviceTests, ...t('session-keys', 'revocation-faults')]],
+  [/^lib\/user-keys\.ts$/, t('session-keys')],
+  [/^lib\/platforms\/wechat-api(-security)?\.ts$/, t('session-keys')],
+  [/^lib\/once\.ts$/, t('alipay', 'api-security')],
+  [/^lib\/testing(\.ts|\/)/, [...t('testing', 'mock-kinds'), ...conformance]],
+  [/^lib\/(errors|session|index|routes)\.ts$/, t('session-messages')],
+  [/^(lib|client\/src)\//, t('layout')]
 ]
 
-const testFiles = readdirSync(new URL('../test/', import.meta.url)).filter((name) => name.endsWith('.test.ts'))
-
-/** The test files a mutant is judged by. */
+/**
+ * The test files a mutant is judged by: its family's folder and the tests it needs beyond it, the
+ * rules its path matches, and, for a file of no family, every test file named after it (lib/once.ts:
+ * once.test.ts and once-*.test.ts, in any folder of test/).
+ */
 export function testsFor (mutant) {
   const stem = basename(mutant.file, '.ts')
-  const named = stem === 'index' ? [] : testFiles.filter((name) => name === `${stem}.test.ts` || name.startsWith(`${stem}-`)).map((name) => `test/${name}`)
-  const tests = [...rules.filter(([path]) => path.test(mutant.file)).flatMap(([, files]) => files), ...named]
-  if (tests.length === 0) throw new Error(`${mutant.id}: no path rule gives tests for ${mutant.file}`)
+  const of = families.filter(({ sources }) => sources.test(mutant.file))
+  const named = of.length !== 0 || stem === 'index' ? [] : testPaths.filter((path) => basename(path) === `${stem}.test.ts` || basename(path).startsWith(`${stem}-`))
+  const tests = [...of.flatMap(({ name, also }) => [...family(name), ...also]), ...rules.filter(([path]) => path.test(mutant.file)).flatMap(([, files]) => files), ...named]
+  if (tests.length === 0) throw new Error(`${mutant.id}: no family or path rule gives tests for ${mutant.file}`)
   return [...new Set(tests)]
 }
 
@@ -426,7 +471,7 @@ export const mutants = [
   m('layout-schema-call', 'lib/schemas.ts', "the OpenAPI summary tells every platform's user to call wx.login()", "summary: 'Log in with a code from the platform\\'s login call',", "summary: 'Log in with a wx.login() code',"),
   m('layout-phone-call', 'lib/schemas.ts', "the phone route's description names one platform's runtime call", '(the response of its phone-number call)', "(my.getPhoneNumber()\\'s response)"),
   m('layout-error-call', 'lib/errors.ts', 'a message that cannot know the platform names wx.login()', "'log in again (the platform\\'s login call, then the login route)'", "'log in again (wx.login() then the login route)'"),
-  // Redis faults (issue 33, item 4) and two seeded bugs of item 7: test/revocation-faults.test.ts
+  // Redis faults (issue 33, item 4) and two seeded bugs of item 7: test/revocation/revocation-faults.test.ts
   m('login-no-replica', 'lib/revocation/devices-redis.ts', 'a login answers before a replica holds its index entry and kicks', '      if (!(await replicated())) {\n        // Not answered', '      if (false) {\n        // Not answered'),
   m('login-unconfirmed-kept', 'lib/revocation/devices-redis.ts', 'a login no replica confirmed leaves an index entry no token has', '        await withTimeout(redis.eval(FORGET,', '        if (false) await withTimeout(redis.eval(FORGET,'),
   m('login-late-runs', 'lib/revocation/devices-redis.ts', 'a login answered 503 still runs when Redis resumes', 'if late(ARGV[11]) then return -1 end\n', ''),
