@@ -3,8 +3,8 @@ import type { WeappClaims, WeappIdentity, WeappLinkedIdentity, WeappSession } fr
 import type { AppKind, WeappPhone } from './platforms/index.js'
 import type { SessionKeyApi } from './platforms/platform.js'
 import type { WeappEncryptedMessage } from './user-keys.js'
-import type { RevokedUser } from './revocation.js'
-import type { TrackedSession } from './devices.js'
+import type { RevokedUser } from './revocation/index.js'
+import type { TrackedSession } from './revocation/index.js'
 
 /** The plugin's decorators: `fastify.weapp` and `request.weappSession`. */
 

@@ -4,7 +4,7 @@ import { aboutSession, SessionEndedError, SessionKickedError, SessionMissingErro
 import { decideRenewal } from './hooks.js'
 import type { Settings } from './option-types.js'
 import { users } from './platforms/index.js'
-import type { Revocations } from './revocation.js'
+import type { Revocations } from './revocation/index.js'
 import { claimsObject, sameLogin, sessionClaims, sessionExp, type AnySession, type OpenedSession, type SessionCodec } from './session.js'
 import type { WeappSession } from './types.js'
 

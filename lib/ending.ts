@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { WeappApi } from './api.js'
 import type { Registry } from './apps.js'
-import type { SessionLimits, TrackedSession } from './devices.js'
+import type { SessionLimits, TrackedSession } from './revocation/index.js'
 import { SessionExpiredError } from './errors.js'
 import { users } from './platforms/index.js'
 import { isStaleSessionKey } from './platforms/platform.js'
-import { userKey, type RevokedUser, type Revocations, type SessionRef } from './revocation.js'
+import { userKey, type RevokedUser, type Revocations, type SessionRef } from './revocation/index.js'
 import type { AnySession, SessionCodec } from './session.js'
 import type { WeappSession } from './types.js'
 

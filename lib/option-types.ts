@@ -1,7 +1,7 @@
-import type { OneSessionPer, SessionLimits } from './devices.js'
+import type { OneSessionPer, SessionLimits } from './revocation/index.js'
 import type { ApiBaseUrls, WeappAppConfig, WeappAppLookup } from './apps.js'
 import type { KeyInput, SessionKey } from './keys.js'
-import type { RedisLike } from './revocation.js'
+import type { RedisLike } from './revocation/index.js'
 import type { WeappApiSecurity } from './platforms/index.js'
 import type { WeappLoginHook, WeappRenewHook } from './hooks.js'
 

@@ -10,7 +10,7 @@ import { newLogin, trackedLogin } from './app-api.js'
 import { sameLogin, sessionExp, type AnyIdentity, type AnySession, type OpenedSession, type SessionCodec } from './session.js'
 import { REFERER, users } from './platforms/index.js'
 import type { Users } from './platforms/users.js'
-import type { Revocations, TrackedLogin } from './revocation.js'
+import type { Revocations, TrackedLogin } from './revocation/index.js'
 import { openUserData } from './user-data.js'
 import { ANONYMOUS, DECRYPT_BODY_LIMIT, LOGIN_BODY_LIMIT, decryptSchema, exactTypes, loginSchemaWith, logoutSchema, phoneSchema, validation } from './schemas.js'
 

@@ -4,7 +4,7 @@ import { orList } from './names.js'
 import { APP_ID_PATTERN } from './platforms/platform.js'
 import { ROWS } from './platforms/index.js'
 import { MAX_CODE_LENGTH } from './upstream/call.js'
-import { DEVICE_PATTERN, MAX_DEVICE_LENGTH } from './devices.js'
+import { DEVICE_PATTERN, MAX_DEVICE_LENGTH } from './revocation/index.js'
 
 /** The routes' JSON schemas (for validation, serialization and OpenAPI) and the checks beside them. */
 

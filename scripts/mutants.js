@@ -3,62 +3,107 @@ import { basename } from 'node:path'
 
 // The mutants of npm run mutate: each is one plausible bug, written as the exact text it changes.
 // `equivalent`, where present, says why a survivor is not a missing test.
-const sessionTests = ['test/session.test.ts', 'test/fast-unseal.test.ts', 'test/one-session-one-string.test.ts', 'test/hostile-sessions.test.ts', 'test/authenticate.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts', 'test/memo.test.ts']
-const decryptTests = ['test/user-data.test.ts', 'test/decrypt.test.ts', 'test/padding-oracle.test.ts', 'test/properties.test.ts', 'test/secrets.test.ts']
-const upstreamTests = ['test/wechat.test.ts', 'test/login.test.ts', 'test/concurrency.test.ts', 'test/secrets.test.ts', 'test/errors.test.ts']
-const kindTests = ['test/app-kinds.test.ts', 'test/mock-kinds.test.ts', 'test/wecom.test.ts', 'test/component.test.ts']
-const revocationTests = ['test/revocation.test.ts', 'test/revocation-redis.test.ts']
-const platformTests = ['test/platforms.test.ts', 'test/qq.test.ts', 'test/douyin.test.ts']
-const routeTests = [...revocationTests, ...platformTests, 'test/app-kinds.test.ts', 'test/apps.test.ts', 'test/decrypt.test.ts', 'test/login.test.ts', 'test/phone.test.ts', 'test/jwt.test.ts', 'test/padding-oracle.test.ts', 'test/openapi.test.ts', 'test/secrets.test.ts', 'test/one-session-one-string.test.ts']
-const tokenTests = ['test/phone.test.ts', 'test/access-token.test.ts', 'test/check-session.test.ts', 'test/secrets.test.ts']
-const optionTests = ['test/options.test.ts', 'test/keys.test.ts', 'test/login.test.ts']
-const clientTests = ['test/client.test.ts', 'test/client-safety.test.ts', 'test/platforms.test.ts', 'test/client-users.test.ts']
-const userTests = ['test/users.test.ts', 'test/link-fleet.test.ts']
-const deviceTests = ['test/devices.test.ts', 'test/devices-index.test.ts', 'test/client-devices.test.ts']
-
-const conformance = ['test/conformance.test.ts']
-const pluginTests = [...userTests, ...optionTests, 'test/authenticate.test.ts', ...kindTests, ...revocationTests, ...platformTests, ...conformance, 'test/session-ends.test.ts', 'test/revocation-store.test.ts', 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/jwt.test.ts']
 
 /**
- * The tests a mutant is judged by, from its file's path alone (a new file under a folder is covered
- * the day it lands): the tests its folder or name says, and every test file named after it
- * (lib/platforms/wecom.ts: test/wecom*.test.ts, if any).
+ * Every test file, by its name: the test/ tree less its fixtures. A test is named by its file name
+ * alone (`t('users')`), wherever in test/ it lives, so a test that moves between folders moves
+ * nothing here.
+ */
+const testPaths = readdirSync(new URL('../test/', import.meta.url), { recursive: true, encoding: 'utf8' })
+  .map((path) => path.split('\\').join('/'))
+  .filter((path) => path.endsWith('.test.ts') && !path.startsWith('fixtures/'))
+  .map((path) => `test/${path}`)
+const byName = new Map(testPaths.map((path) => [basename(path, '.test.ts'), path]))
+
+/** The test files of these names (a name that matches no file is a mistake here: it throws). */
+function t (...names) {
+  return names.map((name) => {
+    const path = byName.get(name)
+    if (path === undefined) throw new Error(`scripts/mutants.js: no test file test/**/${name}.test.ts`)
+    return path
+  })
+}
+
+/**
+ * The families: a folder of the sources and the folder of tests that judges it. A mutant in
+ * lib/revocation/** is judged by every test in test/revocation/**, whatever its name, so a test
+ * added there counts the day it lands; `also` lists the few tests of other folders the family
+ * truly needs (the routes and the client that drive it).
+ */
+const families = [
+  // (test/instances.test.ts runs the built dist: not in a scratch copy)
+  { name: 'revocation', sources: /^lib\/revocation\//, also: t('users', 'client-devices', 'seeded-bugs') },
+  {
+    name: 'platforms',
+    sources: /^lib\/platforms\//,
+    also: t('app-kinds', 'mock-kinds', 'login', 'concurrency', 'secrets', 'errors', 'phone', 'options', 'keys', 'apps', 'seeded-bugs', 'revocation-store')
+  },
+  {
+    name: 'session',
+    sources: /^lib\/(session|fast-unseal|memo)\.ts$/,
+    also: t('users', 'link-fleet', 'session-ends', 'session-keys', 'authenticate', 'properties', 'secrets', 'revocation', 'platforms', 'qq', 'douyin')
+  },
+  { name: 'client', sources: /^client\/src\//, also: t('platforms') }
+]
+/** The tests of a family's folder (none is a mistake here: it throws). */
+function family (name) {
+  const tests = testPaths.filter((path) => path.startsWith(`test/${name}/`))
+  if (tests.length === 0) throw new Error(`scripts/mutants.js: no test in test/${name}/`)
+  return tests
+}
+
+// The tests of files that belong to no family, by what they touch (and a few a family's file needs beyond its folder).
+const sessionTests = [...family('session'), ...t('authenticate', 'properties', 'secrets')]
+const decryptTests = t('user-data', 'decrypt', 'padding-oracle', 'properties', 'secrets')
+const upstreamTests = t('wechat', 'login', 'concurrency', 'secrets', 'errors')
+const kindTests = t('app-kinds', 'mock-kinds', 'wecom', 'component')
+const revocationTests = t('revocation', 'revocation-redis')
+const platformTests = t('platforms', 'qq', 'douyin')
+const routeTests = [...revocationTests, ...platformTests, ...t('app-kinds', 'apps', 'decrypt', 'login', 'phone', 'jwt', 'padding-oracle', 'openapi', 'secrets', 'one-session-one-string')]
+const tokenTests = t('phone', 'access-token', 'check-session', 'secrets')
+const optionTests = t('options', 'keys', 'login')
+const userTests = t('users', 'link-fleet')
+const deviceTests = t('devices', 'devices-index', 'client-devices')
+const conformance = t('conformance')
+const pluginTests = [...userTests, ...optionTests, ...t('authenticate'), ...kindTests, ...revocationTests, ...platformTests, ...conformance, ...t('session-ends', 'revocation-store', 'edges', 'seeded-bugs', 'jwt')]
+
+/**
+ * The tests a file's mutants are judged by beyond its family's, from its path alone (a new file
+ * under a folder is covered the day it lands).
  */
 const rules = [
   [/^lib\/hooks\.ts$/, userTests],
-  [/^lib\/(session|fast-unseal|memo)\.ts$/, [...userTests, ...sessionTests, 'test/revocation.test.ts', 'test/seal-differential.test.ts', ...platformTests]],
   [/^lib\/base64\.ts$/, [...sessionTests, ...decryptTests]],
   [/^lib\/user-data\.ts$/, decryptTests],
-  [/^lib\/random\.ts$/, ['test/random.test.ts', 'test/seal-differential.test.ts']],
+  [/^lib\/random\.ts$/, t('random', 'seal-differential')],
   [/^lib\/(errors|upstream\/(call|faults|single-flight))\.ts$/, [...upstreamTests, ...conformance]],
-  [/^lib\/upstream\/http\.ts$/, [...upstreamTests, 'test/pool.test.ts', 'test/fairness.test.ts']],
+  [/^lib\/upstream\/http\.ts$/, [...upstreamTests, ...t('pool', 'fairness')]],
   [/^lib\/upstream\/tokens\.ts$/, tokenTests],
-  [/^lib\/platforms\/users\.ts$/, [...sessionTests, ...platformTests, ...kindTests, 'test/revocation.test.ts', 'test/revocation-store.test.ts', 'test/jwt.test.ts', ...conformance]],
-  [/^lib\/platforms\//, [...kindTests, ...platformTests, ...conformance, ...upstreamTests, ...tokenTests, ...optionTests, 'test/apps.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-store.test.ts']],
-  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, ...deviceTests, 'test/abuse.test.ts', 'test/session-ends.test.ts', 'test/fairness.test.ts', ...conformance]],
-  [/^lib\/apps\.ts$/, ['test/apps.test.ts', 'test/login.test.ts', 'test/options.test.ts', ...kindTests, ...platformTests, 'test/edges.test.ts', 'test/seeded-bugs.test.ts', 'test/fairness.test.ts']],
-  [/^lib\/revocation(-redis)?\.ts$/, [...userTests, ...revocationTests, ...deviceTests, 'test/revocation-store.test.ts', 'test/revocation-fleet.test.ts', 'test/revocation-topologies.test.ts', 'test/session-ends.test.ts', 'test/seeded-bugs.test.ts', 'test/revocation-faults.test.ts']],
-  [/^lib\/devices(-redis)?\.ts$/, [...deviceTests, 'test/revocation-faults.test.ts']], // (test/instances.test.ts runs the built dist: not in a scratch copy)
-  [/^lib\/names\.ts$/, ['test/edges.test.ts', 'test/options.test.ts']],
-  [/^lib\/(keys|options)\.ts$/, [...optionTests, 'test/edges.test.ts', 'test/abuse.test.ts']],
-  [/^lib\/(index|authenticate|app-api|ending)\.ts$/, [...pluginTests, ...deviceTests, 'test/session-keys.test.ts', 'test/revocation-faults.test.ts']],
-  [/^lib\/user-keys\.ts$/, ['test/session-keys.test.ts']],
-  [/^lib\/platforms\/wechat-api(-security)?\.ts$/, ['test/api-security.test.ts', 'test/session-keys.test.ts']],
-  [/^lib\/once\.ts$/, ['test/alipay.test.ts', 'test/api-security.test.ts']],
-  [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
-  [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts', 'test/client-platforms.test.ts']],
-  [/^lib\/(errors|session|index|authenticate|app-api|ending|routes)\.ts$/, ['test/session-messages.test.ts']],
-  [/^(lib|client\/src)\//, ['test/layout.test.ts']]
+  [/^lib\/platforms\/users\.ts$/, [...sessionTests, ...kindTests, ...t('users', 'revocation', 'jwt')]],
+  [/^lib\/(routes|schemas|failure-budget)\.ts$/, [...userTests, ...routeTests, ...deviceTests, ...t('abuse', 'session-ends', 'fairness'), ...conformance]],
+  [/^lib\/apps\.ts$/, [...t('apps', 'login', 'options'), ...kindTests, ...platformTests, ...t('edges', 'seeded-bugs', 'fairness')]],
+  [/^lib\/names\.ts$/, t('edges', 'options')],
+  [/^lib\/(keys|options)\.ts$/, [...optionTests, ...t('edges', 'abuse')]],
+  [/^lib\/(index|authenticate|app-api|ending)\.ts$/, [...pluginTests, ...deviceTests, ...t('session-keys', 'revocation-faults')]],
+  [/^lib\/user-keys\.ts$/, t('session-keys')],
+  [/^lib\/platforms\/wechat-api(-security)?\.ts$/, t('session-keys')],
+  [/^lib\/once\.ts$/, t('alipay', 'api-security')],
+  [/^lib\/testing(\.ts|\/)/, [...t('testing', 'mock-kinds'), ...conformance]],
+  [/^lib\/(errors|session|index|authenticate|app-api|ending|routes)\.ts$/, t('session-messages')],
+  [/^(lib|client\/src)\//, t('layout')]
 ]
 
-const testFiles = readdirSync(new URL('../test/', import.meta.url)).filter((name) => name.endsWith('.test.ts'))
-
-/** The test files a mutant is judged by. */
+/**
+ * The test files a mutant is judged by: its family's folder and the tests it needs beyond it, the
+ * rules its path matches, and, for a file of no family, every test file named after it (lib/once.ts:
+ * once.test.ts and once-*.test.ts, in any folder of test/).
+ */
 export function testsFor (mutant) {
   const stem = basename(mutant.file, '.ts')
-  const named = stem === 'index' ? [] : testFiles.filter((name) => name === `${stem}.test.ts` || name.startsWith(`${stem}-`)).map((name) => `test/${name}`)
-  const tests = [...rules.filter(([path]) => path.test(mutant.file)).flatMap(([, files]) => files), ...named]
-  if (tests.length === 0) throw new Error(`${mutant.id}: no path rule gives tests for ${mutant.file}`)
+  const of = families.filter(({ sources }) => sources.test(mutant.file))
+  const named = of.length !== 0 || stem === 'index' ? [] : testPaths.filter((path) => basename(path) === `${stem}.test.ts` || basename(path).startsWith(`${stem}-`))
+  const tests = [...of.flatMap(({ name, also }) => [...family(name), ...also]), ...rules.filter(([path]) => path.test(mutant.file)).flatMap(([, files]) => files), ...named]
+  if (tests.length === 0) throw new Error(`${mutant.id}: no family or path rule gives tests for ${mutant.file}`)
   return [...new Set(tests)]
 }
 
@@ -80,8 +125,8 @@ export const mutants = [
   m('session-as-link', 'lib/session.ts', 'a session redeems as a link token', 'if (payload.use !== LINK) throw new LinkInvalidError', 'if (false) throw new LinkInvalidError'),
   m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', "if (err instanceof SessionExpiredError) throw aboutSession(new LinkExpiredError('expired'), platformNamed(err), 'expired')", ''),
   m('link-reusable', 'lib/app-api.ts', 'a link token redeems again with revocation on', "if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw aboutSession(new LinkExpiredError('was already redeemed'), users.ofPlatform(link.platform), 'was already redeemed')", ''),
-  m('link-race-memory', 'lib/revocation.ts', 'consume stores what was already there', 'if (once !== undefined && known.sessions.has(once)) return false', ''),
-  m('link-race-redis', 'lib/revocation-redis.ts', "Redis's consume is not atomic: two instances redeem one link", "if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n", ''),
+  m('link-race-memory', 'lib/revocation/memory.ts', 'consume stores what was already there', 'if (once !== undefined && known.sessions.has(once)) return false', ''),
+  m('link-race-redis', 'lib/revocation/redis.ts', "Redis's consume is not atomic: two instances redeem one link", "if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n", ''),
   m('link-json-key', 'lib/app-api.ts', "the redeemed identity's JSON shows the session_key", "Object.defineProperty(identity, 'toJSON',", "Object.defineProperty({}, 'toJSON',"),
   m('link-other-app', 'lib/app-api.ts', "a link token's identity seals for another app", 'if (from !== undefined && from !== app.appId) {', 'if (false) {'),
   m('renew-asked-needlessly', 'lib/authenticate.ts', 'onRenew is asked for a session no renewal can outlast', 'if (onRenew !== undefined && renewedExp(session, Date.now()) !== undefined) {', 'if (onRenew !== undefined) {'),
@@ -206,9 +251,9 @@ export const mutants = [
   m('client-qy-check', 'client/src/client.ts', 'a WeCom client checks WeChat\'s session, not WeCom\'s', 'const checker = runtime.loginApi(api)', 'const checker = api'),
   // Ending and renewing sessions
   m('revoked-check', 'lib/authenticate.ts', 'a revoked session accepted', 'if (revocations?.isRevoked(session) === true) throw aboutSession(revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError(), users.ofPlatform(session.platform))', ''),
-  m('revoke-user-any', 'lib/revocation.ts', 'revokeUser without appId ends nothing', 'return inAny !== undefined && session.loginAt <= inAny.before', 'return false'),
-  m('revoke-user-before', 'lib/revocation.ts', 'a revoked user can never log in again', '(inApp !== undefined && session.loginAt <= inApp.before)', '(inApp !== undefined)'),
-  m('revocation-reload', 'lib/revocation-redis.ts', 'no reload after the subscription reconnects', "subscriber.on('ready', () => {", "subscriber.on('never', () => {"),
+  m('revoke-user-any', 'lib/revocation/store.ts', 'revokeUser without appId ends nothing', 'return inAny !== undefined && session.loginAt <= inAny.before', 'return false'),
+  m('revoke-user-before', 'lib/revocation/store.ts', 'a revoked user can never log in again', '(inApp !== undefined && session.loginAt <= inApp.before)', '(inApp !== undefined)'),
+  m('revocation-reload', 'lib/revocation/redis.ts', 'no reload after the subscription reconnects', "subscriber.on('ready', () => {", "subscriber.on('never', () => {"),
   m('logout-unstored', 'lib/routes.ts', 'a 204 before the revocation is stored', 'await store.revokeSession(request.weappSession as AnySession)', 'store.revokeSession(request.weappSession as AnySession).catch(() => {})'),
   m('renew-max-age', 'lib/session.ts', 'a renewal past maxAge', 'const exp = sessionExp(nowMs, expiresIn, renew?.notAfter)', 'const exp = sessionExp(nowMs, expiresIn)'),
   m('renew-jti', 'lib/session.ts', 'a renewal gets a new id (logout misses it)', 'claims.jti = renew?.jti ?? randomJti()', 'claims.jti = randomJti()'),
@@ -240,10 +285,10 @@ export const mutants = [
   m('client-jws', 'client/src/storage.ts', 'an expired JWS kept', ' || (stored.tokenRefreshAt !== undefined && now >= stored.tokenRefreshAt)', ''),
   m('client-no-expiry', 'client/src/storage.ts', 'a stored session without expiry used', ' && (value as Stored).expiresAt > 0', ''),
   // Sessions that stay ended (lineage, renewal, the jwt bridge)
-  m('lineage-exp', 'lib/revocation.ts', "a revoked session's entry lives only until the revoked token's exp", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: now + maxAge, replaces: [], unindex }", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: (session as { expiresAt?: number }).expiresAt ?? now + maxAge, replaces: [], unindex }"),
-  m('user-entry-lifetime', 'lib/revocation.ts', 'a user entry kept for a token lifetime, not maxAge', 'expiresAt: before + maxAge, replaces: known.sessionsOf(user)', 'expiresAt: before + 7 * 86400_000, replaces: known.sessionsOf(user)'),
+  m('lineage-exp', 'lib/revocation/store.ts', "a revoked session's entry lives only until the revoked token's exp", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: now + maxAge, replaces: [], unindex }", "return { member: JSON.stringify(['s', session.jti, user, session.loginAt]), expiresAt: (session as { expiresAt?: number }).expiresAt ?? now + maxAge, replaces: [], unindex }"),
+  m('user-entry-lifetime', 'lib/revocation/store.ts', 'a user entry kept for a token lifetime, not maxAge', 'expiresAt: before + maxAge, replaces: known.sessionsOf(user)', 'expiresAt: before + 7 * 86400_000, replaces: known.sessionsOf(user)'),
   m('user-entry-seconds', 'lib/index.ts', 'maxAge handed to the store in seconds, not ms', 'const revocationOptions = { maxAge: maxAge * 1000, log: fastify.log, limits }', 'const revocationOptions = { maxAge, log: fastify.log, limits }'),
-  m('user-before-strict', 'lib/revocation.ts', 'a login in the same millisecond as a user revocation survives it', 'if (inApp !== undefined && session.loginAt <= inApp.before) return true', 'if (inApp !== undefined && session.loginAt < inApp.before) return true'),
+  m('user-before-strict', 'lib/revocation/store.ts', 'a login in the same millisecond as a user revocation survives it', 'if (inApp !== undefined && session.loginAt <= inApp.before) return true', 'if (inApp !== undefined && session.loginAt < inApp.before) return true'),
   m('renew-non-2xx', 'lib/authenticate.ts', 'renewals on error replies', 'reply.statusCode < 200 || reply.statusCode > 299 || ', ''),
   m('renew-revoked', 'lib/authenticate.ts', 'a reply that ended the session (logout) carries its renewal', ' || revocations?.isRevoked(session) === true) {', ') {'),
   m('renew-shared-cache', 'lib/authenticate.ts', 'a renewal on a reply a shared cache may keep', 'if (SHARED_CACHE.test(cacheControl)) {', 'if (false) {'),
@@ -258,18 +303,18 @@ export const mutants = [
   m('heal-max-age', 'lib/routes.ts', 'a heal renews a login past maxAge', 'const exp = sessionExp(now, expiresIn, id.notAfter)', 'const exp = sessionExp(now, expiresIn)'),
   m('revoke-user-kind', 'lib/ending.ts', 'revokeUser takes an openid for a WeCom app (and ends nothing)', 'if (app !== undefined && !users.fits(app.platform.users, user)) {', 'if (false) {'),
   // The revocation store
-  m('store-publish-first', 'lib/revocation-redis.ts', 'the script publishes before it stores: a refused revocation still applies elsewhere', "const STORE = `${UNINDEX}\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])", "const STORE = `${UNINDEX}\nredis.call('PUBLISH', ARGV[4], ARGV[5])\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])"),
-  m('store-planted-future', 'lib/revocation.ts', "a planted 'logins until' in the future accepted", 'if (inBounds && user !== undefined && isTime(third) && third <= now + CLOCK_SKEW) {', 'if (inBounds && user !== undefined && isTime(third)) {'),
-  m('store-planted-expiry', 'lib/revocation.ts', 'an entry kept past maxAge accepted', "const inBounds = typeof expiresAt === 'number' && expiresAt <= now + this.#maxAge + CLOCK_SKEW", "const inBounds = typeof expiresAt === 'number'"),
-  m('store-per-user', 'lib/revocation.ts', 'no bound per user: every logout is one more entry', 'if ((known.byUser.get(user)?.length ?? 0) >= MAX_REVOKED_PER_USER) return', 'if (false) return'),
-  m('store-collapse-drop', 'lib/revocation.ts', 'a user entry leaves the session entries it covers', '      if ((this.sessions.get(jti) as Revoked).loginAt <= before) this.#dropSession(jti)\n', ''),
-  m('store-key-alias', 'lib/revocation.ts', 'user keys joined with a newline (an openid aliases a WeCom member)', "return 'corpId' in user ? JSON.stringify([appId, user.corpId, user.userId]) : JSON.stringify([appId ?? '*', user.openid])", "return 'corpId' in user ? `${appId}\\n${user.corpId}\\n${user.userId}` : `${appId ?? '*'}\\n${user.openid}`"),
-  m('store-sweep-all', 'lib/revocation.ts', 'expired entries never swept', '    this.sweep(now)\n', ''),
-  m('store-paged', 'lib/revocation-redis.ts', 'the load reads one page only', "    } while (cursor !== '0')", '    } while (false)'),
-  m('store-reconcile', 'lib/revocation-redis.ts', 'no periodic catch-up: a message lost without a reconnect event is lost for good', "    catchUp('interval')\n", ''),
-  m('store-wait-replica', 'lib/revocation-redis.ts', 'a revocation reported done before any replica has it (a failover loses it)', '    if (replicas === 0) return true\n', '    return true\n'),
-  m('store-replicas-sticky', 'lib/revocation-redis.ts', 'a master that lost its replicas (the old one, after a failover) takes revocations unconfirmed', 'replicas = Math.max(replicas, Number(', 'replicas = (0, Number('),
-  m('store-timeout-message', 'lib/revocation-redis.ts', 'a store that timed out claims nothing was revoked', '      if (err instanceof RedisTimeout) {', '      if (false) {'),
+  m('store-publish-first', 'lib/revocation/redis.ts', 'the script publishes before it stores: a refused revocation still applies elsewhere', "then return -1 end\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])", "then return -1 end\nredis.call('PUBLISH', ARGV[4], ARGV[5])\nredis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])"),
+  m('store-planted-future', 'lib/revocation/store.ts', "a planted 'logins until' in the future accepted", 'if (inBounds && user !== undefined && isTime(third) && third <= now + CLOCK_SKEW) {', 'if (inBounds && user !== undefined && isTime(third)) {'),
+  m('store-planted-expiry', 'lib/revocation/store.ts', 'an entry kept past maxAge accepted', "const inBounds = typeof expiresAt === 'number' && expiresAt <= now + this.#maxAge + CLOCK_SKEW", "const inBounds = typeof expiresAt === 'number'"),
+  m('store-per-user', 'lib/revocation/store.ts', 'no bound per user: every logout is one more entry', 'if ((known.byUser.get(user)?.length ?? 0) >= MAX_REVOKED_PER_USER) return', 'if (false) return'),
+  m('store-collapse-drop', 'lib/revocation/store.ts', 'a user entry leaves the session entries it covers', '      if ((this.sessions.get(jti) as Revoked).loginAt <= before) this.#dropSession(jti)\n', ''),
+  m('store-key-alias', 'lib/revocation/store.ts', 'user keys joined with a newline (an openid aliases a WeCom member)', "return 'corpId' in user ? JSON.stringify([appId, user.corpId, user.userId]) : JSON.stringify([appId ?? '*', user.openid])", "return 'corpId' in user ? `${appId}\\n${user.corpId}\\n${user.userId}` : `${appId ?? '*'}\\n${user.openid}`"),
+  m('store-sweep-all', 'lib/revocation/store.ts', 'expired entries never swept', '    this.sweep(now)\n', ''),
+  m('store-paged', 'lib/revocation/redis.ts', 'the load reads one page only', "    } while (cursor !== '0')", '    } while (false)'),
+  m('store-reconcile', 'lib/revocation/redis.ts', 'no periodic catch-up: a message lost without a reconnect event is lost for good', "    catchUp('interval')\n", ''),
+  m('store-wait-replica', 'lib/revocation/redis.ts', 'a revocation reported done before any replica has it (a failover loses it)', '    if (replicas === 0) return true\n', '    return true\n'),
+  m('store-replicas-sticky', 'lib/revocation/redis.ts', 'a master that lost its replicas (the old one, after a failover) takes revocations unconfirmed', 'replicas = Math.max(replicas, Number(', 'replicas = (0, Number('),
+  m('store-timeout-message', 'lib/revocation/redis.ts', 'a store that timed out claims nothing was revoked', '      if (err instanceof RedisTimeout) {', '      if (false) {'),
   // Abuse and fairness
   m('budget-codes', 'lib/routes.ts', "junk codes on decrypt don't count against the user", 'const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err))', 'const identity = await app.code2Session(code)'),
   m('budget-phone', 'lib/routes.ts', 'junk phone codes don\'t count against the user', '.getPhoneNumber(given, (current as { openid: string }).openid).catch((err: unknown) => counted(budget, err))', '.getPhoneNumber(given, (current as { openid: string }).openid)'),
@@ -336,15 +381,15 @@ export const mutants = [
   m('channel-padding', 'lib/user-data.ts', 'channel data with bad padding read', "  if (valid !== 1) throw failed('bad padding')\n  if (value === undefined) throw failed('not JSON')", "  if (value === undefined) throw failed('not JSON')"),
   // Sessions per device: maxSessions, oneSessionPer, kicked told apart from revoked
   m('kick-as-revoked', 'lib/authenticate.ts', 'an evicted session answers WEAPP_SESSION_REVOKED', 'revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError()', 'new SessionRevokedError()'),
-  m('kick-ignored', 'lib/revocation.ts', "an eviction's entry is ignored: the evicted session lives on", "if (inBounds && kind === 'k' && ", "if (false && kind === 'k' && "),
-  m('cap-off-by-one', 'lib/devices.ts', 'a user keeps one session more than maxSessions (memory)', 'kept.length - i + 1 > limits.maxSessions', 'kept.length - i > limits.maxSessions'),
-  m('evict-newest', 'lib/devices.ts', 'the newest session is evicted instead of the oldest', 'kept.sort((a, b) => a.loginAt - b.loginAt ||', 'kept.sort((a, b) => b.loginAt - a.loginAt ||'),
-  m('device-any-app', 'lib/devices.ts', "oneSessionPer 'device' ends the same device type's session in every app", "return s.appId === login.appId && (per === 'app' || s.device === login.device)", "return per === 'app' || s.device === login.device"),
-  m('device-label-quotes', 'lib/devices.ts', 'a device label may hold quotes and backslashes', '\\\\x20\\\\x21\\\\x23-\\\\x5b\\\\x5d-\\\\x7e', '\\\\x20-\\\\x7e'),
-  m('lua-cap', 'lib/devices-redis.ts', 'a user keeps one session more than maxSessions (Redis)', 'while #kept - i + 2 > max do', 'while #kept - i + 1 > max do'),
-  m('lua-revoked-counted', 'lib/devices-redis.ts', 'a session revoked by its id still counts toward the cap (Redis)', " or redis.call('ZSCORE', KEYS[1], '[\"s\",\"' .. jti .. '\"]')", ''),
-  m('lua-order', 'lib/devices-redis.ts', 'Redis evicts the newest session instead of the oldest', 'if a[2] ~= b[2] then return a[2] < b[2] end', 'if a[2] ~= b[2] then return a[2] > b[2] end'),
-  m('unindex-redis', 'lib/revocation-redis.ts', 'a logged-out session still counts toward the cap (Redis)', 'unindex(KEYS[2], ARGV[7], ARGV[8], ARGV[9])\n', ''),
+  m('kick-ignored', 'lib/revocation/store.ts', "an eviction's entry is ignored: the evicted session lives on", "if (inBounds && kind === 'k' && ", "if (false && kind === 'k' && "),
+  m('cap-off-by-one', 'lib/revocation/devices.ts', 'a user keeps one session more than maxSessions (memory)', 'kept.length - i + 1 > limits.maxSessions', 'kept.length - i > limits.maxSessions'),
+  m('evict-newest', 'lib/revocation/devices.ts', 'the newest session is evicted instead of the oldest', 'kept.sort((a, b) => a.loginAt - b.loginAt ||', 'kept.sort((a, b) => b.loginAt - a.loginAt ||'),
+  m('device-any-app', 'lib/revocation/devices.ts', "oneSessionPer 'device' ends the same device type's session in every app", "return s.appId === login.appId && (per === 'app' || s.device === login.device)", "return per === 'app' || s.device === login.device"),
+  m('device-label-quotes', 'lib/revocation/devices.ts', 'a device label may hold quotes and backslashes', '\\\\x20\\\\x21\\\\x23-\\\\x5b\\\\x5d-\\\\x7e', '\\\\x20-\\\\x7e'),
+  m('lua-cap', 'lib/revocation/devices-redis.ts', 'a user keeps one session more than maxSessions (Redis)', 'while #kept - i + 2 > max do', 'while #kept - i + 1 > max do'),
+  m('lua-revoked-counted', 'lib/revocation/devices-redis.ts', 'a session revoked by its id still counts toward the cap (Redis)', " or redis.call('ZSCORE', KEYS[1], '[\"s\",\"' .. jti .. '\"]')", ''),
+  m('lua-order', 'lib/revocation/devices-redis.ts', 'Redis evicts the newest session instead of the oldest', 'if a[2] ~= b[2] then return a[2] < b[2] end', 'if a[2] ~= b[2] then return a[2] > b[2] end'),
+  m('unindex-redis', 'lib/revocation/redis.ts', 'a logged-out session still counts toward the cap (Redis)', 'unindex(KEYS[2], ARGV[7], ARGV[8], ARGV[9])\n', ''),
   m('login-untracked', 'lib/routes.ts', 'a login is not indexed: no cap, nothing evicted', '    if (track !== undefined) await track(trackedLogin(', '    if (false) await track(trackedLogin('),
   m('seal-untracked', 'lib/app-api.ts', 'a session issued by seal() escapes the cap', '      if (track !== undefined) await track(trackedLogin(own,', '      if (false) await track(trackedLogin(own,'),
   m('renewal-device', 'lib/authenticate.ts', 'a renewal drops the device label', 'session.appId, sameLogin(session, maxAge, now), sessionClaims', 'session.appId, { ...sameLogin(session, maxAge, now), device: undefined }, sessionClaims'),
@@ -407,10 +452,10 @@ export const mutants = [
   m('heal-second-renewal', 'lib/authenticate.ts', 'a healed reply also carries a header renewal holding the rotated session_key', '    marks[kRenew] = undefined\n', ''),
   m('heal-past-max-age', 'lib/routes.ts', 'a heal of a login past maxAge answers 200 with a dead token, not "log in again"', 'if (exp <= Math.floor(now / 1000)) {', 'if (false) {'),
   m('heal-untouched', 'lib/routes.ts', "the index never learns of a heal's expiry", '    if (renewed !== undefined) revocations?.touch(current, renewed.exp * 1000, renewed.now)\n', ''),
-  m('index-life-memory', 'lib/devices.ts', 'a session renewed past its first expiry stops counting and is not listed (memory)', 'if (s.loginAt + this.#maxAge <= now || ended(s)) sessions.delete(s.jti)', 'if (s.expiresAt <= now || ended(s)) sessions.delete(s.jti)'),
-  m('index-life-sweep', 'lib/devices.ts', 'a sweep drops a session renewed past its first expiry (memory)', 'for (const s of sessions.values()) if (s.loginAt + this.#maxAge <= now) sessions.delete(s.jti)', 'for (const s of sessions.values()) if (s.expiresAt <= now) sessions.delete(s.jti)'),
-  m('index-life-lua', 'lib/devices-redis.ts', 'a session whose renewals were lost stops counting (Redis)', 'e[4] + tonumber(ARGV[10]) <= now', 'e[5] <= now'),
-  m('index-life-list', 'lib/devices-redis.ts', 'a session whose renewals were lost is not listed (Redis)', 'if (s !== undefined && s.loginAt + maxAge > time) sessions.push(s)', 'if (s !== undefined && s.expiresAt > time) sessions.push(s)'),
+  m('index-life-memory', 'lib/revocation/devices.ts', 'a session renewed past its first expiry stops counting and is not listed (memory)', 'if (s.loginAt + this.#maxAge <= now || ended(s)) sessions.delete(s.jti)', 'if (s.expiresAt <= now || ended(s)) sessions.delete(s.jti)'),
+  m('index-life-sweep', 'lib/revocation/devices.ts', 'a sweep drops a session renewed past its first expiry (memory)', 'for (const s of sessions.values()) if (s.loginAt + this.#maxAge <= now) sessions.delete(s.jti)', 'for (const s of sessions.values()) if (s.expiresAt <= now) sessions.delete(s.jti)'),
+  m('index-life-lua', 'lib/revocation/devices-redis.ts', 'a session whose renewals were lost stops counting (Redis)', 'e[4] + tonumber(ARGV[10]) <= now', 'e[5] <= now'),
+  m('index-life-list', 'lib/revocation/devices-redis.ts', 'a session whose renewals were lost is not listed (Redis)', 'if (s !== undefined && s.loginAt + maxAge > time) sessions.push(s)', 'if (s !== undefined && s.expiresAt > time) sessions.push(s)'),
   m('list-needs-cap', 'lib/index.ts', 'listSessions and the index need maxSessions or oneSessionPer', 'const limits = settings.limits ?? (revocation === undefined ? undefined : UNCAPPED)', 'const limits = settings.limits'),
   // Session-side messages name the session's platform and its login call (issue 33, item 6)
   m('msg-expired-jose', 'lib/session.ts', 'an expired session tells every platform to call wx.login()', 'throw aboutSession(new SessionExpiredError(), usersOfPayload((err as { payload: JWTPayload }).payload))', 'throw new SessionExpiredError()'),
@@ -426,25 +471,25 @@ export const mutants = [
   m('layout-schema-call', 'lib/schemas.ts', "the OpenAPI summary tells every platform's user to call wx.login()", "summary: 'Log in with a code from the platform\\'s login call',", "summary: 'Log in with a wx.login() code',"),
   m('layout-phone-call', 'lib/schemas.ts', "the phone route's description names one platform's runtime call", '(the response of its phone-number call)', "(my.getPhoneNumber()\\'s response)"),
   m('layout-error-call', 'lib/errors.ts', 'a message that cannot know the platform names wx.login()', "'log in again (the platform\\'s login call, then the login route)'", "'log in again (wx.login() then the login route)'"),
-  // Redis faults (issue 33, item 4) and two seeded bugs of item 7: test/revocation-faults.test.ts
-  m('login-no-replica', 'lib/devices-redis.ts', 'a login answers before a replica holds its index entry and kicks', '      if (!(await replicated())) {\n        // Not answered', '      if (false) {\n        // Not answered'),
-  m('login-unconfirmed-kept', 'lib/devices-redis.ts', 'a login no replica confirmed leaves an index entry no token has', '        await withTimeout(redis.eval(FORGET,', '        if (false) await withTimeout(redis.eval(FORGET,'),
-  m('login-late-runs', 'lib/devices-redis.ts', 'a login answered 503 still runs when Redis resumes', 'if late(ARGV[11]) then return -1 end\n', ''),
-  m('login-late-answered', 'lib/devices-redis.ts', 'a login Redis ran past its deadline is answered as issued', "      if (!Array.isArray(out)) throw new RevocationUnavailableError('Redis ran the login after its deadline", "      if (false) throw new RevocationUnavailableError('Redis ran the login after its deadline"),
-  m('redeem-late-runs', 'lib/revocation-redis.ts', 'a link redeem answered 503 still burns the token when Redis resumes', "if ARGV[6] == '1' and late(ARGV[10]) then return -1 end\n", ''),
-  m('redeem-late-answered', 'lib/revocation-redis.ts', 'a redeem Redis ran past its deadline is answered as redeemed', '    if (Number(stored) === -1) throw notRedeemed(', '    if (false) throw notRedeemed('),
-  m('redeem-unconfirmed-burnt', 'lib/revocation-redis.ts', 'a redeem no replica confirmed burns the token', "      await withTimeout(redis.eval(UNCONSUME, 1, key, member), timeout, 'undoing a redeem').catch(ignore)\n", ''),
-  m('deadline-none', 'lib/revocation-redis.ts', 'calls carry no deadline', "const deadline = (): number | '' => offset === undefined ? '' : now() + offset + timeout", "const deadline = (): number | '' => ''"),
-  m('trim-no-skew', 'lib/revocation-redis.ts', 'a revocation trims entries the moment they expire, whatever other clocks say', 'member, time - CLOCK_SKEW, channel,', 'member, time, channel,'),
-  m('trim-no-skew-login', 'lib/devices-redis.ts', 'a login trims entries the moment they expire, whatever other clocks say', "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[12]))", "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)"),
-  m('index-ttl-no-skew', 'lib/devices-redis.ts', "a user's index expires maxAge after the login, whatever other clocks say", "redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[10]) + tonumber(ARGV[12]))", "redis.call('PEXPIRE', KEYS[2], ARGV[10])"),
-  m('known-no-skew', 'lib/revocation.ts', 'an entry read just past its expiry is not kept for the clocks behind', 'if (!(expiresAt + CLOCK_SKEW > now)) return', 'if (!(expiresAt > now)) return'),
-  m('sweep-no-skew', 'lib/revocation.ts', 'a sweep drops entries the moment they expire', 'if (entry.expiresAt + CLOCK_SKEW <= now) this.#dropSession(jti)', 'if (entry.expiresAt <= now) this.#dropSession(jti)'),
-  m('catchup-equal-scores', 'lib/revocation-redis.ts', 'a catch-up page that ends inside a run of equal scores reads part of it again', '      let atLast = 0\n      for (let i = members.length - 1; i > 0 && Number(members[i]) === last; i -= 2) atLast++\n', '      const atLast = 1\n'),
-  m('load-past-plugin-timeout', 'lib/revocation-redis.ts', "a load outlasts Fastify's pluginTimeout and fails with Fastify's generic message", '      if (now() - begun > pluginBudget) {', '      if (false) {'),
+  // Redis faults (issue 33, item 4) and two seeded bugs of item 7: test/revocation/revocation-faults.test.ts
+  m('login-no-replica', 'lib/revocation/devices-redis.ts', 'a login answers before a replica holds its index entry and kicks', '      if (!(await replicated())) {\n        // Not answered', '      if (false) {\n        // Not answered'),
+  m('login-unconfirmed-kept', 'lib/revocation/devices-redis.ts', 'a login no replica confirmed leaves an index entry no token has', '        await withTimeout(redis.eval(FORGET,', '        if (false) await withTimeout(redis.eval(FORGET,'),
+  m('login-late-runs', 'lib/revocation/devices-redis.ts', 'a login answered 503 still runs when Redis resumes', 'if late(ARGV[11]) then return -1 end\n', ''),
+  m('login-late-answered', 'lib/revocation/devices-redis.ts', 'a login Redis ran past its deadline is answered as issued', "      if (!Array.isArray(out)) throw new RevocationUnavailableError('Redis ran the login after its deadline", "      if (false) throw new RevocationUnavailableError('Redis ran the login after its deadline"),
+  m('redeem-late-runs', 'lib/revocation/redis.ts', 'a link redeem answered 503 still burns the token when Redis resumes', "if ARGV[6] == '1' and late(ARGV[10]) then return -1 end\n", ''),
+  m('redeem-late-answered', 'lib/revocation/redis.ts', 'a redeem Redis ran past its deadline is answered as redeemed', '    if (Number(stored) === -1) throw notRedeemed(', '    if (false) throw notRedeemed('),
+  m('redeem-unconfirmed-burnt', 'lib/revocation/redis.ts', 'a redeem no replica confirmed burns the token', "      await withTimeout(redis.eval(UNCONSUME, 1, key, member), timeout, 'undoing a redeem').catch(ignore)\n", ''),
+  m('deadline-none', 'lib/revocation/redis.ts', 'calls carry no deadline', "const deadline = (): number | '' => offset === undefined ? '' : now() + offset + timeout", "const deadline = (): number | '' => ''"),
+  m('trim-no-skew', 'lib/revocation/redis.ts', 'a revocation trims entries the moment they expire, whatever other clocks say', 'member, time - CLOCK_SKEW, channel,', 'member, time, channel,'),
+  m('trim-no-skew-login', 'lib/revocation/devices-redis.ts', 'a login trims entries the moment they expire, whatever other clocks say', "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[12]))", "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)"),
+  m('index-ttl-no-skew', 'lib/revocation/devices-redis.ts', "a user's index expires maxAge after the login, whatever other clocks say", "redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[10]) + tonumber(ARGV[12]))", "redis.call('PEXPIRE', KEYS[2], ARGV[10])"),
+  m('known-no-skew', 'lib/revocation/store.ts', 'an entry read just past its expiry is not kept for the clocks behind', 'if (!(expiresAt + CLOCK_SKEW > now)) return', 'if (!(expiresAt > now)) return'),
+  m('sweep-no-skew', 'lib/revocation/store.ts', 'a sweep drops entries the moment they expire', 'if (entry.expiresAt + CLOCK_SKEW <= now) this.#dropSession(jti)', 'if (entry.expiresAt <= now) this.#dropSession(jti)'),
+  m('catchup-equal-scores', 'lib/revocation/redis.ts', 'a catch-up page that ends inside a run of equal scores reads part of it again', '      let atLast = 0\n      for (let i = members.length - 1; i > 0 && Number(members[i]) === last; i -= 2) atLast++\n', '      const atLast = 1\n'),
+  m('load-past-plugin-timeout', 'lib/revocation/redis.ts', "a load outlasts Fastify's pluginTimeout and fails with Fastify's generic message", '      if (now() - begun > pluginBudget) {', '      if (false) {'),
   m('plugin-timeout-unread', 'lib/index.ts', "registration does not tell the store Fastify's pluginTimeout", ', pluginTimeout: fastify.initialConfig.pluginTimeout })', ' })'),
-  m('kick-published-not-stored', 'lib/devices-redis.ts', 'an evicted session is published but not stored: an instance started later accepts it', "  redis.call('ZADD', KEYS[1], ARGV[8], member)\n", ''),
-  m('user-before-lowered', 'lib/revocation.ts', 'an older user revocation applied after a newer one lowers "logins until"', 'this.users.set(user, { before: Math.max(before, known?.before ?? 0),', 'this.users.set(user, { before,'),
+  m('kick-published-not-stored', 'lib/revocation/devices-redis.ts', 'an evicted session is published but not stored: an instance started later accepts it', "  redis.call('ZADD', KEYS[1], ARGV[8], member)\n", ''),
+  m('user-before-lowered', 'lib/revocation/store.ts', 'an older user revocation applied after a newer one lowers "logins until"', 'this.users.set(user, { before: Math.max(before, known?.before ?? 0),', 'this.users.set(user, { before,'),
   // Issue 33, the merge: the uncapped index only lists; a cap is a promise
   m('uncapped-track-fails-login', 'lib/app-api.ts', 'without a cap, a login Redis could not record is a 503 all the same', '  if (capped) return store.track\n', '  return store.track\n'),
   m('capped-track-best-effort', 'lib/app-api.ts', 'with a cap, a login Redis could not record is answered (its evictions lost)', '  if (capped) return store.track\n', '  if (false) return store.track\n'),

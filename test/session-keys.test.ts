@@ -391,7 +391,7 @@ t.test('ending sessions that have nothing to reset', async (t) => {
 })
 
 t.test('memory claims are bounded: past MAX_CLAIMS live ones, a new name is refused', async (t) => {
-  const { memoryClaims, MAX_CLAIMS } = await import('../lib/revocation.js')
+  const { memoryClaims, MAX_CLAIMS } = await import('../lib/revocation/store.js')
   let now = 0
   const claim = memoryClaims(() => now)
   let taken = 0
