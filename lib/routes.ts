@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { aboutSession, InvalidCodeError, loginAgain, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
+import { aboutSession, LoginRefusedError, refuseSession, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
 import type { WeappLoginIdentity } from './index.js'
 import type { FailureBudget } from './failure-budget.js'
@@ -106,7 +106,7 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
       reply.header('retry-after', String(seconds))
-      throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then ${loginAgain(who)} and retry`)
+      throw refuseSession('blocked', who, { wait: seconds })
     }
     return { fail: () => { failures?.fail(user) }, who }
   }
@@ -240,12 +240,12 @@ export async function routes (fastify: FastifyInstance, { expiresIn, maxAge, wat
       const exp = Math.min(Math.floor(now / 1000) + expiresIn, Math.floor(notAfter / 1000))
       if (exp <= Math.floor(now / 1000)) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
-        throw Object.assign(aboutSession(new SessionExpiredError(), who), { message: `This login is older than maxAge, which no heal renews past; ${loginAgain(who)}` })
+        throw refuseSession('maxAge', who)
       }
       const app = await registry.get(current.appId)
       const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as Record<string, unknown>
       if (users.userOf(who, identity) !== users.userOf(who, current as unknown as Record<string, unknown>)) {
-        counted(budget, new InvalidCodeError('This code belongs to another user than the session; log in again'))
+        counted(budget, refuseSession('otherUser', who))
       }
       sessionKey = identity.sessionKey as string
       // A unionid the session knew is kept when this answer lacks it.
