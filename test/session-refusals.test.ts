@@ -10,6 +10,7 @@ import { aboutSession, DecryptFailedError, platformNamed, refuseSession, SESSION
 import { parseKeys } from '../lib/keys.js'
 import { ROWS } from '../lib/platforms/index.js'
 import type { Users } from '../lib/platforms/users.js'
+import { decryptSchema, loginSchema, logoutSchema, phoneSchema } from '../lib/schemas.js'
 import { createSessionCodec } from '../lib/session.js'
 import { createChannel } from '../lib/user-keys.js'
 import { createFailureBudget } from '../lib/failure-budget.js'
@@ -168,4 +169,17 @@ t.test('a Baidu session healed with another user\'s code is told swan.getLoginCo
   t.equal(res.json().message, `This code belongs to another user than the session; log in again (${row.title}: ${row.loginCall} then the login route)`)
   names(t, res.json().message, row, 'another user\'s code')
   t.notOk(res.body.includes(baidu.appSecret), 'no secret in the reply')
+})
+
+t.test('the OpenAPI text names no one platform\'s API for all: the phone route names its platforms from the table', async (t) => {
+  const text = JSON.stringify([loginSchema, decryptSchema, phoneSchema, logoutSchema])
+  t.same(['jscode2session', 'getuserphonenumber'].filter((api) => text.includes(api)), [], 'no WeChat API name for every platform')
+  const byCode = ROWS.filter((row) => row.users.noPhone === undefined && row.users.phoneField === undefined).map((row) => row.title)
+  const byResponse = ROWS.filter((row) => row.users.noPhone === undefined && row.users.phoneField !== undefined).map((row) => row.title)
+  const none = ROWS.filter((row) => row.users.noPhone !== undefined && !byCode.includes(row.title) && !byResponse.includes(row.title)).map((row) => row.title)
+  t.ok(byCode.length > 0 && byResponse.length > 0 && none.length > 0)
+  const { code, response } = phoneSchema.body.properties
+  t.same(byCode.filter((title) => !code.description.includes(title) || !phoneSchema.description.includes(title)), [], `the code's platforms: ${code.description}`)
+  t.same(byResponse.filter((title) => !response.description.includes(title) || !phoneSchema.description.includes(title)), [], `the response's platforms: ${response.description}`)
+  t.same(none.filter((title) => JSON.stringify(phoneSchema).includes(title)), [], 'no platform without phone numbers named on the phone route')
 })
