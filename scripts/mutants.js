@@ -48,6 +48,7 @@ const rules = [
   [/^lib\/testing(\.ts|\/)/, ['test/testing.test.ts', 'test/mock-kinds.test.ts', ...conformance]],
   [/^client\/src\//, [...clientTests, 'test/client-lifecycle.test.ts', 'test/client-devices.test.ts']],
   [/^lib\/(errors|session|index|routes)\.ts$/, ['test/session-messages.test.ts']],
+  [/^lib\/(errors|session|routes|schemas|user-keys|user-data)\.ts$/, ['test/session-refusals.test.ts']],
   [/^(lib|client\/src)\//, ['test/layout.test.ts']]
 ]
 
@@ -76,9 +77,9 @@ export const mutants = [
   m('claims-frozen', 'lib/session.ts', "a handler's change to claims changes the memo's", 'session.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)', 'session.claims = cl === undefined ? NO_CLAIMS : cl'),
   m('claims-renewal-dropped', 'lib/index.ts', 'a renewal drops the claims', 'sessions.seal(identityOf(session), session.appId, id, sessionClaims(session))', 'sessions.seal(identityOf(session), session.appId, id)'),
   m('claims-heal-dropped', 'lib/routes.ts', "the decrypt route's heal drops the claims", 'sessions.seal(fresh, app.appId, id, claims)', 'sessions.seal(fresh, app.appId, id)'),
-  m('link-as-session', 'lib/session.ts', 'a link token opens as a session', 'if (use !== undefined) throw new SessionInvalidError', 'if (false) throw new SessionInvalidError'),
+  m('link-as-session', 'lib/session.ts', 'a link token opens as a session', "if (use !== undefined) throw refuseSession('invalid'", "if (false) throw refuseSession('invalid'"),
   m('session-as-link', 'lib/session.ts', 'a session redeems as a link token', 'if (payload.use !== LINK) throw new LinkInvalidError', 'if (false) throw new LinkInvalidError'),
-  m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', "if (err instanceof SessionExpiredError) throw aboutSession(new LinkExpiredError('expired'), platformNamed(err), 'expired')", ''),
+  m('link-expired-code', 'lib/session.ts', 'an expired link token is reported as invalid', "if (err instanceof SessionExpiredError) throw refuseSession('linkExpired', platformNamed(err))", ''),
   m('link-reusable', 'lib/index.ts', 'a link token redeems again with revocation on', "if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw aboutSession(new LinkExpiredError('was already redeemed'), users.ofPlatform(link.platform), 'was already redeemed')", ''),
   m('link-race-memory', 'lib/revocation.ts', 'consume stores what was already there', 'if (once !== undefined && known.sessions.has(once)) return false', ''),
   m('link-race-redis', 'lib/revocation-redis.ts', "Redis's consume is not atomic: two instances redeem one link", "if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n", ''),
@@ -90,15 +91,15 @@ export const mutants = [
   m('renew-claims-late', 'lib/index.ts', "onRenew's claims reach the renewal but not this request", 'if (outcome.replaced) session = ', 'if (outcome.replaced) void '),
   m('jwt-claims-all', 'lib/routes.ts', 'the JWS carries every claim, not the named ones', '  if (names === true) return claims\n', '  return claims\n'),
   // Sessions
-  m('session-length-cap', 'lib/session.ts', 'unseal without its length cap', "typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {\n      throw new SessionInvalidError", "typeof token !== 'string' || token.length === 0) {\n      throw new SessionInvalidError"),
+  m('session-length-cap', 'lib/session.ts', 'unseal without its length cap', "typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {\n      throw refuseSession('invalid'", "typeof token !== 'string' || token.length === 0) {\n      throw refuseSession('invalid'"),
   m('seal-bound', 'lib/session.ts', 'seal issues tokens unseal refuses', 'if (own > MAX_IDENTITY_TOKEN_LENGTH) throw new IdentityTooLargeError(own)', ''),
   m('session-canonical', 'lib/session.ts', 'non-canonical spellings of a token open it', 'if (!isCanonicalJwe(token)) {', 'if (false) {'),
   m('memo-exp', 'lib/session.ts', 'a memo hit skips the exp check', 'if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {', 'if (false) {'),
   m('memo-admit-first', 'lib/session.ts', 'a session used once takes a memo entry (a flood of them evicts returning clients)', '(doorkeeper as Doorkeeper).seen(token)', 'true'),
   m('doorkeeper-forgets', 'lib/memo.ts', 'the doorkeeper never remembers a key (nothing is ever memoized)', '    this.#slots[slot] = fingerprint\n', ''),
   m('memo-copy', 'lib/session.ts', 'a memo hit returns the shared object', 'return { ...known }', 'return known as WeappSession'),
-  m('expired-code', 'lib/session.ts', 'an expired token is reported as invalid', "if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw aboutSession(new SessionExpiredError(), usersOfPayload((err as { payload: JWTPayload }).payload))", ''),
-  m('jose-cause', 'lib/session.ts', "jose's error (with the decrypted payload) kept as the cause", 'throw new SessionInvalidError({ cause: safeCause(err, []) })', 'throw new SessionInvalidError({ cause: err as Error })'),
+  m('expired-code', 'lib/session.ts', 'an expired token is reported as invalid', "if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw refuseSession('expired', usersOfPayload((err as { payload: JWTPayload }).payload))", ''),
+  m('jose-cause', 'lib/session.ts', "jose's error (with the decrypted payload) kept as the cause", "throw refuseSession('invalid', undefined, { cause: safeCause(err, []) })", "throw refuseSession('invalid', undefined, { cause: err as Error })"),
   m('jose-audience', 'lib/session.ts', 'jose without the audience check', '...(audience === undefined ? {} : { audience: [...audience] }),', ''),
   m('jose-enc', 'lib/session.ts', 'jose accepts any content encryption', "contentEncryptionAlgorithms: ['A256GCM'],", ''),
   m('jose-alg', 'lib/session.ts', 'jose accepts any key management', "keyManagementAlgorithms: ['dir'],", '',
@@ -413,14 +414,14 @@ export const mutants = [
   m('index-life-list', 'lib/devices-redis.ts', 'a session whose renewals were lost is not listed (Redis)', 'if (s !== undefined && s.loginAt + maxAge > time) sessions.push(s)', 'if (s !== undefined && s.expiresAt > time) sessions.push(s)'),
   m('list-needs-cap', 'lib/index.ts', 'listSessions and the index need maxSessions or oneSessionPer', 'const limits = settings.limits ?? (revocation === undefined ? undefined : UNCAPPED)', 'const limits = settings.limits'),
   // Session-side messages name the session's platform and its login call (issue 33, item 6)
-  m('msg-expired-jose', 'lib/session.ts', 'an expired session tells every platform to call wx.login()', 'throw aboutSession(new SessionExpiredError(), usersOfPayload((err as { payload: JWTPayload }).payload))', 'throw new SessionExpiredError()'),
-  m('msg-expired-memo', 'lib/session.ts', 'an expired session the memo held names no platform', 'throw aboutSession(new SessionExpiredError(), users.ofPlatform(known.platform))', 'throw new SessionExpiredError()'),
-  m('msg-link-expired', 'lib/session.ts', 'an expired link token names no platform', "aboutSession(new LinkExpiredError('expired'), platformNamed(err), 'expired')", "aboutSession(new LinkExpiredError('expired'), undefined, 'expired')"),
+  m('msg-expired-jose', 'lib/session.ts', 'an expired session tells every platform to call wx.login()', "throw refuseSession('expired', usersOfPayload((err as { payload: JWTPayload }).payload))", "throw refuseSession('expired', undefined)"),
+  m('msg-expired-memo', 'lib/session.ts', 'an expired session the memo held names no platform', "throw refuseSession('expired', users.ofPlatform(known.platform))", "throw refuseSession('expired', undefined)"),
+  m('msg-link-expired', 'lib/session.ts', 'an expired link token names no platform', "refuseSession('linkExpired', platformNamed(err))", "refuseSession('linkExpired', undefined)"),
   m('msg-revoked', 'lib/index.ts', 'a revoked or kicked session names no platform', 'new SessionRevokedError(), users.ofPlatform(session.platform))', 'new SessionRevokedError(), undefined)'),
   m('msg-ended', 'lib/index.ts', 'a session onRenew ended names no platform', 'throw aboutSession(new SessionEndedError(), users.ofPlatform(session.platform))', 'throw new SessionEndedError()'),
   m('msg-redeemed', 'lib/index.ts', 'a spent link token names no platform', "users.ofPlatform(link.platform), 'was already redeemed')", "undefined, 'was already redeemed')"),
   m('msg-counted', 'lib/routes.ts', 'data that does not decrypt names no platform', '    throw aboutSession(err, budget.who)', '    throw err'),
-  m('msg-blocked', 'lib/routes.ts', 'a blocked user is told to call wx.login()', 'then ${loginAgain(who)} and retry', 'then call wx.login(), log in again and retry'),
+  m('msg-blocked', 'lib/routes.ts', 'a blocked user is told to call wx.login()', "throw refuseSession('blocked', who, { wait: seconds })", "throw refuseSession('blocked', { title: 'WeChat', loginCall: 'wx.login()' }, { wait: seconds })"),
   m('msg-named-text', 'lib/errors.ts', "a named message gives the first platform's login call", ': `log in again (${platform.title}: ${platform.loginCall} then the login route)`', ": 'log in again (wx.login() then the login route)'"),
   m('msg-named-title', 'lib/errors.ts', 'a named message gives the login call but not the platform', '(${platform.title}: ${platform.loginCall} then', '(${platform.loginCall} then'),
   m('layout-schema-call', 'lib/schemas.ts', "the OpenAPI summary tells every platform's user to call wx.login()", "summary: 'Log in with a code from the platform\\'s login call',", "summary: 'Log in with a wx.login() code',"),
@@ -447,5 +448,17 @@ export const mutants = [
   m('user-before-lowered', 'lib/revocation.ts', 'an older user revocation applied after a newer one lowers "logins until"', 'this.users.set(user, { before: Math.max(before, known?.before ?? 0),', 'this.users.set(user, { before,'),
   // Issue 33, the merge: the uncapped index only lists; a cap is a promise
   m('uncapped-track-fails-login', 'lib/index.ts', 'without a cap, a login Redis could not record is a 503 all the same', '    if (settings.limits !== undefined) return store.track\n', '    return store.track\n'),
-  m('capped-track-best-effort', 'lib/index.ts', 'with a cap, a login Redis could not record is answered (its evictions lost)', '    if (settings.limits !== undefined) return store.track\n', '    if (false) return store.track\n')
+  m('capped-track-best-effort', 'lib/index.ts', 'with a cap, a login Redis could not record is answered (its evictions lost)', '    if (settings.limits !== undefined) return store.track\n', '    if (false) return store.track\n'),
+  // Issue 34, item 3: messages name the platform by construction (refuseSession)
+  m('refuse-names-none', 'lib/errors.ts', 'a refusal told the platform names none', "return naming(err, platform, says(loginAgain(platform), detail))", "return naming(err, platform, says(loginAgain(undefined), detail))"),
+  m('refuse-drops-cause', 'lib/errors.ts', "a refusal's cause is lost from the server's log", 'const err = cause === undefined ? new Refusal() : new Refusal({ cause })', 'const err = new Refusal()'),
+  m('refuse-name-once', 'lib/errors.ts', 'an error named twice (a platform\'s own decrypt, then the session\'s) throws a 500', 'Object.defineProperty(err, kPlatform, { value: platform, configurable: true })', 'Object.defineProperty(err, kPlatform, { value: platform })'),
+  m('refuse-other-user', 'lib/routes.ts', "a heal's code of another user names no platform", "counted(budget, refuseSession('otherUser', who))", "counted(budget, refuseSession('otherUser', undefined))"),
+  m('refuse-max-age', 'lib/routes.ts', 'a heal past maxAge names no platform', "throw refuseSession('maxAge', who)", "throw refuseSession('maxAge', undefined)"),
+  m('channel-blocked-names-none', 'lib/user-keys.ts', "the encrypted channel's blocked user is told no platform", "throw refuseSession('blocked', platform, { wait: Math.ceil(wait / 1000) })", "throw refuseSession('blocked', undefined, { wait: Math.ceil(wait / 1000) })"),
+  m('channel-failure-names-none', 'lib/user-keys.ts', "the encrypted channel's decrypt failure names no platform", '      throw aboutSession(err, platform)\n', '      throw err\n'),
+  m('alipay-phone-names-none', 'lib/platforms/alipay.ts', "Alipay's phone answer that does not open names no platform where no session does", "refuseSession('decryptFailed', NAMED, { cause: new Error(reason) })", "refuseSession('decryptFailed', undefined, { cause: new Error(reason) })", 'the phone route names the session\'s platform (Alipay) over it; openPhone is reached only through the route'),
+  m('schema-phone-wechat', 'lib/schemas.ts', "the phone route's description names WeChat's API for every platform", 'through the platform\'s phone-number API', 'through getuserphonenumber'),
+  m('schema-phone-platforms', 'lib/schemas.ts', "the phone route's code description names no platform", 'description: `${PHONE_BY_CODE}: the code from the getPhoneNumber button` }', "description: 'The code from the getPhoneNumber button' }"),
+  m('schema-login-wechat', 'lib/schemas.ts', "the login description names WeChat's API for every platform", "(its code-to-session API)", '(jscode2session)')
 ]
