@@ -450,7 +450,7 @@ export const mutants = [
   m('uncapped-track-fails-login', 'lib/index.ts', 'without a cap, a login Redis could not record is a 503 all the same', '    if (settings.limits !== undefined) return store.track\n', '    return store.track\n'),
   m('capped-track-best-effort', 'lib/index.ts', 'with a cap, a login Redis could not record is answered (its evictions lost)', '    if (settings.limits !== undefined) return store.track\n', '    if (false) return store.track\n'),
   // Issue 34, item 3: messages name the platform by construction (refuseSession)
-  m('refuse-names-none', 'lib/errors.ts', 'a refusal told the platform names none', "return naming(err, platform, says(loginAgain(platform), detail))", "return naming(err, platform, says(loginAgain(undefined), detail))"),
+  m('refuse-names-none', 'lib/errors.ts', 'a refusal told the platform names none', 'return naming(err, platform, says(loginAgain(platform), detail))', 'return naming(err, platform, says(loginAgain(undefined), detail))'),
   m('refuse-drops-cause', 'lib/errors.ts', "a refusal's cause is lost from the server's log", 'const err = cause === undefined ? new Refusal() : new Refusal({ cause })', 'const err = new Refusal()'),
   m('refuse-name-once', 'lib/errors.ts', 'an error named twice (a platform\'s own decrypt, then the session\'s) throws a 500', 'Object.defineProperty(err, kPlatform, { value: platform, configurable: true })', 'Object.defineProperty(err, kPlatform, { value: platform })'),
   m('refuse-other-user', 'lib/routes.ts', "a heal's code of another user names no platform", "counted(budget, refuseSession('otherUser', who))", "counted(budget, refuseSession('otherUser', undefined))"),
@@ -460,5 +460,5 @@ export const mutants = [
   m('alipay-phone-names-none', 'lib/platforms/alipay.ts', "Alipay's phone answer that does not open names no platform where no session does", "refuseSession('decryptFailed', NAMED, { cause: new Error(reason) })", "refuseSession('decryptFailed', undefined, { cause: new Error(reason) })", 'the phone route names the session\'s platform (Alipay) over it; openPhone is reached only through the route'),
   m('schema-phone-wechat', 'lib/schemas.ts', "the phone route's description names WeChat's API for every platform", 'through the platform\'s phone-number API', 'through getuserphonenumber'),
   m('schema-phone-platforms', 'lib/schemas.ts', "the phone route's code description names no platform", 'description: `${PHONE_BY_CODE}: the code from the getPhoneNumber button` }', "description: 'The code from the getPhoneNumber button' }"),
-  m('schema-login-wechat', 'lib/schemas.ts', "the login description names WeChat's API for every platform", "(its code-to-session API)", '(jscode2session)')
+  m('schema-login-wechat', 'lib/schemas.ts', "the login description names WeChat's API for every platform", '(its code-to-session API)', '(jscode2session)')
 ]
