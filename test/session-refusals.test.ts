@@ -183,3 +183,17 @@ t.test('the OpenAPI text names no one platform\'s API for all: the phone route n
   t.same(byResponse.filter((title) => !response.description.includes(title) || !phoneSchema.description.includes(title)), [], `the response's platforms: ${response.description}`)
   t.same(none.filter((title) => JSON.stringify(phoneSchema).includes(title)), [], 'no platform without phone numbers named on the phone route')
 })
+
+t.test('Alipay\'s phone building block, given an answer that does not open, names Alipay and its login call', async (t) => {
+  const ALIPAY = '2021000000000001'
+  const mock = await MockWechat.start()
+  t.teardown(() => mock.close())
+  const alipay = mock.addAlipayApp(ALIPAY)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(weapp, { apps: [{ appId: ALIPAY, platform: 'alipay', alipay: { privateKey: alipay.privateKey, alipayPublicKey: alipay.alipayPublicKey, contentKey: alipay.contentKey } }], key: KEY, apiBaseUrl: mock.url })
+  await app.ready()
+  const err = await (await app.weapp.app(ALIPAY)).getPhoneNumber(JSON.stringify({ response: 'bm90IGEgcGhvbmU=', sign: 'AAAA' })).catch((e: Error) => e)
+  t.match(err, { code: 'WEAPP_DECRYPT_FAILED', statusCode: 400 })
+  names(t, (err as Error).message, ROWS.find((r) => r.kind === 'alipay') as (typeof ROWS)[number], 'no session: the app\'s own platform')
+})
