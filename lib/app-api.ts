@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { App } from './apps.js'
 import type { WeappAppApi } from './api.js'
-import { aboutSession, LinkExpiredError, UnsupportedError } from './errors.js'
+import { refuseSession, UnsupportedError } from './errors.js'
 import { keyedBudget, userBudgetKey, type FailureBudget } from './failure-budget.js'
 import { deviceLabel, type SessionLimits } from './revocation/index.js'
 import { users } from './platforms/index.js'
@@ -58,7 +58,7 @@ export function appApi (app: App, { sessions, watermarkMaxAge, expiresIn, track,
     getUserRiskRank: keys.getUserRiskRank,
     checkEncryptedData: keys.checkEncryptedData,
     // The channel's failures count against the user's budget of the routes (the same key as theirs).
-    openEncrypted: createChannel(keys, { failures: keyedBudget(failures, (openid) => userBudgetKey(app.appId, users.userOf(app.platform.users, { openid }))) }),
+    openEncrypted: createChannel(keys, { platform: app.platform, failures: keyedBudget(failures, (openid) => userBudgetKey(app.appId, users.userOf(app.platform.users, { openid }))) }),
     appId: app.appId,
     kind: app.kind,
     code2Session: app.code2Session as WeappAppApi['code2Session'],
@@ -130,7 +130,7 @@ export function linkRedeemer (sessions: SessionCodec, revocations: Revocations |
   return async function redeemLink (linkToken: string): Promise<WeappLinkedIdentity> {
     const link = await sessions.unsealLink(linkToken)
     // Single-use with revocation on: the first redeem on any instance wins, atomically.
-    if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw aboutSession(new LinkExpiredError('was already redeemed'), users.ofPlatform(link.platform), 'was already redeemed')
+    if (revocations !== undefined && !(await revocations.consume(link.jti, link.expiresAt))) throw refuseSession('linkRedeemed', users.ofPlatform(link.platform))
     const { sessionKey, ...seen } = users.identityOf(link)
     const identity = { ...seen, platform: link.platform, appId: link.appId, sessionKey }
     // Server-side only: JSON (a reply, a log line) never shows the session_key.

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import type { Registry } from './apps.js'
-import { aboutSession, SessionEndedError, SessionKickedError, SessionMissingError, SessionRevokedError } from './errors.js'
+import { refuseSession, SessionMissingError } from './errors.js'
 import { decideRenewal } from './hooks.js'
 import type { Settings } from './option-types.js'
 import { users } from './platforms/index.js'
@@ -76,7 +76,7 @@ export function createAuthentication ({ sessions, revocations, registry, setting
     await revocations?.revokeSession(session).catch((err: unknown) => {
       request.log.warn({ err }, 'fastify-weapp: onRenew ended a session that could not be revoked; it ends again when next due')
     })
-    return aboutSession(new SessionEndedError(), users.ofPlatform(session.platform))
+    return refuseSession('ended', users.ofPlatform(session.platform))
   }
   /**
    * The claims a heal (`/decrypt { code }`) seals. A heal that issues a later exp than its session's
@@ -119,7 +119,7 @@ export function createAuthentication ({ sessions, revocations, registry, setting
   }
   /** A session that was not ended (in memory, no I/O: memo hits and the fast path are checked like everything else). */
   function notEnded (session: OpenedSession): OpenedSession {
-    if (revocations?.isRevoked(session) === true) throw aboutSession(revocations.isKicked(session.jti) ? new SessionKickedError() : new SessionRevokedError(), users.ofPlatform(session.platform))
+    if (revocations?.isRevoked(session) === true) throw refuseSession(revocations.isKicked(session.jti) ? 'kicked' : 'revoked', users.ofPlatform(session.platform))
     return session
   }
 

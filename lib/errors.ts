@@ -19,47 +19,75 @@ export interface SessionPlatform { readonly title: string, readonly loginCall: s
 
 /**
  * How a message about a session says to get a new one: on the session's platform, with its login
- * call; where the token could not be read (no platform known), naming none.
+ * call; where the token could not be read (no platform known), naming none. Not exported: a
+ * message that tells the user to log in again is one of `SAYS`, built by `refuseSession`.
  */
-export function loginAgain (platform?: SessionPlatform): string {
+function loginAgain (platform: SessionPlatform | undefined): string {
   return platform === undefined
     ? 'log in again (the platform\'s login call, then the login route)'
     : `log in again (${platform.title}: ${platform.loginCall} then the login route)`
 }
 
+/** A message about a session, given how to log in again (`loginAgain`) and its detail. */
+type Says = (again: string, detail: string) => string
+
+/** The messages about a session, one per reason (`refuseSession` names them); `detail` fills a link's `%s`, a block's seconds. */
+const SAYS = {
+  invalid: (again) => `The session is not valid; ${again}`,
+  expired: (again) => `The session has expired; ${again}`,
+  /** A heal past `loginAt + maxAge`: expired for good. */
+  maxAge: (again) => `This login is older than maxAge, which no heal renews past; ${again}`,
+  decryptFailed: (again) => `The encrypted data could not be decrypted with this session; ${again}, then fetch the encrypted data anew (or send a fresh code with it)`,
+  revoked: (again) => `The session was logged out or revoked; ${again}`,
+  kicked: (again) => `This session was ended by a later login of the same user (on another device, or past the number of sessions allowed); ${again} to continue here`,
+  ended: (again) => `The app ended this session; ${again}`,
+  link: (again, detail) => `The link token ${detail}; ${again} for a fresh one`,
+  /** The user's budget of failures (`decryptFailureLimit`) is spent: `detail` is the seconds to wait. */
+  blocked: (again, detail) => `Too many failed attempts for this user; wait ${detail} s, then ${again} and retry`,
+  /** A heal's code (`/decrypt { code }`) of another user than the session's. */
+  otherUser: (again) => `This code belongs to another user than the session; ${again}`
+} as const satisfies Record<string, Says>
+
 /**
  * The messages about a session, by code: each class's own (what `new SessionExpiredError()` says)
  * names no platform; `aboutSession` names the session's. `detail` is what fills the class's `%s`.
  */
-const ABOUT_SESSION: ReadonlyMap<string, (platform: SessionPlatform | undefined, detail: string) => string> = new Map([
-  ['WEAPP_SESSION_INVALID', (p) => `The session is not valid; ${loginAgain(p)}`],
-  ['WEAPP_SESSION_EXPIRED', (p) => `The session has expired; ${loginAgain(p)}`],
-  ['WEAPP_DECRYPT_FAILED', (p) => `The encrypted data could not be decrypted with this session; ${loginAgain(p)}, then fetch the encrypted data anew (or send a fresh code with it)`],
-  ['WEAPP_SESSION_REVOKED', (p) => `The session was logged out or revoked; ${loginAgain(p)}`],
-  ['WEAPP_SESSION_KICKED', (p) => `This session was ended by a later login of the same user (on another device, or past the number of sessions allowed); ${loginAgain(p)} to continue here`],
-  ['WEAPP_LINK_EXPIRED', (p, detail) => `The link token ${detail}; ${loginAgain(p)} for a fresh one`],
-  ['WEAPP_SESSION_ENDED', (p) => `The app ended this session; ${loginAgain(p)}`]
+const ABOUT_SESSION: ReadonlyMap<string, Says> = new Map([
+  ['WEAPP_SESSION_INVALID', SAYS.invalid],
+  ['WEAPP_SESSION_EXPIRED', SAYS.expired],
+  ['WEAPP_DECRYPT_FAILED', SAYS.decryptFailed],
+  ['WEAPP_SESSION_REVOKED', SAYS.revoked],
+  ['WEAPP_SESSION_KICKED', SAYS.kicked],
+  ['WEAPP_LINK_EXPIRED', SAYS.link],
+  ['WEAPP_SESSION_ENDED', SAYS.ended]
 ])
 
 /** A class's message, naming no platform. */
-const neutral = (code: string): string => (ABOUT_SESSION.get(code) as (p: undefined, detail: string) => string)(undefined, '%s')
+const neutral = (code: string): string => (ABOUT_SESSION.get(code) as Says)(loginAgain(undefined), '%s')
 
 const kPlatform = Symbol('fastify-weapp.sessionPlatform')
 
+/** `err` with `message`, marked with the platform it names (if any). */
+function naming<E> (err: E, platform: SessionPlatform | undefined, message: string): E {
+  ;(err as { message: string }).message = message
+  if (platform !== undefined) Object.defineProperty(err, kPlatform, { value: platform, configurable: true })
+  return err
+}
+
 /**
  * `err`, its message naming the platform of the session it is about and that platform's login call
- * (`detail`: what its class's `%s` was given). Unchanged where no platform is known (the token could
- * not be read) or where it is not an error about a session.
+ * (`detail`: what its class's `%s` was given), for an error made below the session's level (data
+ * that does not decrypt, made by a decrypt that knows no session). Unchanged where no platform is
+ * known (the token could not be read) or where it is not an error about a session. lib/ builds its
+ * own refusals of a session with `refuseSession`.
  */
 export function aboutSession<E> (err: E, platform: SessionPlatform | undefined, detail = ''): E {
   const text = err !== null && typeof err === 'object' ? ABOUT_SESSION.get(String((err as { code?: unknown }).code)) : undefined
   if (platform === undefined || text === undefined) return err
-  ;(err as { message: string }).message = text(platform, detail)
-  Object.defineProperty(err, kPlatform, { value: platform })
-  return err
+  return naming(err, platform, text(loginAgain(platform), detail))
 }
 
-/** The platform `aboutSession` named in `err`, if any. */
+/** The platform `aboutSession` or `refuseSession` named in `err`, if any. */
 export const platformNamed = (err: unknown): SessionPlatform | undefined =>
   err !== null && typeof err === 'object' ? (err as Record<symbol, SessionPlatform | undefined>)[kPlatform] : undefined
 
@@ -219,6 +247,41 @@ export const InvalidOptionError: WeappErrorClass<'WEAPP_INVALID_OPTION', 500> = 
  * strictly than Ajv's type coercion allows (a number is not a login code).
  */
 export const ValidationError: WeappErrorClass<'FST_ERR_VALIDATION', 400> = createError('FST_ERR_VALIDATION', '%s', 400)
+
+/** Every refusal about a session, by why: its class, its message and (for a link token) what fills its `%s`. */
+const REFUSALS = {
+  invalid: { error: SessionInvalidError, says: SAYS.invalid },
+  expired: { error: SessionExpiredError, says: SAYS.expired },
+  maxAge: { error: SessionExpiredError, says: SAYS.maxAge },
+  decryptFailed: { error: DecryptFailedError, says: SAYS.decryptFailed },
+  revoked: { error: SessionRevokedError, says: SAYS.revoked },
+  kicked: { error: SessionKickedError, says: SAYS.kicked },
+  ended: { error: SessionEndedError, says: SAYS.ended },
+  linkExpired: { error: LinkExpiredError, says: SAYS.link, detail: 'expired' },
+  linkRedeemed: { error: LinkExpiredError, says: SAYS.link, detail: 'was already redeemed' },
+  blocked: { error: RateLimitedError, says: SAYS.blocked },
+  otherUser: { error: InvalidCodeError, says: SAYS.otherUser }
+} as const satisfies Record<string, { error: WeappErrorClass<string, number>, says: Says, detail?: string }>
+
+/** Why a session (or a link token, or data sealed to a session) is refused. */
+export type SessionRefusal = keyof typeof REFUSALS
+/** Every reason, for tests. */
+export const SESSION_REFUSALS: readonly SessionRefusal[] = Object.freeze(Object.keys(REFUSALS) as SessionRefusal[])
+
+/** A refusal's cause (for the server's log, never sent), and for `blocked` the seconds to wait. */
+export interface RefusalDetail { cause?: unknown, wait?: number }
+
+/**
+ * The one way lib/ builds a refusal of a session: `platform` must be said, the session's (its
+ * users' title and login call) where the token was read, or `undefined` where it was not (no
+ * token, one that does not open): the message then names no platform's login call.
+ * test/layout.test.ts checks no file of lib/ but this one constructs these classes.
+ */
+export function refuseSession (why: SessionRefusal, platform: SessionPlatform | undefined, { cause, wait = 0 }: RefusalDetail = {}): Error & { code: string, statusCode: number } {
+  const { error: Refusal, says, detail = String(wait) }: { error: WeappErrorClass<string, number>, says: Says, detail?: string } = REFUSALS[why]
+  const err = cause === undefined ? new Refusal() : new Refusal({ cause })
+  return naming(err, platform, says(loginAgain(platform), detail))
+}
 
 /** Every error code this package can answer with. */
 export type WeappErrorCode =

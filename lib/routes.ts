@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WeappApi } from './api.js'
-import { aboutSession, InvalidCodeError, loginAgain, LoginRefusedError, RateLimitedError, SessionExpiredError, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
+import { aboutSession, LoginRefusedError, refuseSession, SignatureMismatchError, UnknownAppError, UnsupportedError, UpstreamError } from './errors.js'
 import { decideLogin, type WeappLoginHook } from './hooks.js'
 import type { WeappLoginIdentity } from './types.js'
 import type { FailureBudget } from './failure-budget.js'
@@ -104,7 +104,7 @@ function budgetOf (failures: FailureBudget | undefined, current: AnySession, rep
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000)
     reply.header('retry-after', String(seconds))
-    throw new RateLimitedError(`Too many failed attempts for this user; wait ${seconds} s, then ${loginAgain(who)} and retry`)
+    throw refuseSession('blocked', who, { wait: seconds })
   }
   return { fail: () => { failures?.fail(user) }, who }
 }
@@ -250,12 +250,12 @@ function decryptRoute (fastify: FastifyInstance, { expiresIn, maxAge, watermarkM
       const exp = sessionExp(now, expiresIn, id.notAfter)
       if (exp <= Math.floor(now / 1000)) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"')
-        throw Object.assign(aboutSession(new SessionExpiredError(), who), { message: `This login is older than maxAge, which no heal renews past; ${loginAgain(who)}` })
+        throw refuseSession('maxAge', who)
       }
       const app = await registry.get(current.appId)
       const identity = await app.code2Session(code).catch((err: unknown) => counted(budget, err)) as AnyIdentity
       if (users.userOf(who, identity) !== users.userOf(who, current)) {
-        counted(budget, new InvalidCodeError('This code belongs to another user than the session; log in again'))
+        counted(budget, refuseSession('otherUser', who))
       }
       sessionKey = identity.sessionKey as string
       // A unionid the session knew is kept when this answer lacks it.

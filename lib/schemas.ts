@@ -39,12 +39,15 @@ const code = { type: 'string', minLength: 1, maxLength: MAX_CODE_LENGTH, pattern
 
 /** The platforms whose logins may be anonymous, for messages. */
 export const ANONYMOUS = orList([...new Set(ROWS.filter((row) => row.users.anonymous).map((row) => row.title))])
+/** The platforms whose sessions have phone numbers by a button's code, and those whose runtime gives a signed answer, for descriptions. */
+const PHONE_BY_CODE = orList([...new Set(ROWS.filter((row) => row.users.noPhone === undefined && row.users.phoneField === undefined).map((row) => row.title))])
+const PHONE_BY_RESPONSE = orList([...new Set(ROWS.filter((row) => row.users.noPhone === undefined && row.users.phoneField !== undefined).map((row) => row.title))])
 /** Every field a login may answer about its user, from every platform's users. */
 const WHO = Object.fromEntries(ROWS.flatMap((row) => row.users.fields).map((f) => [f.name, { type: 'string', description: f.describes }]))
 
 export const loginSchema = {
   summary: 'Log in with a code from the platform\'s login call',
-  description: 'Exchanges the code with the app\'s platform (jscode2session) and answers a sealed session token.',
+  description: 'Exchanges the code with the app\'s platform (its code-to-session API) and answers a sealed session token.',
   tags: ['weapp'],
   body: {
     type: 'object',
@@ -126,15 +129,15 @@ export const decryptSchema = {
 export const MAX_PHONE_RESPONSE = 3072
 
 export const phoneSchema = {
-  summary: 'Get the user\'s phone number from a getPhoneNumber button code',
-  description: 'Exchanges the code from <button open-type="getPhoneNumber"> through getuserphonenumber, bound to the session\'s openid. Where the platform\'s runtime hands over a signed answer instead (the response of its phone-number call), send it as response: its signature is verified and it is decrypted with the app\'s content key.',
+  summary: 'Get the user\'s phone number from a getPhoneNumber button\'s code, or the signed answer of the runtime\'s phone-number call',
+  description: `${PHONE_BY_CODE}: exchanges the code from <button open-type="getPhoneNumber"> through the platform's phone-number API, bound to the session's openid. ${PHONE_BY_RESPONSE}: the runtime hands over a signed answer instead (the response of its phone-number call); send it as response: its signature is verified and it is decrypted with the app's content key.`,
   tags: ['weapp'],
   body: {
     type: 'object',
     // code, or (for the platforms whose runtime hands over a signed answer) response: checked by the route, which says which the session needs.
     properties: {
-      code: { ...code, description: 'The code from the getPhoneNumber button' },
-      response: { type: 'string', minLength: 1, maxLength: MAX_PHONE_RESPONSE, description: 'Instead of code, where the runtime gives a signed answer: the response string its phone-number call gave, as is' }
+      code: { ...code, description: `${PHONE_BY_CODE}: the code from the getPhoneNumber button` },
+      response: { type: 'string', minLength: 1, maxLength: MAX_PHONE_RESPONSE, description: `${PHONE_BY_RESPONSE}, instead of code: the response string its phone-number call gave, as is` }
     }
   },
   response: {

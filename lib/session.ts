@@ -1,6 +1,6 @@
 import { createCipheriv, createHash } from 'node:crypto'
 import { jwtDecrypt, type JWTPayload } from 'jose'
-import { aboutSession, LinkExpiredError, LinkInvalidError, platformNamed, SessionExpiredError, SessionInvalidError, safeCause } from './errors.js'
+import { LinkInvalidError, platformNamed, refuseSession, SessionExpiredError, safeCause } from './errors.js'
 import { createFastUnseal, headerSegment } from './fast-unseal.js'
 import type { SessionKey } from './keys.js'
 import { Doorkeeper, Memo } from './memo.js'
@@ -192,14 +192,14 @@ export function randomJti (): string {
  */
 function toSession (payload: JWTPayload, token: string): OpenedSession {
   const { iat, jti, lat, cl, use, dv } = payload
-  if (use !== undefined) throw new SessionInvalidError({ cause: new Error('a link token is not a session: the app redeems it with fastify.weapp.redeemLink()') })
-  if (cl !== undefined && !isPlainObject(cl)) throw new SessionInvalidError({ cause: new Error('the token\'s claims are not an object') })
-  if (dv !== undefined && typeof dv !== 'string') throw new SessionInvalidError({ cause: new Error('the token\'s device label is not a string') })
+  if (use !== undefined) throw refuseSession('invalid', undefined, { cause: new Error('a link token is not a session: the app redeems it with fastify.weapp.redeemLink()') })
+  if (cl !== undefined && !isPlainObject(cl)) throw refuseSession('invalid', undefined, { cause: new Error('the token\'s claims are not an object') })
+  if (dv !== undefined && typeof dv !== 'string') throw refuseSession('invalid', undefined, { cause: new Error('the token\'s device label is not a string') })
   const session = typeof iat !== 'number' || (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) ||
     (lat !== undefined && (typeof lat !== 'number' || !Number.isSafeInteger(lat) || lat < 0))
     ? undefined
     : users.sessionOf(payload, { jti: jti ?? createHash('sha256').update(token).digest('base64url').slice(0, 22), loginAt: lat ?? iat * 1000 })
-  if (session === undefined) throw new SessionInvalidError({ cause: new Error('the token does not hold a fastify-weapp session') })
+  if (session === undefined) throw refuseSession('invalid', undefined, { cause: new Error('the token does not hold a fastify-weapp session') })
   const opened: OpenedSession = session
   opened.claims = cl === undefined ? NO_CLAIMS : deepFreeze(cl)
   if (dv !== undefined) opened.device = dv
@@ -307,7 +307,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
     // One session, one string: jose would also open a token with '=' padding, whitespace or
     // stray low bits, each a new memo entry. Only the canonical spelling (what seal writes) opens.
     if (!isCanonicalJwe(token)) {
-      throw new SessionInvalidError({ cause: new Error('the token is not a compact JWE in canonical base64url') })
+      throw refuseSession('invalid', undefined, { cause: new Error('the token is not a compact JWE in canonical base64url') })
     }
     return joseOpen(token)
   }
@@ -318,8 +318,8 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
     } catch (err) {
       // jose's claim errors carry the decrypted payload (the session_key): never pass them on.
       // Expired but genuine: its platform is read (never anything else of the payload), for the message.
-      if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw aboutSession(new SessionExpiredError(), usersOfPayload((err as { payload: JWTPayload }).payload))
-      throw new SessionInvalidError({ cause: safeCause(err, []) })
+      if ((err as { code?: unknown }).code === 'ERR_JWT_EXPIRED') throw refuseSession('expired', usersOfPayload((err as { payload: JWTPayload }).payload))
+      throw refuseSession('invalid', undefined, { cause: safeCause(err, []) })
     }
   }
 
@@ -332,14 +332,14 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
 
   function unsealNow (token: string): OpenedSession | Promise<OpenedSession> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-      throw new SessionInvalidError({ cause: new Error('the token is empty, not a string or longer than any session') })
+      throw refuseSession('invalid', undefined, { cause: new Error('the token is empty, not a string or longer than any session') })
     }
     const known = memo === undefined ? undefined : memo.get(token)
     if (known !== undefined) {
       // exp is enforced on every hit, exactly as jose would: expired when exp <= now (seconds).
       if (known.expiresAt <= Math.floor(Date.now() / 1000) * 1000) {
         (memo as Memo<Readonly<OpenedSession>>).delete(token)
-        throw aboutSession(new SessionExpiredError(), users.ofPlatform(known.platform))
+        throw refuseSession('expired', users.ofPlatform(known.platform))
       }
       return { ...known }
     }
@@ -381,7 +381,7 @@ export function createSessionCodec ({ audience, keys, expiresIn, cacheSize }: Se
       try {
         payload = await open(token)
       } catch (err) {
-        if (err instanceof SessionExpiredError) throw aboutSession(new LinkExpiredError('expired'), platformNamed(err), 'expired')
+        if (err instanceof SessionExpiredError) throw refuseSession('linkExpired', platformNamed(err))
         throw new LinkInvalidError('The link token is not valid: send the linkToken the login route answered, unchanged', { cause: (err as Error).cause })
       }
       if (payload.use !== LINK) throw new LinkInvalidError('This is a session, not a link token: send the linkToken of a 409 WEAPP_LINK_REQUIRED')

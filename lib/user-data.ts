@@ -1,6 +1,6 @@
 import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto'
 import { isBase64 } from './base64.js'
-import { DecryptFailedError } from './errors.js'
+import { refuseSession } from './errors.js'
 
 export interface DecryptOptions {
   /** `watermark.appid` must equal it. */
@@ -24,7 +24,7 @@ export function bytesOf (text: unknown, length: number): Buffer | undefined {
 
 export function failed (reason: string): Error {
   // One error for every reason (no padding oracle); the reason is only a cause for the server log.
-  return new DecryptFailedError({ cause: new Error(reason) })
+  return refuseSession('decryptFailed', undefined, { cause: new Error(reason) })
 }
 
 /**

@@ -1,4 +1,4 @@
-import { loginAgain, RateLimitedError } from './errors.js'
+import { aboutSession, refuseSession, type SessionPlatform } from './errors.js'
 import type { FailureBudget } from './failure-budget.js'
 import { Memo } from './memo.js'
 import { singleFlight } from './upstream/single-flight.js'
@@ -35,9 +35,14 @@ export interface ChannelOptions {
    * user's openid (`keyedBudget` names the routes' key for it); none when undefined.
    */
   failures?: FailureBudget | undefined
+  /**
+   * The platform of the channel's app (its row: title and login call), named in what a refused
+   * user is told; where undefined, the messages name no platform's login call.
+   */
+  platform?: SessionPlatform | undefined
 }
 
-export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, { now = () => Date.now(), failures }: ChannelOptions = {}): OpenEncrypted {
+export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, { now = () => Date.now(), failures, platform }: ChannelOptions = {}): OpenEncrypted {
   const cache = new Memo<Known>(USER_KEYS_CACHE)
   const fetch = singleFlight<Known>()
   const live = (known: Known | undefined, version: number, time: number): WeappUserEncryptKey | undefined =>
@@ -69,14 +74,15 @@ export function createChannel (api: Pick<SessionKeyApi, 'getUserEncryptKey'>, { 
     // A user over the budget is refused before anything else: no key fetched, nothing opened.
     const wait = failures === undefined ? 0 : failures.blockedFor(openid)
     if (wait > 0) {
-      throw new RateLimitedError(`Too many failed attempts for this user; wait ${Math.ceil(wait / 1000)} s, then ${loginAgain()} and retry`)
+      throw refuseSession('blocked', platform, { wait: Math.ceil(wait / 1000) })
     }
     try {
       return await open(openid, sessionKey, message)
     } catch (err) {
       // What the user's message decided counts, as on the decrypt route; an upstream fault does not.
       if ((err as { code?: unknown }).code === 'WEAPP_DECRYPT_FAILED') failures?.fail(openid)
-      throw err
+      // Made by a decrypt that knows no session: named here after the channel's platform.
+      throw aboutSession(err, platform)
     }
   }
 }

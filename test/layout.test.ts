@@ -11,6 +11,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import * as errors from '../lib/errors.js'
+import { aboutSession, platformNamed } from '../lib/errors.js'
 import { PLATFORMS } from '../lib/platforms/index.js'
 import type { Platform } from '../lib/platforms/platform.js'
 
@@ -127,3 +129,41 @@ for (const key of Object.keys(PLATFORMS)) {
     t.ok(sources.some((path) => basename(path).startsWith(key) && path.startsWith('lib/platforms/')), `lib/platforms/ has ${key}'s file`)
   })
 }
+
+/**
+ * A refusal of a session is built by lib/errors.ts's `refuseSession`, which must be told the
+ * session's platform or `undefined`: no other file of lib/ constructs a session-side error class
+ * (those whose message `aboutSession` rewrites) or writes "log in again" itself, so no refusal can
+ * name one platform for all, or forget to name the session's.
+ */
+const SESSION_CLASSES = Object.entries(errors).filter(([name, value]) => {
+  if (typeof value !== 'function' || !/^[A-Z]\w*Error$/.test(name)) return false
+  const made = new (value as new () => Error)()
+  return platformNamed(aboutSession(made, { title: 'T', loginCall: 't.login()' })) !== undefined
+}).map(([name]) => name)
+
+/** Session refusals still built by hand somewhere in lib/ (none: each site calls refuseSession). */
+const PENDING: string[] = []
+
+/** The lines of `text` that are code (not a comment line) and match `pattern`. */
+function codeLines (text: string, pattern: RegExp): number[] {
+  return text.split('\n').flatMap((line, i) => /^\s*(?:\/\/|\*|\/\*)/.test(line) || !pattern.test(line) ? [] : [i + 1])
+}
+
+t.test('a refusal of a session is built only by refuseSession, told the platform', async (t) => {
+  t.same(SESSION_CLASSES.sort(), ['DecryptFailedError', 'LinkExpiredError', 'SessionEndedError', 'SessionExpiredError', 'SessionInvalidError', 'SessionKickedError', 'SessionRevokedError'], 'the session-side classes, found by what aboutSession rewrites')
+  const built = new RegExp(`(?<![\\w$.])(?:${SESSION_CLASSES.join('|')})\\s*\\(`)
+  const found: string[] = []
+  const pending = new Set<string>()
+  for (const path of sources.filter((p) => p.startsWith('lib/') && p !== 'lib/errors.ts')) {
+    const text = readFileSync(join(root, path), 'utf8')
+    for (const line of codeLines(text, built)) {
+      const code = (text.split('\n')[line - 1] ?? '').trim()
+      if (PENDING.includes(code)) pending.add(code)
+      else found.push(...cite(path, text, [line]))
+    }
+    found.push(...cite(path, text, codeLines(text, /log in again|loginAgain\(/i)))
+  }
+  t.same(found, [], 'a session-side error built, or "log in again" written, outside lib/errors.ts')
+  t.same(PENDING.filter((line) => !pending.has(line)), [], 'applied: remove it from PENDING')
+})

@@ -1,6 +1,6 @@
 import { createDecipheriv, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { isBase64 } from '../base64.js'
-import { DecryptFailedError, InvalidCodeError, UpstreamError } from '../errors.js'
+import { InvalidCodeError, refuseSession, UpstreamError } from '../errors.js'
 import { unknownName } from '../names.js'
 import { acceptOnce, digest, type Once } from '../once.js'
 import { CLOCK_SKEW } from '../clock.js'
@@ -341,7 +341,7 @@ export function createAlipayClient ({ appId, privateKey, alipayPublicKey, apiBas
 const PHONE_ERRORS = errcodes(NAMED, { field: 'code', success: '10000', required: true, misconfigured: ['40001', '40002'], busy: ['20000'], check: 'the app\'s contentKey, its signing settings and its phone-number access in Alipay\'s console' })
 
 /** One uniform failure for a phone answer that does not verify or open: the reason is only a cause for the server log. */
-const refused = (reason: string): Error => new DecryptFailedError({ cause: new Error(reason) })
+const refused = (reason: string): Error => refuseSession('decryptFailed', NAMED, { cause: new Error(reason) })
 
 /**
  * ms: how long a phone response is remembered once accepted. It carries no time and names no user
