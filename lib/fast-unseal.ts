@@ -17,7 +17,7 @@ const DOT = 46
  * Opens exactly the token shape the plugin issues, with node:crypto (about 15x cheaper than jose on
  * WebCrypto), and checks the claims as jose would. It only ever accepts: for anything it is not
  * sure of (another header, another shape, a failed tag, an expired or odd claim set) it answers
- * `undefined` and jose decides. `test/fast-unseal.test.ts` checks it against jose on thousands of
+ * `undefined` and jose decides. `test/session/fast-unseal.test.ts` checks it against jose on thousands of
  * generated tokens.
  */
 export function createFastUnseal (keys: readonly SessionKey[], audience: readonly string[] | undefined): (token: string, now?: number) => JWTPayload | undefined {

@@ -241,7 +241,7 @@ interface SealingKey { secret: Uint8Array, header: string, aad: Buffer }
  * The compact JWE `dir` + `A256GCM` of a claim set, through node:crypto (jose's EncryptJWT on
  * WebCrypto cost several times as much per login): the protected header is the one the fast path
  * knows for this key, a random 96-bit IV, the header's base64url text as the AAD (RFC 7516 5.1),
- * and a 128-bit tag. jose opens every token this writes (`test/seal-differential.test.ts`).
+ * and a 128-bit tag. jose opens every token this writes (`test/session/seal-differential.test.ts`).
  */
 function sealJwe (claims: JWTPayload, { secret, header, aad }: SealingKey, appClaims?: string): string {
   const iv = randomBytes(12)

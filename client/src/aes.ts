@@ -2,7 +2,7 @@
  * AES-128-CBC encryption with PKCS#7 padding and base64, in ES2017 with no dependency: mini-program
  * base libraries have no AES (the encrypted channel's documentation says to bring one). Encryption
  * only: the client never decrypts, so no table of the inverse cipher is shipped. Checked against
- * Node's OpenSSL in test/client-encrypt.test.ts.
+ * Node's OpenSSL in test/client/client-encrypt.test.ts.
  */
 
 const SBOX = new Uint8Array(256)

@@ -15,7 +15,7 @@ import { isFunction, isObject, isSecret } from './platform.js'
  * with the platform certificate its `Wechatmp-Serial` names (or the `-Deprecated` pair during a
  * rollover), it names this app, its timestamp is within MAX_SKEW of this clock, and its plaintext
  * repeats the app and timestamp it was signed with. Anything else fails closed: a 502 that names the
- * check, never the keys. The guide's worked example is a test (test/api-security.test.ts).
+ * check, never the keys. The guide's worked example is a test (test/platforms/api-security.test.ts).
  * What WeChat signs (`urlpath\nappid\ntimestamp\nbody`) names the API and the app, not the request:
  * nothing in it ties an answer to the call (the user, the code) it answers. So each signed answer
  * is accepted once (its signed bytes remembered for the whole window, 2 x MAX_SKEW, fleet-wide with

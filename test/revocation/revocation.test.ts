@@ -1,5 +1,5 @@
 // Ending sessions: logout, revoke(), revokeUser() with revocation: 'memory', and renewal
-// (renewWithin, maxAge). Redis and several instances: test/revocation-redis.test.ts.
+// (renewWithin, maxAge). Redis and several instances: test/revocation/revocation-redis.test.ts.
 import Fastify from 'fastify'
 import t from 'tap'
 import weapp from '../../lib/index.js'
