@@ -510,5 +510,6 @@ export const mutants = [
   m('schema-phone-wechat', 'lib/schemas.ts', "the phone route's description names WeChat's API for every platform", 'through the platform\'s phone-number API', 'through getuserphonenumber'),
   m('schema-phone-platforms', 'lib/schemas.ts', "the phone route's code description names no platform", 'description: `${PHONE_BY_CODE}: the code from the getPhoneNumber button` }', "description: 'The code from the getPhoneNumber button' }"),
   m('schema-login-wechat', 'lib/schemas.ts', "the login description names WeChat's API for every platform", '(its code-to-session API)', '(jscode2session)'),
-  m('channel-platform', 'lib/app-api.ts', "the encrypted channel is not told its app's platform: its refusals name none", '{ platform: app.platform, failures:', '{ failures:')
+  m('channel-platform', 'lib/app-api.ts', "the encrypted channel is not told its app's platform: its refusals name none", '{ platform: app.platform, failures:', '{ failures:'),
+  m('client-platform-unchecked', 'client/src/client.ts', 'a platform the table does not have (toString, a typo) logs in with wx.login() where an API object is given', '  if (options.platform !== undefined && !isPlatform(options.platform)) throw new TypeError(UNKNOWN_PLATFORM)\n', '')
 ]

@@ -1,5 +1,5 @@
 import { encryptCbc, fromBase64, toBase64, utf8 } from './aes.js'
-import { NO_GLOBAL, detected, globalApi, labelTagOf, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
+import { NO_GLOBAL, UNKNOWN_PLATFORM, detected, globalApi, isPlatform, labelTagOf, runtimeOf, type AnyLogin, type LoginOf } from './runtimes/index.js'
 import { createStore, tokenOf } from './storage.js'
 import { WeappClientError, callApi, createSend, deviceOf, hasAuthorization, originOf, ownAppId } from './transport.js'
 import type { WeappAdopted, WeappClient, WeappClientOptions, WxLike } from './types.js'
@@ -25,6 +25,7 @@ export function createWeappClient (options: WeappClientOptions): WeappClient<Ans
   if (base === undefined) {
     throw new TypeError('createWeappClient({ baseUrl }): baseUrl must be an http(s) URL without credentials, query or fragment, such as \'https://api.example.com\'')
   }
+  if (options.platform !== undefined && !isPlatform(options.platform)) throw new TypeError(UNKNOWN_PLATFORM)
   const given = options.wx !== undefined ? options.wx : globalApi(options.platform)
   if (given === undefined) throw new TypeError(NO_GLOBAL)
   const api: WxLike = given

@@ -193,7 +193,7 @@ export const MockWechat = MockPlatforms
 // eslint-disable-next-line @typescript-eslint/no-redeclare -- the old name's type beside its value, as a class has both
 export type MockWechat = MockPlatforms
 /** @deprecated Use `MockPlatformsOptions`: the same options, of `MockPlatforms`. */
-export type MockWechatOptions = MockPlatformsOptions
+export interface MockWechatOptions extends MockPlatformsOptions {}
 /** @deprecated Use `createMockPlatforms`: the same function, named for what it starts: every platform's API. */
 export const createMockWechat = createMockPlatforms
 

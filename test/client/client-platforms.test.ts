@@ -151,8 +151,11 @@ t.test('the client finds each runtime\'s global, and platform picks among them',
     t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com', platform }), { message: /no wx/ }, `${platform}: no ${global}, no client`)
     g[global] = present
   }
-  // A platform the table does not have (from JavaScript) has no global: no client, whatever globals there are.
-  for (const platform of ['nope', 'toString']) {
-    t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com', platform: platform as WeappPlatform }), { message: /no wx/ }, platform)
+  // A platform the table does not have (from JavaScript): no client, whatever globals there are or
+  // API object is given, and the message lists the table's platforms.
+  const listed = new RegExp(`platform must be one of ${RUNTIME_ROWS.map((row) => `'${row.platform}'`).join(', ')}$`)
+  for (const platform of ['nope', 'toString', '__proto__', 'WECHAT', '']) {
+    t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com', platform: platform as WeappPlatform }), { name: 'TypeError', message: listed }, platform)
+    t.throws(() => createWeappClient({ baseUrl: 'https://api.example.com', platform: platform as WeappPlatform, wx: g.wx as WxLike }), { name: 'TypeError', message: listed }, `${platform}, with wx given`)
   }
 })

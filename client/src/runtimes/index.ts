@@ -197,6 +197,12 @@ const ROWS: ReadonlyArray<RuntimeRow & { readonly platform: WeappPlatform }> = (
 /** The row of a platform, or undefined for what is not one. */
 const rowOf = (platform: string): RuntimeRow | undefined => Object.prototype.hasOwnProperty.call(RUNTIMES, platform) ? RUNTIMES[platform as WeappPlatform] : undefined
 
+/** Whether `platform` names a row of the table (an inherited name does not). */
+export const isPlatform = (platform: unknown): platform is WeappPlatform => typeof platform === 'string' && rowOf(platform) !== undefined
+
+/** What `createWeappClient` says of a `platform` the table does not have. */
+export const UNKNOWN_PLATFORM = `createWeappClient({ platform }): platform must be one of ${ROWS.map((row) => `'${row.platform}'`).join(', ')}`
+
 /** The tag of a platform's host in a device label: its global's name, or its own login's tag (Feishu's is told apart from Douyin's `tt`). */
 const tagOf = (row: RuntimeRow): string => row.login !== undefined ? row.login.tag : row.global
 
