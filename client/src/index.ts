@@ -18,6 +18,6 @@
  */
 
 export type { WxLike, WeappClientOptions, WeappRequestOptions, WeappLogin, WeappClient, WeappAdopted } from './types.js'
-export type { WeappPlatform, RuntimeOptions, WeappWecomLogin, LoginOf, AnyLogin, LoginApi, Runtime } from './runtimes/index.js'
+export type * from './runtimes/index.js'
 export { WeappClientError, WeappLinkRequiredError, WeappSessionKickedError } from './transport.js'
 export { createWeappClient } from './client.js'
