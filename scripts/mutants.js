@@ -90,7 +90,7 @@ const rules = [
   [/^lib\/once\.ts$/, t('alipay', 'api-security')],
   [/^lib\/testing(\.ts|\/)/, [...t('testing', 'mock-kinds'), ...conformance]],
   [/^lib\/(errors|session|index|authenticate|app-api|ending|routes)\.ts$/, t('session-messages')],
-  [/^lib\/(errors|session|routes|schemas|user-keys|user-data)\.ts$/, t('session-refusals')],
+  [/^lib\/(errors|session|routes|schemas|user-keys|user-data|app-api|authenticate)\.ts$/, t('session-refusals')],
   [/^(lib|client\/src)\//, t('layout')]
 ]
 

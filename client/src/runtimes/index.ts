@@ -268,10 +268,8 @@ export function runtimeOf (options: RuntimeOptions): Runtime {
 
 /** The runtime's global API object: the platform's, or the first there is. */
 export function globalApi (platform?: WeappPlatform): WxLike | undefined {
-  if (platform !== undefined) {
-    const row = rowOf(platform)
-    return row !== undefined ? row.api() : undefined
-  }
+  // A platform named is one of the table's: createWeappClient refuses any other first.
+  if (platform !== undefined) return RUNTIMES[platform].api()
   for (const row of SEARCHED) {
     const api = row.api()
     if (api !== undefined) return api
