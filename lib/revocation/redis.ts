@@ -53,115 +53,6 @@ export function withTimeout<T> (promise: Promise<T>, ms: number, what: string): 
   return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer) })
 }
 
-/** What a load at registration is given: its time limits (ms), when registration began, the clock. */
-interface LoadLimits { timeout: number, loadTimeout: number, pluginTimeout: number, pluginBudget: number, begun: number, now: () => number }
-
-/** Every entry of the set, a page at a time; the event loop runs between pages. */
-async function loadAll (redis: RedisLike, key: string, known: Known, { timeout, loadTimeout, pluginTimeout, pluginBudget, begun, now }: LoadLimits): Promise<void> {
-  const started = now()
-  let cursor = '0'
-  let read = 0
-  do {
-    const [next, members] = await withTimeout(redis.zscan(key, cursor, 'COUNT', PAGE), timeout, 'reading a page of the revocations from Redis')
-    const time = now()
-    for (let i = 0; i + 1 < members.length; i += 2) known.apply(members[i] as string, Number(members[i + 1]), time)
-    read += members.length / 2
-    cursor = next
-    if (now() - started > loadTimeout) {
-      throw new RedisTimeout(`loading the revocations took more than ${loadTimeout} ms (${read} entries read): the set is larger than that time allows, or Redis is slow`)
-    }
-    if (now() - begun > pluginBudget) {
-      throw new RedisTimeout(`loading the revocations would outlast Fastify's pluginTimeout of ${pluginTimeout} ms (${read} entries read in ${now() - begun} ms, more to read): raise pluginTimeout (Fastify({ pluginTimeout: 60_000 })) for a revocation set this large`)
-    }
-    await nextTurn()
-  } while (cursor !== '0')
-}
-
-/**
- * How many replicas a write waits for, and the wait. Counted at start and every interval, and never
- * lowered: a master that lost its replicas is what a failover leaves behind (the old master, still
- * taking writes while the new one serves), and a write there is lost.
- */
-function replicaWaiter (redis: RedisLike, timeout: number): { countReplicas: () => Promise<void>, replicated: () => Promise<boolean> } {
-  let replicas = 0
-  async function countReplicas (): Promise<void> {
-    if (typeof redis.nodes === 'function' || typeof redis.info !== 'function' || typeof redis.call !== 'function') return
-    const info = await withTimeout(redis.info('replication'), timeout, 'reading INFO replication')
-    replicas = Math.max(replicas, Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0))
-  }
-  /** Whether a replica holds what this connection wrote (true where none is waited for): the rule of every write. */
-  async function replicated (): Promise<boolean> {
-    if (replicas === 0) return true
-    const acked = await withTimeout((redis.call as NonNullable<RedisLike['call']>)('WAIT', 1, timeout), timeout + DEADLINE_GRACE, 'waiting for a replica').catch(() => 0)
-    return Number(acked) >= 1
-  }
-  return { countReplicas, replicated }
-}
-
-/**
- * Redis's clock less this one's (ms), read with TIME: a deadline is given in Redis's clock, which
- * the scripts read, so a script Redis runs after this instance stopped waiting does nothing.
- */
-function redisClock (redis: RedisLike, timeout: number, now: () => number): { readClock: () => Promise<void>, deadline: () => number | '' } {
-  let offset: number | undefined
-  async function readClock (): Promise<void> {
-    if (typeof redis.call !== 'function') return
-    const before = now()
-    const time = await withTimeout(redis.call('TIME'), timeout, 'reading Redis\'s clock') as [string, string]
-    const ms = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - Math.round((before + now()) / 2)
-    offset = Number.isSafeInteger(ms) ? ms : undefined
-  }
-  /** The deadline of a call made now, in Redis's clock ('' where its clock is not known: no deadline). */
-  const deadline = (): number | '' => offset === undefined ? '' : now() + offset + timeout
-  return { readClock, deadline }
-}
-
-/** Where a revocation is stored: the set, the channel it is published on, the index's keys, and the writes' rules. */
-interface StoreTarget {
-  redis: RedisLike
-  key: string
-  channel: string
-  indexKey: (user: string) => string
-  known: Known
-  timeout: number
-  deadline: () => number | ''
-  replicated: () => Promise<boolean>
-}
-
-/** Stores an entry (the STORE script), applies it here, and says it is done once a replica has it. */
-function storeIn ({ redis, key, channel, indexKey, known, timeout, deadline, replicated }: StoreTarget): (entry: Entry, time: number) => Promise<boolean> {
-  return async function store ({ member, expiresAt, replaces, once, unindex }: Entry, time: number): Promise<boolean> {
-    if (redis.status !== 'ready') {
-      throw new RevocationUnavailableError(`Redis is not connected (${redis.status}): nothing was revoked; retry when it is back`)
-    }
-    let stored: unknown
-    try {
-      const drop = unindex === undefined ? ['', '', 0] : 'jti' in unindex ? ['j', unindex.jti, 0] : ['u', unindex.appId ?? '', unindex.before]
-      stored = await withTimeout(redis.eval(STORE, 2, key, unindex === undefined ? key : indexKey(unindex.index), expiresAt, member, time - CLOCK_SKEW, channel,
-        JSON.stringify([member, expiresAt]), once === undefined ? '0' : '1', ...drop, once === undefined ? '' : deadline(), ...replaces),
-      once === undefined ? timeout : timeout + DEADLINE_GRACE, 'storing a revocation in Redis')
-    } catch (err) {
-      if (once !== undefined) throw notRedeemed(err instanceof RedisTimeout ? `Redis did not confirm the redeem within ${timeout} ms` : 'Redis refused the redeem', err)
-      if (err instanceof RedisTimeout) {
-        throw new RevocationUnavailableError(`Redis did not confirm the revocation within ${timeout} ms: it may still apply (Redis may run it late); retry, revoking twice is harmless`, { cause: safeCause(err, []) })
-      }
-      throw new RevocationUnavailableError('Redis refused to store the revocation: nothing was revoked; retry in a moment', { cause: safeCause(err, []) })
-    }
-    // A one-time token another call ended first: nothing stored, nothing published.
-    if (Number(stored) === 0) return false
-    if (Number(stored) === -1) throw notRedeemed('Redis ran the redeem after its deadline, and did nothing')
-    // Stored and published: it applies everywhere from now on, whatever a replica says.
-    known.apply(member, expiresAt, time)
-    if (await replicated()) return true
-    if (once !== undefined) {
-      // Not answered as redeemed: the token is not burnt either (a failover could lose the write, and redeem it twice).
-      await withTimeout(redis.eval(UNCONSUME, 1, key, member), timeout, 'undoing a redeem').catch(ignore)
-      throw notRedeemed(`No Redis replica confirmed the redeem within ${timeout} ms`)
-    }
-    throw new RevocationUnavailableError(`No Redis replica confirmed the revocation within ${timeout} ms: it applies now, but a failover before a replica has it would lose it; retry, revoking twice is harmless`)
-  }
-}
-
 /**
  * `revocation: { redis }`: revocations in one sorted set (member = entry, score = when it expires:
  * when it was made + maxAge), published on a channel as they are made. Every instance loads the
@@ -185,6 +76,27 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   const known = new Known(maxAge, (message) => { log.warn(message) })
   /** A user's index, in the set's slot (a Cluster runs one script over both). */
   const indexKey = (user: string): string => sameSlotKey(key, `:sessions:${user}`)
+
+  /** Every entry of the set, a page at a time; the event loop runs between pages. */
+  async function load (): Promise<void> {
+    const started = now()
+    let cursor = '0'
+    let read = 0
+    do {
+      const [next, members] = await withTimeout(redis.zscan(key, cursor, 'COUNT', PAGE), timeout, 'reading a page of the revocations from Redis')
+      const time = now()
+      for (let i = 0; i + 1 < members.length; i += 2) known.apply(members[i] as string, Number(members[i + 1]), time)
+      read += members.length / 2
+      cursor = next
+      if (now() - started > loadTimeout) {
+        throw new RedisTimeout(`loading the revocations took more than ${loadTimeout} ms (${read} entries read): the set is larger than that time allows, or Redis is slow`)
+      }
+      if (now() - begun > pluginBudget) {
+        throw new RedisTimeout(`loading the revocations would outlast Fastify's pluginTimeout of ${pluginTimeout} ms (${read} entries read in ${now() - begun} ms, more to read): raise pluginTimeout (Fastify({ pluginTimeout: 60_000 })) for a revocation set this large`)
+      }
+      await nextTurn()
+    } while (cursor !== '0')
+  }
 
   // Entries are scored when they were made + maxAge: what was made since `since` scores from since + maxAge.
   let since = now()
@@ -242,7 +154,7 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
     await withTimeout(subscriber.subscribe(channel), timeout, 'subscribing to the revocations channel in Redis')
     subscribed = true
     since = now()
-    await loadAll(redis, key, known, { timeout, loadTimeout, pluginTimeout, pluginBudget, begun, now })
+    await load()
   } catch (err) {
     subscriber.disconnect()
     const what = subscribed ? `loading the revocations from Redis failed: ${(err as Error).message}` : `Redis is unreachable (${(err as Error).message})`
@@ -252,8 +164,30 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   // has it, so that a failover cannot lose what was reported done. Read at start and every
   // interval, and never lowered: a master that lost its replicas is what a failover leaves behind
   // (the old master, still taking writes while the new one serves), and a write there is lost.
-  const { countReplicas, replicated } = replicaWaiter(redis, timeout)
-  const { readClock, deadline } = redisClock(redis, timeout, now)
+  let replicas = 0
+  async function countReplicas (): Promise<void> {
+    if (typeof redis.nodes === 'function' || typeof redis.info !== 'function' || typeof redis.call !== 'function') return
+    const info = await withTimeout(redis.info('replication'), timeout, 'reading INFO replication')
+    replicas = Math.max(replicas, Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0))
+  }
+  /** Whether a replica holds what this connection wrote (true where none is waited for): the rule of every write. */
+  async function replicated (): Promise<boolean> {
+    if (replicas === 0) return true
+    const acked = await withTimeout((redis.call as NonNullable<RedisLike['call']>)('WAIT', 1, timeout), timeout + DEADLINE_GRACE, 'waiting for a replica').catch(() => 0)
+    return Number(acked) >= 1
+  }
+  // Redis's clock less this one's (ms), read with TIME: a deadline is given in Redis's clock, which
+  // the scripts read, so a script Redis runs after this instance stopped waiting does nothing.
+  let offset: number | undefined
+  async function readClock (): Promise<void> {
+    if (typeof redis.call !== 'function') return
+    const before = now()
+    const time = await withTimeout(redis.call('TIME'), timeout, 'reading Redis\'s clock') as [string, string]
+    const ms = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - Math.round((before + now()) / 2)
+    offset = Number.isSafeInteger(ms) ? ms : undefined
+  }
+  /** The deadline of a call made now, in Redis's clock ('' where its clock is not known: no deadline). */
+  const deadline = (): number | '' => offset === undefined ? '' : now() + offset + timeout
   await countReplicas().catch(() => {}) // INFO may be disabled (managed Redis): then no replica is waited for
   await readClock().catch((err: unknown) => {
     log.warn({ err: safeCause(err, []) }, 'fastify-weapp: could not read Redis\'s clock (TIME): logins and link redeems Redis runs after their 503 may still apply; retrying every interval')
@@ -266,7 +200,36 @@ export async function redisRevocations (options: RedisRevocationOptions): Promis
   }, RECONCILE_INTERVAL)
   interval.unref()
 
-  const store = storeIn({ redis, key, channel, indexKey, known, timeout, deadline, replicated })
+  async function store ({ member, expiresAt, replaces, once, unindex }: Entry, time: number): Promise<boolean> {
+    if (redis.status !== 'ready') {
+      throw new RevocationUnavailableError(`Redis is not connected (${redis.status}): nothing was revoked; retry when it is back`)
+    }
+    let stored: unknown
+    try {
+      const drop = unindex === undefined ? ['', '', 0] : 'jti' in unindex ? ['j', unindex.jti, 0] : ['u', unindex.appId ?? '', unindex.before]
+      stored = await withTimeout(redis.eval(STORE, 2, key, unindex === undefined ? key : indexKey(unindex.index), expiresAt, member, time - CLOCK_SKEW, channel,
+        JSON.stringify([member, expiresAt]), once === undefined ? '0' : '1', ...drop, once === undefined ? '' : deadline(), ...replaces),
+      once === undefined ? timeout : timeout + DEADLINE_GRACE, 'storing a revocation in Redis')
+    } catch (err) {
+      if (once !== undefined) throw notRedeemed(err instanceof RedisTimeout ? `Redis did not confirm the redeem within ${timeout} ms` : 'Redis refused the redeem', err)
+      if (err instanceof RedisTimeout) {
+        throw new RevocationUnavailableError(`Redis did not confirm the revocation within ${timeout} ms: it may still apply (Redis may run it late); retry, revoking twice is harmless`, { cause: safeCause(err, []) })
+      }
+      throw new RevocationUnavailableError('Redis refused to store the revocation: nothing was revoked; retry in a moment', { cause: safeCause(err, []) })
+    }
+    // A one-time token another call ended first: nothing stored, nothing published.
+    if (Number(stored) === 0) return false
+    if (Number(stored) === -1) throw notRedeemed('Redis ran the redeem after its deadline, and did nothing')
+    // Stored and published: it applies everywhere from now on, whatever a replica says.
+    known.apply(member, expiresAt, time)
+    if (await replicated()) return true
+    if (once !== undefined) {
+      // Not answered as redeemed: the token is not burnt either (a failover could lose the write, and redeem it twice).
+      await withTimeout(redis.eval(UNCONSUME, 1, key, member), timeout, 'undoing a redeem').catch(ignore)
+      throw notRedeemed(`No Redis replica confirmed the redeem within ${timeout} ms`)
+    }
+    throw new RevocationUnavailableError(`No Redis replica confirmed the revocation within ${timeout} ms: it applies now, but a failover before a replica has it would lose it; retry, revoking twice is harmless`)
+  }
 
   /** SET NX PX: one holder fleet-wide until it expires. */
   async function claim (name: string, ms: number): Promise<boolean> {
